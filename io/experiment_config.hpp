@@ -1,0 +1,58 @@
+// ExperimentConfig: one TOML file = task (data), model (structure) and train (learning mode).
+// Parsing is strict: an unknown key, a wrong type or an impossible value is an InputError that names
+// the file and the key ("demo.toml: train.lr: expected a positive number, got -1").
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include "models/model_config.hpp"
+#include "sim/train_config.hpp"
+
+namespace elm::io {
+
+enum class TaskKind { shd, shd_adding, bytes };
+std::string to_string(TaskKind k);
+
+struct TaskConfig {
+    TaskKind kind = TaskKind::shd_adding;
+    // SHD / SHD-Adding: files in the SHD layout (valid is optional).
+    std::string train_path;
+    std::string valid_path;
+    std::string test_path;
+    double duration_ms = 1000.0;   // one SHD window; SHD-Adding uses two back to back
+    std::int64_t max_train_samples = 0;  // 0 = all (caps the samples read from train_path)
+    std::int64_t max_test_samples = 0;   // 0 = all
+    std::int64_t adding_test_pairs = 1000;  // fixed, seeded evaluation pairs for SHD-Adding
+    // Bytes: one file split into train / valid / test by fractions (Enwik8: 0.9 / 0.05 / 0.05).
+    std::string bytes_path;
+    std::array<double, 3> split = {0.9, 0.05, 0.05};
+    std::int64_t window = 256;         // T of one truncated-BPTT window
+    std::int64_t eval_windows = 64;    // windows per evaluation (0 = the whole split)
+};
+
+// The [train] table's types live in sim/ (the trainer consumes them); io re-exports the names.
+using sim::LossKind;
+using sim::OptimizerKind;
+using sim::Schedule;
+using sim::TrainConfig;
+std::string to_string(OptimizerKind k);
+std::string to_string(Schedule s);
+std::string to_string(LossKind k);
+
+struct ExperimentConfig {
+    TaskConfig task;
+    models::ModelConfig model;   // C and n_out are set from the task kind
+    TrainConfig train;
+    std::string toml_text;       // the file as read, saved in checkpoints under /config
+    std::string origin;          // file name for messages
+};
+
+// Parse TOML text; `origin` names the source in error messages. Relative data paths are resolved
+// against `base_dir` when it is not empty.
+ExperimentConfig parse_experiment_config(const std::string& toml_text, const std::string& origin,
+                                         const std::string& base_dir = "");
+ExperimentConfig load_experiment_config(const std::string& path);
+
+}  // namespace elm::io

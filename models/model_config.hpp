@@ -1,0 +1,57 @@
+// ModelConfig: the structural hyper-parameters of an ELM Network (spec elm-network.md sections 2-4)
+// and the checkpoint attributes of /model. Validation lives here so that every entry point (TOML
+// config, checkpoint, tests) rejects impossible structures with the same messages.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace elm::models {
+
+enum class OutputMode { analog, spike, lif };
+enum class Phi { relu, silu };
+
+std::string to_string(OutputMode m);
+std::string to_string(Phi p);
+OutputMode output_mode_from_string(const std::string& s);  // throws InputError
+Phi phi_from_string(const std::string& s);                  // throws InputError
+
+struct ModelConfig {
+    int N = 64;              // neurons
+    int C = 700;             // raw input channels of the task (256 for bytes)
+    int n_out = 19;          // readout classes
+    int d_m = 16;            // memory units per neuron
+    int d_h = 32;            // MLP hidden width (spec default 2 d_m)
+    int n_b = 4;             // dendritic branches
+    int l = 1;               // MLP hidden layers
+    int k_c = 32;            // synapses per neuron
+    double input_share = 0.5;  // fraction of synapses drawn from input channels
+    int C_e = 0;             // byte-embedding width (0 = one-hot channels)
+    OutputMode output_mode = OutputMode::analog;
+    Phi phi = Phi::relu;
+    double dt_ms = 2.0;
+    double lambda = 5.0;
+    double tau_b_ms = 5.0;
+    double tau_min_ms = 0.0;
+    double tau_max_ms = 1000.0;
+    double tau_init_min_ms = 1.0;
+    double tau_init_max_ms = 150.0;
+    double theta = 0.0;      // spike threshold ("spike" output mode)
+    double beta = 10.0;      // surrogate sharpness
+    double tau_v_ms = 5.0;   // LIF membrane time constant
+    bool learn_tau_m = true;
+    bool self_synapse = false;
+    std::uint64_t seed = 1;
+
+    // Width of the model's input as the neurons see it: C_e with an embedding, else C.
+    int input_width() const { return C_e > 0 ? C_e : C; }
+    // Synapses drawn from input channels: round(k_c * input_share), half away from zero.
+    int k_in() const;
+    int k_rec() const { return k_c - k_in(); }
+    int mlp_in() const { return n_b + d_m; }
+
+    // Throws InputError naming the offending field when the structure is impossible.
+    void validate() const;
+};
+
+}  // namespace elm::models

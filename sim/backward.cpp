@@ -1,0 +1,287 @@
+// Per step t (backwards), neuron i, sample b — the chain rule through sim/forward.cpp:
+//   g_v = g_y (analog) | g_y H'(v - theta) (spike, surrogate);  g_wy += g_v m_t;  g_c += g_v
+//   g_m += g_v wy;  g_dm = g_m (1 - kappa_l);  g_kappa_m += g_m m_{t-1};  g_kappa_l -= g_m dm
+//   g_a2 = g_dm dm'(a2);  g_W2 += g_a2 h^T;  g_h = W2^T g_a2;  ... through l layers ... g_u = W1^T g_a1
+//   g_b += g_u[:n_b];  g_m_prev = g_m kappa_m + g_u[n_b:] kappa_m;  g_kappa_m += g_u[n_b:] m_{t-1}
+//   g_w += g_b[branch] z;  g_z = g_b[branch] w;  g_b_prev = kappa_b g_b
+// and kappa gradients reach tau_m_raw through StepDecays::dk*_draw.
+// LIF: g_s = g_y - G kappa_v v_t;  g_v = g_s H'(v_t - 1) + G kappa_v (1 - s_t), G = dL/dv_{t+1}.
+#include "sim/backward.hpp"
+
+#include <algorithm>
+
+#include "sim/elm_math.hpp"
+
+namespace elm::sim {
+
+using models::ModelConfig;
+using models::OutputMode;
+using models::TensorId;
+
+namespace {
+
+template <class Real>
+std::size_t scratch_per_neuron(const ModelConfig& cfg) {
+    // u, g_u [in]; h [l d_h]; g_h, g_a [d_h]; g_a2, g_mprev, g_km, g_kl [d_m]
+    return static_cast<std::size_t>(2 * cfg.mlp_in() + cfg.l * cfg.d_h + 2 * cfg.d_h + 4 * cfg.d_m);
+}
+
+template <class Real>
+inline Real presynaptic(int s, int C, int B, int b, const Real* x_t, const Real* y_prev) {
+    return s < C ? x_t[static_cast<std::size_t>(b) * C + s] : y_prev[static_cast<std::size_t>(s - C) * B + b];
+}
+
+template <class Real>
+void elm_neuron_backward(const models::Network<Real>& net, const StepDecays<Real>& dec, int i, int t,
+                         const Real* x_t, const Tape<Real>& tape, const Real* g_y_readout_t, Real* grads,
+                         BackwardWorkspace<Real>& ws, Real* scratch) {
+    const ModelConfig& cfg = net.cfg;
+    const models::ParamLayout& L = net.layout;
+    const int B = tape.B, C = cfg.input_width(), kc = cfg.k_c, nb = cfg.n_b, dmn = cfg.d_m, dh = cfg.d_h;
+    const int in = cfg.mlp_in(), nl = cfg.l, per_branch = kc / nb;
+    const bool silu = cfg.phi == models::Phi::silu;
+    const bool spike = cfg.output_mode == OutputMode::spike;
+    const Real theta = static_cast<Real>(cfg.theta), beta = static_cast<Real>(cfg.beta);
+    const std::size_t I = static_cast<std::size_t>(i);
+
+    const std::int32_t* src = net.src.data() + I * kc;
+    const Real* w = net.tensor(TensorId::w_syn) + I * kc;
+    const Real* W1 = net.tensor(TensorId::W1) + I * dh * in;
+    const Real* Wh = nl > 1 ? net.tensor(TensorId::Wh) + I * (nl - 1) * dh * dh : nullptr;
+    const Real* W2 = net.tensor(TensorId::W2) + I * dmn * dh;
+    const Real* wy = net.tensor(TensorId::wy) + I * dmn;
+    Real* gw = grads + L[TensorId::w_syn].offset + I * kc;
+    Real* gW1 = grads + L[TensorId::W1].offset + I * dh * in;
+    Real* gb1 = grads + L[TensorId::b1].offset + I * dh;
+    Real* gWh = nl > 1 ? grads + L[TensorId::Wh].offset + I * (nl - 1) * dh * dh : nullptr;
+    Real* gbh = nl > 1 ? grads + L[TensorId::bh].offset + I * (nl - 1) * dh : nullptr;
+    Real* gW2 = grads + L[TensorId::W2].offset + I * dmn * dh;
+    Real* gb2 = grads + L[TensorId::b2].offset + I * dmn;
+    Real* gwy = grads + L[TensorId::wy].offset + I * dmn;
+    Real* gc = grads + L[TensorId::c].offset + I;
+    Real* gtau = grads + L[TensorId::tau_m_raw].offset + I * dmn;
+    const Real* km = dec.kappa_m.data() + I * dmn;
+    const Real* kl = dec.kappa_l.data() + I * dmn;
+
+    Real* u = scratch;
+    Real* g_u = u + in;
+    Real* h = g_u + in;          // [l][d_h]
+    Real* g_h = h + nl * dh;
+    Real* g_a = g_h + dh;
+    Real* g_a2 = g_a + dh;
+    Real* g_mprev = g_a2 + dmn;
+    Real* g_km = g_mprev + dmn;
+    Real* g_kl = g_km + dmn;
+    std::fill(g_km, g_km + dmn, Real(0));
+    std::fill(g_kl, g_kl + dmn, Real(0));
+
+    const std::size_t slot_prev = static_cast<std::size_t>(t), slot = slot_prev + 1;
+    const Real* y_prev = tape.y_at(t);
+    for (int b = 0; b < B; ++b) {
+        const std::size_t nbi = I * B + b;
+        const Real* b_new = tape.b.data() + slot * tape.b_stride + nbi * nb;
+        const Real* m_prev = tape.m.data() + slot_prev * tape.m_stride + nbi * dmn;
+        const Real* m_new = tape.m.data() + slot * tape.m_stride + nbi * dmn;
+        const Real* a = tape.a.data() + slot_prev * tape.a_stride + nbi * nl * dh;
+        const Real* dm = tape.dm.data() + slot_prev * tape.m_stride + nbi * dmn;
+        const Real v = tape.v[slot * tape.y_stride + nbi];
+        Real* gm = ws.g_m.data() + nbi * dmn;
+        Real* gb = ws.g_b.data() + nbi * nb;
+        Real* gz = ws.g_z.data() + nbi * kc;
+
+        const Real gy = g_y_readout_t[nbi] + ws.g_yrec[nbi];
+        const Real gv = spike ? gy * surrogate_grad(v - theta, beta) : gy;
+        *gc += gv;
+        for (int k = 0; k < dmn; ++k) {
+            gwy[k] += gv * m_new[k];
+            gm[k] += gv * wy[k];
+            g_km[k] += gm[k] * m_prev[k];
+            g_kl[k] -= gm[k] * dm[k];
+            g_mprev[k] = gm[k] * km[k];
+            g_a2[k] = gm[k] * (Real(1) - kl[k]) * dm_activation_grad_from_output(dm[k]);
+            gb2[k] += g_a2[k];
+        }
+        // Rebuild u and h from the tape.
+        for (int j = 0; j < nb; ++j) u[j] = b_new[j];
+        for (int k = 0; k < dmn; ++k) u[nb + k] = km[k] * m_prev[k];
+        for (int q = 0; q < nl * dh; ++q) h[q] = phi_forward(a[q], silu);
+        const Real* h_last = h + static_cast<std::size_t>(nl - 1) * dh;
+        std::fill(g_h, g_h + dh, Real(0));
+        for (int k = 0; k < dmn; ++k) {
+            const Real g = g_a2[k];
+            const Real* row = W2 + static_cast<std::size_t>(k) * dh;
+            Real* grow = gW2 + static_cast<std::size_t>(k) * dh;
+            for (int q = 0; q < dh; ++q) {
+                grow[q] += g * h_last[q];
+                g_h[q] += row[q] * g;
+            }
+        }
+        for (int layer = nl - 1; layer >= 1; --layer) {
+            const Real* al = a + static_cast<std::size_t>(layer) * dh;
+            const Real* h_in = h + static_cast<std::size_t>(layer - 1) * dh;
+            const Real* W = Wh + static_cast<std::size_t>(layer - 1) * dh * dh;
+            Real* gW = gWh + static_cast<std::size_t>(layer - 1) * dh * dh;
+            Real* gbias = gbh + static_cast<std::size_t>(layer - 1) * dh;
+            for (int o = 0; o < dh; ++o) g_a[o] = g_h[o] * phi_grad(al[o], silu);
+            std::fill(g_h, g_h + dh, Real(0));
+            for (int o = 0; o < dh; ++o) {
+                const Real g = g_a[o];
+                gbias[o] += g;
+                const Real* row = W + static_cast<std::size_t>(o) * dh;
+                Real* grow = gW + static_cast<std::size_t>(o) * dh;
+                for (int q = 0; q < dh; ++q) {
+                    grow[q] += g * h_in[q];
+                    g_h[q] += row[q] * g;
+                }
+            }
+        }
+        for (int o = 0; o < dh; ++o) g_a[o] = g_h[o] * phi_grad(a[o], silu);
+        std::fill(g_u, g_u + in, Real(0));
+        for (int o = 0; o < dh; ++o) {
+            const Real g = g_a[o];
+            gb1[o] += g;
+            const Real* row = W1 + static_cast<std::size_t>(o) * in;
+            Real* grow = gW1 + static_cast<std::size_t>(o) * in;
+            for (int q = 0; q < in; ++q) {
+                grow[q] += g * u[q];
+                g_u[q] += row[q] * g;
+            }
+        }
+        for (int k = 0; k < dmn; ++k) {
+            const Real gum = g_u[nb + k];
+            g_km[k] += gum * m_prev[k];
+            gm[k] = g_mprev[k] + gum * km[k];  // carry dL/dm_{t-1}
+        }
+        for (int j = 0; j < nb; ++j) {
+            const Real g = gb[j] + g_u[j];
+            for (int k = j * per_branch; k < (j + 1) * per_branch; ++k) {
+                gw[k] += g * presynaptic(src[k], C, B, b, x_t, y_prev);
+                gz[k] = g * w[k];
+            }
+            gb[j] = dec.kappa_b * g;  // carry dL/db_{t-1}
+        }
+    }
+    if (cfg.learn_tau_m) {
+        const Real* dkm = dec.dkm_draw.data() + I * dmn;
+        const Real* dkl = dec.dkl_draw.data() + I * dmn;
+        for (int k = 0; k < dmn; ++k) gtau[k] += g_km[k] * dkm[k] + g_kl[k] * dkl[k];
+    }
+}
+
+template <class Real>
+void lif_neuron_backward(const models::Network<Real>& net, const StepDecays<Real>& dec, int i, int t,
+                         const Real* x_t, const Tape<Real>& tape, const Real* g_y_readout_t, Real* grads,
+                         BackwardWorkspace<Real>& ws) {
+    const ModelConfig& cfg = net.cfg;
+    const int B = tape.B, C = cfg.input_width(), kc = cfg.k_c;
+    const Real beta = static_cast<Real>(cfg.beta), kv = dec.kappa_v;
+    const std::size_t I = static_cast<std::size_t>(i);
+    const std::int32_t* src = net.src.data() + I * kc;
+    const Real* w = net.tensor(TensorId::w_syn) + I * kc;
+    Real* gw = grads + net.layout[TensorId::w_syn].offset + I * kc;
+    const Real* y_prev = tape.y_at(t);
+    const std::size_t slot = static_cast<std::size_t>(t) + 1;
+    for (int b = 0; b < B; ++b) {
+        const std::size_t nbi = I * B + b;
+        const Real v = tape.v[slot * tape.y_stride + nbi];
+        const Real s = tape.y[slot * tape.y_stride + nbi];
+        const Real G = ws.g_v[nbi];  // dL/dv_{t+1}
+        const Real gs = g_y_readout_t[nbi] + ws.g_yrec[nbi] - G * kv * v;
+        const Real gv = gs * surrogate_grad(v - Real(1), beta) + G * kv * (Real(1) - s);
+        Real* gz = ws.g_z.data() + nbi * kc;
+        for (int k = 0; k < kc; ++k) {
+            gw[k] += gv * presynaptic(src[k], C, B, b, x_t, y_prev);
+            gz[k] = gv * w[k];
+        }
+        ws.g_v[nbi] = gv;
+    }
+}
+
+}  // namespace
+
+template <class Real>
+void BackwardWorkspace<Real>::resize(const models::Network<Real>& net, int batch) {
+    const ModelConfig& cfg = net.cfg;
+    if (fan_out.start.empty()) fan_out = models::build_fan_out(cfg, net.src);
+    B = batch;
+    const std::size_t nb = static_cast<std::size_t>(cfg.N) * batch;
+    const bool elm = cfg.output_mode != OutputMode::lif;
+    g_m.resize(elm ? nb * cfg.d_m : 0);
+    g_b.resize(elm ? nb * cfg.n_b : 0);
+    g_v.resize(nb);
+    g_yrec.resize(nb);
+    g_z.resize(nb * cfg.k_c);
+    scratch.resize(elm ? cfg.N * scratch_per_neuron<Real>(cfg) : 0);
+}
+
+template <class Real>
+void sequence_backward(const models::Network<Real>& net, const StepDecays<Real>& dec, const Real* x,
+                       const Tape<Real>& tape, const Real* g_y_readout, Real* grads, Real* g_x,
+                       BackwardWorkspace<Real>& ws, Executor& ex) {
+    const ModelConfig& cfg = net.cfg;
+    const int B = tape.B, C = cfg.input_width(), N = cfg.N, kc = cfg.k_c;
+    ws.resize(net, B);
+    std::fill(ws.g_m.begin(), ws.g_m.end(), Real(0));
+    std::fill(ws.g_b.begin(), ws.g_b.end(), Real(0));
+    std::fill(ws.g_v.begin(), ws.g_v.end(), Real(0));
+    std::fill(ws.g_yrec.begin(), ws.g_yrec.end(), Real(0));
+    const std::size_t step_in = static_cast<std::size_t>(B) * C;
+    const std::size_t slot = static_cast<std::size_t>(N) * B;
+    const std::size_t per_neuron = scratch_per_neuron<Real>(cfg);
+    const bool lif = cfg.output_mode == OutputMode::lif;
+    const auto& fo = ws.fan_out;
+    for (int t = tape.T - 1; t >= 0; --t) {
+        const Real* x_t = x + t * step_in;
+        const Real* gyr = g_y_readout + t * slot;
+        ex.parallel_for(N, [&](int begin, int end) {
+            for (int i = begin; i < end; ++i) {
+                if (lif)
+                    lif_neuron_backward(net, dec, i, t, x_t, tape, gyr, grads, ws);
+                else
+                    elm_neuron_backward(net, dec, i, t, x_t, tape, gyr, grads, ws,
+                                        ws.scratch.data() + i * per_neuron);
+            }
+        });
+        // Gather dL/dy of the previous slot through the fan-out table (fixed order).
+        ex.parallel_for(N, [&](int begin, int end) {
+            for (int j = begin; j < end; ++j) {
+                const int s = C + j;
+                for (int b = 0; b < B; ++b) {
+                    Real acc = 0;
+                    for (int e = fo.start[s]; e < fo.start[s + 1]; ++e) {
+                        const int syn = fo.synapse[e];
+                        const std::size_t ii = static_cast<std::size_t>(syn / kc), k = syn % kc;
+                        acc += ws.g_z[(ii * B + b) * kc + k];
+                    }
+                    ws.g_yrec[static_cast<std::size_t>(j) * B + b] = acc;
+                }
+            }
+        });
+        if (g_x) {
+            Real* gx = g_x + t * step_in;
+            ex.parallel_for(C, [&](int begin, int end) {
+                for (int c = begin; c < end; ++c)
+                    for (int b = 0; b < B; ++b) {
+                        Real acc = 0;
+                        for (int e = fo.start[c]; e < fo.start[c + 1]; ++e) {
+                            const int syn = fo.synapse[e];
+                            const std::size_t ii = static_cast<std::size_t>(syn / kc), k = syn % kc;
+                            acc += ws.g_z[(ii * B + b) * kc + k];
+                        }
+                        gx[static_cast<std::size_t>(b) * C + c] = acc;
+                    }
+            });
+        }
+    }
+}
+
+#define ELM_INSTANTIATE(Real)                                                                                  \
+    template struct BackwardWorkspace<Real>;                                                                   \
+    template void sequence_backward<Real>(const models::Network<Real>&, const StepDecays<Real>&, const Real*, \
+                                          const Tape<Real>&, const Real*, Real*, Real*, BackwardWorkspace<Real>&, \
+                                          Executor&);
+ELM_INSTANTIATE(float)
+ELM_INSTANTIATE(double)
+#undef ELM_INSTANTIATE
+
+}  // namespace elm::sim

@@ -1,0 +1,40 @@
+// Exact backpropagation through time over the forward of sim/forward.hpp (spec section 7), with the
+// surrogate derivative where spikes occur. Parameter gradients accumulate (+=) into a flat buffer in
+// ParamLayout order; activation gradients overwrite (=).
+//
+// Determinism: each neuron's parameter gradients are summed by one task in a fixed order, and the
+// gradient flowing into a presynaptic neuron or input is gathered through the fan-out table in
+// ascending synapse order, so results are bit-identical for any thread count.
+#pragma once
+
+#include <vector>
+
+#include "models/connectivity.hpp"
+#include "models/network.hpp"
+#include "sim/executor.hpp"
+#include "sim/network_state.hpp"
+
+namespace elm::sim {
+
+template <class Real>
+struct BackwardWorkspace {
+    models::FanOut fan_out;
+    std::vector<Real> g_m;     // [N][B][d_m] dL/dm carried to the previous step
+    std::vector<Real> g_b;     // [N][B][n_b] dL/db carried to the previous step
+    std::vector<Real> g_v;     // [N][B]      dL/dv carried (LIF membrane)
+    std::vector<Real> g_yrec;  // [N][B]      dL/dy of the current slot through recurrent synapses
+    std::vector<Real> g_z;     // [N][B][k_c] dL/d(presynaptic value) per synapse
+    std::vector<Real> scratch; // per-neuron temporaries
+    int B = 0;
+
+    void resize(const models::Network<Real>& net, int batch);  // builds the fan-out table once
+};
+
+// Backward over the whole tape. g_y_readout [T][N][B] is dL/dy_t from the readout; grads += dL/dθ.
+// When g_x is not null it receives dL/dx [T][B][C] (needed for the embedding).
+template <class Real>
+void sequence_backward(const models::Network<Real>& net, const StepDecays<Real>& dec, const Real* x,
+                       const Tape<Real>& tape, const Real* g_y_readout, Real* grads, Real* g_x,
+                       BackwardWorkspace<Real>& ws, Executor& ex);
+
+}  // namespace elm::sim

@@ -1,0 +1,40 @@
+// Losses of spec section 3 on readout logits, with their gradients:
+//  - last:        cross-entropy on the last step's logits, one target per sample;
+//  - mean_last_k: mean of the per-step cross-entropies over the last K steps (prediction: argmax of
+//                 the summed log-probabilities over those steps);
+//  - next_byte:   per-step cross-entropy against the next byte, mean over B x T (bpc = nats / ln 2).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace elm::sim {
+
+enum class LossMode { last, mean_last_k, next_byte };
+
+struct LossStats {
+    double loss_sum = 0.0;    // summed mean loss (nats) of the batches seen
+    std::int64_t batches = 0;
+    std::int64_t correct = 0; // correct predictions (classes or next bytes)
+    std::int64_t count = 0;   // predictions made
+    double loss() const { return batches ? loss_sum / static_cast<double>(batches) : 0.0; }
+    double accuracy() const { return count ? static_cast<double>(correct) / static_cast<double>(count) : 0.0; }
+    double bpc() const { return loss() / 0.6931471805599453; }
+    void add(const LossStats& o) {
+        loss_sum += o.loss_sum;
+        batches += o.batches;
+        correct += o.correct;
+        count += o.count;
+    }
+};
+
+// Number of trailing steps the loss reads (the readout runs only on those).
+int loss_steps(LossMode mode, int T, int k);
+
+// logits [steps][B][n_out] for the last `steps` steps; targets: [B] (last, mean_last_k) or
+// [steps][B] (next_byte). Writes g_logits (same shape) when not null. Returns this batch's stats.
+template <class Real>
+LossStats compute_loss(LossMode mode, const Real* logits, int steps, int B, int n_out, const std::int32_t* targets,
+                       Real* g_logits);
+
+}  // namespace elm::sim
