@@ -1,0 +1,416 @@
+// Strict TOML reader for ExperimentConfig (tables [task], [model], [train]; keys = the struct field
+// names, see io/experiment_config.hpp): the --config files of files-and-cli.md, with
+// the defaults of elm-network.md: the task kind fixes C and n_out (section 1), d_h defaults to 2 d_m
+// (section 4), byte tasks default to dt = 1 ms and tau_init 1..1000 ms (section 2).
+// Every key is consumed exactly once; anything left over is an unknown key, so a typo such as
+// `lrr = 1e-3` is an error instead of a silently ignored setting.
+#include "io/experiment_config.hpp"
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <utility>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include "models/error.hpp"
+
+namespace elm::io {
+
+std::string to_string(TaskKind k) {
+    switch (k) {
+        case TaskKind::shd: return "shd";
+        case TaskKind::shd_adding: return "shd-adding";
+        case TaskKind::bytes: return "bytes";
+    }
+    return "shd";
+}
+
+std::string to_string(OptimizerKind k) {
+    switch (k) {
+        case OptimizerKind::sgd: return "sgd";
+        case OptimizerKind::adam: return "adam";
+        case OptimizerKind::adamax: return "adamax";
+    }
+    return "sgd";
+}
+
+std::string to_string(Schedule s) { return s == Schedule::constant ? "constant" : "cosine"; }
+
+std::string to_string(LossKind k) {
+    switch (k) {
+        case LossKind::last: return "last";
+        case LossKind::mean_last_k: return "mean_last_k";
+        case LossKind::next_byte: return "next_byte";
+    }
+    return "last";
+}
+
+namespace {
+
+std::string type_name(const toml::node& n) {
+    switch (n.type()) {
+        case toml::node_type::string: return "a string";
+        case toml::node_type::integer: return "an integer";
+        case toml::node_type::floating_point: return "a floating-point number";
+        case toml::node_type::boolean: return "a boolean";
+        case toml::node_type::array: return "an array";
+        case toml::node_type::table: return "a table";
+        default: return "a date/time";
+    }
+}
+
+// The value as it appears in the file, for "expected X, got Y" messages.
+std::string describe(const toml::node& n) {
+    if (auto v = n.as_integer()) return fmt::format("{}", v->get());
+    if (auto v = n.as_floating_point()) {
+        // fmt prints 64.0 as "64"; keep the decimal point so "expected an integer, got 64.0" reads right.
+        std::string text = fmt::format("{}", v->get());
+        if (text.find_first_of(".eEni") == std::string::npos) text += ".0";
+        return text;
+    }
+    if (auto v = n.as_boolean()) return v->get() ? "true" : "false";
+    if (auto v = n.as_string()) return fmt::format("\"{}\"", v->get());
+    return type_name(n);
+}
+
+std::string line_of(const toml::node& n) {
+    const auto& b = n.source().begin;
+    return b.line > 0 ? fmt::format(" (line {})", b.line) : std::string();
+}
+
+// One TOML table ([task], [model] or [train]) with bookkeeping of the keys that were read.
+class Section {
+public:
+    Section(std::string origin, std::string name, const toml::table* table)
+        : origin_(std::move(origin)), name_(std::move(name)), table_(table) {}
+
+    std::string key_path(std::string_view key) const { return fmt::format("{}.{}", name_, key); }
+
+    const toml::node* node(std::string_view key) const { return table_ ? table_->get(key) : nullptr; }
+    bool has(std::string_view key) const { return node(key) != nullptr; }
+
+    [[noreturn]] void fail(std::string_view key, const std::string& what, const toml::node* n = nullptr) const {
+        throw InputError(fmt::format("{}: {}: {}{}", origin_, key_path(key), what, n ? line_of(*n) : ""));
+    }
+
+    [[noreturn]] void fail_value(std::string_view key, const std::string& expected, const toml::node& n) const {
+        fail(key, fmt::format("expected {}, got {}", expected, describe(n)), &n);
+    }
+
+    // The node of `key` (marked as read), or nullptr when absent.
+    const toml::node* take(std::string_view key) {
+        if (!table_) return nullptr;
+        const toml::node* n = table_->get(key);
+        if (n) used_.insert(std::string(key));
+        return n;
+    }
+
+    std::optional<std::int64_t> integer(std::string_view key, std::int64_t min, std::int64_t max,
+                                        const std::string& expected) {
+        const toml::node* n = take(key);
+        if (!n) return std::nullopt;
+        // A float where an integer is expected (N = 64.0) is a type error: it usually means the
+        // wrong key or a unit mix-up, and silently truncating 64.5 would hide it.
+        const auto* v = n->as_integer();
+        if (!v) fail(key, fmt::format("expected {}, got {} ({})", expected, type_name(*n), describe(*n)), n);
+        if (v->get() < min || v->get() > max) fail_value(key, expected, *n);
+        return v->get();
+    }
+
+    void read(std::string_view key, int& out, int min) {
+        const auto v = integer(key, min, std::numeric_limits<int>::max(), fmt::format("an integer >= {}", min));
+        if (v) out = static_cast<int>(*v);
+    }
+
+    void read(std::string_view key, std::int64_t& out, std::int64_t min) {
+        const auto v = integer(key, min, std::numeric_limits<std::int64_t>::max(),
+                               fmt::format("an integer >= {}", min));
+        if (v) out = *v;
+    }
+
+    void read(std::string_view key, std::uint64_t& out) {
+        const auto v = integer(key, 0, std::numeric_limits<std::int64_t>::max(), "an integer >= 0");
+        if (v) out = static_cast<std::uint64_t>(*v);
+    }
+
+    // Integers are accepted where a number is expected (lr = 1 means 1.0). `ok` is the range test,
+    // `expected` says it in words; NaN and inf never pass.
+    void read(std::string_view key, double& out, const std::string& expected, const std::function<bool(double)>& ok) {
+        const auto v = number(key, expected);
+        if (!v) return;
+        if (!std::isfinite(*v) || !ok(*v)) fail_value(key, expected, *table_->get(key));
+        out = *v;
+    }
+
+    std::optional<double> number(std::string_view key, const std::string& expected) {
+        const toml::node* n = take(key);
+        if (!n) return std::nullopt;
+        if (const auto* i = n->as_integer()) return static_cast<double>(i->get());
+        if (const auto* f = n->as_floating_point()) return f->get();
+        fail(key, fmt::format("expected {}, got {} ({})", expected, type_name(*n), describe(*n)), n);
+    }
+
+    void read(std::string_view key, bool& out) {
+        const toml::node* n = take(key);
+        if (!n) return;
+        const auto* v = n->as_boolean();
+        if (!v) fail(key, fmt::format("expected a boolean (true or false), got {} ({})", type_name(*n), describe(*n)), n);
+        out = v->get();
+    }
+
+    std::optional<std::string> string(std::string_view key) {
+        const toml::node* n = take(key);
+        if (!n) return std::nullopt;
+        const auto* v = n->as_string();
+        if (!v) fail(key, fmt::format("expected a string, got {} ({})", type_name(*n), describe(*n)), n);
+        if (v->get().empty()) fail(key, "expected a non-empty string, got \"\"", n);
+        return v->get();
+    }
+
+    void read(std::string_view key, std::string& out) {
+        if (auto v = string(key)) out = *v;
+    }
+
+    template <class E>
+    void read_enum(std::string_view key, E& out, std::initializer_list<std::pair<const char*, E>> choices) {
+        const auto v = string(key);
+        if (!v) return;
+        std::string list;
+        for (const auto& [name, value] : choices) {
+            if (*v == name) {
+                out = value;
+                return;
+            }
+            list += fmt::format("{}\"{}\"", list.empty() ? "" : " | ", name);
+        }
+        fail_value(key, list, *table_->get(key));
+    }
+
+    // After every read: any key nobody asked for is a typo or a setting this version does not know.
+    void reject_unknown() const {
+        if (!table_) return;
+        for (const auto& [k, node] : *table_)
+            if (!used_.count(std::string(k.str())))
+                throw InputError(fmt::format("{}: unknown key '{}'{}", origin_, key_path(k.str()), line_of(node)));
+    }
+
+    const std::string& origin() const { return origin_; }
+
+private:
+    std::string origin_;
+    std::string name_;
+    const toml::table* table_;
+    std::set<std::string> used_;
+};
+
+const auto positive = [](double v) { return v > 0.0; };
+const auto non_negative = [](double v) { return v >= 0.0; };
+const auto unit_open = [](double v) { return v >= 0.0 && v < 1.0; };
+const auto unit_closed = [](double v) { return v >= 0.0 && v <= 1.0; };
+const auto any_finite = [](double) { return true; };
+
+std::string resolve_path(const std::string& p, const std::string& base_dir) {
+    namespace fs = std::filesystem;
+    if (base_dir.empty() || p == "-" || fs::path(p).is_absolute()) return p;
+    return (fs::path(base_dir) / p).lexically_normal().string();
+}
+
+// Data paths are optional here: `elmsim info` and `budget` need no data, and the data layer
+// (io/task_data.cpp) rejects a missing path when it is about to read one.
+void read_task(Section& s, TaskConfig& t, const std::string& base_dir) {
+    s.read_enum("kind", t.kind,
+                {{"shd", TaskKind::shd}, {"shd-adding", TaskKind::shd_adding}, {"bytes", TaskKind::bytes}});
+    const bool bytes = t.kind == TaskKind::bytes;
+    const std::string kind = fmt::format("kind = \"{}\"", to_string(t.kind));
+    // Keys of the other task family are rejected rather than ignored: `window` on an SHD task or
+    // `train` on a bytes task means the file describes a different experiment than it looks like.
+    for (const char* k : {"bytes", "split", "window", "eval_windows"})
+        if (!bytes && s.has(k)) s.fail(k, fmt::format("only used by kind = \"bytes\", this task has {}", kind));
+    for (const char* k : {"train", "valid", "test", "duration_ms", "max_train_samples", "max_test_samples"})
+        if (bytes && s.has(k)) s.fail(k, fmt::format("only used by SHD tasks, this task has {}", kind));
+    if (t.kind != TaskKind::shd_adding && s.has("adding_test_pairs"))
+        s.fail("adding_test_pairs", fmt::format("only used by kind = \"shd-adding\", this task has {}", kind));
+
+    if (bytes) {
+        s.read("bytes", t.bytes_path);
+        if (!t.bytes_path.empty()) t.bytes_path = resolve_path(t.bytes_path, base_dir);
+        if (const toml::node* n = s.take("split")) {
+            const auto* arr = n->as_array();
+            const std::string expected = "an array of 3 fractions [train, valid, test] summing to 1";
+            if (!arr || arr->size() != 3) s.fail_value("split", expected, *n);
+            double sum = 0.0;
+            for (std::size_t k = 0; k < 3; ++k) {
+                const toml::node& e = *arr->get(k);
+                double v = 0.0;
+                if (const auto* i = e.as_integer()) v = static_cast<double>(i->get());
+                else if (const auto* f = e.as_floating_point()) v = f->get();
+                else s.fail("split", fmt::format("element {}: expected a number, got {}", k, type_name(e)), n);
+                if (!std::isfinite(v) || v < 0.0 || v > 1.0)
+                    s.fail("split", fmt::format("element {}: expected a fraction in [0, 1], got {}", k, v), n);
+                t.split[k] = v;
+                sum += v;
+            }
+            if (std::abs(sum - 1.0) > 1e-9) s.fail("split", fmt::format("fractions must sum to 1, they sum to {}", sum), n);
+            if (t.split[0] <= 0.0) s.fail("split", "the train fraction must be > 0", n);
+        }
+        s.read("window", t.window, 1);
+        s.read("eval_windows", t.eval_windows, 0);
+    } else {
+        s.read("train", t.train_path);
+        s.read("valid", t.valid_path);
+        s.read("test", t.test_path);
+        for (std::string* p : {&t.train_path, &t.valid_path, &t.test_path})
+            if (!p->empty()) *p = resolve_path(*p, base_dir);
+        s.read("duration_ms", t.duration_ms, "a duration > 0 ms", positive);
+        s.read("max_train_samples", t.max_train_samples, 0);
+        s.read("max_test_samples", t.max_test_samples, 0);
+        s.read("adding_test_pairs", t.adding_test_pairs, 1);
+    }
+}
+
+void read_model(Section& s, models::ModelConfig& m) {
+    using models::OutputMode;
+    using models::Phi;
+    s.read("N", m.N, 1);
+    s.read("d_m", m.d_m, 1);
+    m.d_h = 2 * m.d_m;  // spec section 4 default, overridden below when given
+    s.read("d_h", m.d_h, 1);
+    s.read("n_b", m.n_b, 1);
+    s.read("l", m.l, 1);
+    s.read("k_c", m.k_c, 1);
+    s.read("input_share", m.input_share, "a fraction in [0, 1]", unit_closed);
+    s.read("C_e", m.C_e, 0);
+    s.read_enum("output_mode", m.output_mode,
+                {{"analog", OutputMode::analog}, {"spike", OutputMode::spike}, {"lif", OutputMode::lif}});
+    s.read_enum("phi", m.phi, {{"relu", Phi::relu}, {"silu", Phi::silu}});
+    s.read("lambda", m.lambda, "a number > 0", positive);
+    s.read("tau_b_ms", m.tau_b_ms, "a time constant > 0 ms", positive);
+    s.read("tau_min_ms", m.tau_min_ms, "a time >= 0 ms", non_negative);
+    s.read("tau_max_ms", m.tau_max_ms, "a time > 0 ms", positive);
+    s.read("tau_init_min_ms", m.tau_init_min_ms, "a time > 0 ms", positive);
+    s.read("tau_init_max_ms", m.tau_init_max_ms, "a time > 0 ms", positive);
+    s.read("theta", m.theta, "a finite number", any_finite);
+    s.read("beta", m.beta, "a number > 0", positive);
+    s.read("tau_v_ms", m.tau_v_ms, "a time constant > 0 ms", positive);
+    s.read("learn_tau_m", m.learn_tau_m);
+    s.read("self_synapse", m.self_synapse);
+    s.read("seed", m.seed);
+}
+
+void read_train(Section& s, TrainConfig& t, TaskKind kind) {
+    s.read_enum("optimizer", t.optimizer,
+                {{"sgd", OptimizerKind::sgd}, {"adam", OptimizerKind::adam}, {"adamax", OptimizerKind::adamax}});
+    s.read("lr", t.lr, "a learning rate > 0", positive);
+    s.read("beta1", t.beta1, "a number in [0, 1)", unit_open);
+    s.read("beta2", t.beta2, "a number in [0, 1)", unit_open);
+    s.read("eps", t.eps, "a number > 0", positive);
+    s.read_enum("schedule", t.schedule, {{"constant", Schedule::constant}, {"cosine", Schedule::cosine}});
+    s.read("warmup_steps", t.warmup_steps, 0);
+    s.read("lr_min", t.lr_min, "a learning rate >= 0", non_negative);
+    if (t.lr_min > t.lr)
+        s.fail("lr_min", fmt::format("expected at most train.lr = {}, got {}", t.lr, t.lr_min), s.node("lr_min"));
+    s.read("batch_size", t.batch_size, 1);
+    s.read("max_steps", t.max_steps, 0);
+    s.read("dropout", t.dropout, "a probability in [0, 1)", unit_open);
+    s.read("clip_norm", t.clip_norm, "a norm >= 0 (0 = off)", non_negative);
+    if (kind == TaskKind::bytes) {
+        // Byte tasks predict every next byte; the SHD readouts make no sense there.
+        t.loss = LossKind::next_byte;
+        if (const auto v = s.string("loss"); v && *v != "next_byte")
+            s.fail("loss", fmt::format("bytes tasks always use \"next_byte\", got \"{}\"", *v), s.node("loss"));
+    } else {
+        s.read_enum("loss", t.loss, {{"last", LossKind::last}, {"mean_last_k", LossKind::mean_last_k}});
+    }
+    s.read("loss_last_k", t.loss_last_k, 1);
+    s.read("eval_every", t.eval_every, 0);
+    s.read("log_every", t.log_every, 1);
+    s.read("checkpoint_every", t.checkpoint_every, 0);
+    s.read("threads", t.threads, 0);
+    s.read("seed", t.seed);
+    s.read("out_dir", t.out_dir);
+}
+
+const toml::table* sub_table(const toml::table& root, const std::string& origin, const char* name) {
+    const toml::node* n = root.get(name);
+    if (!n) return nullptr;
+    if (!n->is_table())
+        throw InputError(fmt::format("{}: {}: expected a table [{}], got {}{}", origin, name, name, type_name(*n), line_of(*n)));
+    return n->as_table();
+}
+
+}  // namespace
+
+ExperimentConfig parse_experiment_config(const std::string& toml_text, const std::string& origin,
+                                         const std::string& base_dir) {
+    toml::table root;
+    try {
+        root = toml::parse(toml_text, origin);
+    } catch (const toml::parse_error& e) {
+        const auto& b = e.source().begin;
+        throw InputError(fmt::format("{}:{}:{}: TOML syntax error: {}", origin, b.line, b.column, e.description()));
+    }
+    for (const auto& [k, node] : root)
+        if (k.str() != "task" && k.str() != "model" && k.str() != "train")
+            throw InputError(fmt::format("{}: unknown key '{}'{} (expected the tables [task], [model], [train])",
+                                         origin, k.str(), line_of(node)));
+
+    ExperimentConfig cfg;
+    cfg.toml_text = toml_text;
+    cfg.origin = origin;
+    Section task(origin, "task", sub_table(root, origin, "task"));
+    Section model(origin, "model", sub_table(root, origin, "model"));
+    Section train(origin, "train", sub_table(root, origin, "train"));
+
+    read_task(task, cfg.task, base_dir);
+    // The task fixes what the network sees and predicts (spec section 1) and the byte defaults.
+    auto& m = cfg.model;
+    switch (cfg.task.kind) {
+        case TaskKind::shd: m.C = 700; m.n_out = 20; break;
+        case TaskKind::shd_adding: m.C = 700; m.n_out = 19; break;
+        case TaskKind::bytes:
+            m.C = 256;
+            m.n_out = 256;
+            m.dt_ms = 1.0;
+            m.tau_init_min_ms = 1.0;
+            m.tau_init_max_ms = 1000.0;
+            break;
+    }
+    // dt belongs to the task (bin width) but is a model attribute in checkpoints: accept either key.
+    if (task.has("dt_ms") && model.has("dt_ms"))
+        task.fail("dt_ms", "given together with model.dt_ms; set the bin width in one place");
+    task.read("dt_ms", m.dt_ms, "a bin width > 0 ms", positive);
+    model.read("dt_ms", m.dt_ms, "a bin width > 0 ms", positive);
+    read_model(model, m);
+    read_train(train, cfg.train, cfg.task.kind);
+
+    task.reject_unknown();
+    model.reject_unknown();
+    train.reject_unknown();
+    try {
+        m.validate();
+    } catch (const InputError& e) {
+        throw InputError(fmt::format("{}: {}", origin, e.what()));
+    }
+    return cfg;
+}
+
+ExperimentConfig load_experiment_config(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw InputError(fmt::format("{}: cannot open config file ({})", path, std::strerror(errno)));
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (in.bad()) throw InputError(fmt::format("{}: cannot read config file", path));
+    const std::string base_dir = std::filesystem::path(path).parent_path().string();
+    return parse_experiment_config(text.str(), path, base_dir);
+}
+
+}  // namespace elm::io

@@ -1,0 +1,255 @@
+#include "io/task_data.hpp"
+
+#include <algorithm>
+#include <numeric>
+
+#include <fmt/format.h>
+
+#include "io/byte_stream.hpp"
+#include "io/shd_adding.hpp"
+#include "io/spike_binning.hpp"
+#include "io/spike_dataset.hpp"
+#include "models/error.hpp"
+
+namespace elm::io {
+
+DataSplit data_split_from_string(const std::string& s) {
+    if (s == "train") return DataSplit::train;
+    if (s == "valid") return DataSplit::valid;
+    if (s == "test") return DataSplit::test;
+    throw InputError(fmt::format("--split: expected \"train\", \"valid\" or \"test\", got \"{}\"", s));
+}
+
+namespace {
+
+void check_channels(const SpikeDataset& ds, const ExperimentConfig& cfg) {
+    if (ds.samples.empty()) throw InputError(fmt::format("{}: the dataset holds no samples", ds.path));
+    for (const auto& s : ds.samples)
+        if (s.label < 0 || s.label >= (cfg.task.kind == TaskKind::shd ? cfg.model.n_out : 20))
+            throw InputError(fmt::format("{}: /labels: label {} is outside the {} classes of task \"{}\"", ds.path,
+                                         s.label, cfg.task.kind == TaskKind::shd ? cfg.model.n_out : 20,
+                                         to_string(cfg.task.kind)));
+}
+
+void start_batch(sim::Batch& b, int T, int B, int C) {
+    b.T = T;
+    b.B = B;
+    b.C = C;
+    b.x.assign(static_cast<std::size_t>(T) * B * C, 0.0f);
+    b.tokens.clear();
+    b.targets.assign(B, 0);
+    b.continues = false;
+}
+
+// Permutation of [0, n) for an epoch, a pure function of (seed, epoch) so that resuming needs only
+// the cursor.
+std::vector<std::int64_t> epoch_order(std::int64_t n, std::uint64_t seed, std::int64_t epoch) {
+    std::vector<std::int64_t> order(n);
+    std::iota(order.begin(), order.end(), 0);
+    Rng rng(seed, 100 + static_cast<std::uint64_t>(epoch));
+    for (std::int64_t k = n - 1; k > 0; --k) std::swap(order[k], order[rng.below(k + 1)]);
+    return order;
+}
+
+// SHD classification: samples in a shuffled order per epoch (train) or in file order (eval).
+class SpikeClassSource : public sim::BatchSource {
+public:
+    SpikeClassSource(SpikeDataset ds, const ExperimentConfig& cfg, int batch)
+        : ds_(std::move(ds)), dt_(cfg.model.dt_ms), duration_(cfg.task.duration_ms), B_(batch), seed_(cfg.train.seed),
+          T_(static_cast<int>(num_steps(duration_, dt_))) {
+        order_ = epoch_order(size(), seed_, 0);
+    }
+    std::int64_t size() const { return static_cast<std::int64_t>(ds_.samples.size()); }
+    std::int64_t train_size() const override { return size(); }
+    void next_train(sim::Batch& b, Rng&) override {
+        start_batch(b, T_, B_, ds_.num_channels);
+        for (int r = 0; r < B_; ++r) {
+            if (pos_ == size()) {
+                ++epoch_;
+                pos_ = 0;
+                order_ = epoch_order(size(), seed_, epoch_);
+            }
+            const auto& s = ds_.samples[order_[pos_++]];
+            bin_sample(s, dt_, duration_, 0, b.x.data(), T_, B_, r, ds_.num_channels);
+            b.targets[r] = s.label;
+        }
+    }
+    void rewind_eval() override { eval_pos_ = 0; }
+    bool next_eval(sim::Batch& b) override {
+        if (eval_pos_ >= size()) return false;
+        const int rows = static_cast<int>(std::min<std::int64_t>(B_, size() - eval_pos_));
+        start_batch(b, T_, rows, ds_.num_channels);
+        for (int r = 0; r < rows; ++r) {
+            const auto& s = ds_.samples[eval_pos_++];
+            bin_sample(s, dt_, duration_, 0, b.x.data(), T_, rows, r, ds_.num_channels);
+            b.targets[r] = s.label;
+        }
+        return true;
+    }
+    std::vector<std::int64_t> cursor() const override { return {epoch_, pos_}; }
+    void set_cursor(const std::vector<std::int64_t>& c) override {
+        if (c.size() != 2 || c[1] < 0 || c[1] > size())
+            throw InputError("resume: /train/state/data_cursor does not fit this dataset");
+        epoch_ = c[0];
+        pos_ = c[1];
+        order_ = epoch_order(size(), seed_, epoch_);
+    }
+
+private:
+    SpikeDataset ds_;
+    double dt_, duration_;
+    int B_;
+    std::uint64_t seed_;
+    int T_;
+    std::vector<std::int64_t> order_;
+    std::int64_t epoch_ = 0, pos_ = 0, eval_pos_ = 0;
+};
+
+// SHD-Adding: training pairs drawn from the trainer's RNG; evaluation on fixed seeded pairs.
+class AddingSource : public sim::BatchSource {
+public:
+    AddingSource(SpikeDataset ds, const ExperimentConfig& cfg, int batch, std::int64_t eval_pairs)
+        : ds_(std::move(ds)), dt_(cfg.model.dt_ms), window_(cfg.task.duration_ms), B_(batch),
+          T_(static_cast<int>(2 * num_steps(window_, dt_))) {
+        if (eval_pairs > 0) pairs_ = fixed_adding_pairs(ds_, eval_pairs, cfg.train.seed + 7919);
+    }
+    std::int64_t train_size() const override { return static_cast<std::int64_t>(ds_.samples.size()); }
+    void next_train(sim::Batch& b, Rng& rng) override {
+        start_batch(b, T_, B_, ds_.num_channels);
+        for (int r = 0; r < B_; ++r) {
+            const AddingPair p = draw_adding_pair(ds_, rng);
+            bin_adding_pair(ds_, p, dt_, window_, b.x.data(), T_, B_, r, ds_.num_channels);
+            b.targets[r] = p.label;
+        }
+    }
+    void rewind_eval() override { eval_pos_ = 0; }
+    bool next_eval(sim::Batch& b) override {
+        const auto n = static_cast<std::int64_t>(pairs_.size());
+        if (eval_pos_ >= n) return false;
+        const int rows = static_cast<int>(std::min<std::int64_t>(B_, n - eval_pos_));
+        start_batch(b, T_, rows, ds_.num_channels);
+        for (int r = 0; r < rows; ++r) {
+            const AddingPair& p = pairs_[eval_pos_++];
+            bin_adding_pair(ds_, p, dt_, window_, b.x.data(), T_, rows, r, ds_.num_channels);
+            b.targets[r] = p.label;
+        }
+        return true;
+    }
+    std::vector<std::int64_t> cursor() const override { return {}; }
+    void set_cursor(const std::vector<std::int64_t>&) override {}
+
+private:
+    SpikeDataset ds_;
+    double dt_, window_;
+    int B_, T_;
+    std::vector<AddingPair> pairs_;
+    std::int64_t eval_pos_ = 0;
+};
+
+// Bytes: B streams, stream k reads segment k of the split window after window; a window of T + 1
+// bytes gives T inputs and T next-byte targets, and the next window starts where this one's
+// targets ended, so the carried state lines up.
+class ByteWindowSource : public sim::BatchSource {
+public:
+    ByteWindowSource(const std::string& path, const ExperimentConfig& cfg, Split split, int batch,
+                     std::int64_t max_windows)
+        : stream_(path, cfg.task.split), split_(split), B_(batch), T_(static_cast<int>(cfg.task.window)),
+          one_hot_(cfg.model.C_e == 0), max_windows_(max_windows) {
+        const std::int64_t n = stream_.size(split_);
+        segment_ = n / B_;
+        if (segment_ < T_ + 1)
+            throw InputError(fmt::format("{}: the {} split holds {} bytes, too few for {} streams of one {}-byte window",
+                                         path, split_name(), n, B_, T_ + 1));
+        pos_.assign(B_, 0);
+        buf_.resize(static_cast<std::size_t>(T_) + 1);
+    }
+    std::int64_t train_size() const override { return std::max<std::int64_t>(1, segment_ / T_) * B_; }
+    void next_train(sim::Batch& b, Rng&) override { fill(b, pos_, B_); }
+    void rewind_eval() override {
+        eval_pos_.assign(B_, 0);
+        eval_count_ = 0;
+    }
+    bool next_eval(sim::Batch& b) override {
+        if (max_windows_ > 0 && eval_count_ >= max_windows_) return false;
+        if (eval_pos_[0] + T_ + 1 > segment_) return false;
+        fill(b, eval_pos_, B_);
+        ++eval_count_;
+        return true;
+    }
+    std::vector<std::int64_t> cursor() const override { return pos_; }
+    void set_cursor(const std::vector<std::int64_t>& c) override {
+        if (static_cast<int>(c.size()) != B_) throw InputError("resume: /train/state/data_cursor does not fit this run");
+        pos_ = c;
+    }
+
+private:
+    const char* split_name() const { return split_ == Split::train ? "train" : split_ == Split::valid ? "valid" : "test"; }
+    void fill(sim::Batch& b, std::vector<std::int64_t>& pos, int rows) {
+        b.T = T_;
+        b.B = rows;
+        b.C = 256;
+        b.tokens.resize(static_cast<std::size_t>(T_) * rows);
+        b.targets.resize(static_cast<std::size_t>(T_) * rows);
+        b.x.assign(one_hot_ ? static_cast<std::size_t>(T_) * rows * 256 : 0, 0.0f);
+        b.continues = pos[0] != 0;
+        for (int r = 0; r < rows; ++r) {
+            if (pos[r] + T_ + 1 > segment_) pos[r] = 0;  // wrap to the segment start (same for all rows)
+            if (r == 0) b.continues = pos[0] != 0;
+            stream_.read(split_, static_cast<std::int64_t>(r) * segment_ + pos[r], T_ + 1, buf_.data());
+            for (int t = 0; t < T_; ++t) {
+                const std::size_t tb = static_cast<std::size_t>(t) * rows + r;
+                b.tokens[tb] = buf_[t];
+                b.targets[tb] = buf_[t + 1];
+                if (one_hot_) b.x[tb * 256 + buf_[t]] = 1.0f;
+            }
+            pos[r] += T_;
+        }
+    }
+
+    ByteStream stream_;
+    Split split_;
+    int B_, T_;
+    bool one_hot_;
+    std::int64_t max_windows_;
+    std::int64_t segment_ = 0;
+    std::vector<std::int64_t> pos_, eval_pos_;
+    std::int64_t eval_count_ = 0;
+    std::vector<std::uint8_t> buf_;
+};
+
+Split to_stream_split(DataSplit s) {
+    return s == DataSplit::train ? Split::train : s == DataSplit::valid ? Split::valid : Split::test;
+}
+
+}  // namespace
+
+std::unique_ptr<sim::BatchSource> make_train_source(const ExperimentConfig& cfg) {
+    const int B = static_cast<int>(cfg.train.batch_size);
+    switch (cfg.task.kind) {
+        case TaskKind::bytes:
+            return std::make_unique<ByteWindowSource>(cfg.task.bytes_path, cfg, Split::train, B, 0);
+        case TaskKind::shd:
+        case TaskKind::shd_adding: {
+            if (cfg.task.train_path.empty()) throw InputError(fmt::format("{}: task.train: no training file given", cfg.origin));
+            SpikeDataset ds = read_spike_dataset(cfg.task.train_path, cfg.task.max_train_samples);
+            check_channels(ds, cfg);
+            if (cfg.task.kind == TaskKind::shd) return std::make_unique<SpikeClassSource>(std::move(ds), cfg, B);
+            return std::make_unique<AddingSource>(std::move(ds), cfg, B, 0);
+        }
+    }
+    return nullptr;
+}
+
+std::unique_ptr<sim::BatchSource> make_eval_source(const ExperimentConfig& cfg, const std::string& path,
+                                                   DataSplit split) {
+    const int B = static_cast<int>(std::max<std::int64_t>(cfg.train.batch_size, 16));
+    if (cfg.task.kind == TaskKind::bytes)
+        return std::make_unique<ByteWindowSource>(path, cfg, to_stream_split(split), B, cfg.task.eval_windows);
+    if (path.empty()) return nullptr;
+    SpikeDataset ds = read_spike_dataset(path, cfg.task.max_test_samples);
+    check_channels(ds, cfg);
+    if (cfg.task.kind == TaskKind::shd) return std::make_unique<SpikeClassSource>(std::move(ds), cfg, B);
+    return std::make_unique<AddingSource>(std::move(ds), cfg, B, cfg.task.adding_test_pairs);
+}
+
+}  // namespace elm::io

@@ -1,0 +1,49 @@
+// elmsim: the command-line tool. Parses the subcommand, runs it, and maps errors to exit codes:
+// 0 success, 2 bad input (one line on stderr naming what was wrong), 1 an internal failure.
+#include <cstdio>
+#include <exception>
+#include <new>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "models/error.hpp"
+#include "tools/commands.hpp"
+
+int main(int argc, char** argv) {
+    CLI::App app{"elmsim: simulate and train recurrent networks of Expressive Leaky Memory neurons"};
+    app.set_version_flag("--version", elm::tools::created_by());
+    app.require_subcommand(1);
+    elm::tools::register_info(app);
+    elm::tools::register_budget(app);
+    elm::tools::register_init(app);
+    elm::tools::register_train(app);
+    elm::tools::register_eval(app);
+    elm::tools::register_gen_shd(app);
+    try {
+        // CLI11 reports an unknown first word as "a subcommand is required"; name it instead.
+        const auto known = [&](const char* name) {
+            for (const auto* sub : app.get_subcommands([](CLI::App*) { return true; }))
+                if (sub->get_name() == name) return true;
+            return false;
+        };
+        if (argc > 1 && argv[1][0] != '-' && !known(argv[1]))
+            throw elm::InputError(fmt::format("unknown command '{}' (see elmsim --help)", argv[1]));
+        app.parse(argc, argv);
+    } catch (const CLI::Success& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        std::fprintf(stderr, "elmsim: error: %s (see elmsim --help)\n", e.what());
+        return 2;
+    } catch (const elm::InputError& e) {
+        std::fprintf(stderr, "elmsim: error: %s\n", e.what());
+        return 2;
+    } catch (const std::bad_alloc&) {
+        std::fprintf(stderr, "elmsim: error: out of memory (reduce batch size, window or model size)\n");
+        return 2;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "elmsim: internal error: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}

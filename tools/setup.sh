@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# elmsim set-up on a fresh Debian machine: installs the Debian packages the build needs (apt-get,
+# only those missing), configures with the CMake preset and builds. Then, by subcommand:
+#   tools/setup.sh demo    generate SHD-format data, train an ELM Network on SHD-Adding, evaluate it
+#   tools/setup.sh test    build and run every test (this is what .ci/run calls)
+#   tools/setup.sh asan    build and run every test under AddressSanitizer + UBSan
+#   tools/setup.sh build   install and build only
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+mode=${1:-build}
+case "$mode" in demo|test|asan|build) ;; *) echo "usage: tools/setup.sh demo|test|asan|build" >&2; exit 2 ;; esac
+
+# Build tools and libraries (README "Dependencies" says why each is here).
+packages=(cmake ninja-build g++ pkg-config libboost-dev libtbb-dev libhdf5-dev libfmt-dev catch2
+          libtomlplusplus-dev libcli11-dev nlohmann-json3-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+jobs=$(nproc 2>/dev/null || echo 2)
+preset=release
+[ "$mode" = asan ] && preset=asan
+cmake --preset "$preset" >/dev/null
+cmake --build --preset "$preset" -j "$jobs"
+
+case "$mode" in
+  test|asan)
+    ctest --preset "$preset" -j "$jobs"
+    ;;
+  demo)
+    bin=build/release/elmsim
+    mkdir -p data/demo runs/demo
+    "$bin" gen-shd --out data/demo/shd_train.h5 --samples 2000 --seed 1
+    "$bin" gen-shd --out data/demo/shd_test.h5 --samples 500 --seed 2
+    "$bin" info --config configs/demo_shd_adding.toml
+    "$bin" train --config configs/demo_shd_adding.toml --threads 2 --out runs/demo/model.h5
+    "$bin" eval --model runs/demo/model.h5 --data data/demo/shd_test.h5
+    cat <<MSG
+
+demo done:
+  data          data/demo/shd_train.h5, data/demo/shd_test.h5 (SHD layout, generated)
+  model         runs/demo/model.h5 (checkpoint; resume with --resume)
+  metrics       runs/demo/model.metrics.jsonl (JSON lines: train and eval events)
+  config        configs/demo_shd_adding.toml
+MSG
+    ;;
+esac
