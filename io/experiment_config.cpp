@@ -334,6 +334,7 @@ void read_train(Section& s, TrainConfig& t, TaskKind kind) {
     s.read("eval_every", t.eval_every, 0);
     s.read("log_every", t.log_every, 1);
     s.read("checkpoint_every", t.checkpoint_every, 0);
+    s.read("recompute_every", t.recompute_every, 0);
     s.read("threads", t.threads, 0);
     s.read("seed", t.seed);
     s.read("out_dir", t.out_dir);

@@ -11,6 +11,7 @@
 #include <algorithm>
 
 #include "sim/elm_math.hpp"
+#include "sim/small_gemm.hpp"
 
 namespace elm::sim {
 
@@ -21,9 +22,9 @@ using models::TensorId;
 namespace {
 
 template <class Real>
-std::size_t scratch_per_neuron(const ModelConfig& cfg) {
-    // u, g_u [in]; h [l d_h]; g_h, g_a [d_h]; g_a2, g_mprev, g_km, g_kl [d_m]
-    return static_cast<std::size_t>(2 * cfg.mlp_in() + cfg.l * cfg.d_h + 2 * cfg.d_h + 4 * cfg.d_m);
+std::size_t scratch_per_neuron(const ModelConfig& cfg, int B) {
+    // U, g_U [B][in]; H [B][l d_h]; g_H, g_A [B][d_h]; g_A2 [B][d_m]; g_km, g_kl [d_m]
+    return static_cast<std::size_t>(B) * (2 * cfg.mlp_in() + cfg.l * cfg.d_h + 2 * cfg.d_h + cfg.d_m) + 2 * cfg.d_m;
 }
 
 template <class Real>
@@ -31,6 +32,7 @@ inline Real presynaptic(int s, int C, int B, int b, const Real* x_t, const Real*
     return s < C ? x_t[static_cast<std::size_t>(b) * C + s] : y_prev[static_cast<std::size_t>(s - C) * B + b];
 }
 
+// One neuron over the whole batch at step t; the MLP's backward is a set of small GEMMs.
 template <class Real>
 void elm_neuron_backward(const models::Network<Real>& net, const StepDecays<Real>& dec, int i, int t,
                          const Real* x_t, const Tape<Real>& tape, const Real* g_y_readout_t, Real* grads,
@@ -38,11 +40,11 @@ void elm_neuron_backward(const models::Network<Real>& net, const StepDecays<Real
     const ModelConfig& cfg = net.cfg;
     const models::ParamLayout& L = net.layout;
     const int B = tape.B, C = cfg.input_width(), kc = cfg.k_c, nb = cfg.n_b, dmn = cfg.d_m, dh = cfg.d_h;
-    const int in = cfg.mlp_in(), nl = cfg.l, per_branch = kc / nb;
+    const int in = cfg.mlp_in(), nl = cfg.l, ah = nl * dh, per_branch = kc / nb;
     const bool silu = cfg.phi == models::Phi::silu;
     const bool spike = cfg.output_mode == OutputMode::spike;
     const Real theta = static_cast<Real>(cfg.theta), beta = static_cast<Real>(cfg.beta);
-    const std::size_t I = static_cast<std::size_t>(i);
+    const std::size_t I = static_cast<std::size_t>(i), IB = I * B;
 
     const std::int32_t* src = net.src.data() + I * kc;
     const Real* w = net.tensor(TensorId::w_syn) + I * kc;
@@ -63,32 +65,32 @@ void elm_neuron_backward(const models::Network<Real>& net, const StepDecays<Real
     const Real* km = dec.kappa_m.data() + I * dmn;
     const Real* kl = dec.kappa_l.data() + I * dmn;
 
-    Real* u = scratch;
-    Real* g_u = u + in;
-    Real* h = g_u + in;          // [l][d_h]
-    Real* g_h = h + nl * dh;
-    Real* g_a = g_h + dh;
-    Real* g_a2 = g_a + dh;
-    Real* g_mprev = g_a2 + dmn;
-    Real* g_km = g_mprev + dmn;
-    Real* g_kl = g_km + dmn;
+    const std::size_t Bz = static_cast<std::size_t>(B);
+    Real* U = scratch;                 // [B][in]
+    Real* gU = U + Bz * in;            // [B][in]
+    Real* H = gU + Bz * in;            // [B][l d_h]
+    Real* gH = H + Bz * ah;            // [B][d_h]
+    Real* gA = gH + Bz * dh;           // [B][d_h]
+    Real* gA2 = gA + Bz * dh;          // [B][d_m]
+    Real* g_km = gA2 + Bz * dmn;       // [d_m]
+    Real* g_kl = g_km + dmn;           // [d_m]
     std::fill(g_km, g_km + dmn, Real(0));
     std::fill(g_kl, g_kl + dmn, Real(0));
 
     const std::size_t slot_prev = static_cast<std::size_t>(t), slot = slot_prev + 1;
     const Real* y_prev = tape.y_at(t);
+    const Real* A = tape.a.data() + slot_prev * tape.a_stride + IB * ah;   // [B][l d_h]
+    const Real* DM = tape.dm.data() + slot_prev * tape.m_stride + IB * dmn;  // [B][d_m]
+    // Output and memory update, per sample; rebuild u and h from the tape.
     for (int b = 0; b < B; ++b) {
-        const std::size_t nbi = I * B + b;
+        const std::size_t nbi = IB + b;
         const Real* b_new = tape.b.data() + slot * tape.b_stride + nbi * nb;
         const Real* m_prev = tape.m.data() + slot_prev * tape.m_stride + nbi * dmn;
         const Real* m_new = tape.m.data() + slot * tape.m_stride + nbi * dmn;
-        const Real* a = tape.a.data() + slot_prev * tape.a_stride + nbi * nl * dh;
-        const Real* dm = tape.dm.data() + slot_prev * tape.m_stride + nbi * dmn;
+        const Real* dm = DM + static_cast<std::size_t>(b) * dmn;
         const Real v = tape.v[slot * tape.y_stride + nbi];
         Real* gm = ws.g_m.data() + nbi * dmn;
-        Real* gb = ws.g_b.data() + nbi * nb;
-        Real* gz = ws.g_z.data() + nbi * kc;
-
+        Real* ga2 = gA2 + static_cast<std::size_t>(b) * dmn;
         const Real gy = g_y_readout_t[nbi] + ws.g_yrec[nbi];
         const Real gv = spike ? gy * surrogate_grad(v - theta, beta) : gy;
         *gc += gv;
@@ -97,63 +99,59 @@ void elm_neuron_backward(const models::Network<Real>& net, const StepDecays<Real
             gm[k] += gv * wy[k];
             g_km[k] += gm[k] * m_prev[k];
             g_kl[k] -= gm[k] * dm[k];
-            g_mprev[k] = gm[k] * km[k];
-            g_a2[k] = gm[k] * (Real(1) - kl[k]) * dm_activation_grad_from_output(dm[k]);
-            gb2[k] += g_a2[k];
+            ga2[k] = gm[k] * (Real(1) - kl[k]) * dm_activation_grad_from_output(dm[k]);
+            gb2[k] += ga2[k];
+            gm[k] *= km[k];  // dL/dm_{t-1} through m_t; the path through u is added below
         }
-        // Rebuild u and h from the tape.
-        for (int j = 0; j < nb; ++j) u[j] = b_new[j];
+        Real* u = U + static_cast<std::size_t>(b) * in;
+        std::copy(b_new, b_new + nb, u);
         for (int k = 0; k < dmn; ++k) u[nb + k] = km[k] * m_prev[k];
-        for (int q = 0; q < nl * dh; ++q) h[q] = phi_forward(a[q], silu);
-        const Real* h_last = h + static_cast<std::size_t>(nl - 1) * dh;
-        std::fill(g_h, g_h + dh, Real(0));
-        for (int k = 0; k < dmn; ++k) {
-            const Real g = g_a2[k];
-            const Real* row = W2 + static_cast<std::size_t>(k) * dh;
-            Real* grow = gW2 + static_cast<std::size_t>(k) * dh;
-            for (int q = 0; q < dh; ++q) {
-                grow[q] += g * h_last[q];
-                g_h[q] += row[q] * g;
-            }
-        }
-        for (int layer = nl - 1; layer >= 1; --layer) {
-            const Real* al = a + static_cast<std::size_t>(layer) * dh;
-            const Real* h_in = h + static_cast<std::size_t>(layer - 1) * dh;
-            const Real* W = Wh + static_cast<std::size_t>(layer - 1) * dh * dh;
-            Real* gW = gWh + static_cast<std::size_t>(layer - 1) * dh * dh;
-            Real* gbias = gbh + static_cast<std::size_t>(layer - 1) * dh;
-            for (int o = 0; o < dh; ++o) g_a[o] = g_h[o] * phi_grad(al[o], silu);
-            std::fill(g_h, g_h + dh, Real(0));
+        const Real* a = A + static_cast<std::size_t>(b) * ah;
+        Real* h = H + static_cast<std::size_t>(b) * ah;
+        for (int q = 0; q < ah; ++q) h[q] = phi_forward(a[q], silu);
+    }
+    // dm = f(W2 h + b2): gW2 += gA2^T H_last, gH = gA2 W2.
+    const Real* H_last = H + static_cast<std::size_t>(nl - 1) * dh;
+    gemm_tn_acc(dmn, dh, B, gA2, dmn, H_last, ah, gW2, dh);
+    std::fill(gH, gH + Bz * dh, Real(0));
+    gemm_nn_acc(B, dh, dmn, gA2, dmn, W2, dh, gH, dh);
+    for (int layer = nl - 1; layer >= 1; --layer) {
+        const std::size_t off = static_cast<std::size_t>(layer) * dh;
+        Real* gbias = gbh + static_cast<std::size_t>(layer - 1) * dh;
+        for (int b = 0; b < B; ++b)
             for (int o = 0; o < dh; ++o) {
-                const Real g = g_a[o];
+                const Real g = gH[b * dh + o] * phi_grad(A[b * ah + off + o], silu);
+                gA[b * dh + o] = g;
                 gbias[o] += g;
-                const Real* row = W + static_cast<std::size_t>(o) * dh;
-                Real* grow = gW + static_cast<std::size_t>(o) * dh;
-                for (int q = 0; q < dh; ++q) {
-                    grow[q] += g * h_in[q];
-                    g_h[q] += row[q] * g;
-                }
             }
-        }
-        for (int o = 0; o < dh; ++o) g_a[o] = g_h[o] * phi_grad(a[o], silu);
-        std::fill(g_u, g_u + in, Real(0));
+        gemm_tn_acc(dh, dh, B, gA, dh, H + off - dh, ah, gWh + static_cast<std::size_t>(layer - 1) * dh * dh, dh);
+        std::fill(gH, gH + Bz * dh, Real(0));
+        gemm_nn_acc(B, dh, dh, gA, dh, Wh + static_cast<std::size_t>(layer - 1) * dh * dh, dh, gH, dh);
+    }
+    for (int b = 0; b < B; ++b)
         for (int o = 0; o < dh; ++o) {
-            const Real g = g_a[o];
+            const Real g = gH[b * dh + o] * phi_grad(A[b * ah + o], silu);
+            gA[b * dh + o] = g;
             gb1[o] += g;
-            const Real* row = W1 + static_cast<std::size_t>(o) * in;
-            Real* grow = gW1 + static_cast<std::size_t>(o) * in;
-            for (int q = 0; q < in; ++q) {
-                grow[q] += g * u[q];
-                g_u[q] += row[q] * g;
-            }
         }
+    gemm_tn_acc(dh, in, B, gA, dh, U, in, gW1, in);
+    std::fill(gU, gU + Bz * in, Real(0));
+    gemm_nn_acc(B, in, dh, gA, dh, W1, in, gU, in);
+    // u = [b_t, kappa_m m_{t-1}] and b_t = kappa_b b_{t-1} + branch_sum(w z).
+    for (int b = 0; b < B; ++b) {
+        const std::size_t nbi = IB + b;
+        const Real* gu = gU + static_cast<std::size_t>(b) * in;
+        const Real* m_prev = tape.m.data() + slot_prev * tape.m_stride + nbi * dmn;
+        Real* gm = ws.g_m.data() + nbi * dmn;
         for (int k = 0; k < dmn; ++k) {
-            const Real gum = g_u[nb + k];
+            const Real gum = gu[nb + k];
             g_km[k] += gum * m_prev[k];
-            gm[k] = g_mprev[k] + gum * km[k];  // carry dL/dm_{t-1}
+            gm[k] += gum * km[k];  // carry dL/dm_{t-1}
         }
+        Real* gb = ws.g_b.data() + nbi * nb;
+        Real* gz = ws.g_z.data() + nbi * kc;
         for (int j = 0; j < nb; ++j) {
-            const Real g = gb[j] + g_u[j];
+            const Real g = gb[j] + gu[j];
             for (int k = j * per_branch; k < (j + 1) * per_branch; ++k) {
                 gw[k] += g * presynaptic(src[k], C, B, b, x_t, y_prev);
                 gz[k] = g * w[k];
@@ -211,23 +209,27 @@ void BackwardWorkspace<Real>::resize(const models::Network<Real>& net, int batch
     g_v.resize(nb);
     g_yrec.resize(nb);
     g_z.resize(nb * cfg.k_c);
-    scratch.resize(elm ? cfg.N * scratch_per_neuron<Real>(cfg) : 0);
+    scratch.resize(elm ? cfg.N * scratch_per_neuron<Real>(cfg, batch) : 0);
 }
 
 template <class Real>
-void sequence_backward(const models::Network<Real>& net, const StepDecays<Real>& dec, const Real* x,
-                       const Tape<Real>& tape, const Real* g_y_readout, Real* grads, Real* g_x,
-                       BackwardWorkspace<Real>& ws, Executor& ex) {
-    const ModelConfig& cfg = net.cfg;
-    const int B = tape.B, C = cfg.input_width(), N = cfg.N, kc = cfg.k_c;
+void begin_backward(const models::Network<Real>& net, int B, BackwardWorkspace<Real>& ws) {
     ws.resize(net, B);
     std::fill(ws.g_m.begin(), ws.g_m.end(), Real(0));
     std::fill(ws.g_b.begin(), ws.g_b.end(), Real(0));
     std::fill(ws.g_v.begin(), ws.g_v.end(), Real(0));
     std::fill(ws.g_yrec.begin(), ws.g_yrec.end(), Real(0));
+}
+
+template <class Real>
+void segment_backward(const models::Network<Real>& net, const StepDecays<Real>& dec, const Real* x,
+                      const Tape<Real>& tape, const Real* g_y_readout, Real* grads, Real* g_x,
+                      BackwardWorkspace<Real>& ws, Executor& ex) {
+    const ModelConfig& cfg = net.cfg;
+    const int B = tape.B, C = cfg.input_width(), N = cfg.N, kc = cfg.k_c;
     const std::size_t step_in = static_cast<std::size_t>(B) * C;
     const std::size_t slot = static_cast<std::size_t>(N) * B;
-    const std::size_t per_neuron = scratch_per_neuron<Real>(cfg);
+    const std::size_t per_neuron = scratch_per_neuron<Real>(cfg, B);
     const bool lif = cfg.output_mode == OutputMode::lif;
     const auto& fo = ws.fan_out;
     for (int t = tape.T - 1; t >= 0; --t) {
@@ -275,11 +277,23 @@ void sequence_backward(const models::Network<Real>& net, const StepDecays<Real>&
     }
 }
 
+template <class Real>
+void sequence_backward(const models::Network<Real>& net, const StepDecays<Real>& dec, const Real* x,
+                       const Tape<Real>& tape, const Real* g_y_readout, Real* grads, Real* g_x,
+                       BackwardWorkspace<Real>& ws, Executor& ex) {
+    begin_backward(net, tape.B, ws);
+    segment_backward(net, dec, x, tape, g_y_readout, grads, g_x, ws, ex);
+}
+
 #define ELM_INSTANTIATE(Real)                                                                                  \
     template struct BackwardWorkspace<Real>;                                                                   \
     template void sequence_backward<Real>(const models::Network<Real>&, const StepDecays<Real>&, const Real*, \
                                           const Tape<Real>&, const Real*, Real*, Real*, BackwardWorkspace<Real>&, \
-                                          Executor&);
+                                          Executor&);                                                     \
+    template void begin_backward<Real>(const models::Network<Real>&, int, BackwardWorkspace<Real>&);         \
+    template void segment_backward<Real>(const models::Network<Real>&, const StepDecays<Real>&, const Real*,  \
+                                         const Tape<Real>&, const Real*, Real*, Real*, BackwardWorkspace<Real>&, \
+                                         Executor&);
 ELM_INSTANTIATE(float)
 ELM_INSTANTIATE(double)
 #undef ELM_INSTANTIATE

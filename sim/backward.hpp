@@ -37,4 +37,16 @@ void sequence_backward(const models::Network<Real>& net, const StepDecays<Real>&
                        const Tape<Real>& tape, const Real* g_y_readout, Real* grads, Real* g_x,
                        BackwardWorkspace<Real>& ws, Executor& ex);
 
+// The same in segments, for recomputation: begin_backward zeroes the carried gradients once, then
+// segment_backward runs over one tape that covers a stretch of the sequence (x, g_y_readout and g_x
+// point at that stretch's first step), last stretch first. The carries flow from one segment into the
+// previous, so segments give exactly the floats of one whole-tape pass.
+template <class Real>
+void begin_backward(const models::Network<Real>& net, int B, BackwardWorkspace<Real>& ws);
+
+template <class Real>
+void segment_backward(const models::Network<Real>& net, const StepDecays<Real>& dec, const Real* x,
+                      const Tape<Real>& tape, const Real* g_y_readout, Real* grads, Real* g_x,
+                      BackwardWorkspace<Real>& ws, Executor& ex);
+
 }  // namespace elm::sim

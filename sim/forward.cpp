@@ -3,9 +3,16 @@
 //   u = [b_t, kappa_m m_{t-1}];  h = phi(W1 u + b1) (l layers);  dm = 1.7159 tanh(2/3 (W2 h + b2))
 //   m_t = kappa_m m_{t-1} + (1 - kappa_l) dm;  v_t = wy . m_t + c;  y_t = v_t | H(v_t - theta)
 // LIF (section 6): v_t = kappa_v v_{t-1} (1 - s_{t-1}) + w . z;  y_t = s_t = H(v_t - 1).
+//
+// Speed: matrix-vector products run as AXPYs over transposed weights (out = bias; out += W^T[q] u[q]),
+// which vectorise without reordering float sums; spiking networks build the synaptic drive by
+// scattering only from sources that fired (spec section 5).
 #include "sim/forward.hpp"
 
+#include <algorithm>
+
 #include "sim/elm_math.hpp"
+#include "sim/small_gemm.hpp"
 
 namespace elm::sim {
 
@@ -13,9 +20,58 @@ using models::ModelConfig;
 using models::OutputMode;
 using models::TensorId;
 
+bool uses_event_drive(const ModelConfig& cfg) { return cfg.output_mode != OutputMode::analog; }
+
+namespace {
+// Branches of the synaptic drive: n_b for ELM neurons, one (the membrane current) for LIF.
+int drive_width(const ModelConfig& cfg) { return cfg.output_mode == OutputMode::lif ? 1 : cfg.n_b; }
+
+// out[o] = bias[o] + sum_q Wt[q][o] in[q]   (Wt is [in][out], row q contiguous)
+template <class Real>
+inline void affine_t(const Real* __restrict Wt, const Real* __restrict bias, const Real* __restrict in, int n_in,
+                     int n_out, Real* __restrict out) {
+    std::copy(bias, bias + n_out, out);
+    for (int q = 0; q < n_in; ++q) {
+        const Real uq = in[q];
+        const Real* __restrict row = Wt + static_cast<std::size_t>(q) * n_out;
+        for (int o = 0; o < n_out; ++o) out[o] += row[o] * uq;
+    }
+}
+
+template <class Real>
+void transpose_blocks(const Real* src, Real* dst, std::size_t blocks, int rows, int cols) {
+    for (std::size_t blk = 0; blk < blocks; ++blk) {
+        const Real* s = src + blk * rows * cols;
+        Real* d = dst + blk * rows * cols;
+        for (int r = 0; r < rows; ++r)
+            for (int c = 0; c < cols; ++c) d[static_cast<std::size_t>(c) * rows + r] = s[static_cast<std::size_t>(r) * cols + c];
+    }
+}
+}  // namespace
+
 template <class Real>
 void ForwardWorkspace<Real>::resize(const ModelConfig& cfg) {
+    // Sized for one sample; network_step_forward grows it for larger batches.
     scratch.resize(static_cast<std::size_t>(cfg.N) * (cfg.mlp_in() + cfg.l * cfg.d_h));
+    batch = 1;
+    prepared = false;
+}
+
+template <class Real>
+void ForwardWorkspace<Real>::prepare(const models::Network<Real>& net) {
+    const ModelConfig& cfg = net.cfg;
+
+    if (uses_event_drive(cfg) && fan_out.start.empty()) fan_out = models::build_fan_out(cfg, net.src);
+    if (cfg.output_mode != OutputMode::lif) {
+        const std::size_t N = cfg.N;
+        W1t.resize(net.layout[TensorId::W1].size);
+        W2t.resize(net.layout[TensorId::W2].size);
+        Wht.resize(net.layout[TensorId::Wh].size);
+        transpose_blocks(net.tensor(TensorId::W1), W1t.data(), N, cfg.d_h, cfg.mlp_in());
+        transpose_blocks(net.tensor(TensorId::W2), W2t.data(), N, cfg.d_m, cfg.d_h);
+        if (cfg.l > 1) transpose_blocks(net.tensor(TensorId::Wh), Wht.data(), N * (cfg.l - 1), cfg.d_h, cfg.d_h);
+    }
+    prepared = true;
 }
 
 namespace {
@@ -26,72 +82,110 @@ inline Real presynaptic(int s, int C, int B, int b, const Real* x_t, const Real*
     return s < C ? x_t[static_cast<std::size_t>(b) * C + s] : y_prev[static_cast<std::size_t>(s - C) * B + b];
 }
 
+// Drive of neuron i's branches for sample b by gathering every synapse (analog networks).
 template <class Real>
-void elm_neuron_forward(const models::Network<Real>& net, const StepDecays<Real>& dec, int i, const Real* x_t,
-                        int B, const StepSlots<Real>& s, Real* scratch) {
+inline void gather_drive(const models::Network<Real>& net, int i, int b, int B, const Real* x_t, const Real* y_prev,
+                         int nb, Real* out) {
     const ModelConfig& cfg = net.cfg;
-    const int C = cfg.input_width(), kc = cfg.k_c, nb = cfg.n_b, dm_n = cfg.d_m, dh = cfg.d_h, in = cfg.mlp_in();
-    const int per_branch = kc / nb;
-    const bool silu = cfg.phi == models::Phi::silu;
+    const int C = cfg.input_width(), kc = cfg.k_c, per_branch = kc / nb;
     const std::int32_t* src = net.src.data() + static_cast<std::size_t>(i) * kc;
     const Real* w = net.tensor(TensorId::w_syn) + static_cast<std::size_t>(i) * kc;
-    const Real* W1 = net.tensor(TensorId::W1) + static_cast<std::size_t>(i) * dh * in;
-    const Real* b1 = net.tensor(TensorId::b1) + static_cast<std::size_t>(i) * dh;
-    const Real* Wh = cfg.l > 1 ? net.tensor(TensorId::Wh) + static_cast<std::size_t>(i) * (cfg.l - 1) * dh * dh : nullptr;
-    const Real* bh = cfg.l > 1 ? net.tensor(TensorId::bh) + static_cast<std::size_t>(i) * (cfg.l - 1) * dh : nullptr;
-    const Real* W2 = net.tensor(TensorId::W2) + static_cast<std::size_t>(i) * dm_n * dh;
-    const Real* b2 = net.tensor(TensorId::b2) + static_cast<std::size_t>(i) * dm_n;
-    const Real* wy = net.tensor(TensorId::wy) + static_cast<std::size_t>(i) * dm_n;
-    const Real c = net.tensor(TensorId::c)[i];
-    const Real* km = dec.kappa_m.data() + static_cast<std::size_t>(i) * dm_n;
-    const Real* kl = dec.kappa_l.data() + static_cast<std::size_t>(i) * dm_n;
-    const Real theta = static_cast<Real>(cfg.theta);
-    Real* u = scratch;
-    Real* h = scratch + in;  // [l][d_h]
+    for (int j = 0; j < nb; ++j) {
+        Real acc = 0;
+        for (int k = j * per_branch; k < (j + 1) * per_branch; ++k) acc += w[k] * presynaptic(src[k], C, B, b, x_t, y_prev);
+        out[j] = acc;
+    }
+}
+
+// Drive of every neuron by scattering from non-zero sources through the fan-out table, in ascending
+// source order (a fixed order, so any thread count gives the same floats). Cost ~ active synapses.
+template <class Real>
+void scatter_drive(const models::Network<Real>& net, const models::FanOut& fo, int B, const Real* x_t,
+                   const Real* y_prev, Real* drive) {
+    const ModelConfig& cfg = net.cfg;
+    const int C = cfg.input_width(), kc = cfg.k_c, nb = drive_width(cfg), per_branch = kc / nb;
+    const Real* w = net.tensor(TensorId::w_syn);
+    std::fill(drive, drive + static_cast<std::size_t>(cfg.N) * B * nb, Real(0));
+    auto deliver = [&](int source, int b, Real value) {
+        for (int e = fo.start[source]; e < fo.start[source + 1]; ++e) {
+            const int syn = fo.synapse[e];
+            const std::size_t i = static_cast<std::size_t>(syn / kc);
+            drive[(i * B + b) * nb + (syn % kc) / per_branch] += w[syn] * value;
+        }
+    };
     for (int b = 0; b < B; ++b) {
-        const std::size_t nbi = static_cast<std::size_t>(i) * B + b;
+        const Real* xb = x_t + static_cast<std::size_t>(b) * C;
+        for (int c = 0; c < C; ++c)
+            if (xb[c] != Real(0)) deliver(c, b, xb[c]);
+        for (int j = 0; j < cfg.N; ++j) {
+            const Real y = y_prev[static_cast<std::size_t>(j) * B + b];
+            if (y != Real(0)) deliver(C + j, b, y);
+        }
+    }
+}
+
+// One neuron over the whole batch: the MLP layers are [B x in] x [in x out] products (small GEMMs).
+template <class Real>
+void elm_neuron_forward(const models::Network<Real>& net, const ForwardWorkspace<Real>& ws,
+                        const StepDecays<Real>& dec, int i, const Real* x_t, int B, const StepSlots<Real>& s,
+                        Real* scratch, bool scattered) {
+    const ModelConfig& cfg = net.cfg;
+    const int nb = cfg.n_b, dmn = cfg.d_m, dh = cfg.d_h, in = cfg.mlp_in(), nl = cfg.l, ah = nl * dh;
+    const bool silu = cfg.phi == models::Phi::silu;
+    const std::size_t I = static_cast<std::size_t>(i), IB = I * B;
+    const Real* W1t = ws.W1t.data() + I * dh * in;
+    const Real* b1 = net.tensor(TensorId::b1) + I * dh;
+    const Real* Wht = nl > 1 ? ws.Wht.data() + I * (nl - 1) * dh * dh : nullptr;
+    const Real* bh = nl > 1 ? net.tensor(TensorId::bh) + I * (nl - 1) * dh : nullptr;
+    const Real* W2t = ws.W2t.data() + I * dmn * dh;
+    const Real* b2 = net.tensor(TensorId::b2) + I * dmn;
+    const Real* wy = net.tensor(TensorId::wy) + I * dmn;
+    const Real c = net.tensor(TensorId::c)[i];
+    const Real* km = dec.kappa_m.data() + I * dmn;
+    const Real* kl = dec.kappa_l.data() + I * dmn;
+    const Real theta = static_cast<Real>(cfg.theta);
+    Real* U = scratch;                                   // [B][in]
+    Real* H = scratch + static_cast<std::size_t>(B) * in;  // [B][l d_h]
+    Real* A = s.a + IB * ah;                             // [B][l d_h] pre-activations (tape)
+    Real* D = s.dm + IB * dmn;                           // [B][d_m] W2 h + b2, then dm (tape)
+    for (int b = 0; b < B; ++b) {
+        const std::size_t nbi = IB + b;
+        Real* u = U + static_cast<std::size_t>(b) * in;
+        if (scattered)
+            std::copy(ws.drive.data() + nbi * nb, ws.drive.data() + (nbi + 1) * nb, u);
+        else
+            gather_drive(net, i, b, B, x_t, s.y_prev, nb, u);
         const Real* bp = s.b_prev + nbi * nb;
-        const Real* mp = s.m_prev + nbi * dm_n;
         Real* bo = s.b + nbi * nb;
-        Real* mo = s.m + nbi * dm_n;
-        Real* a = s.a + nbi * cfg.l * dh;
-        Real* dmo = s.dm + nbi * dm_n;
         for (int j = 0; j < nb; ++j) {
-            Real acc = 0;
-            for (int k = j * per_branch; k < (j + 1) * per_branch; ++k)
-                acc += w[k] * presynaptic(src[k], C, B, b, x_t, s.y_prev);
-            bo[j] = dec.kappa_b * bp[j] + acc;
+            bo[j] = dec.kappa_b * bp[j] + u[j];
             u[j] = bo[j];
         }
-        for (int k = 0; k < dm_n; ++k) u[nb + k] = km[k] * mp[k];
-        for (int o = 0; o < dh; ++o) {
-            const Real* row = W1 + static_cast<std::size_t>(o) * in;
-            Real acc = b1[o];
-            for (int q = 0; q < in; ++q) acc += row[q] * u[q];
-            a[o] = acc;
-            h[o] = phi_forward(acc, silu);
-        }
-        for (int layer = 1; layer < cfg.l; ++layer) {
-            const Real* W = Wh + static_cast<std::size_t>(layer - 1) * dh * dh;
-            const Real* bias = bh + static_cast<std::size_t>(layer - 1) * dh;
-            const Real* h_in = h + static_cast<std::size_t>(layer - 1) * dh;
-            Real* h_out = h + static_cast<std::size_t>(layer) * dh;
-            Real* a_out = a + static_cast<std::size_t>(layer) * dh;
-            for (int o = 0; o < dh; ++o) {
-                const Real* row = W + static_cast<std::size_t>(o) * dh;
-                Real acc = bias[o];
-                for (int q = 0; q < dh; ++q) acc += row[q] * h_in[q];
-                a_out[o] = acc;
-                h_out[o] = phi_forward(acc, silu);
-            }
-        }
-        const Real* h_last = h + static_cast<std::size_t>(cfg.l - 1) * dh;
+        const Real* mp = s.m_prev + nbi * dmn;
+        for (int k = 0; k < dmn; ++k) u[nb + k] = km[k] * mp[k];
+        std::copy(b1, b1 + dh, A + static_cast<std::size_t>(b) * ah);
+    }
+    gemm_nn_acc(B, dh, in, U, in, W1t, dh, A, ah);
+    for (int b = 0; b < B; ++b)
+        for (int o = 0; o < dh; ++o) H[b * ah + o] = phi_forward(A[b * ah + o], silu);
+    for (int layer = 1; layer < nl; ++layer) {
+        const std::size_t off = static_cast<std::size_t>(layer) * dh;
+        for (int b = 0; b < B; ++b)
+            std::copy(bh + (layer - 1) * dh, bh + layer * dh, A + static_cast<std::size_t>(b) * ah + off);
+        gemm_nn_acc(B, dh, dh, H + off - dh, ah, Wht + static_cast<std::size_t>(layer - 1) * dh * dh, dh, A + off, ah);
+        for (int b = 0; b < B; ++b)
+            for (int o = 0; o < dh; ++o) H[b * ah + off + o] = phi_forward(A[b * ah + off + o], silu);
+    }
+    for (int b = 0; b < B; ++b) std::copy(b2, b2 + dmn, D + static_cast<std::size_t>(b) * dmn);
+    gemm_nn_acc(B, dmn, dh, H + static_cast<std::size_t>(nl - 1) * dh, ah, W2t, dmn, D, dmn);
+    for (int b = 0; b < B; ++b) {
+        const std::size_t nbi = IB + b;
+        const Real* mp = s.m_prev + nbi * dmn;
+        Real* mo = s.m + nbi * dmn;
+        Real* dmo = D + static_cast<std::size_t>(b) * dmn;
         Real v = c;
-        for (int k = 0; k < dm_n; ++k) {
-            const Real* row = W2 + static_cast<std::size_t>(k) * dh;
-            Real acc = b2[k];
-            for (int q = 0; q < dh; ++q) acc += row[q] * h_last[q];
-            const Real d = dm_activation(acc);
+        for (int k = 0; k < dmn; ++k) {
+            const Real d = dm_activation(dmo[k]);
             dmo[k] = d;
             mo[k] = memory_update(mp[k], d, km[k], kl[k]);
             v += wy[k] * mo[k];
@@ -102,17 +196,11 @@ void elm_neuron_forward(const models::Network<Real>& net, const StepDecays<Real>
 }
 
 template <class Real>
-void lif_neuron_forward(const models::Network<Real>& net, const StepDecays<Real>& dec, int i, const Real* x_t, int B,
+void lif_neuron_forward(const ForwardWorkspace<Real>& ws, const StepDecays<Real>& dec, int i, int B,
                         const StepSlots<Real>& s) {
-    const ModelConfig& cfg = net.cfg;
-    const int C = cfg.input_width(), kc = cfg.k_c;
-    const std::int32_t* src = net.src.data() + static_cast<std::size_t>(i) * kc;
-    const Real* w = net.tensor(TensorId::w_syn) + static_cast<std::size_t>(i) * kc;
     for (int b = 0; b < B; ++b) {
         const std::size_t nbi = static_cast<std::size_t>(i) * B + b;
-        Real current = 0;
-        for (int k = 0; k < kc; ++k) current += w[k] * presynaptic(src[k], C, B, b, x_t, s.y_prev);
-        const Real v = lif_membrane(s.v_prev[nbi], s.y_prev[nbi], dec.kappa_v, current);
+        const Real v = lif_membrane(s.v_prev[nbi], s.y_prev[nbi], dec.kappa_v, ws.drive[nbi]);
         s.v[nbi] = v;
         s.y[nbi] = heaviside(v - Real(1));
     }
@@ -124,13 +212,23 @@ template <class Real>
 void network_step_forward(const models::Network<Real>& net, const StepDecays<Real>& dec, const Real* x_t, int B,
                           const StepSlots<Real>& s, ForwardWorkspace<Real>& ws, Executor& ex) {
     const ModelConfig& cfg = net.cfg;
-    const std::size_t per_neuron = static_cast<std::size_t>(cfg.mlp_in() + cfg.l * cfg.d_h);
+    if (!ws.prepared) ws.prepare(net);
+    const bool scattered = uses_event_drive(cfg);
+    if (scattered) {
+        ws.drive.resize(static_cast<std::size_t>(cfg.N) * B * drive_width(cfg));
+        scatter_drive(net, ws.fan_out, B, x_t, s.y_prev, ws.drive.data());
+    }
+    const std::size_t per_neuron = static_cast<std::size_t>(B) * (cfg.mlp_in() + cfg.l * cfg.d_h);
+    if (ws.batch != B) {
+        ws.scratch.resize(static_cast<std::size_t>(cfg.N) * per_neuron);
+        ws.batch = B;
+    }
     ex.parallel_for(cfg.N, [&](int begin, int end) {
         for (int i = begin; i < end; ++i) {
             if (cfg.output_mode == OutputMode::lif)
-                lif_neuron_forward(net, dec, i, x_t, B, s);
+                lif_neuron_forward(ws, dec, i, B, s);
             else
-                elm_neuron_forward(net, dec, i, x_t, B, s, ws.scratch.data() + i * per_neuron);
+                elm_neuron_forward(net, ws, dec, i, x_t, B, s, ws.scratch.data() + i * per_neuron, scattered);
         }
     });
 }
@@ -148,6 +246,7 @@ StepSlots<Real> tape_slots(Tape<Real>& tape, int t) {
 template <class Real>
 void sequence_forward(const models::Network<Real>& net, const StepDecays<Real>& dec, const Real* x, Tape<Real>& tape,
                       ForwardWorkspace<Real>& ws, Executor& ex) {
+    ws.prepare(net);
     const std::size_t step_in = static_cast<std::size_t>(tape.B) * net.cfg.input_width();
     for (int t = 0; t < tape.T; ++t)
         network_step_forward(net, dec, x + t * step_in, tape.B, tape_slots(tape, t), ws, ex);

@@ -5,18 +5,40 @@
 
 #include <vector>
 
+#include "models/connectivity.hpp"
 #include "models/network.hpp"
 #include "sim/executor.hpp"
 #include "sim/network_state.hpp"
 
 namespace elm::sim {
 
-// Scratch the forward step needs per neuron (u and hidden activations); allocated once.
+// What the forward step derives from the parameters once per parameter version, and its scratch:
+//  - transposed MLP weights ([in][out] per neuron) so that every matrix-vector product of a step is
+//    a sequence of contiguous AXPYs that vectorise without reassociating float sums;
+//  - the fan-out table, for the event-driven drive of spiking networks (only synapses whose source
+//    fired are touched);
+//  - per-neuron scratch and the branch-drive buffer. Allocated once; nothing is allocated per step.
 template <class Real>
 struct ForwardWorkspace {
-    std::vector<Real> scratch;  // [N][mlp_in + l d_h]
-    void resize(const models::ModelConfig& cfg);
+    std::vector<Real> W1t;      // [N][in][d_h]
+    std::vector<Real> Wht;      // [N][l-1][d_h][d_h] (in x out)
+    std::vector<Real> W2t;      // [N][d_h][d_m]
+    std::vector<Real> scratch;  // [N][B][mlp_in + l d_h]
+    int batch = 0;              // B the scratch is sized for
+    std::vector<Real> drive;    // [N][B][n_b] synaptic drive of the step (scatter path)
+    models::FanOut fan_out;
+    bool prepared = false;
+
+    void resize(const models::ModelConfig& cfg);  // sizes scratch for B = 1, invalidates the derived weights
+    // Re-derive the transposed weights from the current parameters. Call after every parameter
+    // update; network_step_forward prepares an unprepared workspace itself.
+    void prepare(const models::Network<Real>& net);
 };
+
+// Spiking networks (output "spike" and LIF) deliver inputs and recurrent spikes by scattering from
+// the sources that are non-zero through the fan-out table; analog networks gather every synapse.
+// Clock and event mode use the same rule, so they compute the same floats.
+bool uses_event_drive(const models::ModelConfig& cfg);
 
 // Pointers to one step's slots: *_prev are read (state at t-1), the rest written.
 template <class Real>
@@ -42,7 +64,8 @@ void network_step_forward(const models::Network<Real>& net, const StepDecays<Rea
 template <class Real>
 StepSlots<Real> tape_slots(Tape<Real>& tape, int t);
 
-// T steps of input x [T][B][C] from the state in tape slot 0; fills slots 1..T.
+// T steps of input x [T][B][C] from the state in tape slot 0; fills slots 1..T. Prepares `ws` for
+// the current parameters first.
 template <class Real>
 void sequence_forward(const models::Network<Real>& net, const StepDecays<Real>& dec, const Real* x,
                       Tape<Real>& tape, ForwardWorkspace<Real>& ws, Executor& ex);

@@ -50,48 +50,93 @@ void Learner<Real>::build_input(const Batch& batch, double dropout, Rng* rng) {
 }
 
 template <class Real>
+void Learner<Real>::forward_stretch(int t0, int len, int B, const NetworkState<Real>& start) {
+    tape_.resize(net_.cfg, len, B);
+    tape_.load_state(start);
+    const std::size_t step_in = static_cast<std::size_t>(B) * net_.cfg.input_width();
+    sequence_forward(net_, decays_, x_.data() + t0 * step_in, tape_, fws_, ex_);
+}
+
+template <class Real>
 LossStats Learner<Real>::run(const Batch& batch, const RunOptions& opt, NetworkState<Real>* carry, Real* grads,
                              Rng* rng) {
     const auto& cfg = net_.cfg;
-    if (batch.T < 1 || batch.B < 1) throw InputError("batch: empty (T or B is 0)");
+    const int T = batch.T, B = batch.B;
+    if (T < 1 || B < 1) throw InputError("batch: empty (T or B is 0)");
     if (opt.dropout > 0.0 && !rng) throw InputError("input dropout needs a random generator");
+    if (opt.recompute_every < 0) throw InputError("recompute_every must be >= 0");
     build_input(batch, opt.dropout, rng);
     compute_decays(net_, cfg.dt_ms, decays_);  // parameters (tau_m) may have changed since the last run
-    tape_.resize(cfg, batch.T, batch.B);
-    if (carry && carry->B == batch.B) {
-        tape_.load_state(*carry);
+    if (carry && carry->B == B) {
+        start_ = *carry;
     } else {
-        NetworkState<Real> zero;
-        zero.reset(cfg, batch.B);
-        tape_.load_state(zero);
+        start_.reset(cfg, B);
     }
-    sequence_forward(net_, decays_, x_.data(), tape_, fws_, ex_);
-    if (carry) {
-        if (carry->B != batch.B) carry->reset(cfg, batch.B);
-        tape_.store_state(batch.T, *carry);
+    const std::size_t slot = static_cast<std::size_t>(cfg.N) * B;
+    const std::size_t state_floats = start_.b.size() + start_.m.size() + start_.v.size() + start_.y.size();
+    const int K = opt.recompute_every;
+    const bool segmented = grads && K > 0 && K < T;
+    const int stretches = segmented ? (T + K - 1) / K : 1;
+    const Real* y_slots = nullptr;  // [T][N][B], y after step t at index t
+    if (!segmented) {
+        forward_stretch(0, T, B, start_);
+        y_slots = tape_.y_at(1);
+        if (carry) {
+            if (carry->B != B) carry->reset(cfg, B);
+            tape_.store_state(T, *carry);
+        }
+    } else {
+        checkpoints_.resize(stretches);
+        y_record_.resize(static_cast<std::size_t>(T) * slot);
+        NetworkState<Real> state = start_;
+        for (int s = 0; s < stretches; ++s) {
+            const int t0 = s * K, len = std::min(K, T - t0);
+            checkpoints_[s] = state;
+            forward_stretch(t0, len, B, state);
+            std::copy(tape_.y_at(1), tape_.y_at(1) + static_cast<std::ptrdiff_t>(len * slot),
+                      y_record_.begin() + static_cast<std::ptrdiff_t>(t0 * slot));
+            tape_.store_state(len, state);
+        }
+        y_slots = y_record_.data();
+        if (carry) *carry = state;
     }
+    const std::size_t tape_floats = tape_.b.size() + tape_.m.size() + tape_.v.size() + tape_.y.size() +
+                                    tape_.a.size() + tape_.dm.size();
+    activation_bytes_ = sizeof(Real) * (tape_floats + (segmented ? y_record_.size() + stretches * state_floats : 0));
 
-    const int ls = loss_steps(opt.loss, batch.T, opt.last_k);
-    logit_steps_ = opt.all_logits ? batch.T : ls;
-    const int t0 = batch.T - logit_steps_;
-    logits_.resize(static_cast<std::size_t>(logit_steps_) * batch.B * cfg.n_out);
-    readout_forward(net_, tape_, t0, logit_steps_, logits_.data(), ex_);
-    const std::size_t loss_offset = static_cast<std::size_t>(logit_steps_ - ls) * batch.B * cfg.n_out;
-    const std::size_t expected_targets =
-        opt.loss == LossMode::next_byte ? static_cast<std::size_t>(batch.T) * batch.B : batch.B;
+    const int ls = loss_steps(opt.loss, T, opt.last_k);
+    logit_steps_ = opt.all_logits ? T : ls;
+    const int t0 = T - logit_steps_;
+    logits_.resize(static_cast<std::size_t>(logit_steps_) * B * cfg.n_out);
+    readout_forward(net_, y_slots + t0 * slot, logit_steps_, B, logits_.data(), ex_);
+    const std::size_t loss_offset = static_cast<std::size_t>(logit_steps_ - ls) * B * cfg.n_out;
+    const std::size_t expected_targets = opt.loss == LossMode::next_byte ? static_cast<std::size_t>(T) * B : B;
     if (batch.targets.size() != expected_targets)
         throw InputError(fmt::format("batch: expected {} targets, found {}", expected_targets, batch.targets.size()));
     const std::int32_t* targets = batch.targets.data();
-    if (!grads) return compute_loss<Real>(opt.loss, logits_.data() + loss_offset, ls, batch.B, cfg.n_out, targets, nullptr);
+    if (!grads) return compute_loss<Real>(opt.loss, logits_.data() + loss_offset, ls, B, cfg.n_out, targets, nullptr);
 
-    g_logits_.resize(static_cast<std::size_t>(ls) * batch.B * cfg.n_out);
+    g_logits_.resize(static_cast<std::size_t>(ls) * B * cfg.n_out);
     const LossStats st =
-        compute_loss<Real>(opt.loss, logits_.data() + loss_offset, ls, batch.B, cfg.n_out, targets, g_logits_.data());
-    g_y_.resize(static_cast<std::size_t>(batch.T) * cfg.N * batch.B);
-    readout_backward(net_, tape_, batch.T - ls, ls, g_logits_.data(), grads, g_y_.data(), ex_);
+        compute_loss<Real>(opt.loss, logits_.data() + loss_offset, ls, B, cfg.n_out, targets, g_logits_.data());
+    g_y_.assign(static_cast<std::size_t>(T) * slot, Real(0));
+    readout_backward(net_, y_slots + (T - ls) * slot, ls, B, g_logits_.data(), grads, g_y_.data() + (T - ls) * slot,
+                     ex_);
     const bool need_gx = cfg.C_e > 0;
     if (need_gx) g_x_.resize(x_.size());
-    sequence_backward(net_, decays_, x_.data(), tape_, g_y_.data(), grads, need_gx ? g_x_.data() : nullptr, bws_, ex_);
+    Real* gx = need_gx ? g_x_.data() : nullptr;
+    if (!segmented) {
+        sequence_backward(net_, decays_, x_.data(), tape_, g_y_.data(), grads, gx, bws_, ex_);
+    } else {
+        const std::size_t step_in = static_cast<std::size_t>(B) * cfg.input_width();
+        begin_backward(net_, B, bws_);
+        for (int s = stretches - 1; s >= 0; --s) {
+            const int s0 = s * K, len = std::min(K, T - s0);
+            forward_stretch(s0, len, B, checkpoints_[s]);
+            segment_backward(net_, decays_, x_.data() + s0 * step_in, tape_, g_y_.data() + s0 * slot, grads,
+                             gx ? gx + s0 * step_in : nullptr, bws_, ex_);
+        }
+    }
     if (need_gx) {
         const int C = cfg.input_width();
         Real* gE = grads + net_.layout[TensorId::embedding].offset;

@@ -21,6 +21,10 @@ struct RunOptions {
     int last_k = 1;            // K for mean_last_k
     double dropout = 0.0;      // input dropout probability (training only)
     bool all_logits = false;   // compute logits at every step (traces), not only the loss steps
+    // Recomputation (checkpointing): with K > 0, training keeps the full tape of only K steps at a
+    // time plus the state at every K-th step, and recomputes each stretch's forward during backward.
+    // Activation memory ~ T/K states + K tape steps instead of T tape steps, for one extra forward.
+    int recompute_every = 0;
 };
 
 template <class Real>
@@ -33,6 +37,7 @@ public:
     // dropout mask (required when opt.dropout > 0).
     LossStats run(const Batch& batch, const RunOptions& opt, NetworkState<Real>* carry, Real* grads, Rng* rng);
 
+    // The tape of the last run (with recomputation: of its first stretch only).
     const Tape<Real>& tape() const { return tape_; }
     // Logits of the steps the last run computed: [steps][B][n_out], steps = logit_steps().
     const std::vector<Real>& logits() const { return logits_; }
@@ -42,6 +47,15 @@ public:
 
 private:
     void build_input(const Batch& batch, double dropout, Rng* rng);
+    // Forward over steps [t0, t0 + len) from `start` into tape_ (slot 0 = start).
+    void forward_stretch(int t0, int len, int B, const NetworkState<Real>& start);
+    // Bytes of activation storage the last training run needed (tape + checkpoints + y record).
+    std::size_t activation_bytes_ = 0;
+
+public:
+    std::size_t activation_bytes() const { return activation_bytes_; }
+
+private:
 
     const models::Network<Real>& net_;
     Executor& ex_;
@@ -50,6 +64,9 @@ private:
     ForwardWorkspace<Real> fws_;
     BackwardWorkspace<Real> bws_;
     std::vector<Real> x_, keep_, g_x_, logits_, g_logits_, g_y_;
+    std::vector<Real> y_record_;                  // [T][N][B] outputs, kept when recomputing
+    std::vector<NetworkState<Real>> checkpoints_; // state at the start of every stretch
+    NetworkState<Real> start_;
     int logit_steps_ = 0;
 };
 

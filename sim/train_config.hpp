@@ -31,6 +31,7 @@ struct TrainConfig {
     std::int64_t eval_every = 0;       // steps between evaluations (0 = only at the end)
     std::int64_t log_every = 10;       // steps between metrics-log lines
     std::int64_t checkpoint_every = 0; // steps between checkpoints (0 = only at the end)
+    std::int64_t recompute_every = 0;  // keep every K-th state, recompute the rest in backward (0 = keep all)
     std::int64_t threads = 0;          // 0 = all cores
     std::uint64_t seed = 1;            // data order, dropout
     std::string out_dir = "runs/default";  // metrics.jsonl, model.h5

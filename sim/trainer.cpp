@@ -29,6 +29,7 @@ RunOptions Trainer::run_options(bool training) const {
     o.loss = cfg_.loss;
     o.last_k = static_cast<int>(cfg_.loss_last_k);
     o.dropout = training ? cfg_.dropout : 0.0;
+    o.recompute_every = static_cast<int>(cfg_.recompute_every);
     return o;
 }
 

@@ -4,6 +4,8 @@
 // dataset path in the message; a failed save never damages an existing file.
 #include <catch2/catch.hpp>
 
+#include <fmt/format.h>
+
 #include <hdf5.h>
 #include <unistd.h>
 
@@ -157,7 +159,7 @@ TEST_CASE("checkpoint round trip is bit-exact for several structures", "[io][che
     for (std::size_t k = 0; k < configs.size(); ++k) {
         INFO("config " << k);
         const auto net = elm::models::make_network<float>(configs[k]);
-        const std::string path = dir.file("m" + std::to_string(k) + ".h5");
+        const std::string path = dir.file(fmt::format("m{}.h5", k));
         elm::io::save_checkpoint(path, net, "[model]\nN = 8\n", nullptr, "elmsim test");
         const Checkpoint ck = elm::io::load_checkpoint(path);
         check_bit_equal(net, ck.net);

@@ -15,6 +15,8 @@ void register_init(CLI::App& app);
 void register_train(CLI::App& app);
 void register_eval(CLI::App& app);
 void register_gen_shd(CLI::App& app);
+void register_simulate(CLI::App& app);
+void register_generate(CLI::App& app);
 
 // "elmsim <version>", recorded as created_by in files this tool writes.
 std::string created_by();

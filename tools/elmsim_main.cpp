@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
     elm::tools::register_train(app);
     elm::tools::register_eval(app);
     elm::tools::register_gen_shd(app);
+    elm::tools::register_simulate(app);
+    elm::tools::register_generate(app);
     try {
         // CLI11 reports an unknown first word as "a subcommand is required"; name it instead.
         const auto known = [&](const char* name) {
