@@ -67,6 +67,11 @@ ELM_HD Real surrogate_grad(Real x, Real beta) {
     return Real(1) / (d * d);
 }
 
+// The smooth step whose derivative is exactly the surrogate: 1/2 + x / (1 + beta |x|). Used in place of
+// H by gradient checks, so that finite differences see the function the backward differentiates.
+template <class Real>
+ELM_HD Real soft_spike(Real x, Real beta) { return Real(0.5) + x / (Real(1) + beta * std::fabs(x)); }
+
 // Memory update m_t = kappa_m m_{t-1} + (1 - kappa_l) dm.
 template <class Real>
 ELM_HD Real memory_update(Real m_prev, Real dm, Real kappa_m, Real kappa_l) {

@@ -143,7 +143,7 @@ void elm_neuron_forward(const models::Network<Real>& net, const ForwardWorkspace
     const Real c = net.tensor(TensorId::c)[i];
     const Real* km = dec.kappa_m.data() + I * dmn;
     const Real* kl = dec.kappa_l.data() + I * dmn;
-    const Real theta = static_cast<Real>(cfg.theta);
+    const Real theta = static_cast<Real>(cfg.theta), beta = static_cast<Real>(cfg.beta);
     Real* U = scratch;                                   // [B][in]
     Real* H = scratch + static_cast<std::size_t>(B) * in;  // [B][l d_h]
     Real* A = s.a + IB * ah;                             // [B][l d_h] pre-activations (tape)
@@ -191,18 +191,21 @@ void elm_neuron_forward(const models::Network<Real>& net, const ForwardWorkspace
             v += wy[k] * mo[k];
         }
         s.v[nbi] = v;
-        s.y[nbi] = cfg.output_mode == OutputMode::spike ? heaviside(v - theta) : v;
+        if (cfg.output_mode != OutputMode::spike)
+            s.y[nbi] = v;
+        else
+            s.y[nbi] = ws.soft_spikes ? soft_spike(v - theta, beta) : heaviside(v - theta);
     }
 }
 
 template <class Real>
 void lif_neuron_forward(const ForwardWorkspace<Real>& ws, const StepDecays<Real>& dec, int i, int B,
-                        const StepSlots<Real>& s) {
+                        const StepSlots<Real>& s, Real beta) {
     for (int b = 0; b < B; ++b) {
         const std::size_t nbi = static_cast<std::size_t>(i) * B + b;
         const Real v = lif_membrane(s.v_prev[nbi], s.y_prev[nbi], dec.kappa_v, ws.drive[nbi]);
         s.v[nbi] = v;
-        s.y[nbi] = heaviside(v - Real(1));
+        s.y[nbi] = ws.soft_spikes ? soft_spike(v - Real(1), beta) : heaviside(v - Real(1));
     }
 }
 
@@ -226,7 +229,7 @@ void network_step_forward(const models::Network<Real>& net, const StepDecays<Rea
     ex.parallel_for(cfg.N, [&](int begin, int end) {
         for (int i = begin; i < end; ++i) {
             if (cfg.output_mode == OutputMode::lif)
-                lif_neuron_forward(ws, dec, i, B, s);
+                lif_neuron_forward(ws, dec, i, B, s, static_cast<Real>(cfg.beta));
             else
                 elm_neuron_forward(net, ws, dec, i, x_t, B, s, ws.scratch.data() + i * per_neuron, scattered);
         }

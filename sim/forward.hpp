@@ -28,6 +28,8 @@ struct ForwardWorkspace {
     std::vector<Real> drive;    // [N][B][n_b] synaptic drive of the step (scatter path)
     models::FanOut fan_out;
     bool prepared = false;
+    // Spikes through soft_spike instead of H (finite-difference checks of the surrogate path only).
+    bool soft_spikes = false;
 
     void resize(const models::ModelConfig& cfg);  // sizes scratch for B = 1, invalidates the derived weights
     // Re-derive the transposed weights from the current parameters. Call after every parameter

@@ -66,6 +66,7 @@ LossStats Learner<Real>::run(const Batch& batch, const RunOptions& opt, NetworkS
     if (opt.dropout > 0.0 && !rng) throw InputError("input dropout needs a random generator");
     if (opt.recompute_every < 0) throw InputError("recompute_every must be >= 0");
     build_input(batch, opt.dropout, rng);
+    fws_.soft_spikes = opt.soft_spikes;
     compute_decays(net_, cfg.dt_ms, decays_);  // parameters (tau_m) may have changed since the last run
     if (carry && carry->B == B) {
         start_ = *carry;

@@ -25,6 +25,9 @@ struct RunOptions {
     // time plus the state at every K-th step, and recomputes each stretch's forward during backward.
     // Activation memory ~ T/K states + K tape steps instead of T tape steps, for one extra forward.
     int recompute_every = 0;
+    // Forward spikes through soft_spike (whose derivative is the surrogate) instead of H: lets a
+    // finite-difference check test the surrogate backward. Never used for training or simulation.
+    bool soft_spikes = false;
 };
 
 template <class Real>

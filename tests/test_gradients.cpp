@@ -42,7 +42,7 @@ double loss_of(sim::Learner<double>& learner, const sim::Batch& batch, const sim
     return learner.run(batch, opt, start ? &carry : nullptr, nullptr, nullptr).loss();
 }
 
-void check_gradients(ModelConfig cfg, sim::LossMode mode, int T, bool nonzero_start) {
+void check_gradients(ModelConfig cfg, sim::LossMode mode, int T, bool nonzero_start, bool soft_spikes = false) {
     auto net = models::make_network<double>(cfg);
     // Make b_o and c non-trivial and move tau_m away from its initial values.
     Rng rng(99, 3);
@@ -54,6 +54,7 @@ void check_gradients(ModelConfig cfg, sim::LossMode mode, int T, bool nonzero_st
     sim::RunOptions opt;
     opt.loss = mode;
     opt.last_k = 3;
+    opt.soft_spikes = soft_spikes;
     sim::NetworkState<double> start;
     if (nonzero_start) {
         start.reset(cfg, B);
@@ -141,4 +142,22 @@ TEST_CASE("gradients match finite differences: next-byte loss, one-hot bytes, fi
     cfg.n_out = 256;
     cfg.learn_tau_m = false;
     check_gradients(cfg, sim::LossMode::next_byte, 6, false);
+}
+
+// Spiking paths: the forward uses soft_spike, whose derivative is exactly the surrogate
+// 1 / (1 + beta |v - theta|)^2, so finite differences check the surrogate backward of spec section 2/6.
+TEST_CASE("gradients match finite differences: spike output through the surrogate", "[grad][spike]") {
+    auto cfg = small_config();
+    cfg.output_mode = models::OutputMode::spike;
+    cfg.phi = models::Phi::silu;
+    cfg.theta = 0.05;
+    check_gradients(cfg, sim::LossMode::mean_last_k, 7, true, true);
+}
+
+TEST_CASE("gradients match finite differences: LIF baseline through the surrogate, reset in the graph", "[grad][lif]") {
+    auto cfg = small_config();
+    cfg.output_mode = models::OutputMode::lif;
+    cfg.tau_v_ms = 8.0;
+    check_gradients(cfg, sim::LossMode::last, 8, true, true);
+    check_gradients(cfg, sim::LossMode::mean_last_k, 8, false, true);
 }
