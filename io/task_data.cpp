@@ -191,10 +191,11 @@ private:
         b.tokens.resize(static_cast<std::size_t>(T_) * rows);
         b.targets.resize(static_cast<std::size_t>(T_) * rows);
         b.x.assign(one_hot_ ? static_cast<std::size_t>(T_) * rows * 256 : 0, 0.0f);
+        // All streams advance together, so they wrap to their segment starts together; a window that
+        // starts a segment begins from a zero state.
+        if (pos[0] + T_ + 1 > segment_) std::fill(pos.begin(), pos.end(), 0);
         b.continues = pos[0] != 0;
         for (int r = 0; r < rows; ++r) {
-            if (pos[r] + T_ + 1 > segment_) pos[r] = 0;  // wrap to the segment start (same for all rows)
-            if (r == 0) b.continues = pos[0] != 0;
             stream_.read(split_, static_cast<std::int64_t>(r) * segment_ + pos[r], T_ + 1, buf_.data());
             for (int t = 0; t < T_; ++t) {
                 const std::size_t tb = static_cast<std::size_t>(t) * rows + r;

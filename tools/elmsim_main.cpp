@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
     elm::tools::register_gen_shd(app);
     elm::tools::register_simulate(app);
     elm::tools::register_generate(app);
+    elm::tools::register_bench_sim(app);
+    elm::tools::register_bench(app);
     try {
         // CLI11 reports an unknown first word as "a subcommand is required"; name it instead.
         const auto known = [&](const char* name) {
