@@ -2,6 +2,8 @@
 // across split boundaries, standard input, and input errors.
 #include <catch2/catch.hpp>
 
+#include "tests/temp_dir.hpp"
+
 #include <unistd.h>
 
 #include <filesystem>
@@ -22,19 +24,7 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-struct TempDir {
-    fs::path dir;
-    explicit TempDir(const std::string& tag) {
-        dir = fs::temp_directory_path() / ("elm_test_bytes_" + tag + "_" + std::to_string(getpid()));
-        fs::remove_all(dir);
-        fs::create_directories(dir);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(dir, ec);
-    }
-    std::string file(const std::string& name) const { return (dir / name).string(); }
-};
+using elm::test::TempDir;
 
 std::uint8_t pattern(std::int64_t i) { return static_cast<std::uint8_t>((i * 7 + 3) % 251); }
 
@@ -48,7 +38,7 @@ std::string write_pattern(const TempDir& tmp, const std::string& name, std::int6
 }  // namespace
 
 TEST_CASE("byte stream split sizes and reads across boundaries", "[io]") {
-    TempDir tmp("split");
+    TempDir tmp("bytes_split");
     const ByteStream s(write_pattern(tmp, "a.bin", 1001));
     CHECK(s.total_size() == 1001);
     CHECK(s.size(Split::train) == 900);  // floor(900.9)
@@ -79,7 +69,7 @@ TEST_CASE("byte stream split sizes and reads across boundaries", "[io]") {
 }
 
 TEST_CASE("byte stream gives enwik8 exactly 90e6 / 5e6 / 5e6 without loading it", "[io]") {
-    TempDir tmp("enwik8");
+    TempDir tmp("bytes_enwik8");
     const std::string path = tmp.file("enwik8");
     { std::ofstream(path, std::ios::binary).put('x'); }
     fs::resize_file(path, 100000000);  // sparse: no 100 MB written
@@ -109,7 +99,7 @@ TEST_CASE("byte stream reads standard input for the path -", "[io]") {
 }
 
 TEST_CASE("byte stream input errors are clear", "[io]") {
-    TempDir tmp("errors");
+    TempDir tmp("bytes_errors");
     const std::string small = write_pattern(tmp, "small.bin", 10);
     CHECK_THROWS_WITH(ByteStream(tmp.file("missing.txt")), Contains("missing.txt: cannot open: No such file"));
     CHECK_THROWS_WITH(ByteStream(tmp.dir.string()), Contains("expected a regular file"));

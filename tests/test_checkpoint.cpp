@@ -4,6 +4,8 @@
 // dataset path in the message; a failed save never damages an existing file.
 #include <catch2/catch.hpp>
 
+#include "tests/temp_dir.hpp"
+
 #include <fmt/format.h>
 
 #include <hdf5.h>
@@ -30,21 +32,7 @@ using elm::models::Network;
 
 namespace {
 
-// A fresh directory per test case, removed afterwards.
-struct TempDir {
-    fs::path path;
-    explicit TempDir(const std::string& tag) {
-        path = fs::temp_directory_path() / ("elm_ckpt_" + tag + "_" + std::to_string(::getpid()));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::permissions(path, fs::perms::owner_all, fs::perm_options::add, ec);
-        fs::remove_all(path, ec);
-    }
-    std::string file(const std::string& name) const { return (path / name).string(); }
-};
+using elm::test::TempDir;
 
 ModelConfig tiny_config() {
     ModelConfig c;
@@ -133,7 +121,7 @@ std::vector<hsize_t> raw_shape(hid_t f, const char* path) {
 }  // namespace
 
 TEST_CASE("checkpoint round trip is bit-exact for several structures", "[io][checkpoint]") {
-    TempDir dir("roundtrip");
+    TempDir dir("ckpt_roundtrip");
     std::vector<ModelConfig> configs;
     configs.push_back(tiny_config());
     ModelConfig deep = tiny_config();
@@ -170,7 +158,7 @@ TEST_CASE("checkpoint round trip is bit-exact for several structures", "[io][che
 }
 
 TEST_CASE("checkpoint TrainState round trip", "[io][checkpoint]") {
-    TempDir dir("train");
+    TempDir dir("ckpt_train");
     const auto net = elm::models::make_network<float>(tiny_config());
     TrainState t;
     t.step = 1234;
@@ -232,7 +220,7 @@ TEST_CASE("checkpoint TrainState round trip", "[io][checkpoint]") {
 }
 
 TEST_CASE("checkpoint layout follows the contract", "[io][checkpoint]") {
-    TempDir dir("layout");
+    TempDir dir("ckpt_layout");
     ModelConfig cfg = tiny_config();
     cfg.l = 2;
     const auto net = elm::models::make_network<float>(cfg);
@@ -295,7 +283,7 @@ TEST_CASE("checkpoint layout follows the contract", "[io][checkpoint]") {
 }
 
 TEST_CASE("corrupted checkpoints are rejected naming the path", "[io][checkpoint]") {
-    TempDir dir("corrupt");
+    TempDir dir("ckpt_corrupt");
     const auto net = elm::models::make_network<float>(tiny_config());
     const std::string good = dir.file("good.h5");
     elm::io::save_checkpoint(good, net, "cfg", nullptr, "elmsim test");
@@ -372,7 +360,7 @@ TEST_CASE("corrupted checkpoints are rejected naming the path", "[io][checkpoint
 }
 
 TEST_CASE("a failed save leaves the existing checkpoint intact", "[io][checkpoint]") {
-    TempDir dir("atomic");
+    TempDir dir("ckpt_atomic");
     const auto net = elm::models::make_network<float>(tiny_config());
     const std::string path = dir.file("m.h5");
     elm::io::save_checkpoint(path, net, "first", nullptr, "elmsim test");
@@ -394,13 +382,13 @@ TEST_CASE("a failed save leaves the existing checkpoint intact", "[io][checkpoin
         CHECK(elm::io::load_checkpoint(path).config_toml == "first");
     }
     SECTION("the directory is not writable") {
-        fs::permissions(dir.path, fs::perms::owner_read | fs::perms::owner_exec);
-        if (::access(dir.path.c_str(), W_OK) == 0) {
+        fs::permissions(dir.dir, fs::perms::owner_read | fs::perms::owner_exec);
+        if (::access(dir.dir.c_str(), W_OK) == 0) {
             WARN("running with privileges that ignore directory permissions (root?): unwritable-dir case skipped");
         } else {
             CHECK_THROWS_AS(elm::io::save_checkpoint(path, other, "second", nullptr, "t"), InputError);
             CHECK(file_bytes(path) == before);
         }
-        fs::permissions(dir.path, fs::perms::owner_all);
+        fs::permissions(dir.dir, fs::perms::owner_all);
     }
 }

@@ -2,6 +2,8 @@
 // that name the file and path, and atomic output that never damages an existing file.
 #include <catch2/catch.hpp>
 
+#include "tests/temp_dir.hpp"
+
 #include <unistd.h>
 
 #include <filesystem>
@@ -18,25 +20,12 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-// A fresh directory per test case, removed afterwards.
-struct TempDir {
-    fs::path dir;
-    explicit TempDir(const std::string& tag) {
-        dir = fs::temp_directory_path() / ("elm_test_h5_" + tag + "_" + std::to_string(getpid()));
-        fs::remove_all(dir);
-        fs::create_directories(dir);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(dir, ec);
-    }
-    std::string file(const std::string& name) const { return (dir / name).string(); }
-};
+using elm::test::TempDir;
 
 }  // namespace
 
 TEST_CASE("hdf5 numeric datasets round trip with shapes", "[io]") {
-    TempDir tmp("numeric");
+    TempDir tmp("h5_numeric");
     const std::string path = tmp.file("a.h5");
     {
         auto f = H5File::create(path);
@@ -74,7 +63,7 @@ TEST_CASE("hdf5 numeric datasets round trip with shapes", "[io]") {
 }
 
 TEST_CASE("hdf5 reads reject wrong classes and lossy conversions with the path", "[io]") {
-    TempDir tmp("checked");
+    TempDir tmp("h5_checked");
     const std::string path = tmp.file("c.h5");
     {
         auto f = H5File::create(path);
@@ -102,7 +91,7 @@ TEST_CASE("hdf5 reads reject wrong classes and lossy conversions with the path",
 }
 
 TEST_CASE("hdf5 string datasets and attributes round trip", "[io]") {
-    TempDir tmp("attrs");
+    TempDir tmp("h5_attrs");
     const std::string path = tmp.file("s.h5");
     const std::string toml = "[model]\nN = 64  # ünïcode\n";
     {
@@ -147,7 +136,7 @@ TEST_CASE("hdf5 string datasets and attributes round trip", "[io]") {
 }
 
 TEST_CASE("hdf5 open errors name the file and the problem", "[io]") {
-    TempDir tmp("open");
+    TempDir tmp("h5_open");
     CHECK_THROWS_AS(H5File::open_read(tmp.file("none.h5")), elm::InputError);
     CHECK_THROWS_WITH(H5File::open_read(tmp.file("none.h5")), Contains("none.h5: cannot open: the file does not exist"));
     {
@@ -166,7 +155,7 @@ TEST_CASE("hdf5 open errors name the file and the problem", "[io]") {
 }
 
 TEST_CASE("AtomicOutput replaces the final file only on commit", "[io]") {
-    TempDir tmp("atomic");
+    TempDir tmp("h5_atomic");
     const std::string final_path = tmp.file("out.h5");
     const auto write_marker = [](const std::string& p, std::int64_t v) {
         auto f = H5File::create(p);

@@ -3,6 +3,8 @@
 // written here with the HDF5 C API, so each rejection is tested on a real file.
 #include <catch2/catch.hpp>
 
+#include "tests/temp_dir.hpp"
+
 #include <unistd.h>
 
 #include <cmath>
@@ -27,19 +29,7 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-struct TempDir {
-    fs::path dir;
-    explicit TempDir(const std::string& tag) {
-        dir = fs::temp_directory_path() / ("elm_test_spk_" + tag + "_" + std::to_string(getpid()));
-        fs::remove_all(dir);
-        fs::create_directories(dir);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(dir, ec);
-    }
-    std::string file(const std::string& name) const { return (dir / name).string(); }
-};
+using elm::test::TempDir;
 
 // A file in the SHD layout written directly with the C API, with knobs to break it.
 struct RawShd {
@@ -124,7 +114,7 @@ TEST_CASE("float16 rounding is IEEE round-to-nearest-even", "[io]") {
 }
 
 TEST_CASE("generated SHD data round trips through the real file layout", "[io]") {
-    TempDir tmp("roundtrip");
+    TempDir tmp("spk_roundtrip");
     const std::string path = tmp.file("gen.h5");
     const SpikeDataset ds = generate_shd(60, 7);
     write_spike_dataset(path, ds);
@@ -172,7 +162,7 @@ TEST_CASE("h5py reads the written file as float16", "[io]") {
         WARN("skipped: /usr/bin/python3 with h5py not available");
         return;
     }
-    TempDir tmp("h5py");
+    TempDir tmp("spk_h5py");
     const std::string path = tmp.file("gen.h5");
     const SpikeDataset ds = generate_shd(4, 3);
     write_spike_dataset(path, ds);
@@ -197,7 +187,7 @@ TEST_CASE("a file written by h5py in the SHD layout is read exactly", "[io]") {
         WARN("skipped: /usr/bin/python3 with h5py not available");
         return;
     }
-    TempDir tmp("h5py_write");
+    TempDir tmp("spk_h5py_write");
     const std::string path = tmp.file("shd_like.h5");
     // numpy float16 times as h5py stores them (VL of h5py's half type), as in the real SHD files.
     const std::string cmd =
@@ -221,7 +211,7 @@ TEST_CASE("a file written by h5py in the SHD layout is read exactly", "[io]") {
 }
 
 TEST_CASE("malformed spike files are rejected with the file, dataset and problem", "[io]") {
-    TempDir tmp("bad");
+    TempDir tmp("spk_bad");
     const std::string p = tmp.file("bad.h5");
     {
         RawShd r = good_raw();
@@ -288,7 +278,7 @@ TEST_CASE("malformed spike files are rejected with the file, dataset and problem
 }
 
 TEST_CASE("spike writer checks order after float16 rounding and never damages the target", "[io]") {
-    TempDir tmp("writer");
+    TempDir tmp("spk_writer");
     const std::string p = tmp.file("w.h5");
     SpikeDataset ds;
     ds.num_classes = 20;

@@ -4,6 +4,8 @@
 // tools/elmsim_plot.py on a written trace.
 #include <catch2/catch.hpp>
 
+#include "tests/temp_dir.hpp"
+
 #include <unistd.h>
 
 #include <array>
@@ -27,19 +29,7 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-struct TempDir {
-    fs::path dir;
-    explicit TempDir(const std::string& tag) {
-        dir = fs::temp_directory_path() / ("elm_test_trace_" + tag + "_" + std::to_string(getpid()));
-        fs::remove_all(dir);
-        fs::create_directories(dir);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(dir, ec);
-    }
-    std::string file(const std::string& name) const { return (dir / name).string(); }
-};
+using elm::test::TempDir;
 
 struct CommandResult {
     int code = -1;
@@ -114,7 +104,7 @@ void check_chunked_compressed(hid_t file, const std::string& path, const std::ve
 }  // namespace
 
 TEST_CASE("trace round trip: samples of different lengths, decimate 3, a neuron subset", "[io][trace]") {
-    TempDir tmp("roundtrip");
+    TempDir tmp("trace_roundtrip");
     const std::string path = tmp.file("t.h5");
     const TraceOptions opt = parse_trace_options("y,m,b,logits,spikes", "1:4,7", 3, kN);
     REQUIRE(opt.neurons == std::vector<std::int32_t>{1, 2, 3, 7});
@@ -229,7 +219,7 @@ TEST_CASE("trace round trip: samples of different lengths, decimate 3, a neuron 
 }
 
 TEST_CASE("trace with final logits only stores one readout row and the prediction", "[io][trace]") {
-    TempDir tmp("final");
+    TempDir tmp("trace_final");
     const std::string path = tmp.file("t.h5");
     TraceOptions opt = parse_trace_options("y,logits", "all", 1, kN);
     opt.final_logits_only = true;
@@ -258,7 +248,7 @@ TEST_CASE("trace with final logits only stores one readout row and the predictio
 }
 
 TEST_CASE("trace writer never leaves a half-written file and never damages an existing one", "[io][trace]") {
-    TempDir tmp("atomic");
+    TempDir tmp("trace_atomic");
     const std::string path = tmp.file("t.h5");
     const TraceOptions opt = parse_trace_options("y", "all", 1, kN);
     const std::vector<float> y(kN, 1.0f);
@@ -316,7 +306,7 @@ TEST_CASE("trace options: bad --record, --neurons and --decimate are rejected wi
     CHECK(trace_variables_string(o) == "m,spikes");
 
     // Options built by hand are checked by the writer before anything is written.
-    TempDir tmp("badopt");
+    TempDir tmp("trace_badopt");
     TraceOptions bad;
     bad.neurons = {3, 12};
     CHECK_THROWS_WITH(TraceWriter(tmp.file("t.h5"), "m.h5", "clock", bad, 10, 1, 1, 1, "test"),
@@ -329,7 +319,7 @@ TEST_CASE("trace options: bad --record, --neurons and --decimate are rejected wi
 }
 
 TEST_CASE("trace writer rejects an unwritable path at construction, naming it", "[io][trace]") {
-    TempDir tmp("unwritable");
+    TempDir tmp("trace_unwritable");
     const std::string path = tmp.file("no_such_dir/t.h5");
     CHECK_THROWS_WITH(TraceWriter(path, "m.h5", "clock", TraceOptions{}, 4, 1, 1, 1, "test"),
                       Contains(path) && Contains("does not exist"));
@@ -338,7 +328,7 @@ TEST_CASE("trace writer rejects an unwritable path at construction, naming it", 
 }
 
 TEST_CASE("trace writer memory stays bounded over 200k updates of N = 256", "[io][trace]") {
-    TempDir tmp("memory");
+    TempDir tmp("trace_memory");
     const std::string path = tmp.file("long.h5");
     constexpr int N = 256;
     constexpr std::int64_t updates = 200000;
@@ -368,7 +358,7 @@ TEST_CASE("trace writer memory stays bounded over 200k updates of N = 256", "[io
 
 TEST_CASE("trace of a network with more than 16k neurons keeps its 'neurons' attribute over 64 KiB", "[io][trace]") {
     // HDF5's default object-header format caps attributes at 64 KiB; the writer selects the 1.8 format.
-    TempDir tmp("bigattr");
+    TempDir tmp("trace_bigattr");
     const std::string path = tmp.file("t.h5");
     constexpr int N = 20000;
     const std::vector<float> y(N, 0.5f);
@@ -386,7 +376,7 @@ TEST_CASE("trace of a network with more than 16k neurons keeps its 'neurons' att
 }
 
 TEST_CASE("trace reader rejects files that are not valid traces", "[io][trace]") {
-    TempDir tmp("reader");
+    TempDir tmp("trace_reader");
     CHECK_THROWS_WITH(read_trace(tmp.file("missing.h5")), Contains("missing.h5") && Contains("does not exist"));
     const std::string other = tmp.file("model.h5");
     {
@@ -419,7 +409,7 @@ TEST_CASE("elmsim_plot.py draws a heatmap and memory traces of a written trace",
         WARN("skipping the plot smoke test: /usr/bin/python3 lacks h5py or matplotlib");
         return;
     }
-    TempDir tmp("plot");
+    TempDir tmp("trace_plot");
     const std::string trace = tmp.file("t.h5");
     {
         TraceWriter w(trace, "m.h5", "clock", parse_trace_options("y,m", "0:6", 1, 8), 8, 2, 1, 1, "test");
