@@ -18,10 +18,10 @@ struct CliResult {
     std::string output;  // stdout and stderr together
 };
 
-inline CliResult run_elmsim(const std::string& args) {
-    const std::string cmd = std::string(ELMSIM_BINARY) + " " + args + " 2>&1";
+// Any shell command line; stdout and stderr captured together.
+inline CliResult run_command(const std::string& cmd) {
     CliResult r;
-    FILE* p = popen(cmd.c_str(), "r");
+    FILE* p = popen((cmd + " 2>&1").c_str(), "r");
     if (!p) return r;
     std::array<char, 4096> buf{};
     std::size_t n;
@@ -30,6 +30,8 @@ inline CliResult run_elmsim(const std::string& args) {
     r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     return r;
 }
+
+inline CliResult run_elmsim(const std::string& args) { return run_command(std::string(ELMSIM_BINARY) + " " + args); }
 
 inline std::filesystem::path fresh_dir(const std::string& name) {
     const auto dir = std::filesystem::temp_directory_path() / ("elmsim_test_" + name + "_" + std::to_string(getpid()));

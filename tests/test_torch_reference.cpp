@@ -50,22 +50,7 @@ constexpr double kThresholdMargin = 1e-7;
 
 constexpr const char* kPython = "/usr/bin/python3";
 
-struct ProcessResult {
-    int code = -1;
-    std::string output;
-};
-
-ProcessResult run_command(const std::string& cmd) {
-    ProcessResult r;
-    FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-    if (!p) return r;
-    std::array<char, 4096> buf{};
-    std::size_t n;
-    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
-    const int status = pclose(p);
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    return r;
-}
+using elm::test::run_command;
 
 bool torch_available() {
     static const bool available =

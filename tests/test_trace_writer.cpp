@@ -4,6 +4,8 @@
 // tools/elmsim_plot.py on a written trace.
 #include <catch2/catch.hpp>
 
+#include "tests/cli_runner.hpp"
+
 #include "tests/temp_dir.hpp"
 
 #include <unistd.h>
@@ -31,22 +33,7 @@ namespace {
 
 using elm::test::TempDir;
 
-struct CommandResult {
-    int code = -1;
-    std::string output;
-};
-
-CommandResult run_command(const std::string& cmd) {
-    CommandResult r;
-    FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-    if (!p) return r;
-    std::array<char, 4096> buf{};
-    std::size_t n;
-    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
-    const int status = pclose(p);
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    return r;
-}
+using elm::test::run_command;
 
 // The system Python with Debian's h5py (and matplotlib when asked), or false.
 bool system_python_has(const std::string& modules) {
@@ -210,7 +197,7 @@ TEST_CASE("trace round trip: samples of different lengths, decimate 3, a neuron 
                              "assert f['samples/3/y'].shape == (0, 4)\n"
                              "assert 'label' not in g.attrs and int(f['samples/1'].attrs['label']) == 0\n"
                              "print('sum_y', repr(float(np.asarray(y, dtype=np.float64).sum())))\n";
-    const CommandResult r = run_command("/usr/bin/python3 " + script + " " + path);
+    const elm::test::CliResult r = run_command("/usr/bin/python3 " + script + " " + path);
     INFO(r.output);
     REQUIRE(r.code == 0);
     double sum_y = 0.0;
@@ -434,17 +421,17 @@ TEST_CASE("elmsim_plot.py draws a heatmap and memory traces of a written trace",
     };
     for (const std::string sub : {"heatmap", "memory --neurons 0,3"}) {
         const std::string png = tmp.file(sub.substr(0, 6) + ".png");
-        const CommandResult r = run_command(tool + sub + " --trace " + trace + " --sample 0 --out " + png);
+        const elm::test::CliResult r = run_command(tool + sub + " --trace " + trace + " --sample 0 --out " + png);
         INFO(sub << ": " << r.output);
         CHECK(r.code == 0);
         CHECK(is_png(png));
         CHECK_FALSE(fs::exists(png + ".tmp"));
     }
-    const CommandResult missing =
+    const elm::test::CliResult missing =
         run_command(tool + "heatmap --trace " + tmp.file("none.h5") + " --out " + tmp.file("x.png"));
     CHECK(missing.code == 2);
     CHECK_THAT(missing.output, Contains("none.h5") && Contains("does not exist"));
-    const CommandResult not_recorded =
+    const elm::test::CliResult not_recorded =
         run_command(tool + "memory --trace " + trace + " --neurons 7 --out " + tmp.file("x.png"));
     CHECK(not_recorded.code == 2);
     CHECK_THAT(not_recorded.output, Contains("neuron 7 was not recorded"));
