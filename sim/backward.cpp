@@ -11,7 +11,9 @@
 #include <algorithm>
 
 #include "sim/elm_math.hpp"
+#include "sim/forward.hpp"
 #include "sim/small_gemm.hpp"
+#include "sim/vector_math.hpp"
 
 namespace elm::sim {
 
@@ -23,23 +25,19 @@ namespace {
 
 template <class Real>
 std::size_t scratch_per_neuron(const ModelConfig& cfg, int B) {
-    // U, g_U [B][in]; H [B][l d_h]; g_H, g_A [B][d_h]; g_A2 [B][d_m]; g_km, g_kl [d_m]
-    return static_cast<std::size_t>(B) * (2 * cfg.mlp_in() + cfg.l * cfg.d_h + 2 * cfg.d_h + cfg.d_m) + 2 * cfg.d_m;
-}
-
-template <class Real>
-inline Real presynaptic(int s, int C, int B, int b, const Real* x_t, const Real* y_prev) {
-    return s < C ? x_t[static_cast<std::size_t>(b) * C + s] : y_prev[static_cast<std::size_t>(s - C) * B + b];
+    // U, g_U [B][in]; H [B][l d_h]; g_H, g_A [B][d_h]; g_A2 [B][d_m]; g_km, g_kl [d_m]; g_branch [n_b][B]
+    return static_cast<std::size_t>(B) * (2 * cfg.mlp_in() + cfg.l * cfg.d_h + 2 * cfg.d_h + cfg.d_m + cfg.n_b) +
+           2 * cfg.d_m;
 }
 
 // One neuron over the whole batch at step t; the MLP's backward is a set of small GEMMs.
 template <class Real>
 void elm_neuron_backward(const models::Network<Real>& net, const StepDecays<Real>& dec, int i, int t,
-                         const Real* x_t, const Tape<Real>& tape, const Real* g_y_readout_t, Real* grads,
+                         const Tape<Real>& tape, const Real* g_y_readout_t, Real* grads,
                          BackwardWorkspace<Real>& ws, Real* scratch) {
     const ModelConfig& cfg = net.cfg;
     const models::ParamLayout& L = net.layout;
-    const int B = tape.B, C = cfg.input_width(), kc = cfg.k_c, nb = cfg.n_b, dmn = cfg.d_m, dh = cfg.d_h;
+    const int B = tape.B, kc = cfg.k_c, nb = cfg.n_b, dmn = cfg.d_m, dh = cfg.d_h;
     const int in = cfg.mlp_in(), nl = cfg.l, ah = nl * dh, per_branch = kc / nb;
     const bool silu = cfg.phi == models::Phi::silu;
     const bool spike = cfg.output_mode == OutputMode::spike;
@@ -74,11 +72,11 @@ void elm_neuron_backward(const models::Network<Real>& net, const StepDecays<Real
     Real* gA2 = gA + Bz * dh;          // [B][d_m]
     Real* g_km = gA2 + Bz * dmn;       // [d_m]
     Real* g_kl = g_km + dmn;           // [d_m]
+    Real* g_br = g_kl + dmn;           // [n_b][B] dL/d(branch drive)
     std::fill(g_km, g_km + dmn, Real(0));
     std::fill(g_kl, g_kl + dmn, Real(0));
 
     const std::size_t slot_prev = static_cast<std::size_t>(t), slot = slot_prev + 1;
-    const Real* y_prev = tape.y_at(t);
     const Real* A = tape.a.data() + slot_prev * tape.a_stride + IB * ah;   // [B][l d_h]
     const Real* DM = tape.dm.data() + slot_prev * tape.m_stride + IB * dmn;  // [B][d_m]
     // Output and memory update, per sample; rebuild u and h from the tape.
@@ -149,15 +147,22 @@ void elm_neuron_backward(const models::Network<Real>& net, const StepDecays<Real
             gm[k] += gum * km[k];  // carry dL/dm_{t-1}
         }
         Real* gb = ws.g_b.data() + nbi * nb;
-        Real* gz = ws.g_z.data() + nbi * kc;
         for (int j = 0; j < nb; ++j) {
             const Real g = gb[j] + gu[j];
-            for (int k = j * per_branch; k < (j + 1) * per_branch; ++k) {
-                gw[k] += g * presynaptic(src[k], C, B, b, x_t, y_prev);
-                gz[k] = g * w[k];
-            }
+            g_br[static_cast<std::size_t>(j) * B + b] = g;
             gb[j] = dec.kappa_b * g;  // carry dL/db_{t-1}
         }
+    }
+    // Synapses: g_w[k] += sum_b g_branch[b] z[src[k]][b] (b ascending); g_z[k][b] = g_branch[b] w[k].
+    Real* gz = ws.g_z.data() + I * kc * B;
+    for (int k = 0; k < kc; ++k) {
+        const Real* g = g_br + static_cast<std::size_t>(k / per_branch) * B;
+        const Real* z = ws.presyn.data() + static_cast<std::size_t>(src[k]) * B;
+        Real acc = gw[k];
+        for (int b = 0; b < B; ++b) acc += g[b] * z[b];
+        gw[k] = acc;
+        Real* gzk = gz + static_cast<std::size_t>(k) * B;
+        for (int b = 0; b < B; ++b) gzk[b] = g[b] * w[k];
     }
     if (cfg.learn_tau_m) {
         const Real* dkm = dec.dkm_draw.data() + I * dmn;
@@ -168,30 +173,33 @@ void elm_neuron_backward(const models::Network<Real>& net, const StepDecays<Real
 
 template <class Real>
 void lif_neuron_backward(const models::Network<Real>& net, const StepDecays<Real>& dec, int i, int t,
-                         const Real* x_t, const Tape<Real>& tape, const Real* g_y_readout_t, Real* grads,
+                         const Tape<Real>& tape, const Real* g_y_readout_t, Real* grads,
                          BackwardWorkspace<Real>& ws) {
     const ModelConfig& cfg = net.cfg;
-    const int B = tape.B, C = cfg.input_width(), kc = cfg.k_c;
+    const int B = tape.B, kc = cfg.k_c;
     const Real beta = static_cast<Real>(cfg.beta), kv = dec.kappa_v;
     const std::size_t I = static_cast<std::size_t>(i);
     const std::int32_t* src = net.src.data() + I * kc;
     const Real* w = net.tensor(TensorId::w_syn) + I * kc;
     Real* gw = grads + net.layout[TensorId::w_syn].offset + I * kc;
-    const Real* y_prev = tape.y_at(t);
     const std::size_t slot = static_cast<std::size_t>(t) + 1;
+    Real* gv = ws.g_v.data() + I * B;  // in: dL/dv_{t+1}; out: dL/dv_t
     for (int b = 0; b < B; ++b) {
         const std::size_t nbi = I * B + b;
         const Real v = tape.v[slot * tape.y_stride + nbi];
         const Real s = tape.y[slot * tape.y_stride + nbi];
-        const Real G = ws.g_v[nbi];  // dL/dv_{t+1}
+        const Real G = gv[b];
         const Real gs = g_y_readout_t[nbi] + ws.g_yrec[nbi] - G * kv * v;
-        const Real gv = gs * surrogate_grad(v - Real(1), beta) + G * kv * (Real(1) - s);
-        Real* gz = ws.g_z.data() + nbi * kc;
-        for (int k = 0; k < kc; ++k) {
-            gw[k] += gv * presynaptic(src[k], C, B, b, x_t, y_prev);
-            gz[k] = gv * w[k];
-        }
-        ws.g_v[nbi] = gv;
+        gv[b] = gs * surrogate_grad(v - Real(1), beta) + G * kv * (Real(1) - s);
+    }
+    Real* gz = ws.g_z.data() + I * kc * B;
+    for (int k = 0; k < kc; ++k) {
+        const Real* z = ws.presyn.data() + static_cast<std::size_t>(src[k]) * B;
+        Real acc = gw[k];
+        for (int b = 0; b < B; ++b) acc += gv[b] * z[b];
+        gw[k] = acc;
+        Real* gzk = gz + static_cast<std::size_t>(k) * B;
+        for (int b = 0; b < B; ++b) gzk[b] = gv[b] * w[k];
     }
 }
 
@@ -209,6 +217,8 @@ void BackwardWorkspace<Real>::resize(const models::Network<Real>& net, int batch
     g_v.resize(nb);
     g_yrec.resize(nb);
     g_z.resize(nb * cfg.k_c);
+    presyn.resize(static_cast<std::size_t>(cfg.input_width() + cfg.N) * batch);
+    g_x_rows.resize(static_cast<std::size_t>(cfg.input_width()) * batch);
     scratch.resize(elm ? cfg.N * scratch_per_neuron<Real>(cfg, batch) : 0);
 }
 
@@ -226,7 +236,7 @@ void segment_backward(const models::Network<Real>& net, const StepDecays<Real>& 
                       const Tape<Real>& tape, const Real* g_y_readout, Real* grads, Real* g_x,
                       BackwardWorkspace<Real>& ws, Executor& ex) {
     const ModelConfig& cfg = net.cfg;
-    const int B = tape.B, C = cfg.input_width(), N = cfg.N, kc = cfg.k_c;
+    const int B = tape.B, C = cfg.input_width(), N = cfg.N;
     const std::size_t step_in = static_cast<std::size_t>(B) * C;
     const std::size_t slot = static_cast<std::size_t>(N) * B;
     const std::size_t per_neuron = scratch_per_neuron<Real>(cfg, B);
@@ -235,43 +245,34 @@ void segment_backward(const models::Network<Real>& net, const StepDecays<Real>& 
     for (int t = tape.T - 1; t >= 0; --t) {
         const Real* x_t = x + t * step_in;
         const Real* gyr = g_y_readout + t * slot;
+        fill_presynaptic(C, N, B, x_t, tape.y_at(t), ws.presyn.data());
         ex.parallel_for(N, [&](int begin, int end) {
             for (int i = begin; i < end; ++i) {
                 if (lif)
-                    lif_neuron_backward(net, dec, i, t, x_t, tape, gyr, grads, ws);
+                    lif_neuron_backward(net, dec, i, t, tape, gyr, grads, ws);
                 else
-                    elm_neuron_backward(net, dec, i, t, x_t, tape, gyr, grads, ws,
+                    elm_neuron_backward(net, dec, i, t, tape, gyr, grads, ws,
                                         ws.scratch.data() + i * per_neuron);
             }
         });
-        // Gather dL/dy of the previous slot through the fan-out table (fixed order).
+        // Gather dL/dy of the previous slot (and dL/dx) through the fan-out table, synapses in
+        // ascending order: g_z rows [k][B] make each synapse one contiguous add of B values.
+        auto gather_source = [&](int source, Real* acc) {
+            std::fill(acc, acc + B, Real(0));
+            for (int e = fo.start[source]; e < fo.start[source + 1]; ++e)
+                add_row(B, ws.g_z.data() + static_cast<std::size_t>(fo.synapse[e]) * B, acc);
+        };
         ex.parallel_for(N, [&](int begin, int end) {
-            for (int j = begin; j < end; ++j) {
-                const int s = C + j;
-                for (int b = 0; b < B; ++b) {
-                    Real acc = 0;
-                    for (int e = fo.start[s]; e < fo.start[s + 1]; ++e) {
-                        const int syn = fo.synapse[e];
-                        const std::size_t ii = static_cast<std::size_t>(syn / kc), k = syn % kc;
-                        acc += ws.g_z[(ii * B + b) * kc + k];
-                    }
-                    ws.g_yrec[static_cast<std::size_t>(j) * B + b] = acc;
-                }
-            }
+            for (int j = begin; j < end; ++j) gather_source(C + j, ws.g_yrec.data() + static_cast<std::size_t>(j) * B);
         });
         if (g_x) {
             Real* gx = g_x + t * step_in;
             ex.parallel_for(C, [&](int begin, int end) {
-                for (int c = begin; c < end; ++c)
-                    for (int b = 0; b < B; ++b) {
-                        Real acc = 0;
-                        for (int e = fo.start[c]; e < fo.start[c + 1]; ++e) {
-                            const int syn = fo.synapse[e];
-                            const std::size_t ii = static_cast<std::size_t>(syn / kc), k = syn % kc;
-                            acc += ws.g_z[(ii * B + b) * kc + k];
-                        }
-                        gx[static_cast<std::size_t>(b) * C + c] = acc;
-                    }
+                for (int c = begin; c < end; ++c) {
+                    Real* acc = ws.g_x_rows.data() + static_cast<std::size_t>(c) * B;
+                    gather_source(c, acc);
+                    for (int b = 0; b < B; ++b) gx[static_cast<std::size_t>(b) * C + c] = acc[b];
+                }
             });
         }
     }

@@ -23,7 +23,9 @@ struct BackwardWorkspace {
     std::vector<Real> g_b;     // [N][B][n_b] dL/db carried to the previous step
     std::vector<Real> g_v;     // [N][B]      dL/dv carried (LIF membrane)
     std::vector<Real> g_yrec;  // [N][B]      dL/dy of the current slot through recurrent synapses
-    std::vector<Real> g_z;     // [N][B][k_c] dL/d(presynaptic value) per synapse
+    std::vector<Real> g_z;     // [N][k_c][B] dL/d(presynaptic value) per synapse
+    std::vector<Real> presyn;  // [C + N][B] the step's inputs and y_{t-1} (fill_presynaptic)
+    std::vector<Real> g_x_rows;  // [C][B] dL/dx of one step, per input channel
     std::vector<Real> scratch; // per-neuron temporaries
     int B = 0;
 

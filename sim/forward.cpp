@@ -13,6 +13,7 @@
 
 #include "sim/elm_math.hpp"
 #include "sim/small_gemm.hpp"
+#include "sim/vector_math.hpp"
 
 namespace elm::sim {
 
@@ -76,24 +77,22 @@ void ForwardWorkspace<Real>::prepare(const models::Network<Real>& net) {
 
 namespace {
 
-// Presynaptic value of synapse source `s` for sample b.
+// Drive of neuron i's branches for the whole batch by gathering every synapse (analog networks):
+// U[b][j] = sum over branch j's synapses k (ascending) of w[k] z[src[k]][b]. `presyn` holds the step's
+// presynaptic values [C + N][B] (inputs, then y_{t-1}), so each synapse reads one contiguous row of B
+// values; `acc` is scratch for B values.
 template <class Real>
-inline Real presynaptic(int s, int C, int B, int b, const Real* x_t, const Real* y_prev) {
-    return s < C ? x_t[static_cast<std::size_t>(b) * C + s] : y_prev[static_cast<std::size_t>(s - C) * B + b];
-}
-
-// Drive of neuron i's branches for sample b by gathering every synapse (analog networks).
-template <class Real>
-inline void gather_drive(const models::Network<Real>& net, int i, int b, int B, const Real* x_t, const Real* y_prev,
-                         int nb, Real* out) {
-    const ModelConfig& cfg = net.cfg;
-    const int C = cfg.input_width(), kc = cfg.k_c, per_branch = kc / nb;
+inline void gather_drive(const models::Network<Real>& net, int i, int B, const Real* __restrict presyn, int nb,
+                         Real* __restrict U, int ldu, Real* __restrict acc) {
+    const int kc = net.cfg.k_c, per_branch = kc / nb;
     const std::int32_t* src = net.src.data() + static_cast<std::size_t>(i) * kc;
     const Real* w = net.tensor(TensorId::w_syn) + static_cast<std::size_t>(i) * kc;
     for (int j = 0; j < nb; ++j) {
-        Real acc = 0;
-        for (int k = j * per_branch; k < (j + 1) * per_branch; ++k) acc += w[k] * presynaptic(src[k], C, B, b, x_t, y_prev);
-        out[j] = acc;
+        std::fill(acc, acc + B, Real(0));
+        for (int k = j * per_branch; k < (j + 1) * per_branch; ++k) {
+            axpy(static_cast<std::size_t>(B), w[k], presyn + static_cast<std::size_t>(src[k]) * B, acc);
+        }
+        for (int b = 0; b < B; ++b) U[static_cast<std::size_t>(b) * ldu + j] = acc[b];
     }
 }
 
@@ -127,8 +126,8 @@ void scatter_drive(const models::Network<Real>& net, const models::FanOut& fo, i
 // One neuron over the whole batch: the MLP layers are [B x in] x [in x out] products (small GEMMs).
 template <class Real>
 void elm_neuron_forward(const models::Network<Real>& net, const ForwardWorkspace<Real>& ws,
-                        const StepDecays<Real>& dec, int i, const Real* x_t, int B, const StepSlots<Real>& s,
-                        Real* scratch, bool scattered) {
+                        const StepDecays<Real>& dec, int i, int B, const StepSlots<Real>& s, Real* scratch,
+                        bool scattered) {
     const ModelConfig& cfg = net.cfg;
     const int nb = cfg.n_b, dmn = cfg.d_m, dh = cfg.d_h, in = cfg.mlp_in(), nl = cfg.l, ah = nl * dh;
     const bool silu = cfg.phi == models::Phi::silu;
@@ -148,13 +147,11 @@ void elm_neuron_forward(const models::Network<Real>& net, const ForwardWorkspace
     Real* H = scratch + static_cast<std::size_t>(B) * in;  // [B][l d_h]
     Real* A = s.a + IB * ah;                             // [B][l d_h] pre-activations (tape)
     Real* D = s.dm + IB * dmn;                           // [B][d_m] W2 h + b2, then dm (tape)
+    if (!scattered) gather_drive(net, i, B, ws.presyn.data(), nb, U, in, H);  // H: scratch until the MLP
     for (int b = 0; b < B; ++b) {
         const std::size_t nbi = IB + b;
         Real* u = U + static_cast<std::size_t>(b) * in;
-        if (scattered)
-            std::copy(ws.drive.data() + nbi * nb, ws.drive.data() + (nbi + 1) * nb, u);
-        else
-            gather_drive(net, i, b, B, x_t, s.y_prev, nb, u);
+        if (scattered) std::copy(ws.drive.data() + nbi * nb, ws.drive.data() + (nbi + 1) * nb, u);
         const Real* bp = s.b_prev + nbi * nb;
         Real* bo = s.b + nbi * nb;
         for (int j = 0; j < nb; ++j) {
@@ -178,16 +175,15 @@ void elm_neuron_forward(const models::Network<Real>& net, const ForwardWorkspace
     }
     for (int b = 0; b < B; ++b) std::copy(b2, b2 + dmn, D + static_cast<std::size_t>(b) * dmn);
     gemm_nn_acc(B, dmn, dh, H + static_cast<std::size_t>(nl - 1) * dh, ah, W2t, dmn, D, dmn);
+    dm_activation_inplace(D, static_cast<std::size_t>(B) * dmn);
     for (int b = 0; b < B; ++b) {
         const std::size_t nbi = IB + b;
         const Real* mp = s.m_prev + nbi * dmn;
         Real* mo = s.m + nbi * dmn;
-        Real* dmo = D + static_cast<std::size_t>(b) * dmn;
+        const Real* dmo = D + static_cast<std::size_t>(b) * dmn;
         Real v = c;
         for (int k = 0; k < dmn; ++k) {
-            const Real d = dm_activation(dmo[k]);
-            dmo[k] = d;
-            mo[k] = memory_update(mp[k], d, km[k], kl[k]);
+            mo[k] = memory_update(mp[k], dmo[k], km[k], kl[k]);
             v += wy[k] * mo[k];
         }
         s.v[nbi] = v;
@@ -211,6 +207,16 @@ void lif_neuron_forward(const ForwardWorkspace<Real>& ws, const StepDecays<Real>
 
 }  // namespace
 
+// presyn[s][b] = x_t[b][s] for inputs s < C, then y_prev[j][b] for neurons: the gather's row layout.
+template <class Real>
+void fill_presynaptic(int C, int N, int B, const Real* x_t, const Real* y_prev, Real* presyn) {
+    for (int b = 0; b < B; ++b) {
+        const Real* xb = x_t + static_cast<std::size_t>(b) * C;
+        for (int c = 0; c < C; ++c) presyn[static_cast<std::size_t>(c) * B + b] = xb[c];
+    }
+    std::copy(y_prev, y_prev + static_cast<std::size_t>(N) * B, presyn + static_cast<std::size_t>(C) * B);
+}
+
 template <class Real>
 void network_step_forward(const models::Network<Real>& net, const StepDecays<Real>& dec, const Real* x_t, int B,
                           const StepSlots<Real>& s, ForwardWorkspace<Real>& ws, Executor& ex) {
@@ -220,6 +226,9 @@ void network_step_forward(const models::Network<Real>& net, const StepDecays<Rea
     if (scattered) {
         ws.drive.resize(static_cast<std::size_t>(cfg.N) * B * drive_width(cfg));
         scatter_drive(net, ws.fan_out, B, x_t, s.y_prev, ws.drive.data());
+    } else {
+        ws.presyn.resize(static_cast<std::size_t>(cfg.input_width() + cfg.N) * B);
+        fill_presynaptic(cfg.input_width(), cfg.N, B, x_t, s.y_prev, ws.presyn.data());
     }
     const std::size_t per_neuron = static_cast<std::size_t>(B) * (cfg.mlp_in() + cfg.l * cfg.d_h);
     if (ws.batch != B) {
@@ -231,7 +240,7 @@ void network_step_forward(const models::Network<Real>& net, const StepDecays<Rea
             if (cfg.output_mode == OutputMode::lif)
                 lif_neuron_forward(ws, dec, i, B, s, static_cast<Real>(cfg.beta));
             else
-                elm_neuron_forward(net, ws, dec, i, x_t, B, s, ws.scratch.data() + i * per_neuron, scattered);
+                elm_neuron_forward(net, ws, dec, i, B, s, ws.scratch.data() + i * per_neuron, scattered);
         }
     });
 }
@@ -260,6 +269,7 @@ void sequence_forward(const models::Network<Real>& net, const StepDecays<Real>& 
     template void network_step_forward<Real>(const models::Network<Real>&, const StepDecays<Real>&, const Real*, \
                                              int, const StepSlots<Real>&, ForwardWorkspace<Real>&, Executor&);  \
     template StepSlots<Real> tape_slots<Real>(Tape<Real>&, int);                                                  \
+    template void fill_presynaptic<Real>(int, int, int, const Real*, const Real*, Real*);                         \
     template void sequence_forward<Real>(const models::Network<Real>&, const StepDecays<Real>&, const Real*,     \
                                          Tape<Real>&, ForwardWorkspace<Real>&, Executor&);
 ELM_INSTANTIATE(float)

@@ -26,6 +26,7 @@ struct ForwardWorkspace {
     std::vector<Real> scratch;  // [N][B][mlp_in + l d_h]
     int batch = 0;              // B the scratch is sized for
     std::vector<Real> drive;    // [N][B][n_b] synaptic drive of the step (scatter path)
+    std::vector<Real> presyn;   // [C + N][B] the step's inputs and y_{t-1}, per source (gather path)
     models::FanOut fan_out;
     bool prepared = false;
     // Spikes through soft_spike instead of H (finite-difference checks of the surrogate path only).
@@ -56,6 +57,11 @@ struct StepSlots {
     Real* a;   // MLP pre-activations [N][B][l][d_h] (may point at scratch when not taping)
     Real* dm;  // [N][B][d_m]
 };
+
+// presyn[s][b] = x_t[b][s] for inputs s < C, then y_prev[j][b] for neurons j: one contiguous row of B
+// values per synapse source, the layout the gather (forward) and the synapse gradients (backward) read.
+template <class Real>
+void fill_presynaptic(int C, int N, int B, const Real* x_t, const Real* y_prev, Real* presyn);
 
 // One update of every neuron. x_t is the step's input [B][C] (counts or impulses; C = input width).
 template <class Real>

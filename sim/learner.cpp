@@ -58,6 +58,34 @@ void Learner<Real>::forward_stretch(int t0, int len, int B, const NetworkState<R
 }
 
 template <class Real>
+void Learner<Real>::forward_untaped(int T, int B, int t_record, NetworkState<Real>* carry) {
+    const auto& cfg = net_.cfg;
+    const std::size_t slot = static_cast<std::size_t>(cfg.N) * B;
+    const std::size_t step_in = static_cast<std::size_t>(B) * cfg.input_width();
+    NetworkState<Real>* prev = &start_;
+    NetworkState<Real>* next = &ping_;
+    next->reset(cfg, B);  // sizes it; every value is written by the step
+    const bool elm = cfg.output_mode != models::OutputMode::lif;  // LIF neurons have no MLP
+    a_scratch_.resize(elm ? slot * cfg.l * cfg.d_h : 0);
+    dm_scratch_.resize(elm ? slot * cfg.d_m : 0);
+    y_record_.resize(static_cast<std::size_t>(T - t_record) * slot);
+    fws_.prepare(net_);
+    for (int t = 0; t < T; ++t) {
+        const StepSlots<Real> s{prev->b.data(), prev->m.data(), prev->v.data(), prev->y.data(),
+                                next->b.data(), next->m.data(), next->v.data(), next->y.data(),
+                                a_scratch_.data(), dm_scratch_.data()};
+        network_step_forward(net_, decays_, x_.data() + t * step_in, B, s, fws_, ex_);
+        if (t >= t_record)
+            std::copy(next->y.begin(), next->y.end(),
+                      y_record_.begin() + static_cast<std::ptrdiff_t>((t - t_record) * slot));
+        std::swap(prev, next);
+    }
+    if (carry) *carry = *prev;
+    activation_bytes_ = sizeof(Real) * (2 * (start_.b.size() + start_.m.size() + start_.v.size() + start_.y.size()) +
+                                        a_scratch_.size() + dm_scratch_.size() + y_record_.size());
+}
+
+template <class Real>
 LossStats Learner<Real>::run(const Batch& batch, const RunOptions& opt, NetworkState<Real>* carry, Real* grads,
                              Rng* rng) {
     const auto& cfg = net_.cfg;
@@ -78,8 +106,15 @@ LossStats Learner<Real>::run(const Batch& batch, const RunOptions& opt, NetworkS
     const int K = opt.recompute_every;
     const bool segmented = grads && K > 0 && K < T;
     const int stretches = segmented ? (T + K - 1) / K : 1;
-    const Real* y_slots = nullptr;  // [T][N][B], y after step t at index t
-    if (!segmented) {
+    const int ls = loss_steps(opt.loss, T, opt.last_k);
+    logit_steps_ = opt.all_logits ? T : ls;
+    const int t0 = T - logit_steps_;
+    const Real* y_logit = nullptr;  // [logit_steps][N][B]: y after steps t0 .. T-1
+    const Real* y_slots = nullptr;  // [T][N][B], y after step t at index t (training only)
+    if (!grads && !opt.keep_tape) {
+        forward_untaped(T, B, t0, carry);
+        y_logit = y_record_.data();
+    } else if (!segmented) {
         forward_stretch(0, T, B, start_);
         y_slots = tape_.y_at(1);
         if (carry) {
@@ -91,25 +126,26 @@ LossStats Learner<Real>::run(const Batch& batch, const RunOptions& opt, NetworkS
         y_record_.resize(static_cast<std::size_t>(T) * slot);
         NetworkState<Real> state = start_;
         for (int s = 0; s < stretches; ++s) {
-            const int t0 = s * K, len = std::min(K, T - t0);
+            const int s0 = s * K, len = std::min(K, T - s0);
             checkpoints_[s] = state;
-            forward_stretch(t0, len, B, state);
+            forward_stretch(s0, len, B, state);
             std::copy(tape_.y_at(1), tape_.y_at(1) + static_cast<std::ptrdiff_t>(len * slot),
-                      y_record_.begin() + static_cast<std::ptrdiff_t>(t0 * slot));
+                      y_record_.begin() + static_cast<std::ptrdiff_t>(s0 * slot));
             tape_.store_state(len, state);
         }
         y_slots = y_record_.data();
         if (carry) *carry = state;
     }
-    const std::size_t tape_floats = tape_.b.size() + tape_.m.size() + tape_.v.size() + tape_.y.size() +
-                                    tape_.a.size() + tape_.dm.size();
-    activation_bytes_ = sizeof(Real) * (tape_floats + (segmented ? y_record_.size() + stretches * state_floats : 0));
+    if (y_slots) {
+        y_logit = y_slots + t0 * slot;
+        const std::size_t tape_floats = tape_.b.size() + tape_.m.size() + tape_.v.size() + tape_.y.size() +
+                                        tape_.a.size() + tape_.dm.size();
+        activation_bytes_ =
+            sizeof(Real) * (tape_floats + (segmented ? y_record_.size() + stretches * state_floats : 0));
+    }
 
-    const int ls = loss_steps(opt.loss, T, opt.last_k);
-    logit_steps_ = opt.all_logits ? T : ls;
-    const int t0 = T - logit_steps_;
     logits_.resize(static_cast<std::size_t>(logit_steps_) * B * cfg.n_out);
-    readout_forward(net_, y_slots + t0 * slot, logit_steps_, B, logits_.data(), ex_);
+    readout_forward(net_, y_logit, logit_steps_, B, logits_.data(), ex_);
     const std::size_t loss_offset = static_cast<std::size_t>(logit_steps_ - ls) * B * cfg.n_out;
     const std::size_t expected_targets = opt.loss == LossMode::next_byte ? static_cast<std::size_t>(T) * B : B;
     if (batch.targets.size() != expected_targets)

@@ -28,6 +28,9 @@ struct RunOptions {
     // Forward spikes through soft_spike (whose derivative is the surrogate) instead of H: lets a
     // finite-difference check test the surrogate backward. Never used for training or simulation.
     bool soft_spikes = false;
+    // Without gradients, the forward keeps only two state slots and the outputs of the logit steps;
+    // keep_tape records the full tape anyway (for tests and tools that inspect every step).
+    bool keep_tape = false;
 };
 
 template <class Real>
@@ -40,7 +43,8 @@ public:
     // dropout mask (required when opt.dropout > 0).
     LossStats run(const Batch& batch, const RunOptions& opt, NetworkState<Real>* carry, Real* grads, Rng* rng);
 
-    // The tape of the last run (with recomputation: of its first stretch only).
+    // The tape of the last run (with recomputation: of its first stretch only; without gradients: only
+    // with RunOptions::keep_tape).
     const Tape<Real>& tape() const { return tape_; }
     // Logits of the steps the last run computed: [steps][B][n_out], steps = logit_steps().
     const std::vector<Real>& logits() const { return logits_; }
@@ -52,7 +56,11 @@ private:
     void build_input(const Batch& batch, double dropout, Rng* rng);
     // Forward over steps [t0, t0 + len) from `start` into tape_ (slot 0 = start).
     void forward_stretch(int t0, int len, int B, const NetworkState<Real>& start);
-    // Bytes of activation storage the last training run needed (tape + checkpoints + y record).
+    // Inference forward over all T steps from start_ with two state buffers (no tape); records y of
+    // steps t_record .. T-1 in y_record_ and leaves the final state in *carry.
+    void forward_untaped(int T, int B, int t_record, NetworkState<Real>* carry);
+    // Bytes of activation storage the last run needed (tape + checkpoints + y record; untaped: two
+    // states, one step's scratch and the recorded outputs).
     std::size_t activation_bytes_ = 0;
 
 public:
@@ -69,7 +77,8 @@ private:
     std::vector<Real> x_, keep_, g_x_, logits_, g_logits_, g_y_;
     std::vector<Real> y_record_;                  // [T][N][B] outputs, kept when recomputing
     std::vector<NetworkState<Real>> checkpoints_; // state at the start of every stretch
-    NetworkState<Real> start_;
+    NetworkState<Real> start_, ping_;
+    std::vector<Real> a_scratch_, dm_scratch_;    // one step's MLP pre-activations and drives (untaped)
     int logit_steps_ = 0;
 };
 

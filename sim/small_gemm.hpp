@@ -3,11 +3,16 @@
 // issue 4 asked for). Register-tiled loops written so that the compiler vectorises the column
 // dimension; each output element sums its k terms in ascending order starting from its initial
 // value, so results do not depend on tiling or on the thread that runs them.
+// float products go to the AVX2 + FMA kernels (sim/small_gemm_avx2.cpp) when the CPU has them; the
+// portable tiles below (4-wide vectors, multiply then add) run otherwise and for double. The two give
+// different roundings, so a process uses one of them for all its products (avx2::available()).
 #pragma once
 
 #include <algorithm>
 #include <cstring>
 #include <type_traits>
+
+#include "sim/small_gemm_avx2.hpp"
 
 namespace elm::sim {
 
@@ -131,7 +136,8 @@ inline void tile_tn_f4x8(int K, const float* __restrict A, int lda, const float*
 
 // C[M][N] += A[M][K] B[K][N]  (row-major with leading dimensions).
 template <class Real>
-inline void gemm_nn_acc(int M, int N, int K, const Real* A, int lda, const Real* B, int ldb, Real* C, int ldc) {
+inline void gemm_nn_acc_portable(int M, int N, int K, const Real* A, int lda, const Real* B, int ldb, Real* C,
+                                int ldc) {
     using namespace gemm_detail;
     if constexpr (std::is_same_v<Real, float>) {
         for (int n0 = 0; n0 < N; n0 += kColsF) {
@@ -164,7 +170,8 @@ inline void gemm_nn_acc(int M, int N, int K, const Real* A, int lda, const Real*
 
 // C[M][N] += A[K][M]^T B[K][N]: sums of outer products over k (weight gradients over the batch).
 template <class Real>
-inline void gemm_tn_acc(int M, int N, int K, const Real* A, int lda, const Real* B, int ldb, Real* C, int ldc) {
+inline void gemm_tn_acc_portable(int M, int N, int K, const Real* A, int lda, const Real* B, int ldb, Real* C,
+                                int ldc) {
     using namespace gemm_detail;
     if constexpr (std::is_same_v<Real, float>) {
         for (int n0 = 0; n0 < N; n0 += kColsF) {
@@ -191,6 +198,21 @@ inline void gemm_tn_acc(int M, int N, int K, const Real* A, int lda, const Real*
                 tile_tn_any(mr, nr, K, A + m0, lda, B + n0, ldb, c, ldc);
         }
     }
+}
+
+// The products the engine calls: AVX2 kernels for float where available, the portable tiles otherwise.
+template <class Real>
+inline void gemm_nn_acc(int M, int N, int K, const Real* A, int lda, const Real* B, int ldb, Real* C, int ldc) {
+    if constexpr (std::is_same_v<Real, float>)
+        if (avx2::available()) return avx2::nn_acc(M, N, K, A, lda, B, ldb, C, ldc);
+    gemm_nn_acc_portable(M, N, K, A, lda, B, ldb, C, ldc);
+}
+
+template <class Real>
+inline void gemm_tn_acc(int M, int N, int K, const Real* A, int lda, const Real* B, int ldb, Real* C, int ldc) {
+    if constexpr (std::is_same_v<Real, float>)
+        if (avx2::available()) return avx2::tn_acc(M, N, K, A, lda, B, ldb, C, ldc);
+    gemm_tn_acc_portable(M, N, K, A, lda, B, ldb, C, ldc);
 }
 
 }  // namespace elm::sim

@@ -149,6 +149,7 @@ TEST_CASE("cli simulate: clock-mode trace layout and the evaluator's logits bit 
         batch.targets = {pairs[k + 1].label};
         sim::RunOptions opt;
         opt.all_logits = true;
+        opt.keep_tape = true;
         learner.run(batch, opt, nullptr, nullptr, nullptr);
         const std::vector<float> final_trace(ts.logits.end() - n_out, ts.logits.end());
         const std::vector<float> final_learner(learner.logits().end() - n_out, learner.logits().end());

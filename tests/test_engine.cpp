@@ -53,6 +53,7 @@ TEST_CASE("memory units stay inside 1.7159 (1 - kappa_l) / (1 - kappa_m) under h
     sim::Learner<float> learner(net, ex);
     const auto batch = dense_batch(cfg, 400, 2, 1e4, 5);
     sim::RunOptions opt;
+    opt.keep_tape = true;
     learner.run(batch, opt, nullptr, nullptr, nullptr);
     sim::StepDecays<float> dec;
     sim::compute_decays(net, cfg.dt_ms, dec);

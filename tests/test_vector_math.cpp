@@ -1,0 +1,58 @@
+// The vectorised tanh of the memory drive against double-precision tanh: accuracy over the float
+// range, symmetry, saturation, special values, and position independence inside an array.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "sim/vector_math.hpp"
+
+using namespace elm;
+
+TEST_CASE("vectorised tanh is within a few ulp of tanh", "[vector_math]") {
+    double worst_abs = 0, worst_ulp = 0;
+    auto check = [&](float x) {
+        const float got = sim::tanh_vectorised(x);
+        const double want = std::tanh(static_cast<double>(x));
+        const double err = std::fabs(got - want);
+        worst_abs = std::max(worst_abs, err);
+        const double ulp = std::nextafter(static_cast<float>(std::fabs(want)), 2.0f) - static_cast<float>(std::fabs(want));
+        if (want != 0) worst_ulp = std::max(worst_ulp, err / ulp);
+        REQUIRE(sim::tanh_vectorised(-x) == -got);  // exactly odd
+    };
+    for (int i = -200000; i <= 200000; ++i) check(static_cast<float>(i) * 6e-5f);  // [-12, 12]
+    for (float x = 1e-30f; x < 1.0f; x *= 1.01f) check(x);                         // tiny and small
+    for (float x : {0.35f, std::nextafter(0.35f, 0.0f), 9.0f, 8.99f, 20.0f, 1e30f}) check(x);
+    INFO("worst absolute error " << worst_abs << ", worst " << worst_ulp << " ulp");
+    CHECK(worst_abs <= 2.5e-7);
+    CHECK(worst_ulp <= 4.0);
+}
+
+TEST_CASE("vectorised tanh: special values", "[vector_math]") {
+    const float inf = std::numeric_limits<float>::infinity();
+    CHECK(sim::tanh_vectorised(inf) == 1.0f);
+    CHECK(sim::tanh_vectorised(-inf) == -1.0f);
+    CHECK(sim::tanh_vectorised(50.0f) == 1.0f);
+    CHECK(sim::tanh_vectorised(0.0f) == 0.0f);
+    CHECK(std::signbit(sim::tanh_vectorised(-0.0f)));
+    CHECK(std::isnan(sim::tanh_vectorised(std::numeric_limits<float>::quiet_NaN())));
+}
+
+TEST_CASE("dm_activation_inplace: same value wherever an element sits; double is exact", "[vector_math]") {
+    for (std::size_t n : {1u, 3u, 4u, 7u, 13u}) {
+        std::vector<float> v(n);
+        for (std::size_t k = 0; k < n; ++k) v[k] = -3.0f + 0.77f * static_cast<float>(k);
+        std::vector<float> out = v;
+        sim::dm_activation_inplace(out.data(), n);
+        for (std::size_t k = 0; k < n; ++k) {
+            float one = v[k];
+            sim::dm_activation_inplace(&one, 1);
+            CHECK(out[k] == one);
+            CHECK(out[k] == Approx(sim::dm_activation(static_cast<double>(v[k]))).epsilon(1e-6));
+        }
+    }
+    std::vector<double> d{-2.0, 0.1, 5.0};
+    sim::dm_activation_inplace(d.data(), d.size());
+    CHECK(d[1] == sim::dm_activation(0.1));
+}
