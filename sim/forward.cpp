@@ -4,8 +4,8 @@
 //   m_t = kappa_m m_{t-1} + (1 - kappa_l) dm;  v_t = wy . m_t + c;  y_t = v_t | H(v_t - theta)
 // LIF (section 6): v_t = kappa_v v_{t-1} (1 - s_{t-1}) + w . z;  y_t = s_t = H(v_t - 1).
 //
-// Speed: matrix-vector products run as AXPYs over transposed weights (out = bias; out += W^T[q] u[q]),
-// which vectorise without reordering float sums; spiking networks build the synaptic drive by
+// Speed: each neuron's layer is one [B x in] x [in x out] GEMM over weights transposed and packed in
+// column panels once per parameter version (sim/small_gemm.hpp), so each step streams them in order; spiking networks build the synaptic drive by
 // scattering only from sources that fired (spec section 5).
 #include "sim/forward.hpp"
 
@@ -39,14 +39,12 @@ inline void affine_t(const Real* __restrict Wt, const Real* __restrict bias, con
     }
 }
 
+// Each [rows][cols] block (out x in, the parameter layout) transposed to in x out and packed in
+// column panels of kGemmPanel (gemm_nn_acc_packed's operand layout).
 template <class Real>
-void transpose_blocks(const Real* src, Real* dst, std::size_t blocks, int rows, int cols) {
-    for (std::size_t blk = 0; blk < blocks; ++blk) {
-        const Real* s = src + blk * rows * cols;
-        Real* d = dst + blk * rows * cols;
-        for (int r = 0; r < rows; ++r)
-            for (int c = 0; c < cols; ++c) d[static_cast<std::size_t>(c) * rows + r] = s[static_cast<std::size_t>(r) * cols + c];
-    }
+void pack_blocks(const Real* src, Real* dst, std::size_t blocks, int rows, int cols) {
+    const std::size_t size = static_cast<std::size_t>(rows) * cols;
+    for (std::size_t blk = 0; blk < blocks; ++blk) pack_panels(rows, cols, src + blk * size, dst + blk * size);
 }
 }  // namespace
 
@@ -68,9 +66,9 @@ void ForwardWorkspace<Real>::prepare(const models::Network<Real>& net) {
         W1t.resize(net.layout[TensorId::W1].size);
         W2t.resize(net.layout[TensorId::W2].size);
         Wht.resize(net.layout[TensorId::Wh].size);
-        transpose_blocks(net.tensor(TensorId::W1), W1t.data(), N, cfg.d_h, cfg.mlp_in());
-        transpose_blocks(net.tensor(TensorId::W2), W2t.data(), N, cfg.d_m, cfg.d_h);
-        if (cfg.l > 1) transpose_blocks(net.tensor(TensorId::Wh), Wht.data(), N * (cfg.l - 1), cfg.d_h, cfg.d_h);
+        pack_blocks(net.tensor(TensorId::W1), W1t.data(), N, cfg.d_h, cfg.mlp_in());
+        pack_blocks(net.tensor(TensorId::W2), W2t.data(), N, cfg.d_m, cfg.d_h);
+        if (cfg.l > 1) pack_blocks(net.tensor(TensorId::Wh), Wht.data(), N * (cfg.l - 1), cfg.d_h, cfg.d_h);
     }
     prepared = true;
 }
@@ -162,19 +160,20 @@ void elm_neuron_forward(const models::Network<Real>& net, const ForwardWorkspace
         for (int k = 0; k < dmn; ++k) u[nb + k] = km[k] * mp[k];
         std::copy(b1, b1 + dh, A + static_cast<std::size_t>(b) * ah);
     }
-    gemm_nn_acc(B, dh, in, U, in, W1t, dh, A, ah);
+    gemm_nn_acc_packed(B, dh, in, U, in, W1t, A, ah);
     for (int b = 0; b < B; ++b)
         for (int o = 0; o < dh; ++o) H[b * ah + o] = phi_forward(A[b * ah + o], silu);
     for (int layer = 1; layer < nl; ++layer) {
         const std::size_t off = static_cast<std::size_t>(layer) * dh;
         for (int b = 0; b < B; ++b)
             std::copy(bh + (layer - 1) * dh, bh + layer * dh, A + static_cast<std::size_t>(b) * ah + off);
-        gemm_nn_acc(B, dh, dh, H + off - dh, ah, Wht + static_cast<std::size_t>(layer - 1) * dh * dh, dh, A + off, ah);
+        gemm_nn_acc_packed(B, dh, dh, H + off - dh, ah, Wht + static_cast<std::size_t>(layer - 1) * dh * dh, A + off,
+                           ah);
         for (int b = 0; b < B; ++b)
             for (int o = 0; o < dh; ++o) H[b * ah + off + o] = phi_forward(A[b * ah + off + o], silu);
     }
     for (int b = 0; b < B; ++b) std::copy(b2, b2 + dmn, D + static_cast<std::size_t>(b) * dmn);
-    gemm_nn_acc(B, dmn, dh, H + static_cast<std::size_t>(nl - 1) * dh, ah, W2t, dmn, D, dmn);
+    gemm_nn_acc_packed(B, dmn, dh, H + static_cast<std::size_t>(nl - 1) * dh, ah, W2t, D, dmn);
     dm_activation_inplace(D, static_cast<std::size_t>(B) * dmn);
     for (int b = 0; b < B; ++b) {
         const std::size_t nbi = IB + b;

@@ -13,16 +13,16 @@
 namespace elm::sim {
 
 // What the forward step derives from the parameters once per parameter version, and its scratch:
-//  - transposed MLP weights ([in][out] per neuron) so that every matrix-vector product of a step is
-//    a sequence of contiguous AXPYs that vectorise without reassociating float sums;
+//  - MLP weights transposed to [in][out] per neuron and packed in column panels, the layout the
+//    step's GEMMs stream through (sim/small_gemm.hpp, gemm_nn_acc_packed);
 //  - the fan-out table, for the event-driven drive of spiking networks (only synapses whose source
 //    fired are touched);
 //  - per-neuron scratch and the branch-drive buffer. Allocated once; nothing is allocated per step.
 template <class Real>
 struct ForwardWorkspace {
-    std::vector<Real> W1t;      // [N][in][d_h]
-    std::vector<Real> Wht;      // [N][l-1][d_h][d_h] (in x out)
-    std::vector<Real> W2t;      // [N][d_h][d_m]
+    std::vector<Real> W1t;      // [N] blocks of in x d_h, packed in column panels (pack_panels)
+    std::vector<Real> Wht;      // [N][l-1] blocks of d_h x d_h (in x out), packed
+    std::vector<Real> W2t;      // [N] blocks of d_h x d_m, packed
     std::vector<Real> scratch;  // [N][B][mlp_in + l d_h]
     int batch = 0;              // B the scratch is sized for
     std::vector<Real> drive;    // [N][B][n_b] synaptic drive of the step (scatter path)

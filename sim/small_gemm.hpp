@@ -215,4 +215,29 @@ inline void gemm_tn_acc(int M, int N, int K, const Real* A, int lda, const Real*
     gemm_tn_acc_portable(M, N, K, A, lda, B, ldb, C, ldc);
 }
 
+// Packed right-hand operands. A [K][N] matrix used as B in many products (a neuron's weights, every
+// step) is stored as column panels of kGemmPanel columns (the last one narrower), each panel [K][w]
+// contiguous, so the kernels read it as one sequential stream. Same floats as the unpacked product.
+inline constexpr int kGemmPanel = 16;
+
+// dst := the packed form of src^T, where src is [N][K] row-major (out x in, the parameter layout).
+template <class Real>
+inline void pack_panels(int N, int K, const Real* src, Real* dst) {
+    for (int p0 = 0; p0 < N; p0 += kGemmPanel) {
+        const int w = std::min(kGemmPanel, N - p0);
+        Real* panel = dst + static_cast<long>(p0) * K;
+        for (int k = 0; k < K; ++k)
+            for (int c = 0; c < w; ++c) panel[static_cast<long>(k) * w + c] = src[static_cast<long>(p0 + c) * K + k];
+    }
+}
+
+// C[M][N] += A[M][K] B[K][N] with B packed by pack_panels.
+template <class Real>
+inline void gemm_nn_acc_packed(int M, int N, int K, const Real* A, int lda, const Real* Bp, Real* C, int ldc) {
+    for (int p0 = 0; p0 < N; p0 += kGemmPanel) {
+        const int w = std::min(kGemmPanel, N - p0);
+        gemm_nn_acc(M, w, K, A, lda, Bp + static_cast<long>(p0) * K, w, C + p0, ldc);
+    }
+}
+
 }  // namespace elm::sim

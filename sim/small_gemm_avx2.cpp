@@ -27,22 +27,46 @@ inline const float* a_at(const float* A, int lda, int i, int k) {
     return kTransA ? A + static_cast<long>(k) * lda + i : A + static_cast<long>(i) * lda + k;
 }
 
-// MR rows x NV 8-wide column vectors of C, accumulators in registers.
+// MR rows (1-4) x NV (1-2) 8-wide column vectors of C. The accumulators are named variables, not an
+// array: GCC 12 keeps an array of __m256 in registers but also stores it to the stack on every k,
+// one store per FMA, which made the kernel store-bound.
 template <bool kTransA, int MR, int NV>
 void tile(int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc) {
-    __m256 c[MR][NV];
-    for (int i = 0; i < MR; ++i)
-        for (int v = 0; v < NV; ++v) c[i][v] = _mm256_loadu_ps(C + static_cast<long>(i) * ldc + 8 * v);
+    static_assert(MR >= 1 && MR <= 4 && NV >= 1 && NV <= 2);
+    const long ldc_l = ldc;
+    auto load_c = [&](int i, int v) {
+        return (i < MR && v < NV) ? _mm256_loadu_ps(C + i * ldc_l + 8 * v) : _mm256_setzero_ps();
+    };
+    __m256 c00 = load_c(0, 0), c01 = load_c(0, 1), c10 = load_c(1, 0), c11 = load_c(1, 1);
+    __m256 c20 = load_c(2, 0), c21 = load_c(2, 1), c30 = load_c(3, 0), c31 = load_c(3, 1);
     for (int k = 0; k < K; ++k) {
-        __m256 b[NV];
-        for (int v = 0; v < NV; ++v) b[v] = _mm256_loadu_ps(B + static_cast<long>(k) * ldb + 8 * v);
-        for (int i = 0; i < MR; ++i) {
-            const __m256 a = _mm256_broadcast_ss(a_at<kTransA>(A, lda, i, k));
-            for (int v = 0; v < NV; ++v) c[i][v] = _mm256_fmadd_ps(a, b[v], c[i][v]);
+        const float* b = B + static_cast<long>(k) * ldb;
+        const __m256 b0 = _mm256_loadu_ps(b);
+        const __m256 b1 = NV > 1 ? _mm256_loadu_ps(b + 8) : b0;
+        const __m256 a0 = _mm256_broadcast_ss(a_at<kTransA>(A, lda, 0, k));
+        c00 = _mm256_fmadd_ps(a0, b0, c00);
+        if constexpr (NV > 1) c01 = _mm256_fmadd_ps(a0, b1, c01);
+        if constexpr (MR > 1) {
+            const __m256 a1 = _mm256_broadcast_ss(a_at<kTransA>(A, lda, 1, k));
+            c10 = _mm256_fmadd_ps(a1, b0, c10);
+            if constexpr (NV > 1) c11 = _mm256_fmadd_ps(a1, b1, c11);
+        }
+        if constexpr (MR > 2) {
+            const __m256 a2 = _mm256_broadcast_ss(a_at<kTransA>(A, lda, 2, k));
+            c20 = _mm256_fmadd_ps(a2, b0, c20);
+            if constexpr (NV > 1) c21 = _mm256_fmadd_ps(a2, b1, c21);
+        }
+        if constexpr (MR > 3) {
+            const __m256 a3 = _mm256_broadcast_ss(a_at<kTransA>(A, lda, 3, k));
+            c30 = _mm256_fmadd_ps(a3, b0, c30);
+            if constexpr (NV > 1) c31 = _mm256_fmadd_ps(a3, b1, c31);
         }
     }
-    for (int i = 0; i < MR; ++i)
-        for (int v = 0; v < NV; ++v) _mm256_storeu_ps(C + static_cast<long>(i) * ldc + 8 * v, c[i][v]);
+    auto store_c = [&](int i, int v, __m256 value) {
+        if (i < MR && v < NV) _mm256_storeu_ps(C + i * ldc_l + 8 * v, value);
+    };
+    store_c(0, 0, c00), store_c(0, 1, c01), store_c(1, 0, c10), store_c(1, 1, c11);
+    store_c(2, 0, c20), store_c(2, 1, c21), store_c(3, 0, c30), store_c(3, 1, c31);
 }
 
 // Fewer than 8 columns: scalar FMAs in the same order as the vector lanes.

@@ -126,3 +126,21 @@ TEST_CASE("double GEMM against a hand loop", "[gemm]") {
     sim::gemm_nn_acc(M, N, K, A.data(), K, B.data(), N, C.data(), N);
     CHECK(C == ref);  // same order, no fusion: exact
 }
+
+TEST_CASE("packed right-hand operands give the unpacked product's floats", "[gemm]") {
+    for (const Shape& s : kShapes) {
+        CAPTURE(s.M, s.N, s.K);
+        // W is [N][K] (out x in, the parameter layout); the product uses W^T as B.
+        const auto W = random_matrix(static_cast<std::size_t>(s.N) * s.K, 70);
+        const auto A = random_matrix(static_cast<std::size_t>(s.M) * s.K, 71);
+        const auto C0 = random_matrix(static_cast<std::size_t>(s.M) * s.N, 72);
+        std::vector<float> Wt(W.size()), packed(W.size());
+        for (int n = 0; n < s.N; ++n)
+            for (int k = 0; k < s.K; ++k) Wt[static_cast<std::size_t>(k) * s.N + n] = W[static_cast<std::size_t>(n) * s.K + k];
+        sim::pack_panels(s.N, s.K, W.data(), packed.data());
+        auto plain = C0, from_packed = C0;
+        sim::gemm_nn_acc(s.M, s.N, s.K, A.data(), s.K, Wt.data(), s.N, plain.data(), s.N);
+        sim::gemm_nn_acc_packed(s.M, s.N, s.K, A.data(), s.K, packed.data(), from_packed.data(), s.N);
+        CHECK(from_packed == plain);
+    }
+}
