@@ -5,8 +5,9 @@
 // LIF (section 6): v_t = kappa_v v_{t-1} (1 - s_{t-1}) + w . z;  y_t = s_t = H(v_t - 1).
 //
 // Speed: each neuron's layer is one [B x in] x [in x out] GEMM over weights transposed and packed in
-// column panels once per parameter version (sim/small_gemm.hpp), so each step streams them in order; spiking networks build the synaptic drive by
-// scattering only from sources that fired (spec section 5).
+// column panels once per parameter version (sim/small_gemm.hpp), so each step streams them in order;
+// synapses read the step's presynaptic values as [source][batch] rows; spiking networks build the
+// synaptic drive by scattering only from sources that fired (spec section 5).
 #include "sim/forward.hpp"
 
 #include <algorithm>
@@ -26,18 +27,6 @@ bool uses_event_drive(const ModelConfig& cfg) { return cfg.output_mode != Output
 namespace {
 // Branches of the synaptic drive: n_b for ELM neurons, one (the membrane current) for LIF.
 int drive_width(const ModelConfig& cfg) { return cfg.output_mode == OutputMode::lif ? 1 : cfg.n_b; }
-
-// out[o] = bias[o] + sum_q Wt[q][o] in[q]   (Wt is [in][out], row q contiguous)
-template <class Real>
-inline void affine_t(const Real* __restrict Wt, const Real* __restrict bias, const Real* __restrict in, int n_in,
-                     int n_out, Real* __restrict out) {
-    std::copy(bias, bias + n_out, out);
-    for (int q = 0; q < n_in; ++q) {
-        const Real uq = in[q];
-        const Real* __restrict row = Wt + static_cast<std::size_t>(q) * n_out;
-        for (int o = 0; o < n_out; ++o) out[o] += row[o] * uq;
-    }
-}
 
 // Each [rows][cols] block (out x in, the parameter layout) transposed to in x out and packed in
 // column panels of kGemmPanel (gemm_nn_acc_packed's operand layout).

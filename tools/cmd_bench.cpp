@@ -53,6 +53,9 @@ namespace {
 constexpr double kEventRate = 0.05;
 constexpr std::uint64_t kInputSeed = 4;
 constexpr int kScalingThreads = 1;  // the thread-scaling column compares this against --threads
+// The scaling column runs this many (1 thread, --threads) pairs back to back and divides the medians:
+// on a shared VM two runs minutes apart can differ by 30 %, two runs seconds apart much less.
+constexpr int kScalingPairs = 3;
 
 struct BenchArgs {
     std::string configs = "small,wide,complex", json, python = "/usr/bin/python3", reference, worker;
@@ -104,6 +107,12 @@ sim::Batch random_batch(const models::ModelConfig& m, int T, int B) {
     return batch;
 }
 
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    const std::size_t n = v.size();
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 template <class F>
 double median_ms(F&& f, int warmup, int repeats) {
     for (int r = 0; r < warmup; ++r) f();
@@ -113,13 +122,11 @@ double median_ms(F&& f, int warmup, int repeats) {
         f();
         ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     }
-    std::sort(ms.begin(), ms.end());
-    const std::size_t n = ms.size();
-    return n % 2 ? ms[n / 2] : 0.5 * (ms[n / 2 - 1] + ms[n / 2]);
+    return median(std::move(ms));
 }
 
-// One measurement in this process; prints one JSON line. Inference runs only with the full tape:
-// it allocates the full tape itself and would mask the memory that recomputation saves.
+// One measurement in this process; prints one JSON line. Inference (tape-free) runs only in the
+// recompute = 0 child, so the recomputing child's peak memory is that of training alone.
 void run_worker(const BenchArgs& a) {
     const auto cfg = experiment(find_config(a.worker));
     auto net = models::make_network<float>(cfg.model);
@@ -278,7 +285,8 @@ struct Row {
     BenchConfig cfg;
     sim::FlopCount flops;
     Measured full, rec, torch;
-    double one_thread_ms = NAN;
+    double one_thread_ms = NAN;  // median over the scaling pairs
+    double speedup = NAN;        // median 1-thread time / median --threads time, paired runs
 };
 
 std::string cell(double v, int width, int precision) {
@@ -357,8 +365,15 @@ void run_bench(const BenchArgs& a) {
         r.flops = sim::count_flops(cfg.model, a.T, c.B, 1);
         r.full = run_worker_child(a, c.name, a.threads, 0);
         if (a.recompute > 0) r.rec = run_worker_child(a, c.name, a.threads, a.recompute);
-        if (c.name == "wide" && a.threads != kScalingThreads)
-            r.one_thread_ms = run_worker_child(a, c.name, kScalingThreads, 0).train_ms;
+        if (c.name == "wide" && a.threads != kScalingThreads) {
+            std::vector<double> one, many;
+            for (int p = 0; p < kScalingPairs; ++p) {
+                one.push_back(run_worker_child(a, c.name, kScalingThreads, 0).train_ms);
+                many.push_back(run_worker_child(a, c.name, a.threads, 0).train_ms);
+            }
+            r.one_thread_ms = median(one);
+            r.speedup = r.one_thread_ms / median(many);
+        }
         if (torch) {
             const std::string model = (tmp / (c.name + ".h5")).string();
             io::save_checkpoint(model, models::make_network<float>(cfg.model), cfg.toml_text, nullptr, created_by());
@@ -387,7 +402,7 @@ void run_bench(const BenchArgs& a) {
         const double nsteps = static_cast<double>(r.cfg.N) * r.cfg.B * a.T;
         const double gf = r.flops.train() / (r.full.train_ms * 1e6);
         const double act_x = r.rec.act_mb / r.full.act_mb, time_x = r.rec.train_ms / r.full.train_ms;
-        const double sp = r.one_thread_ms / r.full.train_ms;
+        const double sp = r.speedup;
         if (!std::isnan(sp)) speedup = sp;
         if (!std::isnan(tr)) {
             ++compared;
@@ -423,13 +438,13 @@ void run_bench(const BenchArgs& a) {
                              "\"threads\":{},\"repeats\":{},\"train_ms\":{},\"infer_ms\":{},\"rss_mb\":{},"
                              "\"torch_train_ms\":{},\"torch_infer_ms\":{},\"torch_rss_mb\":{},\"train_flops\":{},"
                              "\"peak_gflops\":{},\"activation_mb\":{},\"recompute\":{},\"recompute_train_ms\":{},"
-                             "\"recompute_activation_mb\":{},\"one_thread_train_ms\":{},\"machine\":\"{}\","
+                             "\"recompute_activation_mb\":{},\"one_thread_train_ms\":{},\"speedup\":{},\"machine\":\"{}\","
                              "\"commit\":\"{}\",\"date\":\"{}\",\"load\":\"{}\"}}\n",
                              r.cfg.name, r.cfg.N, r.cfg.d_m, r.cfg.d_h, r.cfg.n_b, r.cfg.k_c, r.cfg.B, a.T, a.threads,
                              a.repeats, jnum(r.full.train_ms), jnum(r.full.infer_ms), jnum(r.full.rss_mb),
                              jnum(r.torch.train_ms), jnum(r.torch.infer_ms), jnum(r.torch.rss_mb), jnum(r.flops.train()),
                              jnum(peak.gflops), jnum(r.full.act_mb), a.recompute, jnum(r.rec.train_ms),
-                             jnum(r.rec.act_mb), jnum(r.one_thread_ms), cpu_model(), commit, date, load);
+                             jnum(r.rec.act_mb), jnum(r.one_thread_ms), jnum(r.speedup), cpu_model(), commit, date, load);
         if (!f.flush()) throw InputError(fmt::format("{}: could not write the results", a.json));
     }
     out.commit();
