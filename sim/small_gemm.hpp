@@ -200,6 +200,9 @@ inline void gemm_tn_acc_portable(int M, int N, int K, const Real* A, int lda, co
     }
 }
 
+// Which float kernels this process uses ("avx2-fma" or "portable"), for logs and benchmark headers.
+inline const char* gemm_kernels() { return avx2::available() ? "avx2-fma" : "portable"; }
+
 // The products the engine calls: AVX2 kernels for float where available, the portable tiles otherwise.
 template <class Real>
 inline void gemm_nn_acc(int M, int N, int K, const Real* A, int lda, const Real* B, int ldb, Real* C, int ldc) {

@@ -2,9 +2,13 @@
 // (K + K steps == 2K steps, bit for bit), thread-count independence, and bad input -> exit code 2.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cmath>
+
 #include <fmt/format.h>
 
 #include "io/checkpoint.hpp"
+#include "sim/small_gemm.hpp"
 #include "tests/cli_runner.hpp"
 
 using namespace elm;
@@ -190,4 +194,31 @@ TEST_CASE("cli: bad input gets one clear line and exit code 2", "[cli][errors]")
     const auto r = run_elmsim(fmt::format("train --config {0}/c.toml --resume {0}/init.h5 --quiet", d));
     CHECK(r.code == 2);
     CHECK_THAT(r.output, Catch::Contains("/train"));
+}
+
+TEST_CASE("cli: the portable kernels (ELMSIM_NO_AVX2=1) train to the same parameters within rounding",
+          "[cli][gemm]") {
+    const auto dir = spike_dir("kernels");
+    test::write_text(dir / "c.toml", spike_config(dir, 0.0));
+    const std::string d = dir.string();
+    const auto portable = test::run_command(fmt::format(
+        "ELMSIM_NO_AVX2=1 {} train --config {}/c.toml --max-steps 6 --out {}/p.h5", ELMSIM_BINARY, d, d));
+    require_ok(portable);
+    CHECK_THAT(portable.output, Catch::Contains("kernels portable"));
+    const auto native = run_elmsim(fmt::format("train --config {0}/c.toml --max-steps 6 --out {0}/n.h5", d));
+    require_ok(native);
+    const auto p = io::load_checkpoint(d + "/p.h5"), n = io::load_checkpoint(d + "/n.h5");
+    REQUIRE(p.net.params.size() == n.net.params.size());
+    double worst = 0, scale = 0;
+    for (std::size_t k = 0; k < p.net.params.size(); ++k) {
+        worst = std::max(worst, static_cast<double>(std::fabs(p.net.params[k] - n.net.params[k])));
+        scale = std::max(scale, static_cast<double>(std::fabs(n.net.params[k])));
+    }
+    INFO("largest parameter difference " << worst << " (largest parameter " << scale << ")");
+    CHECK(worst <= 1e-4 * scale);  // 6 Adamax steps: rounding differences only
+    // Where this CPU has the AVX2 kernels, the switch really changed them (FMA rounds differently).
+    if (sim::avx2::available()) {
+        CHECK_THAT(native.output, Catch::Contains("kernels avx2-fma"));
+        CHECK(worst > 0);
+    }
 }

@@ -40,6 +40,7 @@
 #include "sim/learner.hpp"
 #include "sim/optimizer.hpp"
 #include "sim/peak_flops.hpp"
+#include "sim/small_gemm.hpp"
 #include "tools/commands.hpp"
 
 extern char** environ;
@@ -351,8 +352,9 @@ void run_bench(const BenchArgs& a) {
     fmt::print("threads {} | T {} | median of {} after {} warm-up | input: random events, P = {} per channel-bin, "
                "C 700, n_out 20, loss on the last step, Adamax, no dropout\n",
                a.threads, a.T, a.repeats, a.warmup, kEventRate);
-    fmt::print("peak float ({}): {:.1f} GFLOP/s on 1 thread, {:.1f} on {} | baseline build ISA ({}): {:.1f} on {}\n",
-               peak.isa, peak1.gflops, peak.gflops, a.threads, base.isa, base.gflops, a.threads);
+    fmt::print("peak float ({}): {:.1f} GFLOP/s on 1 thread, {:.1f} on {} | baseline build ISA ({}): {:.1f} on {} | "
+               "elmsim GEMM kernels: {}\n",
+               peak.isa, peak1.gflops, peak.gflops, a.threads, base.isa, base.gflops, a.threads, sim::gemm_kernels());
     fmt::print("torch: {}\n\n", torch ? fmt::format("{} ({} {}, OMP_NUM_THREADS={})", torch_version, a.python,
                                                     reference, a.threads)
                                       : torch_note);

@@ -12,6 +12,7 @@
 #include "models/error.hpp"
 #include "models/network.hpp"
 #include "models/param_count.hpp"
+#include "sim/small_gemm.hpp"
 #include "sim/trainer.hpp"
 #include "tools/commands.hpp"
 
@@ -101,9 +102,11 @@ void run_train(const TrainArgs& a) {
     if (a.max_steps && *a.max_steps < 0) throw InputError(fmt::format("--max-steps: expected >= 0, got {}", *a.max_steps));
     const std::int64_t steps = a.max_steps.value_or(cfg.train.max_steps);
     if (!a.quiet)
-        fmt::print(stderr, "train: task {}  N {}  k_e {}  k_c {}  P {}  | steps {} .. {}  batch {}  threads {}\n",
+        fmt::print(stderr,
+                   "train: task {}  N {}  k_e {}  k_c {}  P {}  | steps {} .. {}  batch {}  threads {}  kernels {}\n",
                    io::to_string(cfg.task.kind), cfg.model.N, pc.k_e, pc.k_c, pc.P, trainer.step(),
-                   std::min(cfg.train.max_steps, trainer.step() + steps), cfg.train.batch_size, ex.threads());
+                   std::min(cfg.train.max_steps, trainer.step() + steps), cfg.train.batch_size, ex.threads(),
+                   sim::gemm_kernels());
     sim::TrainHooks hooks;
     hooks.checkpoint = [&](const sim::TrainState& st) {
         io::save_checkpoint(out, net, cfg.toml_text, &st, created_by());
