@@ -4,10 +4,11 @@
 // can. The file uses no inline functions or templates from other headers: an AVX2 copy of a shared
 // inline function could be picked by the linker for the whole program.
 //
-// Every output element is c = fma(a_k, b_k, c) for k ascending from its initial value, in the vector
-// tiles and in the scalar edges alike, so the result does not depend on tiling, M, or thread count.
+// Every output element is c = fma(a_k, b_k, c) for k ascending from its initial value, in the full
+// and the masked (fewer than 8 columns) tiles alike, so the result does not depend on tiling, M, or thread count.
 #include "sim/small_gemm_avx2.hpp"
 
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
@@ -69,19 +70,41 @@ void tile(int K, const float* A, int lda, const float* B, int ldb, float* C, int
     store_c(2, 0, c20), store_c(2, 1, c21), store_c(3, 0, c30), store_c(3, 1, c31);
 }
 
-// Fewer than 8 columns: scalar FMAs in the same order as the vector lanes.
-template <bool kTransA>
-void edge(int mr, int nr, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc) {
-    for (int i = 0; i < mr; ++i) {
-        float* c = C + static_cast<long>(i) * ldc;
-        for (int j = 0; j < nr; ++j) {
-            __m128 acc = _mm_set_ss(c[j]);
-            for (int k = 0; k < K; ++k)
-                acc = _mm_fmadd_ss(_mm_set_ss(*a_at<kTransA>(A, lda, i, k)),
-                                   _mm_set_ss(B[static_cast<long>(k) * ldb + j]), acc);
-            c[j] = _mm_cvtss_f32(acc);
-        }
+// Fewer than 8 columns: one masked 8-wide vector per row (lanes >= nr neither read nor written), the
+// same FMA per lane as the full tiles. Rows four at a time, then the rest one by one.
+template <bool kTransA, int MR>
+void tile_masked(int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc, __m256i mask) {
+    const long ldc_l = ldc;
+    __m256 c0 = _mm256_maskload_ps(C, mask);
+    __m256 c1 = MR > 1 ? _mm256_maskload_ps(C + ldc_l, mask) : c0;
+    __m256 c2 = MR > 2 ? _mm256_maskload_ps(C + 2 * ldc_l, mask) : c0;
+    __m256 c3 = MR > 3 ? _mm256_maskload_ps(C + 3 * ldc_l, mask) : c0;
+    for (int k = 0; k < K; ++k) {
+        const __m256 b = _mm256_maskload_ps(B + static_cast<long>(k) * ldb, mask);
+        c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a_at<kTransA>(A, lda, 0, k)), b, c0);
+        if constexpr (MR > 1) c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a_at<kTransA>(A, lda, 1, k)), b, c1);
+        if constexpr (MR > 2) c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(a_at<kTransA>(A, lda, 2, k)), b, c2);
+        if constexpr (MR > 3) c3 = _mm256_fmadd_ps(_mm256_broadcast_ss(a_at<kTransA>(A, lda, 3, k)), b, c3);
     }
+    _mm256_maskstore_ps(C, mask, c0);
+    if constexpr (MR > 1) _mm256_maskstore_ps(C + ldc_l, mask, c1);
+    if constexpr (MR > 2) _mm256_maskstore_ps(C + 2 * ldc_l, mask, c2);
+    if constexpr (MR > 3) _mm256_maskstore_ps(C + 3 * ldc_l, mask, c3);
+}
+
+template <bool kTransA>
+void edge(int M, int nr, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc) {
+    alignas(32) std::int32_t lanes[8];
+    for (int j = 0; j < 8; ++j) lanes[j] = j < nr ? -1 : 0;
+    const __m256i mask = _mm256_load_si256(reinterpret_cast<const __m256i*>(lanes));
+    const int step = kTransA ? 1 : lda;  // distance between consecutive rows of A
+    int m0 = 0;
+    for (; m0 + 4 <= M; m0 += 4)
+        tile_masked<kTransA, 4>(K, A + static_cast<long>(m0) * step, lda, B, ldb, C + static_cast<long>(m0) * ldc, ldc,
+                                mask);
+    for (; m0 < M; ++m0)
+        tile_masked<kTransA, 1>(K, A + static_cast<long>(m0) * step, lda, B, ldb, C + static_cast<long>(m0) * ldc, ldc,
+                                mask);
 }
 
 // Rows of a column panel of width 8 * NV, four at a time, then the 1-3 left over.

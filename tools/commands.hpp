@@ -19,6 +19,7 @@ void register_simulate(CLI::App& app);
 void register_generate(CLI::App& app);
 void register_bench_sim(CLI::App& app);
 void register_bench(CLI::App& app);
+void register_bench_gemm(CLI::App& app);
 
 // "elmsim <version>", recorded as created_by in files this tool writes.
 std::string created_by();

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
     elm::tools::register_generate(app);
     elm::tools::register_bench_sim(app);
     elm::tools::register_bench(app);
+    elm::tools::register_bench_gemm(app);
     try {
         // CLI11 reports an unknown first word as "a subcommand is required"; name it instead.
         const auto known = [&](const char* name) {

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Installs what the PyTorch reference (tools/reference/elm_reference.py) and the benchmark need:
+# Installs what the PyTorch reference (tools/reference/elm_reference.py) and the benchmarks need:
 # Debian's python3-torch (CPU build, for /usr/bin/python3) and the OpenMP OpenBLAS it runs its BLAS on
-# (the pthreads variant ignores torch.set_num_threads, which would spoil thread-count comparisons).
+# (the pthreads variant ignores torch.set_num_threads, which would spoil thread-count comparisons),
+# and BLIS, the second tuned BLAS `elmsim bench-gemm` compares elmsim's kernels with.
 # Installs only what is missing; needs root or sudo. The test suite never calls this script: the
 # [torch] test skips when torch is absent.
 set -euo pipefail
 
-packages=(python3-torch libopenblas0-openmp python3-h5py)
+packages=(python3-torch libopenblas0-openmp libblis4-openmp python3-h5py)
 
 missing=()
 for p in "${packages[@]}"; do
