@@ -33,7 +33,8 @@ struct BackwardWorkspace {
 };
 
 // Backward over the whole tape. g_y_readout [T][N][B] is dL/dy_t from the readout; grads += dL/dθ.
-// When g_x is not null it receives dL/dx [T][B][C] (needed for the embedding).
+// x is the input by channel, [T][C][B], as for the forward. When g_x is not null it receives dL/dx
+// [T][B][C] (needed for the embedding).
 template <class Real>
 void sequence_backward(const models::Network<Real>& net, const StepDecays<Real>& dec, const Real* x,
                        const Tape<Real>& tape, const Real* g_y_readout, Real* grads, Real* g_x,

@@ -100,9 +100,10 @@ void scatter_drive(const models::Network<Real>& net, const models::FanOut& fo, i
         }
     };
     for (int b = 0; b < B; ++b) {
-        const Real* xb = x_t + static_cast<std::size_t>(b) * C;
-        for (int c = 0; c < C; ++c)
-            if (xb[c] != Real(0)) deliver(c, b, xb[c]);
+        for (int c = 0; c < C; ++c) {
+            const Real x = x_t[static_cast<std::size_t>(c) * B + b];
+            if (x != Real(0)) deliver(c, b, x);
+        }
         for (int j = 0; j < cfg.N; ++j) {
             const Real y = y_prev[static_cast<std::size_t>(j) * B + b];
             if (y != Real(0)) deliver(C + j, b, y);
@@ -195,13 +196,9 @@ void lif_neuron_forward(const ForwardWorkspace<Real>& ws, const StepDecays<Real>
 
 }  // namespace
 
-// presyn[s][b] = x_t[b][s] for inputs s < C, then y_prev[j][b] for neurons: the gather's row layout.
 template <class Real>
 void fill_presynaptic(int C, int N, int B, const Real* x_t, const Real* y_prev, Real* presyn) {
-    for (int b = 0; b < B; ++b) {
-        const Real* xb = x_t + static_cast<std::size_t>(b) * C;
-        for (int c = 0; c < C; ++c) presyn[static_cast<std::size_t>(c) * B + b] = xb[c];
-    }
+    std::copy(x_t, x_t + static_cast<std::size_t>(C) * B, presyn);
     std::copy(y_prev, y_prev + static_cast<std::size_t>(N) * B, presyn + static_cast<std::size_t>(C) * B);
 }
 

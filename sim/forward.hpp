@@ -58,12 +58,13 @@ struct StepSlots {
     Real* dm;  // [N][B][d_m]
 };
 
-// presyn[s][b] = x_t[b][s] for inputs s < C, then y_prev[j][b] for neurons j: one contiguous row of B
-// values per synapse source, the layout the gather (forward) and the synapse gradients (backward) read.
+// presyn = [x_t; y_prev]: the step's input by channel [C][B], then y_{t-1} [N][B]: one contiguous row of
+// B values per synapse source, the layout the gather (forward) and the synapse gradients (backward) read.
 template <class Real>
 void fill_presynaptic(int C, int N, int B, const Real* x_t, const Real* y_prev, Real* presyn);
 
-// One update of every neuron. x_t is the step's input [B][C] (counts or impulses; C = input width).
+// One update of every neuron. x_t is the step's input by channel, [C][B] (counts or impulses; C = input
+// width; for B = 1 simply the C values). Learner::run transposes a batch's [T][B][C] input once.
 template <class Real>
 void network_step_forward(const models::Network<Real>& net, const StepDecays<Real>& dec, const Real* x_t, int B,
                           const StepSlots<Real>& s, ForwardWorkspace<Real>& ws, Executor& ex);
@@ -72,7 +73,7 @@ void network_step_forward(const models::Network<Real>& net, const StepDecays<Rea
 template <class Real>
 StepSlots<Real> tape_slots(Tape<Real>& tape, int t);
 
-// T steps of input x [T][B][C] from the state in tape slot 0; fills slots 1..T. Prepares `ws` for
+// T steps of input x [T][C][B] from the state in tape slot 0; fills slots 1..T. Prepares `ws` for
 // the current parameters first.
 template <class Real>
 void sequence_forward(const models::Network<Real>& net, const StepDecays<Real>& dec, const Real* x,

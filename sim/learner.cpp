@@ -16,37 +16,75 @@ Learner<Real>::Learner(const models::Network<Real>& net, Executor& ex) : net_(ne
     fws_.resize(net.cfg);
 }
 
+namespace {
+// dst[t][c][b] = src[t][b][c] for one step; channels in blocks so the strided writes stay in L1.
+template <class Src, class Dst>
+void transpose_step(const Src* src, Dst* dst, int B, int C) {
+    constexpr int kBlock = 64;
+    for (int c0 = 0; c0 < C; c0 += kBlock) {
+        const int c1 = std::min(C, c0 + kBlock);
+        for (int b = 0; b < B; ++b) {
+            const Src* row = src + static_cast<std::size_t>(b) * C;
+            for (int c = c0; c < c1; ++c) dst[static_cast<std::size_t>(c) * B + b] = static_cast<Dst>(row[c]);
+        }
+    }
+}
+}  // namespace
+
 template <class Real>
 void Learner<Real>::build_input(const Batch& batch, double dropout, Rng* rng) {
     const auto& cfg = net_.cfg;
-    const int C = cfg.input_width();
-    const std::size_t n = static_cast<std::size_t>(batch.T) * batch.B * C;
-    x_.resize(n);
+    const int C = cfg.input_width(), T = batch.T, B = batch.B;
+    const std::size_t n = static_cast<std::size_t>(T) * B * C, step = static_cast<std::size_t>(B) * C;
+    // Written directly in the engine's layout, [T][C][B]: each step's input by channel.
+    xt_.resize(n);
+    input_T_ = T;
+    input_B_ = B;
+    auto at = [&](std::size_t t, std::size_t b, std::size_t c) -> Real& { return xt_[t * step + c * B + b]; };
     if (cfg.C_e > 0) {
-        if (batch.tokens.size() != static_cast<std::size_t>(batch.T) * batch.B)
+        if (batch.tokens.size() != static_cast<std::size_t>(T) * B)
             throw InputError(fmt::format("batch: the model has an embedding but the batch holds {} tokens for "
-                                         "T x B = {} x {}", batch.tokens.size(), batch.T, batch.B));
+                                         "T x B = {} x {}", batch.tokens.size(), T, B));
         const Real* E = net_.tensor(TensorId::embedding);
-        for (std::size_t tb = 0; tb < batch.tokens.size(); ++tb)
-            std::copy(E + static_cast<std::size_t>(batch.tokens[tb]) * C,
-                      E + static_cast<std::size_t>(batch.tokens[tb] + 1) * C, x_.begin() + tb * C);
+        for (int t = 0; t < T; ++t)
+            for (int b = 0; b < B; ++b) {
+                const Real* row = E + static_cast<std::size_t>(batch.tokens[static_cast<std::size_t>(t) * B + b]) * C;
+                for (int c = 0; c < C; ++c) at(t, b, c) = row[c];
+            }
     } else {
         if (batch.C != C || batch.x.size() != n)
             throw InputError(fmt::format("batch: the model reads {} input channels, the data has {} (x holds {} values "
-                                         "for T x B x C = {} x {} x {})", C, batch.C, batch.x.size(), batch.T,
-                                         batch.B, C));
-        std::copy(batch.x.begin(), batch.x.end(), x_.begin());
+                                         "for T x B x C = {} x {} x {})", C, batch.C, batch.x.size(), T, B, C));
+        ex_.parallel_for(T, [&](int t0, int t1) {
+            for (int t = t0; t < t1; ++t) transpose_step(batch.x.data() + t * step, xt_.data() + t * step, B, C);
+        });
     }
     keep_.clear();
     if (dropout > 0.0) {
-        // Inverted dropout: kept inputs are scaled by 1 / (1 - p) so the expected input is unchanged.
+        // Inverted dropout: kept inputs are scaled by 1 / (1 - p) so the expected input is unchanged. The
+        // mask is drawn in [T][B][C] order (the batch's layout) and kept in it for the embedding gradient.
         const Real scale = static_cast<Real>(1.0 / (1.0 - dropout));
         keep_.resize(n);
-        for (std::size_t k = 0; k < n; ++k) {
-            keep_[k] = rng->uniform() < dropout ? Real(0) : scale;
-            x_[k] *= keep_[k];
-        }
+        std::size_t k = 0;
+        for (int t = 0; t < T; ++t)
+            for (int b = 0; b < B; ++b)
+                for (int c = 0; c < C; ++c, ++k) {
+                    keep_[k] = rng->uniform() < dropout ? Real(0) : scale;
+                    at(t, b, c) *= keep_[k];
+                }
     }
+}
+
+template <class Real>
+std::vector<Real> Learner<Real>::model_input() const {
+    const int C = net_.cfg.input_width(), T = input_T_, B = input_B_;
+    std::vector<Real> x(xt_.size());
+    const std::size_t step = static_cast<std::size_t>(B) * C;
+    for (int t = 0; t < T; ++t)
+        for (int b = 0; b < B; ++b)
+            for (int c = 0; c < C; ++c)
+                x[t * step + static_cast<std::size_t>(b) * C + c] = xt_[t * step + static_cast<std::size_t>(c) * B + b];
+    return x;
 }
 
 template <class Real>
@@ -54,7 +92,7 @@ void Learner<Real>::forward_stretch(int t0, int len, int B, const NetworkState<R
     tape_.resize(net_.cfg, len, B);
     tape_.load_state(start);
     const std::size_t step_in = static_cast<std::size_t>(B) * net_.cfg.input_width();
-    sequence_forward(net_, decays_, x_.data() + t0 * step_in, tape_, fws_, ex_);
+    sequence_forward(net_, decays_, xt_.data() + t0 * step_in, tape_, fws_, ex_);
 }
 
 template <class Real>
@@ -74,7 +112,7 @@ void Learner<Real>::forward_untaped(int T, int B, int t_record, NetworkState<Rea
         const StepSlots<Real> s{prev->b.data(), prev->m.data(), prev->v.data(), prev->y.data(),
                                 next->b.data(), next->m.data(), next->v.data(), next->y.data(),
                                 a_scratch_.data(), dm_scratch_.data()};
-        network_step_forward(net_, decays_, x_.data() + t * step_in, B, s, fws_, ex_);
+        network_step_forward(net_, decays_, xt_.data() + t * step_in, B, s, fws_, ex_);
         if (t >= t_record)
             std::copy(next->y.begin(), next->y.end(),
                       y_record_.begin() + static_cast<std::ptrdiff_t>((t - t_record) * slot));
@@ -160,17 +198,17 @@ LossStats Learner<Real>::run(const Batch& batch, const RunOptions& opt, NetworkS
     readout_backward(net_, y_slots + (T - ls) * slot, ls, B, g_logits_.data(), grads, g_y_.data() + (T - ls) * slot,
                      ex_);
     const bool need_gx = cfg.C_e > 0;
-    if (need_gx) g_x_.resize(x_.size());
+    if (need_gx) g_x_.resize(xt_.size());
     Real* gx = need_gx ? g_x_.data() : nullptr;
     if (!segmented) {
-        sequence_backward(net_, decays_, x_.data(), tape_, g_y_.data(), grads, gx, bws_, ex_);
+        sequence_backward(net_, decays_, xt_.data(), tape_, g_y_.data(), grads, gx, bws_, ex_);
     } else {
         const std::size_t step_in = static_cast<std::size_t>(B) * cfg.input_width();
         begin_backward(net_, B, bws_);
         for (int s = stretches - 1; s >= 0; --s) {
             const int s0 = s * K, len = std::min(K, T - s0);
             forward_stretch(s0, len, B, checkpoints_[s]);
-            segment_backward(net_, decays_, x_.data() + s0 * step_in, tape_, g_y_.data() + s0 * slot, grads,
+            segment_backward(net_, decays_, xt_.data() + s0 * step_in, tape_, g_y_.data() + s0 * slot, grads,
                              gx ? gx + s0 * step_in : nullptr, bws_, ex_);
         }
     }

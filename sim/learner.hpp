@@ -49,8 +49,8 @@ public:
     // Logits of the steps the last run computed: [steps][B][n_out], steps = logit_steps().
     const std::vector<Real>& logits() const { return logits_; }
     int logit_steps() const { return logit_steps_; }
-    // The model input the last run used, [T][B][C] (after embedding and dropout).
-    const std::vector<Real>& model_input() const { return x_; }
+    // The model input the last run used, [T][B][C] (after embedding and dropout); a copy.
+    std::vector<Real> model_input() const;
 
 private:
     void build_input(const Batch& batch, double dropout, Rng* rng);
@@ -74,7 +74,9 @@ private:
     Tape<Real> tape_;
     ForwardWorkspace<Real> fws_;
     BackwardWorkspace<Real> bws_;
-    std::vector<Real> x_, keep_, g_x_, logits_, g_logits_, g_y_;
+    std::vector<Real> keep_, g_x_, logits_, g_logits_, g_y_;
+    std::vector<Real> xt_;                        // [T][C][B] the model input by channel (engine layout)
+    int input_T_ = 0, input_B_ = 0;               // shape of the last run's input
     std::vector<Real> y_record_;                  // [T][N][B] outputs, kept when recomputing
     std::vector<NetworkState<Real>> checkpoints_; // state at the start of every stretch
     NetworkState<Real> start_, ping_;
