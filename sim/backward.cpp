@@ -3,7 +3,7 @@
 //   g_m += g_v wy;  g_dm = g_m (1 - kappa_l);  g_kappa_m += g_m m_{t-1};  g_kappa_l -= g_m dm
 //   g_a2 = g_dm dm'(a2);  g_W2 += g_a2 h^T;  g_h = W2^T g_a2;  ... through l layers ... g_u = W1^T g_a1
 //   g_b += g_u[:n_b];  g_m_prev = g_m kappa_m + g_u[n_b:] kappa_m;  g_kappa_m += g_u[n_b:] m_{t-1}
-//   g_w += g_b[branch] z;  g_z = g_b[branch] w;  g_b_prev = kappa_b g_b
+//   g_w += g_b[branch] z;  g_z = g_b[branch] w (summed per source by the gather);  g_b_prev = kappa_b g_b
 // and kappa gradients reach tau_m_raw through StepDecays::dk*_draw.
 // LIF: g_s = g_y - G kappa_v v_t;  g_v = g_s H'(v_t - 1) + G kappa_v (1 - s_t), G = dL/dv_{t+1}.
 #include "sim/backward.hpp"
@@ -25,9 +25,8 @@ namespace {
 
 template <class Real>
 std::size_t scratch_per_neuron(const ModelConfig& cfg, int B) {
-    // U, g_U [B][in]; H [B][l d_h]; g_H, g_A [B][d_h]; g_A2 [B][d_m]; g_km, g_kl [d_m]; g_branch [n_b][B]
-    return static_cast<std::size_t>(B) * (2 * cfg.mlp_in() + cfg.l * cfg.d_h + 2 * cfg.d_h + cfg.d_m + cfg.n_b) +
-           2 * cfg.d_m;
+    // U, g_U [B][in]; H [B][l d_h]; g_H, g_A [B][d_h]; g_A2 [B][d_m]; g_km, g_kl [d_m]
+    return static_cast<std::size_t>(B) * (2 * cfg.mlp_in() + cfg.l * cfg.d_h + 2 * cfg.d_h + cfg.d_m) + 2 * cfg.d_m;
 }
 
 // One neuron over the whole batch at step t; the MLP's backward is a set of small GEMMs.
@@ -45,7 +44,6 @@ void elm_neuron_backward(const models::Network<Real>& net, const StepDecays<Real
     const std::size_t I = static_cast<std::size_t>(i), IB = I * B;
 
     const std::int32_t* src = net.src.data() + I * kc;
-    const Real* w = net.tensor(TensorId::w_syn) + I * kc;
     const Real* W1 = net.tensor(TensorId::W1) + I * dh * in;
     const Real* Wh = nl > 1 ? net.tensor(TensorId::Wh) + I * (nl - 1) * dh * dh : nullptr;
     const Real* W2 = net.tensor(TensorId::W2) + I * dmn * dh;
@@ -72,7 +70,7 @@ void elm_neuron_backward(const models::Network<Real>& net, const StepDecays<Real
     Real* gA2 = gA + Bz * dh;          // [B][d_m]
     Real* g_km = gA2 + Bz * dmn;       // [d_m]
     Real* g_kl = g_km + dmn;           // [d_m]
-    Real* g_br = g_kl + dmn;           // [n_b][B] dL/d(branch drive)
+    Real* g_br = ws.g_drive.data() + I * nb * B;  // [n_b][B] dL/d(branch drive), read by the gather
     std::fill(g_km, g_km + dmn, Real(0));
     std::fill(g_kl, g_kl + dmn, Real(0));
 
@@ -153,16 +151,13 @@ void elm_neuron_backward(const models::Network<Real>& net, const StepDecays<Real
             gb[j] = dec.kappa_b * g;  // carry dL/db_{t-1}
         }
     }
-    // Synapses: g_w[k] += sum_b g_branch[b] z[src[k]][b] (b ascending); g_z[k][b] = g_branch[b] w[k].
-    Real* gz = ws.g_z.data() + I * kc * B;
+    // Synapses: g_w[k] += sum_b g_branch[b] z[src[k]][b] (b ascending).
     for (int k = 0; k < kc; ++k) {
         const Real* g = g_br + static_cast<std::size_t>(k / per_branch) * B;
         const Real* z = ws.presyn.data() + static_cast<std::size_t>(src[k]) * B;
         Real acc = gw[k];
         for (int b = 0; b < B; ++b) acc += g[b] * z[b];
         gw[k] = acc;
-        Real* gzk = gz + static_cast<std::size_t>(k) * B;
-        for (int b = 0; b < B; ++b) gzk[b] = g[b] * w[k];
     }
     if (cfg.learn_tau_m) {
         const Real* dkm = dec.dkm_draw.data() + I * dmn;
@@ -180,7 +175,6 @@ void lif_neuron_backward(const models::Network<Real>& net, const StepDecays<Real
     const Real beta = static_cast<Real>(cfg.beta), kv = dec.kappa_v;
     const std::size_t I = static_cast<std::size_t>(i);
     const std::int32_t* src = net.src.data() + I * kc;
-    const Real* w = net.tensor(TensorId::w_syn) + I * kc;
     Real* gw = grads + net.layout[TensorId::w_syn].offset + I * kc;
     const std::size_t slot = static_cast<std::size_t>(t) + 1;
     Real* gv = ws.g_v.data() + I * B;  // in: dL/dv_{t+1}; out: dL/dv_t
@@ -192,14 +186,12 @@ void lif_neuron_backward(const models::Network<Real>& net, const StepDecays<Real
         const Real gs = g_y_readout_t[nbi] + ws.g_yrec[nbi] - G * kv * v;
         gv[b] = gs * surrogate_grad(v - Real(1), beta) + G * kv * (Real(1) - s);
     }
-    Real* gz = ws.g_z.data() + I * kc * B;
+    std::copy(gv, gv + B, ws.g_drive.data() + I * B);  // dL/d(membrane current), read by the gather
     for (int k = 0; k < kc; ++k) {
         const Real* z = ws.presyn.data() + static_cast<std::size_t>(src[k]) * B;
         Real acc = gw[k];
         for (int b = 0; b < B; ++b) acc += gv[b] * z[b];
         gw[k] = acc;
-        Real* gzk = gz + static_cast<std::size_t>(k) * B;
-        for (int b = 0; b < B; ++b) gzk[b] = gv[b] * w[k];
     }
 }
 
@@ -216,7 +208,15 @@ void BackwardWorkspace<Real>::resize(const models::Network<Real>& net, int batch
     g_b.resize(elm ? nb * cfg.n_b : 0);
     g_v.resize(nb);
     g_yrec.resize(nb);
-    g_z.resize(nb * cfg.k_c);
+    const int drives = elm ? cfg.n_b : 1, per_drive = cfg.k_c / drives;
+    g_drive.resize(nb * drives);
+    if (drive_row.size() != fan_out.synapse.size()) {
+        drive_row.resize(fan_out.synapse.size());
+        for (std::size_t e = 0; e < drive_row.size(); ++e) {
+            const int syn = fan_out.synapse[e];
+            drive_row[e] = (syn / cfg.k_c) * drives + (syn % cfg.k_c) / per_drive;
+        }
+    }
     presyn.resize(static_cast<std::size_t>(cfg.input_width() + cfg.N) * batch);
     g_x_rows.resize(static_cast<std::size_t>(cfg.input_width()) * batch);
     scratch.resize(elm ? cfg.N * scratch_per_neuron<Real>(cfg, batch) : 0);
@@ -256,11 +256,13 @@ void segment_backward(const models::Network<Real>& net, const StepDecays<Real>& 
             }
         });
         // Gather dL/dy of the previous slot (and dL/dx) through the fan-out table, synapses in
-        // ascending order: g_z rows [k][B] make each synapse one contiguous add of B values.
+        // ascending order: synapse e adds w[e] times its drive's gradient row (B contiguous values), the
+        // per-synapse dL/dz = g_drive w computed on the fly instead of stored.
+        const Real* w = net.tensor(TensorId::w_syn);
         auto gather_source = [&](int source, Real* acc) {
             std::fill(acc, acc + B, Real(0));
             for (int e = fo.start[source]; e < fo.start[source + 1]; ++e)
-                add_row(B, ws.g_z.data() + static_cast<std::size_t>(fo.synapse[e]) * B, acc);
+                axpy(B, w[fo.synapse[e]], ws.g_drive.data() + static_cast<std::size_t>(ws.drive_row[e]) * B, acc);
         };
         ex.parallel_for(N, [&](int begin, int end) {
             for (int j = begin; j < end; ++j) gather_source(C + j, ws.g_yrec.data() + static_cast<std::size_t>(j) * B);

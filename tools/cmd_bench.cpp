@@ -54,9 +54,9 @@ namespace {
 constexpr double kEventRate = 0.05;
 constexpr std::uint64_t kInputSeed = 4;
 constexpr int kScalingThreads = 1;  // the thread-scaling column compares this against --threads
-// The scaling column runs this many (1 thread, --threads) pairs back to back and divides the medians:
-// on a shared VM two runs minutes apart can differ by 30 %, two runs seconds apart much less.
-constexpr int kScalingPairs = 3;
+// Ratios between elmsim runs (recomputation vs full tape, 1 thread vs --threads) come from this many
+// back-to-back pairs, median over the pairs: on a shared VM two runs a minute apart can differ by 30 %.
+constexpr int kPairs = 3;
 
 struct BenchArgs {
     std::string configs = "small,wide,complex", json, python = "/usr/bin/python3", reference, worker;
@@ -243,6 +243,22 @@ Measured run_worker_child(const BenchArgs& a, const std::string& name, int threa
     return m;
 }
 
+// Median of each time over repeated runs of one worker; peak memory: the largest seen.
+Measured median_of(const std::vector<Measured>& runs) {
+    std::vector<double> train, infer;
+    Measured m;
+    m.rss_mb = 0;
+    for (const auto& r : runs) {
+        train.push_back(r.train_ms);
+        infer.push_back(r.infer_ms);
+        m.rss_mb = std::max(m.rss_mb, r.rss_mb);
+        m.act_mb = r.act_mb;  // deterministic
+    }
+    m.train_ms = median(train);
+    m.infer_ms = median(infer);
+    return m;
+}
+
 // The reference script: --reference, else tools/reference/ under the working directory or above
 // the executable (a build tree inside the source tree).
 std::string find_reference(const std::string& flag) {
@@ -286,7 +302,7 @@ struct Row {
     BenchConfig cfg;
     sim::FlopCount flops;
     Measured full, rec, torch;
-    double one_thread_ms = NAN;  // median over the scaling pairs
+    double one_thread_ms = NAN;  // median over the kPairs scaling pairs
     double speedup = NAN;        // median 1-thread time / median --threads time, paired runs
 };
 
@@ -365,11 +381,20 @@ void run_bench(const BenchArgs& a) {
         Row r{c, {}, {}, {}, {}, NAN};
         const auto cfg = experiment(c);
         r.flops = sim::count_flops(cfg.model, a.T, c.B, 1);
-        r.full = run_worker_child(a, c.name, a.threads, 0);
-        if (a.recompute > 0) r.rec = run_worker_child(a, c.name, a.threads, a.recompute);
+        if (a.recompute > 0) {
+            std::vector<Measured> full, rec;
+            for (int p = 0; p < kPairs; ++p) {
+                full.push_back(run_worker_child(a, c.name, a.threads, 0));
+                rec.push_back(run_worker_child(a, c.name, a.threads, a.recompute));
+            }
+            r.full = median_of(full);
+            r.rec = median_of(rec);
+        } else {
+            r.full = run_worker_child(a, c.name, a.threads, 0);
+        }
         if (c.name == "wide" && a.threads != kScalingThreads) {
             std::vector<double> one, many;
-            for (int p = 0; p < kScalingPairs; ++p) {
+            for (int p = 0; p < kPairs; ++p) {
                 one.push_back(run_worker_child(a, c.name, kScalingThreads, 0).train_ms);
                 many.push_back(run_worker_child(a, c.name, a.threads, 0).train_ms);
             }
@@ -420,10 +445,11 @@ void run_bench(const BenchArgs& a) {
                    cell(r.full.act_mb, 8, 1), cell(r.rec.act_mb, 8, 1), cell(act_x, 5, 3), cell(time_x, 6, 2),
                    cell(sp, 5, 2));
     }
-    fmt::print("(ms: median per step; ratio = elmsim / torch; Mns/s = million neuron-steps per second in training; rss = "
-               "peak resident MB of the process; GF/s = analytic training FLOPs / time, %peak of {:.1f} GFLOP/s; act = "
+    fmt::print("(ms: median per step, for elmsim also over {} back-to-back (full tape, recompute) runs; ratio = "
+               "elmsim / torch; Mns/s = million neuron-steps per second in training; rss = peak resident MB of the "
+               "process; GF/s = analytic training FLOPs / time, %peak of {:.1f} GFLOP/s; act = "
                "activation MB, full tape vs recompute every {}; time_x = recompute / full tape time)\n",
-               peak.gflops, a.recompute);
+               kPairs, peak.gflops, a.recompute);
     const auto verdict = [](int ok, int n) { return n == 0 ? std::string("n/a") : fmt::format("{}/{} met", ok, n); };
     fmt::print("summary: train <= 0.5x torch {} | infer <= 0.2x {} | rss <= torch {} | recompute act <= 1/4 at <= 1.5x "
                "time {} | wide {}-thread speedup {} (>= 1.7x)\n",
