@@ -17,16 +17,12 @@ Learner<Real>::Learner(const models::Network<Real>& net, Executor& ex) : net_(ne
 }
 
 namespace {
-// dst[t][c][b] = src[t][b][c] for one step; channels in blocks so the strided writes stay in L1.
+// dst[t][c][b] = src[t][b][c] for one step: contiguous writes, B read streams.
 template <class Src, class Dst>
 void transpose_step(const Src* src, Dst* dst, int B, int C) {
-    constexpr int kBlock = 64;
-    for (int c0 = 0; c0 < C; c0 += kBlock) {
-        const int c1 = std::min(C, c0 + kBlock);
-        for (int b = 0; b < B; ++b) {
-            const Src* row = src + static_cast<std::size_t>(b) * C;
-            for (int c = c0; c < c1; ++c) dst[static_cast<std::size_t>(c) * B + b] = static_cast<Dst>(row[c]);
-        }
+    for (int c = 0; c < C; ++c) {
+        Dst* out = dst + static_cast<std::size_t>(c) * B;
+        for (int b = 0; b < B; ++b) out[b] = static_cast<Dst>(src[static_cast<std::size_t>(b) * C + c]);
     }
 }
 }  // namespace
