@@ -10,12 +10,6 @@
 // configuration only; the reference runs the same way, so both memories are measured alike.
 // Input: random SHD-like events, each channel-bin holds one event with probability kEventRate (the
 // reference script draws with the same rate), fixed seed, no dropout, loss on the last step.
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -41,9 +35,8 @@
 #include "sim/optimizer.hpp"
 #include "sim/peak_flops.hpp"
 #include "sim/small_gemm.hpp"
+#include "tools/bench_support.hpp"
 #include "tools/commands.hpp"
-
-extern char** environ;
 
 namespace elm::tools {
 
@@ -108,24 +101,6 @@ sim::Batch random_batch(const models::ModelConfig& m, int T, int B) {
     return batch;
 }
 
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    const std::size_t n = v.size();
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-template <class F>
-double median_ms(F&& f, int warmup, int repeats) {
-    for (int r = 0; r < warmup; ++r) f();
-    std::vector<double> ms;
-    for (int r = 0; r < repeats; ++r) {
-        const auto t0 = std::chrono::steady_clock::now();
-        f();
-        ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-    }
-    return median(std::move(ms));
-}
-
 // One measurement in this process; prints one JSON line. Inference (tape-free) runs only in the
 // recompute = 0 child, so the recomputing child's peak memory is that of training alone.
 void run_worker(const BenchArgs& a) {
@@ -153,72 +128,6 @@ void run_worker(const BenchArgs& a) {
         a.warmup, a.repeats);
     fmt::print("{{\"config\":\"{}\",\"threads\":{},\"recompute\":{},\"train_ms\":{:.4f}{},\"activation_bytes\":{}}}\n",
                a.worker, ex.threads(), a.recompute, train, infer, learner.activation_bytes());
-}
-
-struct ChildResult {
-    int exit_code = -1;
-    std::string out;
-    double maxrss_mb = 0;
-};
-
-// Run argv[0] with `env_extra` added to the environment; capture stdout; peak RSS from wait4.
-ChildResult run_child(const std::vector<std::string>& argv, const std::vector<std::string>& env_extra,
-                      bool quiet_stderr = false) {
-    std::vector<std::string> env_store;
-    for (char** e = environ; *e; ++e) {
-        const std::string entry(*e);
-        const bool overridden = std::any_of(env_extra.begin(), env_extra.end(), [&](const std::string& x) {
-            return entry.compare(0, x.find('=') + 1, x, 0, x.find('=') + 1) == 0;
-        });
-        if (!overridden) env_store.push_back(entry);
-    }
-    env_store.insert(env_store.end(), env_extra.begin(), env_extra.end());
-    std::vector<char*> cargv, cenv;
-    for (const auto& s : argv) cargv.push_back(const_cast<char*>(s.c_str()));
-    for (const auto& s : env_store) cenv.push_back(const_cast<char*>(s.c_str()));
-    cargv.push_back(nullptr);
-    cenv.push_back(nullptr);
-
-    int fds[2];
-    if (pipe(fds) != 0) throw std::runtime_error("bench: pipe() failed");
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
-    posix_spawn_file_actions_addclose(&fa, fds[0]);
-    posix_spawn_file_actions_addclose(&fa, fds[1]);
-    if (quiet_stderr) posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-    pid_t pid = 0;
-    const int rc = posix_spawn(&pid, cargv[0], &fa, nullptr, cargv.data(), cenv.data());
-    posix_spawn_file_actions_destroy(&fa);
-    close(fds[1]);
-    ChildResult r;
-    if (rc != 0) {
-        close(fds[0]);
-        return r;
-    }
-    char buf[4096];
-    for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) r.out.append(buf, static_cast<std::size_t>(n));
-    close(fds[0]);
-    int status = 0;
-    rusage ru{};
-    wait4(pid, &status, 0, &ru);
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.maxrss_mb = static_cast<double>(ru.ru_maxrss) / 1024.0;  // Linux: kilobytes
-    return r;
-}
-
-// A number field of the last JSON object line in `out` (the children print flat objects).
-std::optional<double> json_number(const std::string& out, const std::string& key) {
-    const std::size_t line = out.rfind('{');
-    if (line == std::string::npos) return std::nullopt;
-    const std::size_t k = out.find("\"" + key + "\"", line);
-    if (k == std::string::npos) return std::nullopt;
-    const std::size_t colon = out.find(':', k);
-    if (colon == std::string::npos) return std::nullopt;
-    char* end = nullptr;
-    const double v = std::strtod(out.c_str() + colon + 1, &end);
-    if (end == out.c_str() + colon + 1) return std::nullopt;
-    return v;
 }
 
 struct Measured {
@@ -271,31 +180,6 @@ std::string find_reference(const std::string& flag) {
     for (int up = 0; up < 5 && !ec && !dir.empty(); ++up, dir = dir.parent_path())
         if (fs::exists(dir / rel)) return (dir / rel).string();
     return {};
-}
-
-std::string first_line_of(const std::string& cmd) {
-    std::string s;
-    if (FILE* p = popen(cmd.c_str(), "r")) {
-        char buf[512];
-        if (std::fgets(buf, sizeof buf, p)) s = buf;
-        pclose(p);
-    }
-    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-    return s;
-}
-
-std::string cpu_model() {
-    std::ifstream f("/proc/cpuinfo");
-    for (std::string line; std::getline(f, line);)
-        if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-    return "unknown CPU";
-}
-
-std::string load_average() {
-    std::ifstream f("/proc/loadavg");
-    std::string a, b, c;
-    f >> a >> b >> c;
-    return fmt::format("{} {} {}", a, b, c);
 }
 
 struct Row {

@@ -5,11 +5,11 @@
 // one thread, as each GEMM does inside the engine (the engine parallelises over neurons).
 //
 // Per shape, `neurons` independent products (distinct A, B, C blocks, like one step over all neurons)
-// are timed together; the median of the repeats gives GFLOP/s = 2 M N K neurons / time.
+// are timed together; the median of the repeats (after one warm-up) gives GFLOP/s = 2 M N K neurons /
+// time.
 #include <dlfcn.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -20,6 +20,7 @@
 #include "models/error.hpp"
 #include "models/rng.hpp"
 #include "sim/small_gemm.hpp"
+#include "tools/bench_support.hpp"
 #include "tools/commands.hpp"
 
 namespace elm::tools {
@@ -99,19 +100,6 @@ Operands make_operands(const Shape& s) {
     return o;
 }
 
-template <class F>
-double median_seconds(F&& f, int repeats) {
-    f();  // warm-up
-    std::vector<double> t;
-    for (int r = 0; r < repeats; ++r) {
-        const auto t0 = std::chrono::steady_clock::now();
-        f();
-        t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    }
-    std::sort(t.begin(), t.end());
-    return t[t.size() / 2];
-}
-
 struct BenchGemmArgs {
     std::vector<std::string> blas;
     int repeats = 21;
@@ -138,7 +126,7 @@ void run_bench_gemm(const BenchGemmArgs& a) {
                     product(o.A.data() + i * o.a_size, o.B.data() + i * o.b_size, o.C.data() + i * o.c_size);
         };
         const int lda = s.trans_a ? s.M : s.K;
-        const double t_elm = median_seconds(
+        const double t_elm = 1e-3 * median_ms(
             [&] {
                 run_all([&](const float* A, const float* B, float* C) {
                     if (s.trans_a)
@@ -147,18 +135,18 @@ void run_bench_gemm(const BenchGemmArgs& a) {
                         sim::gemm_nn_acc(s.M, s.N, s.K, A, lda, B, s.N, C, s.N);
                 });
             },
-            a.repeats);
+            1, a.repeats);
         const double g_elm = flops / t_elm * 1e-9;
         fmt::print("{:<8} {:<22} {:>4} {:>4} {:>4} | {:>7.1f}", s.config, s.what, s.M, s.N, s.K, g_elm);
         for (const Blas& b : libs) {
-            const double t = median_seconds(
+            const double t = 1e-3 * median_ms(
                 [&] {
                     run_all([&](const float* A, const float* B, float* C) {
                         b.sgemm(kRowMajor, s.trans_a ? kTrans : kNoTrans, kNoTrans, s.M, s.N, s.K, 1.0f, A, lda, B,
                                 s.N, 1.0f, C, s.N);
                     });
                 },
-                a.repeats);
+                1, a.repeats);
             const double g = flops / t * 1e-9;
             fmt::print(" {:>7.1f} {:>6.2f}", g, g_elm / g);
         }
