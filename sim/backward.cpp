@@ -32,8 +32,8 @@ std::size_t scratch_per_neuron(const ModelConfig& cfg, int B) {
 // One neuron over the whole batch at step t; the MLP's backward is a set of small GEMMs.
 template <class Real>
 void elm_neuron_backward(const models::Network<Real>& net, const StepDecays<Real>& dec, int i, int t,
-                         const Tape<Real>& tape, const Real* g_y_readout_t, Real* grads,
-                         BackwardWorkspace<Real>& ws, Real* scratch) {
+                         const PresynapticRows<Real>& presyn, const Tape<Real>& tape, const Real* g_y_readout_t,
+                         Real* grads, BackwardWorkspace<Real>& ws, Real* scratch) {
     const ModelConfig& cfg = net.cfg;
     const models::ParamLayout& L = net.layout;
     const int B = tape.B, kc = cfg.k_c, nb = cfg.n_b, dmn = cfg.d_m, dh = cfg.d_h;
@@ -154,7 +154,7 @@ void elm_neuron_backward(const models::Network<Real>& net, const StepDecays<Real
     // Synapses: g_w[k] += sum_b g_branch[b] z[src[k]][b] (b ascending).
     for (int k = 0; k < kc; ++k) {
         const Real* g = g_br + static_cast<std::size_t>(k / per_branch) * B;
-        const Real* z = ws.presyn.data() + static_cast<std::size_t>(src[k]) * B;
+        const Real* z = presyn.row(src[k]);
         Real acc = gw[k];
         for (int b = 0; b < B; ++b) acc += g[b] * z[b];
         gw[k] = acc;
@@ -168,8 +168,8 @@ void elm_neuron_backward(const models::Network<Real>& net, const StepDecays<Real
 
 template <class Real>
 void lif_neuron_backward(const models::Network<Real>& net, const StepDecays<Real>& dec, int i, int t,
-                         const Tape<Real>& tape, const Real* g_y_readout_t, Real* grads,
-                         BackwardWorkspace<Real>& ws) {
+                         const PresynapticRows<Real>& presyn, const Tape<Real>& tape, const Real* g_y_readout_t,
+                         Real* grads, BackwardWorkspace<Real>& ws) {
     const ModelConfig& cfg = net.cfg;
     const int B = tape.B, kc = cfg.k_c;
     const Real beta = static_cast<Real>(cfg.beta), kv = dec.kappa_v;
@@ -188,7 +188,7 @@ void lif_neuron_backward(const models::Network<Real>& net, const StepDecays<Real
     }
     std::copy(gv, gv + B, ws.g_drive.data() + I * B);  // dL/d(membrane current), read by the gather
     for (int k = 0; k < kc; ++k) {
-        const Real* z = ws.presyn.data() + static_cast<std::size_t>(src[k]) * B;
+        const Real* z = presyn.row(src[k]);
         Real acc = gw[k];
         for (int b = 0; b < B; ++b) acc += gv[b] * z[b];
         gw[k] = acc;
@@ -217,7 +217,6 @@ void BackwardWorkspace<Real>::resize(const models::Network<Real>& net, int batch
             drive_row[e] = (syn / cfg.k_c) * drives + (syn % cfg.k_c) / per_drive;
         }
     }
-    presyn.resize(static_cast<std::size_t>(cfg.input_width() + cfg.N) * batch);
     g_x_rows.resize(static_cast<std::size_t>(cfg.input_width()) * batch);
     scratch.resize(elm ? cfg.N * scratch_per_neuron<Real>(cfg, batch) : 0);
 }
@@ -245,13 +244,13 @@ void segment_backward(const models::Network<Real>& net, const StepDecays<Real>& 
     for (int t = tape.T - 1; t >= 0; --t) {
         const Real* x_t = x + t * step_in;
         const Real* gyr = g_y_readout + t * slot;
-        fill_presynaptic(C, N, B, x_t, tape.y_at(t), ws.presyn.data());
+        const PresynapticRows<Real> presyn{x_t, tape.y_at(t), C, B};
         ex.parallel_for(N, [&](int begin, int end) {
             for (int i = begin; i < end; ++i) {
                 if (lif)
-                    lif_neuron_backward(net, dec, i, t, tape, gyr, grads, ws);
+                    lif_neuron_backward(net, dec, i, t, presyn, tape, gyr, grads, ws);
                 else
-                    elm_neuron_backward(net, dec, i, t, tape, gyr, grads, ws,
+                    elm_neuron_backward(net, dec, i, t, presyn, tape, gyr, grads, ws,
                                         ws.scratch.data() + i * per_neuron);
             }
         });

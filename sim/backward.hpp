@@ -26,7 +26,6 @@ struct BackwardWorkspace {
     std::vector<Real> g_yrec;  // [N][B]      dL/dy of the current slot through recurrent synapses
     std::vector<Real> g_drive; // [N][n_b][B] dL/d(branch drive) of the step (LIF: [N][1][B], the current)
     std::vector<std::int32_t> drive_row;  // per fan-out entry: the row of g_drive its synapse feeds
-    std::vector<Real> presyn;  // [C + N][B] the step's inputs and y_{t-1} (fill_presynaptic)
     std::vector<Real> g_x_rows;  // [C][B] dL/dx of one step, per input channel
     std::vector<Real> scratch; // per-neuron temporaries
     int B = 0;

@@ -65,11 +65,10 @@ void ForwardWorkspace<Real>::prepare(const models::Network<Real>& net) {
 namespace {
 
 // Drive of neuron i's branches for the whole batch by gathering every synapse (analog networks):
-// U[b][j] = sum over branch j's synapses k (ascending) of w[k] z[src[k]][b]. `presyn` holds the step's
-// presynaptic values [C + N][B] (inputs, then y_{t-1}), so each synapse reads one contiguous row of B
-// values; `acc` is scratch for B values.
+// U[b][j] = sum over branch j's synapses k (ascending) of w[k] z[src[k]][b], each synapse one
+// contiguous row of B values; `acc` is scratch for B values.
 template <class Real>
-inline void gather_drive(const models::Network<Real>& net, int i, int B, const Real* __restrict presyn, int nb,
+inline void gather_drive(const models::Network<Real>& net, int i, int B, const PresynapticRows<Real>& presyn, int nb,
                          Real* __restrict U, int ldu, Real* __restrict acc) {
     const int kc = net.cfg.k_c, per_branch = kc / nb;
     const std::int32_t* src = net.src.data() + static_cast<std::size_t>(i) * kc;
@@ -77,7 +76,7 @@ inline void gather_drive(const models::Network<Real>& net, int i, int B, const R
     for (int j = 0; j < nb; ++j) {
         std::fill(acc, acc + B, Real(0));
         for (int k = j * per_branch; k < (j + 1) * per_branch; ++k) {
-            axpy(static_cast<std::size_t>(B), w[k], presyn + static_cast<std::size_t>(src[k]) * B, acc);
+            axpy(static_cast<std::size_t>(B), w[k], presyn.row(src[k]), acc);
         }
         for (int b = 0; b < B; ++b) U[static_cast<std::size_t>(b) * ldu + j] = acc[b];
     }
@@ -114,8 +113,8 @@ void scatter_drive(const models::Network<Real>& net, const models::FanOut& fo, i
 // One neuron over the whole batch: the MLP layers are [B x in] x [in x out] products (small GEMMs).
 template <class Real>
 void elm_neuron_forward(const models::Network<Real>& net, const ForwardWorkspace<Real>& ws,
-                        const StepDecays<Real>& dec, int i, int B, const StepSlots<Real>& s, Real* scratch,
-                        bool scattered) {
+                        const StepDecays<Real>& dec, int i, const Real* x_t, int B, const StepSlots<Real>& s,
+                        Real* scratch, bool scattered) {
     const ModelConfig& cfg = net.cfg;
     const int nb = cfg.n_b, dmn = cfg.d_m, dh = cfg.d_h, in = cfg.mlp_in(), nl = cfg.l, ah = nl * dh;
     const bool silu = cfg.phi == models::Phi::silu;
@@ -135,7 +134,8 @@ void elm_neuron_forward(const models::Network<Real>& net, const ForwardWorkspace
     Real* H = scratch + static_cast<std::size_t>(B) * in;  // [B][l d_h]
     Real* A = s.a + IB * ah;                             // [B][l d_h] pre-activations (tape)
     Real* D = s.dm + IB * dmn;                           // [B][d_m] W2 h + b2, then dm (tape)
-    if (!scattered) gather_drive(net, i, B, ws.presyn.data(), nb, U, in, H);  // H: scratch until the MLP
+    if (!scattered)  // H: scratch until the MLP
+        gather_drive(net, i, B, PresynapticRows<Real>{x_t, s.y_prev, cfg.input_width(), B}, nb, U, in, H);
     for (int b = 0; b < B; ++b) {
         const std::size_t nbi = IB + b;
         Real* u = U + static_cast<std::size_t>(b) * in;
@@ -197,12 +197,6 @@ void lif_neuron_forward(const ForwardWorkspace<Real>& ws, const StepDecays<Real>
 }  // namespace
 
 template <class Real>
-void fill_presynaptic(int C, int N, int B, const Real* x_t, const Real* y_prev, Real* presyn) {
-    std::copy(x_t, x_t + static_cast<std::size_t>(C) * B, presyn);
-    std::copy(y_prev, y_prev + static_cast<std::size_t>(N) * B, presyn + static_cast<std::size_t>(C) * B);
-}
-
-template <class Real>
 void network_step_forward(const models::Network<Real>& net, const StepDecays<Real>& dec, const Real* x_t, int B,
                           const StepSlots<Real>& s, ForwardWorkspace<Real>& ws, Executor& ex) {
     const ModelConfig& cfg = net.cfg;
@@ -211,9 +205,6 @@ void network_step_forward(const models::Network<Real>& net, const StepDecays<Rea
     if (scattered) {
         ws.drive.resize(static_cast<std::size_t>(cfg.N) * B * drive_width(cfg));
         scatter_drive(net, ws.fan_out, B, x_t, s.y_prev, ws.drive.data());
-    } else {
-        ws.presyn.resize(static_cast<std::size_t>(cfg.input_width() + cfg.N) * B);
-        fill_presynaptic(cfg.input_width(), cfg.N, B, x_t, s.y_prev, ws.presyn.data());
     }
     const std::size_t per_neuron = static_cast<std::size_t>(B) * (cfg.mlp_in() + cfg.l * cfg.d_h);
     if (ws.batch != B) {
@@ -225,7 +216,7 @@ void network_step_forward(const models::Network<Real>& net, const StepDecays<Rea
             if (cfg.output_mode == OutputMode::lif)
                 lif_neuron_forward(ws, dec, i, B, s, static_cast<Real>(cfg.beta));
             else
-                elm_neuron_forward(net, ws, dec, i, B, s, ws.scratch.data() + i * per_neuron, scattered);
+                elm_neuron_forward(net, ws, dec, i, x_t, B, s, ws.scratch.data() + i * per_neuron, scattered);
         }
     });
 }
@@ -254,7 +245,6 @@ void sequence_forward(const models::Network<Real>& net, const StepDecays<Real>& 
     template void network_step_forward<Real>(const models::Network<Real>&, const StepDecays<Real>&, const Real*, \
                                              int, const StepSlots<Real>&, ForwardWorkspace<Real>&, Executor&);  \
     template StepSlots<Real> tape_slots<Real>(Tape<Real>&, int);                                                  \
-    template void fill_presynaptic<Real>(int, int, int, const Real*, const Real*, Real*);                         \
     template void sequence_forward<Real>(const models::Network<Real>&, const StepDecays<Real>&, const Real*,     \
                                          Tape<Real>&, ForwardWorkspace<Real>&, Executor&);
 ELM_INSTANTIATE(float)

@@ -26,7 +26,6 @@ struct ForwardWorkspace {
     std::vector<Real> scratch;  // [N][B][mlp_in + l d_h]
     int batch = 0;              // B the scratch is sized for
     std::vector<Real> drive;    // [N][B][n_b] synaptic drive of the step (scatter path)
-    std::vector<Real> presyn;   // [C + N][B] the step's inputs and y_{t-1}, per source (gather path)
     models::FanOut fan_out;
     bool prepared = false;
     // Spikes through soft_spike instead of H (finite-difference checks of the surrogate path only).
@@ -58,10 +57,18 @@ struct StepSlots {
     Real* dm;  // [N][B][d_m]
 };
 
-// presyn = [x_t; y_prev]: the step's input by channel [C][B], then y_{t-1} [N][B]: one contiguous row of
-// B values per synapse source, the layout the gather (forward) and the synapse gradients (backward) read.
+// The presynaptic values of one step as one contiguous row of B values per synapse source: the
+// step's input by channel ([C][B]) for sources s < C, y_{t-1} ([N][B]) for neurons. Both already have
+// that layout, so nothing is copied; the gather (forward) and the synapse gradients (backward) read it.
 template <class Real>
-void fill_presynaptic(int C, int N, int B, const Real* x_t, const Real* y_prev, Real* presyn);
+struct PresynapticRows {
+    const Real* x;  // [C][B]
+    const Real* y;  // [N][B]
+    int C, B;
+    const Real* row(int s) const {
+        return s < C ? x + static_cast<std::size_t>(s) * B : y + static_cast<std::size_t>(s - C) * B;
+    }
+};
 
 // One update of every neuron. x_t is the step's input by channel, [C][B] (counts or impulses; C = input
 // width; for B = 1 simply the C values). Learner::run transposes a batch's [T][B][C] input once.
