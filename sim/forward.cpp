@@ -234,7 +234,7 @@ StepSlots<Real> tape_slots(Tape<Real>& tape, int t) {
 template <class Real>
 void sequence_forward(const models::Network<Real>& net, const StepDecays<Real>& dec, const Real* x, Tape<Real>& tape,
                       ForwardWorkspace<Real>& ws, Executor& ex) {
-    ws.prepare(net);
+    if (!ws.prepared) ws.prepare(net);
     const std::size_t step_in = static_cast<std::size_t>(tape.B) * net.cfg.input_width();
     for (int t = 0; t < tape.T; ++t)
         network_step_forward(net, dec, x + t * step_in, tape.B, tape_slots(tape, t), ws, ex);

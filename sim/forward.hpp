@@ -80,8 +80,8 @@ void network_step_forward(const models::Network<Real>& net, const StepDecays<Rea
 template <class Real>
 StepSlots<Real> tape_slots(Tape<Real>& tape, int t);
 
-// T steps of input x [T][C][B] from the state in tape slot 0; fills slots 1..T. Prepares `ws` for
-// the current parameters first.
+// T steps of input x [T][C][B] from the state in tape slot 0; fills slots 1..T. Prepares `ws` if it
+// is not prepared (after a parameter update the caller calls ws.prepare: Learner::run does, once).
 template <class Real>
 void sequence_forward(const models::Network<Real>& net, const StepDecays<Real>& dec, const Real* x,
                       Tape<Real>& tape, ForwardWorkspace<Real>& ws, Executor& ex);

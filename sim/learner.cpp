@@ -103,7 +103,6 @@ void Learner<Real>::forward_untaped(int T, int B, int t_record, NetworkState<Rea
     a_scratch_.resize(elm ? slot * cfg.l * cfg.d_h : 0);
     dm_scratch_.resize(elm ? slot * cfg.d_m : 0);
     y_record_.resize(static_cast<std::size_t>(T - t_record) * slot);
-    fws_.prepare(net_);
     for (int t = 0; t < T; ++t) {
         const StepSlots<Real> s{prev->b.data(), prev->m.data(), prev->v.data(), prev->y.data(),
                                 next->b.data(), next->m.data(), next->v.data(), next->y.data(),
@@ -130,6 +129,7 @@ LossStats Learner<Real>::run(const Batch& batch, const RunOptions& opt, NetworkS
     build_input(batch, opt.dropout, rng);
     fws_.soft_spikes = opt.soft_spikes;
     compute_decays(net_, cfg.dt_ms, decays_);  // parameters (tau_m) may have changed since the last run
+    fws_.prepare(net_);                         // likewise the packed weights: once per run, not per stretch
     if (carry && carry->B == B) {
         start_ = *carry;
     } else {
