@@ -186,7 +186,6 @@ void lif_neuron_backward(const models::Network<Real>& net, const StepDecays<Real
         const Real gs = g_y_readout_t[nbi] + ws.g_yrec[nbi] - G * kv * v;
         gv[b] = gs * surrogate_grad(v - Real(1), beta) + G * kv * (Real(1) - s);
     }
-    std::copy(gv, gv + B, ws.g_drive.data() + I * B);  // dL/d(membrane current), read by the gather
     for (int k = 0; k < kc; ++k) {
         const Real* z = presyn.row(src[k]);
         Real acc = gw[k];
@@ -209,7 +208,7 @@ void BackwardWorkspace<Real>::resize(const models::Network<Real>& net, int batch
     g_v.resize(nb);
     g_yrec.resize(nb);
     const int drives = elm ? cfg.n_b : 1, per_drive = cfg.k_c / drives;
-    g_drive.resize(nb * drives);
+    g_drive.resize(elm ? nb * drives : 0);  // LIF: the gather reads g_v, dL/d(membrane current)
     if (drive_row.size() != fan_out.synapse.size()) {
         drive_row.resize(fan_out.synapse.size());
         for (std::size_t e = 0; e < drive_row.size(); ++e) {
@@ -258,10 +257,11 @@ void segment_backward(const models::Network<Real>& net, const StepDecays<Real>& 
         // ascending order: synapse e adds w[e] times its drive's gradient row (B contiguous values), the
         // per-synapse dL/dz = g_drive w computed on the fly instead of stored.
         const Real* w = net.tensor(TensorId::w_syn);
+        const Real* g_rows = lif ? ws.g_v.data() : ws.g_drive.data();  // [N][drives][B]
         auto gather_source = [&](int source, Real* acc) {
             std::fill(acc, acc + B, Real(0));
             for (int e = fo.start[source]; e < fo.start[source + 1]; ++e)
-                axpy(B, w[fo.synapse[e]], ws.g_drive.data() + static_cast<std::size_t>(ws.drive_row[e]) * B, acc);
+                axpy(B, w[fo.synapse[e]], g_rows + static_cast<std::size_t>(ws.drive_row[e]) * B, acc);
         };
         ex.parallel_for(N, [&](int begin, int end) {
             for (int j = begin; j < end; ++j) gather_source(C + j, ws.g_yrec.data() + static_cast<std::size_t>(j) * B);

@@ -22,9 +22,9 @@ struct BackwardWorkspace {
     models::FanOut fan_out;
     std::vector<Real> g_m;     // [N][B][d_m] dL/dm carried to the previous step
     std::vector<Real> g_b;     // [N][B][n_b] dL/db carried to the previous step
-    std::vector<Real> g_v;     // [N][B]      dL/dv carried (LIF membrane)
+    std::vector<Real> g_v;     // [N][B]      dL/dv carried (LIF membrane; also the gather's rows for LIF)
     std::vector<Real> g_yrec;  // [N][B]      dL/dy of the current slot through recurrent synapses
-    std::vector<Real> g_drive; // [N][n_b][B] dL/d(branch drive) of the step (LIF: [N][1][B], the current)
+    std::vector<Real> g_drive; // [N][n_b][B] dL/d(branch drive) of the step (ELM; LIF's is g_v)
     std::vector<std::int32_t> drive_row;  // per fan-out entry: the row of g_drive its synapse feeds
     std::vector<Real> g_x_rows;  // [C][B] dL/dx of one step, per input channel
     std::vector<Real> scratch; // per-neuron temporaries

@@ -125,24 +125,6 @@ inline void axpy(std::size_t n, double a, const double* __restrict x, double* __
     for (std::size_t k = 0; k < n; ++k) y[k] += a * x[k];
 }
 
-// y[k] += x[k] for k < n.
-inline void add_row(std::size_t n, const float* __restrict x, float* __restrict y) {
-    using namespace vector_math_detail;
-    std::size_t k = 0;
-    for (; k + kLanes <= n; k += kLanes) {
-        FV xv, yv;
-        std::memcpy(&xv, x + k, sizeof xv);
-        std::memcpy(&yv, y + k, sizeof yv);
-        yv += xv;
-        std::memcpy(y + k, &yv, sizeof yv);
-    }
-    for (; k < n; ++k) y[k] += x[k];
-}
-
-inline void add_row(std::size_t n, const double* __restrict x, double* __restrict y) {
-    for (std::size_t k = 0; k < n; ++k) y[k] += x[k];
-}
-
 // Single float through the same vector code (for callers that need one value with the array's rounding).
 inline float tanh_vectorised(float x) {
     using namespace vector_math_detail;
