@@ -6,8 +6,8 @@
 #include <filesystem>
 #include <system_error>
 
-#include "io/hdf5_file.hpp"
-#include "models/error.hpp"
+#include "elmsim/io/hdf5_file.hpp"
+#include "elmsim/models/error.hpp"
 
 namespace elm::io {
 namespace fs = std::filesystem;

@@ -1,6 +1,6 @@
 // Byte streams with a train / valid / test split (spec elm-network.md section 1; see
 // byte_stream.hpp).
-#include "io/byte_stream.hpp"
+#include "elmsim/io/byte_stream.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -14,7 +14,7 @@
 #include <iterator>
 #include <stdexcept>
 
-#include "models/error.hpp"
+#include "elmsim/models/error.hpp"
 
 namespace elm::io {
 namespace {

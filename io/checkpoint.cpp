@@ -1,7 +1,7 @@
 // Model checkpoint writer and validating reader (spec files-and-cli.md "Model checkpoint"); the
 // layout and the extra attributes are documented in io/checkpoint.hpp. All HDF5 access goes through
 // io/hdf5_file.hpp so that errors carry "<file>: <path in file>".
-#include "io/checkpoint.hpp"
+#include "elmsim/io/checkpoint.hpp"
 
 #include <cmath>
 #include <limits>
@@ -10,9 +10,9 @@
 
 #include <fmt/format.h>
 
-#include "io/hdf5_file.hpp"
-#include "models/connectivity.hpp"
-#include "models/error.hpp"
+#include "elmsim/io/hdf5_file.hpp"
+#include "elmsim/models/connectivity.hpp"
+#include "elmsim/models/error.hpp"
 
 namespace elm::io {
 

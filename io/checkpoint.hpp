@@ -26,9 +26,9 @@
 #include <utility>
 #include <vector>
 
-#include "models/network.hpp"
-#include "models/rng.hpp"
-#include "sim/train_state.hpp"
+#include "elmsim/models/network.hpp"
+#include "elmsim/models/rng.hpp"
+#include "elmsim/sim/train_state.hpp"
 
 namespace elm::io {
 

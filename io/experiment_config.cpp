@@ -4,7 +4,7 @@
 // (section 4), byte tasks default to dt = 1 ms and tau_init 1..1000 ms (section 2).
 // Every key is consumed exactly once; anything left over is an unknown key, so a typo such as
 // `lrr = 1e-3` is an error instead of a silently ignored setting.
-#include "io/experiment_config.hpp"
+#include "elmsim/io/experiment_config.hpp"
 
 #include <cerrno>
 #include <cmath>
@@ -21,7 +21,7 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
-#include "models/error.hpp"
+#include "elmsim/models/error.hpp"
 
 namespace elm::io {
 

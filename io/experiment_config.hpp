@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <string>
 
-#include "models/model_config.hpp"
-#include "sim/train_config.hpp"
+#include "elmsim/models/model_config.hpp"
+#include "elmsim/sim/train_config.hpp"
 
 namespace elm::io {
 

@@ -5,8 +5,8 @@
 // their stored signedness and range-checked explicitly.
 #include <limits>
 
-#include "io/hdf5_file.hpp"
-#include "models/error.hpp"
+#include "elmsim/io/hdf5_file.hpp"
+#include "elmsim/models/error.hpp"
 
 namespace elm::io {
 namespace {

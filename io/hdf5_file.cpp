@@ -2,7 +2,7 @@
 // groups, checked numeric and string datasets. Attributes live in hdf5_attributes.cpp and atomic
 // output in atomic_output.cpp. Implements the "everything is HDF5" rule of the spec
 // (files-and-cli.md, first paragraph).
-#include "io/hdf5_file.hpp"
+#include "elmsim/io/hdf5_file.hpp"
 
 #include <unistd.h>
 
@@ -12,7 +12,7 @@
 #include <stdexcept>
 #include <type_traits>
 
-#include "models/error.hpp"
+#include "elmsim/models/error.hpp"
 
 namespace elm::io {
 namespace {

@@ -1,11 +1,11 @@
 // SHD-Adding pair sampler and binning (spec elm-network.md section 1; see shd_adding.hpp).
-#include "io/shd_adding.hpp"
+#include "elmsim/io/shd_adding.hpp"
 
 #include <stdexcept>
 #include <string>
 
-#include "io/spike_binning.hpp"
-#include "models/error.hpp"
+#include "elmsim/io/spike_binning.hpp"
+#include "elmsim/models/error.hpp"
 
 namespace elm::io {
 namespace {

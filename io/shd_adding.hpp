@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "io/spike_dataset.hpp"
-#include "models/rng.hpp"
+#include "elmsim/io/spike_dataset.hpp"
+#include "elmsim/models/rng.hpp"
 
 namespace elm::io {
 

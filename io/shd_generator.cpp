@@ -1,5 +1,5 @@
 // SHD generator (see shd_generator.hpp for the class structure and why it looks like this).
-#include "io/shd_generator.hpp"
+#include "elmsim/io/shd_generator.hpp"
 
 #include <algorithm>
 #include <array>
@@ -7,8 +7,8 @@
 #include <string>
 #include <utility>
 
-#include "models/error.hpp"
-#include "models/rng.hpp"
+#include "elmsim/models/error.hpp"
+#include "elmsim/models/rng.hpp"
 
 namespace elm::io {
 namespace {

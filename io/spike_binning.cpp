@@ -1,12 +1,12 @@
 // Clock-mode binning (spec elm-network.md section 1; see spike_binning.hpp).
-#include "io/spike_binning.hpp"
+#include "elmsim/io/spike_binning.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
 
-#include "models/error.hpp"
+#include "elmsim/models/error.hpp"
 
 namespace elm::io {
 

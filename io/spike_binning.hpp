@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-#include "io/spike_dataset.hpp"
+#include "elmsim/io/spike_dataset.hpp"
 
 namespace elm::io {
 

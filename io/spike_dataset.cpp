@@ -1,7 +1,7 @@
 // Spike datasets in the SHD/SSC layout (spec files-and-cli.md "Spike datasets"; see
 // spike_dataset.hpp). The variable-length datasets are read in blocks of samples through a
 // hyperslab, so the extra memory beyond the result is one block, not the whole file.
-#include "io/spike_dataset.hpp"
+#include "elmsim/io/spike_dataset.hpp"
 
 #include <fmt/format.h>
 #include <algorithm>
@@ -9,8 +9,8 @@
 #include <limits>
 #include <sstream>
 
-#include "io/hdf5_file.hpp"
-#include "models/error.hpp"
+#include "elmsim/io/hdf5_file.hpp"
+#include "elmsim/models/error.hpp"
 
 namespace elm::io {
 namespace {

@@ -1,15 +1,15 @@
-#include "io/task_data.hpp"
+#include "elmsim/io/task_data.hpp"
 
 #include <algorithm>
 #include <numeric>
 
 #include <fmt/format.h>
 
-#include "io/byte_stream.hpp"
-#include "io/shd_adding.hpp"
-#include "io/spike_binning.hpp"
-#include "io/spike_dataset.hpp"
-#include "models/error.hpp"
+#include "elmsim/io/byte_stream.hpp"
+#include "elmsim/io/shd_adding.hpp"
+#include "elmsim/io/spike_binning.hpp"
+#include "elmsim/io/spike_dataset.hpp"
+#include "elmsim/models/error.hpp"
 
 namespace elm::io {
 

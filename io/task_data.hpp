@@ -10,8 +10,8 @@
 #include <memory>
 #include <string>
 
-#include "io/experiment_config.hpp"
-#include "sim/batch.hpp"
+#include "elmsim/io/experiment_config.hpp"
+#include "elmsim/sim/batch.hpp"
 
 namespace elm::io {
 

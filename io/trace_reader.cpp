@@ -1,11 +1,11 @@
 // Trace reader (see trace_reader.hpp; spec files-and-cli.md "Traces"): root attributes, the sample
 // groups, and shape checks that bind each size (T per sample; n_sel, d_m, n_b, n_out per file) the
 // first time it is seen and require every later dataset to agree.
-#include "io/trace_reader.hpp"
+#include "elmsim/io/trace_reader.hpp"
 
 #include <algorithm>
 
-#include "models/error.hpp"
+#include "elmsim/models/error.hpp"
 
 namespace elm::io {
 namespace {

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "io/trace_writer.hpp"
+#include "elmsim/io/trace_writer.hpp"
 
 namespace elm::io {
 

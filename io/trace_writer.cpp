@@ -1,13 +1,13 @@
 // Trace writer (see trace_writer.hpp; spec files-and-cli.md "Traces"): option parsing, the root
 // attributes, and per-sample extendible datasets fed through bounded row buffers.
-#include "io/trace_writer.hpp"
+#include "elmsim/io/trace_writer.hpp"
 
 #include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <stdexcept>
 
-#include "models/error.hpp"
+#include "elmsim/models/error.hpp"
 
 namespace elm::io {
 namespace {

@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "io/hdf5_file.hpp"
+#include "elmsim/io/hdf5_file.hpp"
 
 namespace elm::io {
 

@@ -1,7 +1,7 @@
 // Fixed-budget enumeration along N, k_e or k_c (spec elm-network.md section 4). The search is
 // described in models/budget.hpp; this file keeps it exhaustive where that is cheap (k_e, k_c: at
 // most a few thousand values) and grid-based for N (up to P / 30 values).
-#include "models/budget.hpp"
+#include "elmsim/models/budget.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -10,7 +10,7 @@
 
 #include <fmt/format.h>
 
-#include "models/error.hpp"
+#include "elmsim/models/error.hpp"
 
 namespace elm::models {
 

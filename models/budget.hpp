@@ -22,8 +22,8 @@
 #include <string>
 #include <vector>
 
-#include "models/model_config.hpp"
-#include "models/param_count.hpp"
+#include "elmsim/models/model_config.hpp"
+#include "elmsim/models/param_count.hpp"
 
 namespace elm::models {
 

@@ -1,12 +1,12 @@
-#include "models/connectivity.hpp"
+#include "elmsim/models/connectivity.hpp"
 
 #include <algorithm>
 #include <numeric>
 
 #include <fmt/format.h>
 
-#include "models/error.hpp"
-#include "models/rng.hpp"
+#include "elmsim/models/error.hpp"
+#include "elmsim/models/rng.hpp"
 
 namespace elm::models {
 

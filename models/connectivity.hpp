@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "models/model_config.hpp"
+#include "elmsim/models/model_config.hpp"
 
 namespace elm::models {
 

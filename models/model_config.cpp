@@ -1,10 +1,10 @@
-#include "models/model_config.hpp"
+#include "elmsim/models/model_config.hpp"
 
 #include <cmath>
 
 #include <fmt/format.h>
 
-#include "models/error.hpp"
+#include "elmsim/models/error.hpp"
 
 namespace elm::models {
 

@@ -1,9 +1,9 @@
-#include "models/network.hpp"
+#include "elmsim/models/network.hpp"
 
 #include <algorithm>
 #include <cmath>
 
-#include "models/rng.hpp"
+#include "elmsim/models/rng.hpp"
 
 namespace elm::models {
 

@@ -7,9 +7,9 @@
 #include <span>
 #include <vector>
 
-#include "models/connectivity.hpp"
-#include "models/model_config.hpp"
-#include "models/param_layout.hpp"
+#include "elmsim/models/connectivity.hpp"
+#include "elmsim/models/model_config.hpp"
+#include "elmsim/models/param_layout.hpp"
 
 namespace elm::models {
 

@@ -1,4 +1,4 @@
-#include "models/param_count.hpp"
+#include "elmsim/models/param_count.hpp"
 
 namespace elm::models {
 

@@ -1,4 +1,4 @@
-#include "models/param_layout.hpp"
+#include "elmsim/models/param_layout.hpp"
 
 namespace elm::models {
 

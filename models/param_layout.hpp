@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "models/model_config.hpp"
+#include "elmsim/models/model_config.hpp"
 
 namespace elm::models {
 

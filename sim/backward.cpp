@@ -6,14 +6,14 @@
 //   g_w += g_b[branch] z;  g_z = g_b[branch] w (summed per source by the gather);  g_b_prev = kappa_b g_b
 // and kappa gradients reach tau_m_raw through StepDecays::dk*_draw.
 // LIF: g_s = g_y - G kappa_v v_t;  g_v = g_s H'(v_t - 1) + G kappa_v (1 - s_t), G = dL/dv_{t+1}.
-#include "sim/backward.hpp"
+#include "elmsim/sim/backward.hpp"
 
 #include <algorithm>
 
-#include "sim/elm_math.hpp"
-#include "sim/forward.hpp"
-#include "sim/small_gemm.hpp"
-#include "sim/vector_math.hpp"
+#include "elmsim/sim/elm_math.hpp"
+#include "elmsim/sim/forward.hpp"
+#include "elmsim/sim/small_gemm.hpp"
+#include "elmsim/sim/vector_math.hpp"
 
 namespace elm::sim {
 

@@ -1,5 +1,5 @@
 // Event-mode update schedule (spec elm-network.md section 5; the definition is in event_schedule.hpp).
-#include "sim/event_schedule.hpp"
+#include "elmsim/sim/event_schedule.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -8,7 +8,7 @@
 
 #include <fmt/format.h>
 
-#include "models/error.hpp"
+#include "elmsim/models/error.hpp"
 
 namespace elm::sim {
 

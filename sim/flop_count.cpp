@@ -1,5 +1,5 @@
 // Analytic FLOP count of the ELM Network step (see flop_count.hpp for the convention and the parts).
-#include "sim/flop_count.hpp"
+#include "elmsim/sim/flop_count.hpp"
 
 namespace elm::sim {
 

@@ -21,7 +21,7 @@
 
 #include <cstdint>
 
-#include "models/model_config.hpp"
+#include "elmsim/models/model_config.hpp"
 
 namespace elm::sim {
 

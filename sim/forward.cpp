@@ -8,13 +8,13 @@
 // column panels once per parameter version (sim/small_gemm.hpp), so each step streams them in order;
 // synapses read the step's presynaptic values as [source][batch] rows; spiking networks build the
 // synaptic drive by scattering only from sources that fired (spec section 5).
-#include "sim/forward.hpp"
+#include "elmsim/sim/forward.hpp"
 
 #include <algorithm>
 
-#include "sim/elm_math.hpp"
-#include "sim/small_gemm.hpp"
-#include "sim/vector_math.hpp"
+#include "elmsim/sim/elm_math.hpp"
+#include "elmsim/sim/small_gemm.hpp"
+#include "elmsim/sim/vector_math.hpp"
 
 namespace elm::sim {
 

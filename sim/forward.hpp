@@ -5,10 +5,10 @@
 
 #include <vector>
 
-#include "models/connectivity.hpp"
-#include "models/network.hpp"
-#include "sim/executor.hpp"
-#include "sim/network_state.hpp"
+#include "elmsim/models/connectivity.hpp"
+#include "elmsim/models/network.hpp"
+#include "elmsim/sim/executor.hpp"
+#include "elmsim/sim/network_state.hpp"
 
 namespace elm::sim {
 

@@ -1,11 +1,11 @@
-#include "sim/learner.hpp"
+#include "elmsim/sim/learner.hpp"
 
 #include <algorithm>
 
 #include <fmt/format.h>
 
-#include "models/error.hpp"
-#include "sim/readout.hpp"
+#include "elmsim/models/error.hpp"
+#include "elmsim/sim/readout.hpp"
 
 namespace elm::sim {
 

@@ -5,14 +5,14 @@
 
 #include <vector>
 
-#include "models/network.hpp"
-#include "models/rng.hpp"
-#include "sim/backward.hpp"
-#include "sim/batch.hpp"
-#include "sim/executor.hpp"
-#include "sim/forward.hpp"
-#include "sim/loss.hpp"
-#include "sim/network_state.hpp"
+#include "elmsim/models/network.hpp"
+#include "elmsim/models/rng.hpp"
+#include "elmsim/sim/backward.hpp"
+#include "elmsim/sim/batch.hpp"
+#include "elmsim/sim/executor.hpp"
+#include "elmsim/sim/forward.hpp"
+#include "elmsim/sim/loss.hpp"
+#include "elmsim/sim/network_state.hpp"
 
 namespace elm::sim {
 

@@ -1,4 +1,4 @@
-#include "sim/loss.hpp"
+#include "elmsim/sim/loss.hpp"
 
 #include <algorithm>
 #include <cmath>

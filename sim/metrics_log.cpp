@@ -1,4 +1,4 @@
-#include "sim/metrics_log.hpp"
+#include "elmsim/sim/metrics_log.hpp"
 
 #include <cmath>
 #include <cstdio>
@@ -7,7 +7,7 @@
 
 #include <fmt/format.h>
 
-#include "models/error.hpp"
+#include "elmsim/models/error.hpp"
 
 namespace elm::sim {
 

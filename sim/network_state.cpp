@@ -1,4 +1,4 @@
-#include "sim/network_state.hpp"
+#include "elmsim/sim/network_state.hpp"
 
 #include <algorithm>
 

@@ -9,8 +9,8 @@
 #include <cstddef>
 #include <vector>
 
-#include "models/network.hpp"
-#include "sim/elm_math.hpp"
+#include "elmsim/models/network.hpp"
+#include "elmsim/sim/elm_math.hpp"
 
 namespace elm::sim {
 

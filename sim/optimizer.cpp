@@ -1,11 +1,11 @@
-#include "sim/optimizer.hpp"
+#include "elmsim/sim/optimizer.hpp"
 
 #include <algorithm>
 #include <cmath>
 
 #include <fmt/format.h>
 
-#include "models/error.hpp"
+#include "elmsim/models/error.hpp"
 
 namespace elm::sim {
 

@@ -8,8 +8,8 @@
 #include <utility>
 #include <vector>
 
-#include "models/param_layout.hpp"
-#include "sim/train_config.hpp"
+#include "elmsim/models/param_layout.hpp"
+#include "elmsim/sim/train_config.hpp"
 
 namespace elm::sim {
 

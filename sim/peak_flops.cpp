@@ -2,7 +2,7 @@
 // in registers; a = 1 - 2^-20 and b = 2^-10 keep every value normal and bounded (acc -> b / (1 - a)),
 // so no denormal slow path or overflow disturbs the timing, and the final sum goes to a volatile
 // sink so the compiler cannot drop the loop.
-#include "sim/peak_flops.hpp"
+#include "elmsim/sim/peak_flops.hpp"
 
 #include <algorithm>
 #include <atomic>

@@ -1,4 +1,4 @@
-#include "sim/readout.hpp"
+#include "elmsim/sim/readout.hpp"
 
 #include <algorithm>
 

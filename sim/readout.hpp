@@ -4,9 +4,9 @@
 // recomputation keeps).
 #pragma once
 
-#include "models/network.hpp"
-#include "sim/executor.hpp"
-#include "sim/network_state.hpp"
+#include "elmsim/models/network.hpp"
+#include "elmsim/sim/executor.hpp"
+#include "elmsim/sim/network_state.hpp"
 
 namespace elm::sim {
 

@@ -1,6 +1,6 @@
 // Single-sample simulation in clock or event mode (spec elm-network.md sections 2, 3, 5; see
 // simulator.hpp).
-#include "sim/simulator.hpp"
+#include "elmsim/sim/simulator.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -10,8 +10,8 @@
 
 #include <fmt/format.h>
 
-#include "models/error.hpp"
-#include "sim/readout.hpp"
+#include "elmsim/models/error.hpp"
+#include "elmsim/sim/readout.hpp"
 
 namespace elm::sim {
 

@@ -19,11 +19,11 @@
 #include <functional>
 #include <vector>
 
-#include "models/network.hpp"
-#include "sim/event_schedule.hpp"
-#include "sim/executor.hpp"
-#include "sim/forward.hpp"
-#include "sim/network_state.hpp"
+#include "elmsim/models/network.hpp"
+#include "elmsim/sim/event_schedule.hpp"
+#include "elmsim/sim/executor.hpp"
+#include "elmsim/sim/forward.hpp"
+#include "elmsim/sim/network_state.hpp"
 
 namespace elm::sim {
 

@@ -12,7 +12,7 @@
 #include <cstring>
 #include <type_traits>
 
-#include "sim/small_gemm_avx2.hpp"
+#include "elmsim/sim/small_gemm_avx2.hpp"
 
 namespace elm::sim {
 

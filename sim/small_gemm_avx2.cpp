@@ -7,7 +7,7 @@
 // Every output element is c = fma(a_k, b_k, c) for k ascending from its initial value, in the full
 // and the masked (fewer than 8 columns) tiles alike, so the result does not depend on tiling, M, or
 // thread count.
-#include "sim/small_gemm_avx2.hpp"
+#include "elmsim/sim/small_gemm_avx2.hpp"
 
 #include <cstdint>
 #include <cstdlib>

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-#include "sim/loss.hpp"
+#include "elmsim/sim/loss.hpp"
 
 namespace elm::sim {
 

@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "models/rng.hpp"
+#include "elmsim/models/rng.hpp"
 
 namespace elm::sim {
 

@@ -1,10 +1,10 @@
-#include "sim/trainer.hpp"
+#include "elmsim/sim/trainer.hpp"
 
 #include <algorithm>
 
 #include <fmt/format.h>
 
-#include "models/error.hpp"
+#include "elmsim/models/error.hpp"
 
 namespace elm::sim {
 

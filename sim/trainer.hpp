@@ -10,14 +10,14 @@
 #include <functional>
 #include <optional>
 
-#include "models/network.hpp"
-#include "sim/batch.hpp"
-#include "sim/executor.hpp"
-#include "sim/learner.hpp"
-#include "sim/metrics_log.hpp"
-#include "sim/optimizer.hpp"
-#include "sim/train_config.hpp"
-#include "sim/train_state.hpp"
+#include "elmsim/models/network.hpp"
+#include "elmsim/sim/batch.hpp"
+#include "elmsim/sim/executor.hpp"
+#include "elmsim/sim/learner.hpp"
+#include "elmsim/sim/metrics_log.hpp"
+#include "elmsim/sim/optimizer.hpp"
+#include "elmsim/sim/train_config.hpp"
+#include "elmsim/sim/train_state.hpp"
 
 namespace elm::sim {
 

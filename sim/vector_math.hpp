@@ -14,7 +14,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "sim/elm_math.hpp"
+#include "elmsim/sim/elm_math.hpp"
 
 namespace elm::sim {
 

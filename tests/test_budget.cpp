@@ -6,8 +6,8 @@
 #include <cmath>
 #include <cstdlib>
 
-#include "models/budget.hpp"
-#include "models/error.hpp"
+#include "elmsim/models/budget.hpp"
+#include "elmsim/models/error.hpp"
 
 using namespace elm::models;
 

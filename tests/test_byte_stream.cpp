@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "io/byte_stream.hpp"
-#include "models/error.hpp"
+#include "elmsim/io/byte_stream.hpp"
+#include "elmsim/models/error.hpp"
 
 namespace fs = std::filesystem;
 using namespace elm::io;

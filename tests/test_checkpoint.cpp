@@ -18,10 +18,10 @@
 #include <limits>
 #include <map>
 
-#include "io/checkpoint.hpp"
-#include "io/hdf5_file.hpp"
-#include "models/error.hpp"
-#include "models/network.hpp"
+#include "elmsim/io/checkpoint.hpp"
+#include "elmsim/io/hdf5_file.hpp"
+#include "elmsim/models/error.hpp"
+#include "elmsim/models/network.hpp"
 
 namespace fs = std::filesystem;
 using elm::InputError;

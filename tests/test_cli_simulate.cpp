@@ -10,13 +10,13 @@
 
 #include <fmt/format.h>
 
-#include "io/checkpoint.hpp"
-#include "io/experiment_config.hpp"
-#include "io/shd_adding.hpp"
-#include "io/spike_binning.hpp"
-#include "io/spike_dataset.hpp"
-#include "io/trace_reader.hpp"
-#include "sim/learner.hpp"
+#include "elmsim/io/checkpoint.hpp"
+#include "elmsim/io/experiment_config.hpp"
+#include "elmsim/io/shd_adding.hpp"
+#include "elmsim/io/spike_binning.hpp"
+#include "elmsim/io/spike_dataset.hpp"
+#include "elmsim/io/trace_reader.hpp"
+#include "elmsim/sim/learner.hpp"
 #include "tests/cli_runner.hpp"
 
 using namespace elm;

@@ -7,8 +7,8 @@
 
 #include <fmt/format.h>
 
-#include "io/checkpoint.hpp"
-#include "sim/small_gemm.hpp"
+#include "elmsim/io/checkpoint.hpp"
+#include "elmsim/sim/small_gemm.hpp"
 #include "tests/cli_runner.hpp"
 
 using namespace elm;

@@ -7,8 +7,8 @@
 #include <fstream>
 #include <string>
 
-#include "io/experiment_config.hpp"
-#include "models/error.hpp"
+#include "elmsim/io/experiment_config.hpp"
+#include "elmsim/models/error.hpp"
 
 using elm::InputError;
 using elm::io::ExperimentConfig;

@@ -6,11 +6,11 @@
 #include <cmath>
 #include <set>
 
-#include "models/connectivity.hpp"
-#include "models/network.hpp"
-#include "models/param_count.hpp"
-#include "sim/learner.hpp"
-#include "sim/optimizer.hpp"
+#include "elmsim/models/connectivity.hpp"
+#include "elmsim/models/network.hpp"
+#include "elmsim/models/param_count.hpp"
+#include "elmsim/sim/learner.hpp"
+#include "elmsim/sim/optimizer.hpp"
 
 using namespace elm;
 using models::ModelConfig;

@@ -11,13 +11,13 @@
 #include <limits>
 #include <utility>
 
-#include "io/spike_binning.hpp"
-#include "models/error.hpp"
-#include "models/network.hpp"
-#include "models/rng.hpp"
-#include "sim/event_schedule.hpp"
-#include "sim/learner.hpp"
-#include "sim/simulator.hpp"
+#include "elmsim/io/spike_binning.hpp"
+#include "elmsim/models/error.hpp"
+#include "elmsim/models/network.hpp"
+#include "elmsim/models/rng.hpp"
+#include "elmsim/sim/event_schedule.hpp"
+#include "elmsim/sim/learner.hpp"
+#include "elmsim/sim/simulator.hpp"
 
 using namespace elm;
 using models::ModelConfig;

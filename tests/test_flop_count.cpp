@@ -2,8 +2,8 @@
 // worked out by hand for tiny configurations. No timing here: benchmarks are programs, not tests.
 #include <catch2/catch.hpp>
 
-#include "models/model_config.hpp"
-#include "sim/flop_count.hpp"
+#include "elmsim/models/model_config.hpp"
+#include "elmsim/sim/flop_count.hpp"
 
 namespace {
 

@@ -5,8 +5,8 @@
 #include <cmath>
 #include <vector>
 
-#include "models/network.hpp"
-#include "sim/learner.hpp"
+#include "elmsim/models/network.hpp"
+#include "elmsim/sim/learner.hpp"
 
 using namespace elm;
 using models::ModelConfig;

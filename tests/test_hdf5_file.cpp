@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "io/hdf5_file.hpp"
-#include "models/error.hpp"
+#include "elmsim/io/hdf5_file.hpp"
+#include "elmsim/models/error.hpp"
 
 namespace fs = std::filesystem;
 using namespace elm::io;

@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <tuple>
 
-#include "models/network.hpp"
-#include "sim/learner.hpp"
+#include "elmsim/models/network.hpp"
+#include "elmsim/sim/learner.hpp"
 
 using namespace elm;
 

@@ -8,9 +8,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "io/shd_generator.hpp"
-#include "io/spike_dataset.hpp"
-#include "models/error.hpp"
+#include "elmsim/io/shd_generator.hpp"
+#include "elmsim/io/spike_dataset.hpp"
+#include "elmsim/models/error.hpp"
 
 using namespace elm::io;
 

@@ -6,8 +6,8 @@
 #include <cmath>
 #include <vector>
 
-#include "models/rng.hpp"
-#include "sim/small_gemm.hpp"
+#include "elmsim/models/rng.hpp"
+#include "elmsim/sim/small_gemm.hpp"
 
 using namespace elm;
 

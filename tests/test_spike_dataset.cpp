@@ -16,12 +16,12 @@
 #include <string>
 #include <vector>
 
-#include "io/hdf5_file.hpp"
-#include "io/shd_adding.hpp"
-#include "io/shd_generator.hpp"
-#include "io/spike_binning.hpp"
-#include "io/spike_dataset.hpp"
-#include "models/error.hpp"
+#include "elmsim/io/hdf5_file.hpp"
+#include "elmsim/io/shd_adding.hpp"
+#include "elmsim/io/shd_generator.hpp"
+#include "elmsim/io/spike_binning.hpp"
+#include "elmsim/io/spike_dataset.hpp"
+#include "elmsim/models/error.hpp"
 
 namespace fs = std::filesystem;
 using namespace elm::io;

@@ -21,11 +21,11 @@
 
 #include <fmt/format.h>
 
-#include "io/checkpoint.hpp"
-#include "io/hdf5_file.hpp"
-#include "models/network.hpp"
-#include "models/rng.hpp"
-#include "sim/learner.hpp"
+#include "elmsim/io/checkpoint.hpp"
+#include "elmsim/io/hdf5_file.hpp"
+#include "elmsim/models/network.hpp"
+#include "elmsim/models/rng.hpp"
+#include "elmsim/sim/learner.hpp"
 #include "tests/cli_runner.hpp"
 
 using namespace elm;

@@ -20,10 +20,10 @@
 
 #include <sys/wait.h>
 
-#include "io/hdf5_file.hpp"
-#include "io/trace_reader.hpp"
-#include "io/trace_writer.hpp"
-#include "models/error.hpp"
+#include "elmsim/io/hdf5_file.hpp"
+#include "elmsim/io/trace_reader.hpp"
+#include "elmsim/io/trace_writer.hpp"
+#include "elmsim/models/error.hpp"
 
 namespace fs = std::filesystem;
 using namespace elm::io;

@@ -6,7 +6,7 @@
 #include <limits>
 #include <vector>
 
-#include "sim/vector_math.hpp"
+#include "elmsim/sim/vector_math.hpp"
 
 using namespace elm;
 

@@ -25,16 +25,16 @@
 
 #include <fmt/format.h>
 
-#include "io/checkpoint.hpp"
-#include "io/experiment_config.hpp"
-#include "io/hdf5_file.hpp"
-#include "models/error.hpp"
-#include "models/network.hpp"
-#include "sim/flop_count.hpp"
-#include "sim/learner.hpp"
-#include "sim/optimizer.hpp"
-#include "sim/peak_flops.hpp"
-#include "sim/small_gemm.hpp"
+#include "elmsim/io/checkpoint.hpp"
+#include "elmsim/io/experiment_config.hpp"
+#include "elmsim/io/hdf5_file.hpp"
+#include "elmsim/models/error.hpp"
+#include "elmsim/models/network.hpp"
+#include "elmsim/sim/flop_count.hpp"
+#include "elmsim/sim/learner.hpp"
+#include "elmsim/sim/optimizer.hpp"
+#include "elmsim/sim/peak_flops.hpp"
+#include "elmsim/sim/small_gemm.hpp"
 #include "tools/bench_support.hpp"
 #include "tools/commands.hpp"
 

@@ -17,9 +17,9 @@
 
 #include <fmt/format.h>
 
-#include "models/error.hpp"
-#include "models/rng.hpp"
-#include "sim/small_gemm.hpp"
+#include "elmsim/models/error.hpp"
+#include "elmsim/models/rng.hpp"
+#include "elmsim/sim/small_gemm.hpp"
 #include "tools/bench_support.hpp"
 #include "tools/commands.hpp"
 

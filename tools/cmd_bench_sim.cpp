@@ -32,15 +32,15 @@
 
 #include <fmt/format.h>
 
-#include "io/shd_generator.hpp"
-#include "io/spike_binning.hpp"
-#include "io/spike_dataset.hpp"
-#include "models/error.hpp"
-#include "models/network.hpp"
-#include "models/rng.hpp"
-#include "sim/event_schedule.hpp"
-#include "sim/executor.hpp"
-#include "sim/simulator.hpp"
+#include "elmsim/io/shd_generator.hpp"
+#include "elmsim/io/spike_binning.hpp"
+#include "elmsim/io/spike_dataset.hpp"
+#include "elmsim/models/error.hpp"
+#include "elmsim/models/network.hpp"
+#include "elmsim/models/rng.hpp"
+#include "elmsim/sim/event_schedule.hpp"
+#include "elmsim/sim/executor.hpp"
+#include "elmsim/sim/simulator.hpp"
 #include "tools/commands.hpp"
 
 namespace elm::tools {

@@ -1,9 +1,9 @@
 // `elmsim gen-shd`: small SHD-format spike files (real layout and HDF5 types) for demos and tests.
 #include <fmt/format.h>
 
-#include "io/shd_generator.hpp"
-#include "io/spike_dataset.hpp"
-#include "models/error.hpp"
+#include "elmsim/io/shd_generator.hpp"
+#include "elmsim/io/spike_dataset.hpp"
+#include "elmsim/models/error.hpp"
 #include "tools/commands.hpp"
 
 namespace elm::tools {

@@ -3,12 +3,12 @@
 
 #include <fmt/format.h>
 
-#include "io/checkpoint.hpp"
-#include "io/experiment_config.hpp"
-#include "models/budget.hpp"
-#include "models/error.hpp"
-#include "models/network.hpp"
-#include "models/param_count.hpp"
+#include "elmsim/io/checkpoint.hpp"
+#include "elmsim/io/experiment_config.hpp"
+#include "elmsim/models/budget.hpp"
+#include "elmsim/models/error.hpp"
+#include "elmsim/models/network.hpp"
+#include "elmsim/models/param_count.hpp"
 #include "tools/commands.hpp"
 
 namespace elm::tools {

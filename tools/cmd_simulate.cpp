@@ -19,19 +19,19 @@
 
 #include <fmt/format.h>
 
-#include "io/byte_stream.hpp"
-#include "io/checkpoint.hpp"
-#include "io/experiment_config.hpp"
-#include "io/hdf5_file.hpp"
-#include "io/shd_adding.hpp"
-#include "io/spike_binning.hpp"
-#include "io/spike_dataset.hpp"
-#include "io/trace_writer.hpp"
-#include "models/error.hpp"
-#include "models/rng.hpp"
-#include "sim/event_schedule.hpp"
-#include "sim/loss.hpp"
-#include "sim/simulator.hpp"
+#include "elmsim/io/byte_stream.hpp"
+#include "elmsim/io/checkpoint.hpp"
+#include "elmsim/io/experiment_config.hpp"
+#include "elmsim/io/hdf5_file.hpp"
+#include "elmsim/io/shd_adding.hpp"
+#include "elmsim/io/spike_binning.hpp"
+#include "elmsim/io/spike_dataset.hpp"
+#include "elmsim/io/trace_writer.hpp"
+#include "elmsim/models/error.hpp"
+#include "elmsim/models/rng.hpp"
+#include "elmsim/sim/event_schedule.hpp"
+#include "elmsim/sim/loss.hpp"
+#include "elmsim/sim/simulator.hpp"
 #include "tools/commands.hpp"
 
 namespace elm::tools {

@@ -5,15 +5,15 @@
 
 #include <fmt/format.h>
 
-#include "io/checkpoint.hpp"
-#include "io/experiment_config.hpp"
-#include "io/hdf5_file.hpp"
-#include "io/task_data.hpp"
-#include "models/error.hpp"
-#include "models/network.hpp"
-#include "models/param_count.hpp"
-#include "sim/small_gemm.hpp"
-#include "sim/trainer.hpp"
+#include "elmsim/io/checkpoint.hpp"
+#include "elmsim/io/experiment_config.hpp"
+#include "elmsim/io/hdf5_file.hpp"
+#include "elmsim/io/task_data.hpp"
+#include "elmsim/models/error.hpp"
+#include "elmsim/models/network.hpp"
+#include "elmsim/models/param_count.hpp"
+#include "elmsim/sim/small_gemm.hpp"
+#include "elmsim/sim/trainer.hpp"
 #include "tools/commands.hpp"
 
 namespace elm::tools {

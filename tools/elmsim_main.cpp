@@ -7,7 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include "models/error.hpp"
+#include "elmsim/models/error.hpp"
 #include "tools/commands.hpp"
 
 int main(int argc, char** argv) {
