@@ -15,29 +15,18 @@
 #include <stdexcept>
 
 #include "elmsim/models/error.hpp"
+#include "elmsim/models/time_grid.hpp"
 
 namespace elm::io {
 namespace {
 
-// floor(f * n) where a product within 1e-9 (relative) of an integer counts as that integer, so
-// fractions written in decimal (0.9, 0.05) split round sizes exactly as intended.
+// floor(f * n) under the time-grid rounding rule (models/time_grid.hpp), so fractions written in
+// decimal (0.9, 0.05) split round sizes exactly as intended.
 std::int64_t split_floor(double f, std::int64_t n) {
-    const double v = f * static_cast<double>(n);
-    const double r = std::round(v);
-    if (std::fabs(v - r) <= 1e-9 * std::max(1.0, v)) return static_cast<std::int64_t>(r);
-    return static_cast<std::int64_t>(std::floor(v));
+    return static_cast<std::int64_t>(models::grid_floor(f * static_cast<double>(n)));
 }
 
 }  // namespace
-
-std::string to_string(Split s) {
-    switch (s) {
-        case Split::train: return "train";
-        case Split::valid: return "valid";
-        case Split::test: return "test";
-    }
-    return "?";
-}
 
 ByteStream::ByteStream(const std::string& path, std::array<double, 3> fractions, std::int64_t min_split_bytes)
     : path_(path) {

@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "elmsim/io/split.hpp"
+
 namespace elm::io {
 
-enum class Split { train, valid, test };
-std::string to_string(Split s);
 
 class ByteStream {
 public:

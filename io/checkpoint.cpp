@@ -13,6 +13,7 @@
 #include "elmsim/io/hdf5_file.hpp"
 #include "elmsim/models/connectivity.hpp"
 #include "elmsim/models/error.hpp"
+#include "elmsim/models/train_config.hpp"
 
 namespace elm::io {
 
@@ -36,7 +37,7 @@ std::string shape_text(const std::vector<hsize_t>& shape) {
     throw InputError(fmt::format("{}: {}: {}", file, where, what));
 }
 
-bool is_optimizer_name(const std::string& s) { return s == "sgd" || s == "adam" || s == "adamax"; }
+bool is_optimizer_name(const std::string& s) { return models::optimizer_from_string(s, nullptr); }
 
 // The first non-finite value of a buffer, as " (nan at index 17)", or "" when all are finite.
 std::string first_non_finite(const float* p, std::size_t n) {
@@ -79,7 +80,7 @@ void write_model_attrs(hid_t g, const ModelConfig& c) {
     write_attr_int(g, "self_synapse", c.self_synapse ? 1 : 0);
 }
 
-void check_train_state(const std::string& path, const Network<float>& net, const TrainState& t) {
+void check_train_state(const std::string& path, const Network<float>& net, const models::TrainState& t) {
     if (!is_optimizer_name(t.optimizer))
         throw InputError(fmt::format("{}: /train: optimizer must be \"sgd\", \"adam\" or \"adamax\", got \"{}\"", path,
                                      t.optimizer));
@@ -97,7 +98,7 @@ void check_train_state(const std::string& path, const Network<float>& net, const
     for (const auto& [n, v] : t.float_arrays) check_name(n);
 }
 
-void write_train(hid_t file, const Network<float>& net, const TrainState& t) {
+void write_train(hid_t file, const Network<float>& net, const models::TrainState& t) {
     H5Handle g = create_group(file, "train");
     write_attr_int(g.id(), "step", t.step);
     write_attr_int(g.id(), "epoch", t.epoch);
@@ -254,9 +255,9 @@ std::vector<std::string> group_members(const std::string& file, hid_t g, const s
     return names;
 }
 
-TrainState read_train(const std::string& file, hid_t f, const models::ParamLayout& layout) {
+models::TrainState read_train(const std::string& file, hid_t f, const models::ParamLayout& layout) {
     H5Handle g = open_group(f, "/train");
-    TrainState t;
+    models::TrainState t;
     t.step = read_attr_int(g.id(), "step");
     t.epoch = read_attr_int(g.id(), "epoch");
     t.best_metric = read_attr_double(g.id(), "best_metric");
@@ -296,7 +297,7 @@ TrainState read_train(const std::string& file, hid_t f, const models::ParamLayou
 }  // namespace
 
 void save_checkpoint(const std::string& path, const Network<float>& net, const std::string& config_toml,
-                     const TrainState* train, const std::string& created_by) {
+                     const models::TrainState* train, const std::string& created_by) {
     if (net.params.size() != net.layout.total_size() ||
         net.src.size() != static_cast<std::size_t>(net.cfg.N) * net.cfg.k_c)
         throw std::invalid_argument(fmt::format("save_checkpoint {}: network buffers do not match its config", path));
@@ -350,7 +351,7 @@ Checkpoint load_checkpoint(const std::string& path) {
     net.src = read_src(path, f.id(), cfg);
     read_tensors(path, f.id(), "/model", net.layout, net.params, true);
 
-    std::optional<TrainState> train;
+    std::optional<models::TrainState> train;
     if (has_path(f.id(), "/train")) train = read_train(path, f.id(), net.layout);
     return Checkpoint{std::move(net), std::move(config), std::move(train)};
 }

@@ -28,29 +28,29 @@
 
 #include "elmsim/models/network.hpp"
 #include "elmsim/models/rng.hpp"
-#include "elmsim/sim/train_state.hpp"
+#include "elmsim/models/train_state.hpp"
 
 namespace elm::io {
 
 inline constexpr const char* kCheckpointFormat = "elm-network";
 inline constexpr std::int64_t kCheckpointFormatVersion = 1;
 
-// The trainer's resume state (sim/train_state.hpp). Array names must be non-empty, contain no '/'
-// and be unique across int_arrays and float_arrays; they are loaded back in name order (HDF5 link
-// order), not in insertion order. moment1/moment2 are flat in ParamLayout order, empty when unused.
-using TrainState = sim::TrainState;
+// /train holds the trainer's resume state (models/train_state.hpp). Array names must be non-empty,
+// contain no '/' and be unique across int_arrays and float_arrays; they are loaded back in name order
+// (HDF5 link order), not in insertion order. moment1/moment2 are flat in ParamLayout order, empty
+// when unused.
 
 struct Checkpoint {
     models::Network<float> net;
     std::string config_toml;
-    std::optional<TrainState> train;
+    std::optional<models::TrainState> train;
 };
 
 // Throws InputError for an unwritable destination, non-finite parameters (named by tensor) or a
 // bad TrainState (optimizer name, array names); std::invalid_argument when a buffer does not match
 // the network's layout (a caller bug). `train` may be null (no /train group).
 void save_checkpoint(const std::string& path, const models::Network<float>& net, const std::string& config_toml,
-                     const TrainState* train, const std::string& created_by);
+                     const models::TrainState* train, const std::string& created_by);
 
 Checkpoint load_checkpoint(const std::string& path);
 

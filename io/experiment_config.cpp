@@ -26,32 +26,9 @@
 namespace elm::io {
 
 std::string to_string(TaskKind k) {
-    switch (k) {
-        case TaskKind::shd: return "shd";
-        case TaskKind::shd_adding: return "shd-adding";
-        case TaskKind::bytes: return "bytes";
-    }
-    return "shd";
-}
-
-std::string to_string(OptimizerKind k) {
-    switch (k) {
-        case OptimizerKind::sgd: return "sgd";
-        case OptimizerKind::adam: return "adam";
-        case OptimizerKind::adamax: return "adamax";
-    }
-    return "sgd";
-}
-
-std::string to_string(Schedule s) { return s == Schedule::constant ? "constant" : "cosine"; }
-
-std::string to_string(LossKind k) {
-    switch (k) {
-        case LossKind::last: return "last";
-        case LossKind::mean_last_k: return "mean_last_k";
-        case LossKind::next_byte: return "next_byte";
-    }
-    return "last";
+    for (const auto& [name, v] : kTaskNames)
+        if (v == k) return name;
+    return "?";
 }
 
 namespace {
@@ -180,8 +157,8 @@ public:
         if (auto v = string(key)) out = *v;
     }
 
-    template <class E>
-    void read_enum(std::string_view key, E& out, std::initializer_list<std::pair<const char*, E>> choices) {
+    template <class E, std::size_t K>
+    void read_enum(std::string_view key, E& out, const std::array<std::pair<const char*, E>, K>& choices) {
         const auto v = string(key);
         if (!v) return;
         std::string list;
@@ -227,8 +204,7 @@ std::string resolve_path(const std::string& p, const std::string& base_dir) {
 // Data paths are optional here: `elmsim info` and `budget` need no data, and the data layer
 // (io/task_data.cpp) rejects a missing path when it is about to read one.
 void read_task(Section& s, TaskConfig& t, const std::string& base_dir) {
-    s.read_enum("kind", t.kind,
-                {{"shd", TaskKind::shd}, {"shd-adding", TaskKind::shd_adding}, {"bytes", TaskKind::bytes}});
+    s.read_enum("kind", t.kind, kTaskNames);
     const bool bytes = t.kind == TaskKind::bytes;
     const std::string kind = fmt::format("kind = \"{}\"", to_string(t.kind));
     // Keys of the other task family are rejected rather than ignored: `window` on an SHD task or
@@ -290,8 +266,9 @@ void read_model(Section& s, models::ModelConfig& m) {
     s.read("input_share", m.input_share, "a fraction in [0, 1]", unit_closed);
     s.read("C_e", m.C_e, 0);
     s.read_enum("output_mode", m.output_mode,
-                {{"analog", OutputMode::analog}, {"spike", OutputMode::spike}, {"lif", OutputMode::lif}});
-    s.read_enum("phi", m.phi, {{"relu", Phi::relu}, {"silu", Phi::silu}});
+                std::array<std::pair<const char*, OutputMode>, 3>{
+                    {{"analog", OutputMode::analog}, {"spike", OutputMode::spike}, {"lif", OutputMode::lif}}});
+    s.read_enum("phi", m.phi, std::array<std::pair<const char*, Phi>, 2>{{{"relu", Phi::relu}, {"silu", Phi::silu}}});
     s.read("lambda", m.lambda, "a number > 0", positive);
     s.read("tau_b_ms", m.tau_b_ms, "a time constant > 0 ms", positive);
     s.read("tau_min_ms", m.tau_min_ms, "a time >= 0 ms", non_negative);
@@ -306,14 +283,14 @@ void read_model(Section& s, models::ModelConfig& m) {
     s.read("seed", m.seed);
 }
 
-void read_train(Section& s, TrainConfig& t, TaskKind kind) {
-    s.read_enum("optimizer", t.optimizer,
-                {{"sgd", OptimizerKind::sgd}, {"adam", OptimizerKind::adam}, {"adamax", OptimizerKind::adamax}});
+void read_train(Section& s, models::TrainConfig& t, TaskKind kind) {
+    using models::LossMode;
+    s.read_enum("optimizer", t.optimizer, models::kOptimizerNames);
     s.read("lr", t.lr, "a learning rate > 0", positive);
     s.read("beta1", t.beta1, "a number in [0, 1)", unit_open);
     s.read("beta2", t.beta2, "a number in [0, 1)", unit_open);
     s.read("eps", t.eps, "a number > 0", positive);
-    s.read_enum("schedule", t.schedule, {{"constant", Schedule::constant}, {"cosine", Schedule::cosine}});
+    s.read_enum("schedule", t.schedule, models::kScheduleNames);
     s.read("warmup_steps", t.warmup_steps, 0);
     s.read("lr_min", t.lr_min, "a learning rate >= 0", non_negative);
     if (t.lr_min > t.lr)
@@ -324,11 +301,13 @@ void read_train(Section& s, TrainConfig& t, TaskKind kind) {
     s.read("clip_norm", t.clip_norm, "a norm >= 0 (0 = off)", non_negative);
     if (kind == TaskKind::bytes) {
         // Byte tasks predict every next byte; the SHD readouts make no sense there.
-        t.loss = LossKind::next_byte;
+        t.loss = LossMode::next_byte;
         if (const auto v = s.string("loss"); v && *v != "next_byte")
             s.fail("loss", fmt::format("bytes tasks always use \"next_byte\", got \"{}\"", *v), s.node("loss"));
     } else {
-        s.read_enum("loss", t.loss, {{"last", LossKind::last}, {"mean_last_k", LossKind::mean_last_k}});
+        // next_byte is the bytes tasks' loss only (set above).
+        s.read_enum("loss", t.loss, std::array<std::pair<const char*, LossMode>, 2>{
+                                        {{"last", LossMode::last}, {"mean_last_k", LossMode::mean_last_k}}});
     }
     s.read("loss_last_k", t.loss_last_k, 1);
     s.read("eval_every", t.eval_every, 0);

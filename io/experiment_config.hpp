@@ -6,13 +6,16 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "elmsim/models/model_config.hpp"
-#include "elmsim/sim/train_config.hpp"
+#include "elmsim/models/train_config.hpp"
 
 namespace elm::io {
 
 enum class TaskKind { shd, shd_adding, bytes };
+inline constexpr std::array<std::pair<const char*, TaskKind>, 3> kTaskNames{
+    {{"shd", TaskKind::shd}, {"shd-adding", TaskKind::shd_adding}, {"bytes", TaskKind::bytes}}};
 std::string to_string(TaskKind k);
 
 struct TaskConfig {
@@ -32,19 +35,10 @@ struct TaskConfig {
     std::int64_t eval_windows = 64;    // windows per evaluation (0 = the whole split)
 };
 
-// The [train] table's types live in sim/ (the trainer consumes them); io re-exports the names.
-using sim::LossKind;
-using sim::OptimizerKind;
-using sim::Schedule;
-using sim::TrainConfig;
-std::string to_string(OptimizerKind k);
-std::string to_string(Schedule s);
-std::string to_string(LossKind k);
-
 struct ExperimentConfig {
     TaskConfig task;
     models::ModelConfig model;   // C and n_out are set from the task kind
-    TrainConfig train;
+    models::TrainConfig train;
     std::string toml_text;       // the file as read, saved in checkpoints under /config
     std::string origin;          // file name for messages
 };

@@ -43,11 +43,15 @@ std::vector<AddingPair> fixed_adding_pairs(const SpikeDataset& ds, std::int64_t 
     return pairs;
 }
 
+std::vector<AddingPair> evaluation_pairs(const SpikeDataset& ds, std::int64_t count, std::uint64_t train_seed) {
+    return fixed_adding_pairs(ds, count, train_seed + kEvaluationSeedOffset);
+}
+
 void bin_adding_pair(const SpikeDataset& ds, const AddingPair& pair, double dt_ms, double window_ms, float* x,
                      std::int64_t T, std::int64_t B, std::int64_t b, int C) {
     check_index(ds, pair.a);
     check_index(ds, pair.b);
-    const std::int64_t t1 = num_steps(window_ms, dt_ms);
+    const std::int64_t t1 = models::num_steps(window_ms, dt_ms);
     bin_sample(ds.samples[pair.a], dt_ms, window_ms, 0, x, T, B, b, C);
     bin_sample(ds.samples[pair.b], dt_ms, window_ms, t1, x, T, B, b, C);
 }

@@ -10,21 +10,9 @@
 
 namespace elm::io {
 
-std::int64_t num_steps(double duration_ms, double dt_ms) {
-    if (!std::isfinite(duration_ms) || !std::isfinite(dt_ms) || duration_ms <= 0.0 || dt_ms <= 0.0)
-        throw InputError("binning: expected a positive duration and dt, got duration_ms=" + std::to_string(duration_ms) +
-                         ", dt_ms=" + std::to_string(dt_ms));
-    const double q = duration_ms / dt_ms;
-    const double r = std::round(q);
-    // The tolerance absorbs the rounding of duration / dt (a few ulps), far below any real
-    // fraction of a step.
-    if (std::fabs(q - r) <= 1e-9 * std::max(1.0, q)) return static_cast<std::int64_t>(r);
-    return static_cast<std::int64_t>(std::ceil(q));
-}
-
 void bin_sample(const SpikeSample& sample, double dt_ms, double duration_ms, std::int64_t step_offset, float* x,
                 std::int64_t T, std::int64_t B, std::int64_t b, int C) {
-    const std::int64_t steps = num_steps(duration_ms, dt_ms);
+    const std::int64_t steps = models::num_steps(duration_ms, dt_ms);
     if (step_offset < 0 || step_offset + steps > T || b < 0 || b >= B)
         throw std::invalid_argument("bin_sample: steps [" + std::to_string(step_offset) + ", " +
                                     std::to_string(step_offset + steps) + ") or batch index " + std::to_string(b) +
@@ -35,7 +23,7 @@ void bin_sample(const SpikeSample& sample, double dt_ms, double duration_ms, std
         if (!(s < duration_ms)) continue;  // at or after the end of the window (NaN never reaches here)
         // Exactly as the spec: floor(s / dt) in float64. The guard below only matters when
         // s / dt rounds up to the step count for s just below duration_ms.
-        const auto t = static_cast<std::int64_t>(std::floor(s / dt_ms));
+        const std::int64_t t = models::grid_cell(s, dt_ms);
         if (t < 0 || t >= steps) continue;
         const int c = sample.units[j];
         if (c >= C)

@@ -1,19 +1,16 @@
 // Clock-mode binning of spike events into the dense batch tensor (spec elm-network.md section 1):
 // x_t[c] = number of events of channel c in bin t, where an event at time s (float64 ms) falls in
-// bin t = floor(s / dt); a sample lasts duration_ms, so T = ceil(duration_ms / dt) steps, and
-// events at or after duration_ms are dropped.
+// bin t = floor(s / dt); a sample lasts duration_ms, so T = models::num_steps(duration_ms, dt) =
+// ceil(duration_ms / dt) steps, and events at or after duration_ms are dropped. Both roundings are
+// the time-grid rule of models/time_grid.hpp, which the event schedule uses too.
 #pragma once
 
 #include <cstdint>
 
 #include "elmsim/io/spike_dataset.hpp"
+#include "elmsim/models/time_grid.hpp"
 
 namespace elm::io {
-
-// ceil(duration_ms / dt_ms), robust to floating-point noise: a ratio within 1e-9 (relative) of an
-// integer counts as that integer, so 1000 / 2 = 500 and 1.0 / 0.1 = 10 (not 11).
-// Throws InputError unless both are finite and positive.
-std::int64_t num_steps(double duration_ms, double dt_ms);
 
 // Adds the event counts of `sample` into x laid out [T][B][C]: event -> x[((t + step_offset) * B
 // + b) * C + c]. Only bins t < num_steps(duration_ms, dt_ms) are written, and they must fit:

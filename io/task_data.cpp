@@ -13,13 +13,6 @@
 
 namespace elm::io {
 
-DataSplit data_split_from_string(const std::string& s) {
-    if (s == "train") return DataSplit::train;
-    if (s == "valid") return DataSplit::valid;
-    if (s == "test") return DataSplit::test;
-    throw InputError(fmt::format("--split: expected \"train\", \"valid\" or \"test\", got \"{}\"", s));
-}
-
 namespace {
 
 void check_channels(const SpikeDataset& ds, const ExperimentConfig& cfg) {
@@ -31,7 +24,7 @@ void check_channels(const SpikeDataset& ds, const ExperimentConfig& cfg) {
                                          to_string(cfg.task.kind)));
 }
 
-void start_batch(sim::Batch& b, int T, int B, int C) {
+void start_batch(models::Batch& b, int T, int B, int C) {
     b.T = T;
     b.B = B;
     b.C = C;
@@ -52,16 +45,16 @@ std::vector<std::int64_t> epoch_order(std::int64_t n, std::uint64_t seed, std::i
 }
 
 // SHD classification: samples in a shuffled order per epoch (train) or in file order (eval).
-class SpikeClassSource : public sim::BatchSource {
+class SpikeClassSource : public models::BatchSource {
 public:
     SpikeClassSource(SpikeDataset ds, const ExperimentConfig& cfg, int batch)
         : ds_(std::move(ds)), dt_(cfg.model.dt_ms), duration_(cfg.task.duration_ms), B_(batch), seed_(cfg.train.seed),
-          T_(static_cast<int>(num_steps(duration_, dt_))) {
+          T_(static_cast<int>(models::num_steps(duration_, dt_))) {
         order_ = epoch_order(size(), seed_, 0);
     }
     std::int64_t size() const { return static_cast<std::int64_t>(ds_.samples.size()); }
     std::int64_t train_size() const override { return size(); }
-    void next_train(sim::Batch& b, Rng&) override {
+    void next_train(models::Batch& b, Rng&) override {
         start_batch(b, T_, B_, ds_.num_channels);
         for (int r = 0; r < B_; ++r) {
             if (pos_ == size()) {
@@ -75,7 +68,7 @@ public:
         }
     }
     void rewind_eval() override { eval_pos_ = 0; }
-    bool next_eval(sim::Batch& b) override {
+    bool next_eval(models::Batch& b) override {
         if (eval_pos_ >= size()) return false;
         const int rows = static_cast<int>(std::min<std::int64_t>(B_, size() - eval_pos_));
         start_batch(b, T_, rows, ds_.num_channels);
@@ -106,15 +99,15 @@ private:
 };
 
 // SHD-Adding: training pairs drawn from the trainer's RNG; evaluation on fixed seeded pairs.
-class AddingSource : public sim::BatchSource {
+class AddingSource : public models::BatchSource {
 public:
     AddingSource(SpikeDataset ds, const ExperimentConfig& cfg, int batch, std::int64_t eval_pairs)
         : ds_(std::move(ds)), dt_(cfg.model.dt_ms), window_(cfg.task.duration_ms), B_(batch),
-          T_(static_cast<int>(2 * num_steps(window_, dt_))) {
-        if (eval_pairs > 0) pairs_ = fixed_adding_pairs(ds_, eval_pairs, cfg.train.seed + 7919);
+          T_(static_cast<int>(2 * models::num_steps(window_, dt_))) {
+        if (eval_pairs > 0) pairs_ = evaluation_pairs(ds_, eval_pairs, cfg.train.seed);
     }
     std::int64_t train_size() const override { return static_cast<std::int64_t>(ds_.samples.size()); }
-    void next_train(sim::Batch& b, Rng& rng) override {
+    void next_train(models::Batch& b, Rng& rng) override {
         start_batch(b, T_, B_, ds_.num_channels);
         for (int r = 0; r < B_; ++r) {
             const AddingPair p = draw_adding_pair(ds_, rng);
@@ -123,7 +116,7 @@ public:
         }
     }
     void rewind_eval() override { eval_pos_ = 0; }
-    bool next_eval(sim::Batch& b) override {
+    bool next_eval(models::Batch& b) override {
         const auto n = static_cast<std::int64_t>(pairs_.size());
         if (eval_pos_ >= n) return false;
         const int rows = static_cast<int>(std::min<std::int64_t>(B_, n - eval_pos_));
@@ -149,7 +142,7 @@ private:
 // Bytes: B streams, stream k reads segment k of the split window after window; a window of T + 1
 // bytes gives T inputs and T next-byte targets, and the next window starts where this one's
 // targets ended, so the carried state lines up.
-class ByteWindowSource : public sim::BatchSource {
+class ByteWindowSource : public models::BatchSource {
 public:
     ByteWindowSource(const std::string& path, const ExperimentConfig& cfg, Split split, int batch,
                      std::int64_t max_windows)
@@ -159,17 +152,17 @@ public:
         segment_ = n / B_;
         if (segment_ < T_ + 1)
             throw InputError(fmt::format("{}: the {} split holds {} bytes, too few for {} streams of one {}-byte window",
-                                         path, split_name(), n, B_, T_ + 1));
+                                         path, to_string(split_), n, B_, T_ + 1));
         pos_.assign(B_, 0);
         buf_.resize(static_cast<std::size_t>(T_) + 1);
     }
     std::int64_t train_size() const override { return std::max<std::int64_t>(1, segment_ / T_) * B_; }
-    void next_train(sim::Batch& b, Rng&) override { fill(b, pos_, B_); }
+    void next_train(models::Batch& b, Rng&) override { fill(b, pos_, B_); }
     void rewind_eval() override {
         eval_pos_.assign(B_, 0);
         eval_count_ = 0;
     }
-    bool next_eval(sim::Batch& b) override {
+    bool next_eval(models::Batch& b) override {
         if (max_windows_ > 0 && eval_count_ >= max_windows_) return false;
         if (eval_pos_[0] + T_ + 1 > segment_) return false;
         fill(b, eval_pos_, B_);
@@ -183,8 +176,7 @@ public:
     }
 
 private:
-    const char* split_name() const { return split_ == Split::train ? "train" : split_ == Split::valid ? "valid" : "test"; }
-    void fill(sim::Batch& b, std::vector<std::int64_t>& pos, int rows) {
+    void fill(models::Batch& b, std::vector<std::int64_t>& pos, int rows) {
         b.T = T_;
         b.B = rows;
         b.C = 256;
@@ -218,13 +210,9 @@ private:
     std::vector<std::uint8_t> buf_;
 };
 
-Split to_stream_split(DataSplit s) {
-    return s == DataSplit::train ? Split::train : s == DataSplit::valid ? Split::valid : Split::test;
-}
-
 }  // namespace
 
-std::unique_ptr<sim::BatchSource> make_train_source(const ExperimentConfig& cfg) {
+std::unique_ptr<models::BatchSource> make_train_source(const ExperimentConfig& cfg) {
     const int B = static_cast<int>(cfg.train.batch_size);
     switch (cfg.task.kind) {
         case TaskKind::bytes:
@@ -241,11 +229,11 @@ std::unique_ptr<sim::BatchSource> make_train_source(const ExperimentConfig& cfg)
     return nullptr;
 }
 
-std::unique_ptr<sim::BatchSource> make_eval_source(const ExperimentConfig& cfg, const std::string& path,
-                                                   DataSplit split) {
+std::unique_ptr<models::BatchSource> make_eval_source(const ExperimentConfig& cfg, const std::string& path,
+                                                      Split split) {
     const int B = static_cast<int>(std::max<std::int64_t>(cfg.train.batch_size, 16));
     if (cfg.task.kind == TaskKind::bytes)
-        return std::make_unique<ByteWindowSource>(path, cfg, to_stream_split(split), B, cfg.task.eval_windows);
+        return std::make_unique<ByteWindowSource>(path, cfg, split, B, cfg.task.eval_windows);
     if (path.empty()) return nullptr;
     SpikeDataset ds = read_spike_dataset(path, cfg.task.max_test_samples);
     check_channels(ds, cfg);

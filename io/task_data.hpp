@@ -11,20 +11,18 @@
 #include <string>
 
 #include "elmsim/io/experiment_config.hpp"
-#include "elmsim/sim/batch.hpp"
+#include "elmsim/io/split.hpp"
+#include "elmsim/models/batch.hpp"
 
 namespace elm::io {
 
-enum class DataSplit { train, valid, test };
-DataSplit data_split_from_string(const std::string& s);  // "train" | "valid" | "test"
-
 // Training batches from the task's training data.
-std::unique_ptr<sim::BatchSource> make_train_source(const ExperimentConfig& cfg);
+std::unique_ptr<models::BatchSource> make_train_source(const ExperimentConfig& cfg);
 
 // Evaluation batches. For spike tasks `path` is the SHD-format file to evaluate (the split is the
 // file); for bytes it is the byte file and `split` picks the part. Returns nullptr for a spike task
 // with an empty path.
-std::unique_ptr<sim::BatchSource> make_eval_source(const ExperimentConfig& cfg, const std::string& path,
-                                                   DataSplit split);
+std::unique_ptr<models::BatchSource> make_eval_source(const ExperimentConfig& cfg, const std::string& path,
+                                                      Split split);
 
 }  // namespace elm::io

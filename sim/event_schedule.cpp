@@ -15,7 +15,7 @@ namespace elm::sim {
 namespace {
 
 // round(q) when q is within 1e-9 (relative) of an integer, else floor / ceil: the rounding of
-// a / b (a few ulps) must not turn 1 / 0.1 into 9.999... cells. Mirrors io::num_steps (sim/ does not
+// a / b (a few ulps) must not turn 1 / 0.1 into 9.999... cells. Mirrors models::num_steps (sim/ does not
 // depend on io/).
 double robust_floor(double q) {
     const double r = std::round(q);

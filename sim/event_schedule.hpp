@@ -9,7 +9,7 @@
 //   - at extra ticks so that no gap between consecutive updates (starting from time 0) exceeds
 //     max_dt_ms: ticks lie on cell ends too, G = floor(max_dt_ms / resolution_ms) cells apart, so a
 //     silent gap of L cells costs ceil(L / G) updates (the last one being the next event's or the end),
-//   - at the sample's end K resolution_ms, K = ceil(duration_ms / resolution_ms) (io::num_steps rule;
+//   - at the sample's end K resolution_ms, K = ceil(duration_ms / resolution_ms) (models::num_steps rule;
 //     = duration_ms when the resolution divides it), so the final readout lies where clock mode's does.
 // Every update carries its own dt = (cells since the previous update) x resolution_ms, computed from
 // integer cell counts so that equal gaps give bit-identical dt (and share cached decays).

@@ -8,7 +8,6 @@
 #include "elmsim/models/network.hpp"
 #include "elmsim/models/rng.hpp"
 #include "elmsim/sim/backward.hpp"
-#include "elmsim/sim/batch.hpp"
 #include "elmsim/sim/executor.hpp"
 #include "elmsim/sim/forward.hpp"
 #include "elmsim/sim/loss.hpp"

@@ -8,9 +8,19 @@
 #include <cstdint>
 #include <vector>
 
+#include "elmsim/models/batch.hpp"
+#include "elmsim/models/train_config.hpp"
+#include "elmsim/models/train_state.hpp"
+
 namespace elm::sim {
 
-enum class LossMode { last, mean_last_k, next_byte };
+using models::Batch;
+using models::BatchSource;
+using models::LossMode;
+using models::OptimizerKind;
+using models::Schedule;
+using models::TrainConfig;
+using models::TrainState;
 
 struct LossStats {
     double loss_sum = 0.0;    // summed mean loss (nats) of the batches seen

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "elmsim/models/param_layout.hpp"
-#include "elmsim/sim/train_config.hpp"
+#include "elmsim/sim/loss.hpp"
 
 namespace elm::sim {
 

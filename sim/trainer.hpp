@@ -11,13 +11,11 @@
 #include <optional>
 
 #include "elmsim/models/network.hpp"
-#include "elmsim/sim/batch.hpp"
 #include "elmsim/sim/executor.hpp"
 #include "elmsim/sim/learner.hpp"
 #include "elmsim/sim/metrics_log.hpp"
 #include "elmsim/sim/optimizer.hpp"
-#include "elmsim/sim/train_config.hpp"
-#include "elmsim/sim/train_state.hpp"
+#include "elmsim/sim/loss.hpp"
 
 namespace elm::sim {
 

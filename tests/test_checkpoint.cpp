@@ -26,7 +26,7 @@
 namespace fs = std::filesystem;
 using elm::InputError;
 using elm::io::Checkpoint;
-using elm::io::TrainState;
+using elm::models::TrainState;
 using elm::models::ModelConfig;
 using elm::models::Network;
 

@@ -140,7 +140,7 @@ TEST_CASE("cli simulate: clock-mode trace layout and the evaluator's logits bit 
         CHECK(ts.b.size() == static_cast<std::size_t>(T) * N * n_b);
         REQUIRE(ts.logits.size() == static_cast<std::size_t>(T) * n_out);
 
-        sim::Batch batch;
+        models::Batch batch;
         batch.T = T;
         batch.B = 1;
         batch.C = 700;

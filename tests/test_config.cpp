@@ -56,7 +56,7 @@ TEST_CASE("shipped configs carry the paper defaults", "[config]") {
     CHECK(adding.model.n_out == 19);
     CHECK(adding.model.dt_ms == 2.0);
     CHECK(adding.model.tau_init_max_ms == 150.0);
-    CHECK(adding.train.optimizer == elm::io::OptimizerKind::adamax);
+    CHECK(adding.train.optimizer == elm::models::OptimizerKind::adamax);
     CHECK(adding.train.lr == 5e-3);
     CHECK(adding.train.batch_size == 8);
     CHECK(adding.train.dropout == 0.5);
@@ -70,9 +70,9 @@ TEST_CASE("shipped configs carry the paper defaults", "[config]") {
     CHECK(text.task.kind == elm::io::TaskKind::bytes);
     CHECK(text.model.C == 256);
     CHECK(text.model.n_out == 256);
-    CHECK(text.train.loss == elm::io::LossKind::next_byte);
+    CHECK(text.train.loss == elm::models::LossMode::next_byte);
     CHECK(text.train.clip_norm == 1.0);
-    CHECK(text.train.schedule == elm::io::Schedule::cosine);
+    CHECK(text.train.schedule == elm::models::Schedule::cosine);
 }
 
 TEST_CASE("defaults: d_h = 2 d_m, task sets C and n_out", "[config]") {
@@ -80,7 +80,7 @@ TEST_CASE("defaults: d_h = 2 d_m, task sets C and n_out", "[config]") {
     CHECK(cfg.model.d_h == 20);
     CHECK(cfg.model.C == 700);
     CHECK(cfg.model.n_out == 19);
-    CHECK(cfg.train.loss == elm::io::LossKind::last);
+    CHECK(cfg.train.loss == elm::models::LossMode::last);
     cfg = parse(kShdTask + "[model]\nd_m = 10\nd_h = 7\n");
     CHECK(cfg.model.d_h == 7);
     cfg = parse("[task]\nkind = \"shd\"\ntrain = \"a.h5\"\ntest = \"b.h5\"\n");
@@ -100,7 +100,7 @@ TEST_CASE("bytes task defaults and loss", "[config]") {
     CHECK(cfg.model.dt_ms == 1.0);
     CHECK(cfg.model.tau_init_min_ms == 1.0);
     CHECK(cfg.model.tau_init_max_ms == 1000.0);
-    CHECK(cfg.train.loss == elm::io::LossKind::next_byte);
+    CHECK(cfg.train.loss == elm::models::LossMode::next_byte);
     cfg = parse(kBytesTask + "split = [0.8, 0.1, 0.1]\n[model]\ntau_init_max_ms = 500.0\nC_e = 16\nk_c = 32\n");
     CHECK(cfg.model.tau_init_max_ms == 500.0);
     CHECK(cfg.task.split[0] == 0.8);

@@ -30,9 +30,9 @@ ModelConfig engine_config() {
     return cfg;
 }
 
-sim::Batch dense_batch(const ModelConfig& cfg, int T, int B, double scale, std::uint64_t seed) {
+models::Batch dense_batch(const ModelConfig& cfg, int T, int B, double scale, std::uint64_t seed) {
     Rng rng(seed, 1);
-    sim::Batch b;
+    models::Batch b;
     b.T = T;
     b.B = B;
     b.C = cfg.C;
@@ -167,21 +167,21 @@ TEST_CASE("P from the formula equals the trainable scalars of the layout", "[mod
 TEST_CASE("optimizers: SGD is p -= lr g; Adam and Adamax move against the gradient", "[sim]") {
     auto cfg = engine_config();
     const models::ParamLayout layout(cfg);
-    for (auto kind : {sim::OptimizerKind::sgd, sim::OptimizerKind::adam, sim::OptimizerKind::adamax}) {
-        sim::TrainConfig tc;
+    for (auto kind : {models::OptimizerKind::sgd, models::OptimizerKind::adam, models::OptimizerKind::adamax}) {
+        models::TrainConfig tc;
         tc.optimizer = kind;
         sim::Optimizer opt(tc, layout);
         std::vector<float> p(layout.total_size(), 1.0f), g(layout.total_size(), 0.5f);
         opt.step(p, g, 0.1);
-        if (kind == sim::OptimizerKind::sgd) {
+        if (kind == models::OptimizerKind::sgd) {
             CHECK(p[0] == Approx(1.0f - 0.1f * 0.5f));
         } else {
             // First bias-corrected step of Adam/Adamax moves by lr in the gradient's sign.
             CHECK(p[0] == Approx(0.9f).epsilon(1e-5));
         }
     }
-    sim::TrainConfig tc;
-    tc.schedule = sim::Schedule::cosine;
+    models::TrainConfig tc;
+    tc.schedule = models::Schedule::cosine;
     tc.lr = 1.0;
     tc.lr_min = 0.1;
     tc.max_steps = 100;

@@ -69,7 +69,7 @@ io::SpikeSample random_events(int n, double t_max, int C, std::uint64_t seed, do
 }
 
 std::vector<float> bin(const io::SpikeSample& s, double dt, double duration, int C) {
-    const auto T = io::num_steps(duration, dt);
+    const auto T = models::num_steps(duration, dt);
     std::vector<float> x(static_cast<std::size_t>(T) * C, 0.0f);
     io::bin_sample(s, dt, duration, 0, x.data(), T, 1, 0, C);
     return x;
@@ -143,7 +143,7 @@ TEST_CASE("event mode with resolution = max_dt = dt is clock mode, same floats",
         // Events beyond the duration are dropped by both modes.
         const auto sample = random_events(300, 110.0, cfg.C, 7, cfg.dt_ms);
         const auto x = bin(sample, cfg.dt_ms, duration, cfg.C);
-        const auto T = io::num_steps(duration, cfg.dt_ms);
+        const auto T = models::num_steps(duration, cfg.dt_ms);
 
         sim::Executor ex(2);
         sim::Simulator<float> sim(net, ex);
@@ -210,7 +210,7 @@ TEST_CASE("event mode converges to the fine clock solution as max_dt shrinks", "
         sim::Executor ex(1);
         sim::Simulator<float> clock_sim(fine_net, ex);
         Recording clock;
-        clock_sim.run_clock(x.data(), io::num_steps(duration, fine), recorder(clock, cfg));
+        clock_sim.run_clock(x.data(), models::num_steps(duration, fine), recorder(clock, cfg));
 
         std::vector<double> errors;
         for (const double max_dt : {8.0, 4.0, 2.0, 1.0, 0.5, 0.25, 0.1}) {
@@ -290,8 +290,8 @@ TEST_CASE("clock-mode simulator gives the Learner's logits bit for bit", "[event
             const auto cfg = event_config(mode);
             const auto net = event_network(cfg);
             const auto sample = random_events(200, 100.0, cfg.C, 13, cfg.dt_ms);
-            sim::Batch batch;
-            batch.T = static_cast<int>(io::num_steps(100.0, cfg.dt_ms));
+            models::Batch batch;
+            batch.T = static_cast<int>(models::num_steps(100.0, cfg.dt_ms));
             batch.B = 1;
             batch.C = cfg.C;
             batch.x = bin(sample, cfg.dt_ms, 100.0, cfg.C);
@@ -314,7 +314,7 @@ TEST_CASE("clock-mode simulator gives the Learner's logits bit for bit", "[event
         const auto net = models::make_network<float>(cfg);
         const std::string text = "the quick brown fox jumps over the lazy dog";
         const int T = static_cast<int>(text.size()) - 1;
-        sim::Batch batch;
+        models::Batch batch;
         batch.T = T;
         batch.B = 1;
         batch.C = 256;
@@ -327,7 +327,7 @@ TEST_CASE("clock-mode simulator gives the Learner's logits bit for bit", "[event
         sim::Executor ex(1);
         sim::Learner<float> learner(net, ex);
         sim::RunOptions opt;
-        opt.loss = sim::LossMode::next_byte;
+        opt.loss = models::LossMode::next_byte;
         opt.all_logits = true;
         learner.run(batch, opt, nullptr, nullptr, nullptr);
         sim::Simulator<float> sim(net, ex);

@@ -14,9 +14,9 @@ using models::TensorId;
 
 namespace {
 
-sim::Batch random_batch(const ModelConfig& cfg, int T, int B, sim::LossMode mode, std::uint64_t seed) {
+models::Batch random_batch(const ModelConfig& cfg, int T, int B, models::LossMode mode, std::uint64_t seed) {
     Rng rng(seed, 7);
-    sim::Batch batch;
+    models::Batch batch;
     batch.T = T;
     batch.B = B;
     batch.C = cfg.C;
@@ -28,21 +28,21 @@ sim::Batch random_batch(const ModelConfig& cfg, int T, int B, sim::LossMode mode
         // Sparse event counts, as binned spikes are.
         for (auto& v : batch.x) v = rng.uniform() < 0.2 ? static_cast<float>(1 + rng.below(2)) : 0.0f;
     }
-    const std::size_t nt = mode == sim::LossMode::next_byte ? static_cast<std::size_t>(T) * B : B;
+    const std::size_t nt = mode == models::LossMode::next_byte ? static_cast<std::size_t>(T) * B : B;
     batch.targets.resize(nt);
     for (auto& t : batch.targets) t = static_cast<std::int32_t>(rng.below(cfg.n_out));
     return batch;
 }
 
 // Loss as a function of the parameters (fresh state each time, optionally a non-zero start state).
-double loss_of(sim::Learner<double>& learner, const sim::Batch& batch, const sim::RunOptions& opt,
+double loss_of(sim::Learner<double>& learner, const models::Batch& batch, const sim::RunOptions& opt,
                const sim::NetworkState<double>* start) {
     sim::NetworkState<double> carry;
     if (start) carry = *start;
     return learner.run(batch, opt, start ? &carry : nullptr, nullptr, nullptr).loss();
 }
 
-void check_gradients(ModelConfig cfg, sim::LossMode mode, int T, bool nonzero_start, bool soft_spikes = false) {
+void check_gradients(ModelConfig cfg, models::LossMode mode, int T, bool nonzero_start, bool soft_spikes = false) {
     auto net = models::make_network<double>(cfg);
     // Make b_o and c non-trivial and move tau_m away from its initial values.
     Rng rng(99, 3);
@@ -110,21 +110,21 @@ ModelConfig small_config() {
 }  // namespace
 
 TEST_CASE("gradients match finite differences: last-step loss, ReLU", "[grad]") {
-    check_gradients(small_config(), sim::LossMode::last, 7, false);
+    check_gradients(small_config(), models::LossMode::last, 7, false);
 }
 
 TEST_CASE("gradients match finite differences: mean of last K, SiLU, two hidden layers", "[grad]") {
     auto cfg = small_config();
     cfg.phi = models::Phi::silu;
     cfg.l = 2;
-    check_gradients(cfg, sim::LossMode::mean_last_k, 7, false);
+    check_gradients(cfg, models::LossMode::mean_last_k, 7, false);
 }
 
 TEST_CASE("gradients match finite differences: carried state, three layers", "[grad]") {
     auto cfg = small_config();
     cfg.phi = models::Phi::silu;
     cfg.l = 3;
-    check_gradients(cfg, sim::LossMode::last, 5, true);
+    check_gradients(cfg, models::LossMode::last, 5, true);
 }
 
 TEST_CASE("gradients match finite differences: next-byte loss with embedding", "[grad]") {
@@ -133,7 +133,7 @@ TEST_CASE("gradients match finite differences: next-byte loss with embedding", "
     cfg.C_e = 3;
     cfg.n_out = 256;
     cfg.phi = models::Phi::silu;
-    check_gradients(cfg, sim::LossMode::next_byte, 6, true);
+    check_gradients(cfg, models::LossMode::next_byte, 6, true);
 }
 
 TEST_CASE("gradients match finite differences: next-byte loss, one-hot bytes, fixed tau_m", "[grad]") {
@@ -141,7 +141,7 @@ TEST_CASE("gradients match finite differences: next-byte loss, one-hot bytes, fi
     cfg.C = 256;
     cfg.n_out = 256;
     cfg.learn_tau_m = false;
-    check_gradients(cfg, sim::LossMode::next_byte, 6, false);
+    check_gradients(cfg, models::LossMode::next_byte, 6, false);
 }
 
 // Spiking paths: the forward uses soft_spike, whose derivative is exactly the surrogate
@@ -151,13 +151,13 @@ TEST_CASE("gradients match finite differences: spike output through the surrogat
     cfg.output_mode = models::OutputMode::spike;
     cfg.phi = models::Phi::silu;
     cfg.theta = 0.05;
-    check_gradients(cfg, sim::LossMode::mean_last_k, 7, true, true);
+    check_gradients(cfg, models::LossMode::mean_last_k, 7, true, true);
 }
 
 TEST_CASE("gradients match finite differences: LIF baseline through the surrogate, reset in the graph", "[grad][lif]") {
     auto cfg = small_config();
     cfg.output_mode = models::OutputMode::lif;
     cfg.tau_v_ms = 8.0;
-    check_gradients(cfg, sim::LossMode::last, 8, true, true);
-    check_gradients(cfg, sim::LossMode::mean_last_k, 8, false, true);
+    check_gradients(cfg, models::LossMode::last, 8, true, true);
+    check_gradients(cfg, models::LossMode::mean_last_k, 8, false, true);
 }

@@ -11,9 +11,9 @@
 using namespace elm;
 
 namespace {
-sim::Batch token_batch(int T, int B, std::uint64_t seed) {
+models::Batch token_batch(int T, int B, std::uint64_t seed) {
     Rng rng(seed, 2);
-    sim::Batch b;
+    models::Batch b;
     b.T = T;
     b.B = B;
     b.C = 256;
@@ -42,7 +42,7 @@ TEST_CASE("recomputation gives bit-identical gradients with less activation memo
     const auto batch = token_batch(37, 3, 8);
     sim::Executor ex(2);
     sim::RunOptions opt;
-    opt.loss = sim::LossMode::next_byte;
+    opt.loss = models::LossMode::next_byte;
     opt.dropout = 0.2;
 
     auto run = [&](int K, std::size_t* bytes) {
@@ -93,12 +93,12 @@ TEST_CASE("inference without a tape gives the taped forward's logits, loss and c
         const auto batch = token_batch(29, 3, 12);
         sim::Executor ex(2);
         for (const bool all_logits : {false, true}) {
-            for (const auto loss : {sim::LossMode::next_byte, sim::LossMode::last}) {
+            for (const auto loss : {models::LossMode::next_byte, models::LossMode::last}) {
                 sim::RunOptions opt;
                 opt.loss = loss;
                 opt.all_logits = all_logits;
-                sim::Batch b = batch;
-                if (loss == sim::LossMode::last) b.targets.resize(b.B);
+                models::Batch b = batch;
+                if (loss == models::LossMode::last) b.targets.resize(b.B);
                 auto run = [&](bool keep_tape, std::size_t* bytes) {
                     sim::Learner<float> learner(net, ex);
                     sim::NetworkState<float> carry;

@@ -29,6 +29,7 @@ using Catch::Matchers::Contains;
 
 namespace {
 
+using elm::models::num_steps;
 using elm::test::TempDir;
 
 // A file in the SHD layout written directly with the C API, with knobs to break it.

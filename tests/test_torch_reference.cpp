@@ -32,7 +32,7 @@ using namespace elm;
 using models::ModelConfig;
 using models::OutputMode;
 using models::Phi;
-using sim::LossMode;
+using models::LossMode;
 
 namespace {
 
@@ -137,10 +137,10 @@ std::vector<Case> cases() {
     return out;
 }
 
-sim::Batch random_batch(const Case& k, std::uint64_t seed) {
+models::Batch random_batch(const Case& k, std::uint64_t seed) {
     const ModelConfig& cfg = k.cfg;
     Rng rng(seed, 11);
-    sim::Batch batch;
+    models::Batch batch;
     batch.T = k.T;
     batch.B = k.B;
     batch.C = cfg.C;
@@ -159,7 +159,7 @@ sim::Batch random_batch(const Case& k, std::uint64_t seed) {
     return batch;
 }
 
-void write_batch_file(const std::string& path, const sim::Batch& batch) {
+void write_batch_file(const std::string& path, const models::Batch& batch) {
     auto f = io::H5File::create(path);
     const hsize_t T = batch.T, B = batch.B;
     if (!batch.tokens.empty())
@@ -233,7 +233,7 @@ Prepared prepare_case(const Case& k, int index) {
     opt.loss = k.loss;
     opt.last_k = k.last_k;
     const bool spiking = k.cfg.output_mode != OutputMode::analog;
-    sim::Batch batch;
+    models::Batch batch;
     for (std::uint64_t seed = 1;; ++seed) {
         REQUIRE(seed <= 20);  // no batch seed kept v away from the threshold: the case needs a rethink
         batch = random_batch(k, seed);

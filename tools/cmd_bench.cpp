@@ -89,9 +89,9 @@ io::ExperimentConfig experiment(const BenchConfig& c) {
     return io::parse_experiment_config(config_toml(c), "bench config " + c.name);
 }
 
-sim::Batch random_batch(const models::ModelConfig& m, int T, int B) {
+models::Batch random_batch(const models::ModelConfig& m, int T, int B) {
     Rng rng(kInputSeed);
-    sim::Batch batch;
+    models::Batch batch;
     batch.T = T;
     batch.B = B;
     batch.C = m.C;
@@ -109,10 +109,10 @@ void run_worker(const BenchArgs& a) {
     sim::Executor ex(a.threads);
     sim::Learner<float> learner(net, ex);
     sim::Optimizer opt(cfg.train, net.layout);
-    const sim::Batch batch = random_batch(cfg.model, a.T, static_cast<int>(cfg.train.batch_size));
+    const models::Batch batch = random_batch(cfg.model, a.T, static_cast<int>(cfg.train.batch_size));
     std::vector<float> grads(net.params.size());
     sim::RunOptions ro;
-    ro.loss = sim::LossMode::last;
+    ro.loss = models::LossMode::last;
     ro.recompute_every = a.recompute;
     std::string infer;
     if (a.recompute == 0) {

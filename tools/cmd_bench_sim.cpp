@@ -101,7 +101,7 @@ struct PreparedInputs {
 PreparedInputs prepare(const io::SpikeDataset& ds, double p, const BenchSimArgs& a) {
     PreparedInputs in;
     in.p = p;
-    const std::int64_t T = io::num_steps(kDurationMs, kDtMs);
+    const std::int64_t T = models::num_steps(kDurationMs, kDtMs);
     const sim::EventGrid grid = sim::make_event_grid(a.resolution_ms, a.max_dt_ms);
     std::vector<double> times;
     std::vector<std::int32_t> channels;
@@ -146,7 +146,7 @@ double median(std::vector<double> v) {
 // All samples through `sim` in one mode, `repeats` times after one untimed warm-up pass over the
 // first sample (first-touch of the workspace, decay cache).
 Timing time_mode(sim::Simulator<float>& sim, const PreparedInputs& in, bool event, int repeats) {
-    const std::int64_t T = io::num_steps(kDurationMs, kDtMs);
+    const std::int64_t T = models::num_steps(kDurationMs, kDtMs);
     const sim::UpdateObserver<float> none;
     const auto run_one = [&](std::size_t i) {
         sim.reset();
@@ -177,7 +177,7 @@ Timing time_mode(sim::Simulator<float>& sim, const PreparedInputs& in, bool even
 // (untimed pass). The scatter drive costs ~ active synapses, so this says how sparse the recurrent
 // traffic of the random model is.
 double firing_fraction(sim::Simulator<float>& sim, const PreparedInputs& in, int N) {
-    const std::int64_t T = io::num_steps(kDurationMs, kDtMs);
+    const std::int64_t T = models::num_steps(kDurationMs, kDtMs);
     std::int64_t fired = 0, slots = 0;
     const sim::UpdateObserver<float> count = [&](const sim::UpdateView<float>& v) {
         for (int i = 0; i < N; ++i) fired += v.y[i] != 0.0f;
@@ -223,7 +223,7 @@ void run_event_benchmark(const BenchSimArgs& a) {
                "median of {} repeats\n",
                a.samples, kChannels, a.N.value_or(128), ex.threads(), a.repeats);
     fmt::print("clock: dt {} ms (T = {} per sample); event: resolution {} ms, max_dt {} ms\n\n", kDtMs,
-               io::num_steps(kDurationMs, kDtMs), a.resolution_ms, a.max_dt_ms);
+               models::num_steps(kDurationMs, kDtMs), a.resolution_ms, a.max_dt_ms);
     fmt::print("| output | spikes kept | input spikes/sample | mode | updates/sample | wall ms | cpu ms | "
                "updates/s (wall) | us/update (cpu) | event speedup (wall) | event speedup (cpu) |\n");
     fmt::print("|---|---|---|---|---|---|---|---|---|---|---|\n");

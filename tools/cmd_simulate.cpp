@@ -194,7 +194,7 @@ RunTotals simulate_spikes(const LoadedModel& lm, const io::SpikeDataset& ds, con
     const int C = net.cfg.C, n_out = net.cfg.n_out;
     const bool adding = cfg.task.kind == io::TaskKind::shd_adding;
     const double window = cfg.task.duration_ms, dt = net.cfg.dt_ms;
-    const std::int64_t T1 = io::num_steps(window, dt), T = adding ? 2 * T1 : T1;
+    const std::int64_t T1 = models::num_steps(window, dt), T = adding ? 2 * T1 : T1;
     sim::Simulator<float> sim(net, ex);
     std::vector<float> x;
     SampleEvents ev;
@@ -228,7 +228,7 @@ RunTotals simulate_spikes(const LoadedModel& lm, const io::SpikeDataset& ds, con
         const float* logits = sim.logits();
         const int prediction = argmax(logits, n_out);
         const std::int32_t target = label;
-        tot.stats.add(sim::compute_loss<float>(sim::LossMode::last, logits, 1, 1, n_out, &target, nullptr));
+        tot.stats.add(sim::compute_loss<float>(models::LossMode::last, logits, 1, 1, n_out, &target, nullptr));
         writer.end_sample(logits, prediction);
         tot.updates += sim.updates();
         ++tot.samples;
@@ -263,7 +263,7 @@ RunTotals simulate_bytes(const LoadedModel& lm, const io::ByteStream& stream, st
         if (delivered_now > 0 && delivered < n) {
             const std::int32_t target = buf[static_cast<std::size_t>(delivered - k0)];
             tot.stats.add(
-                sim::compute_loss<float>(sim::LossMode::next_byte, sim.logits(), 1, 1, n_out, &target, nullptr));
+                sim::compute_loss<float>(models::LossMode::next_byte, sim.logits(), 1, 1, n_out, &target, nullptr));
         }
         const auto v = sim.view();
         writer.append(v.time_ms, v.y, v.m, v.b, v.logits);

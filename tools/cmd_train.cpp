@@ -38,7 +38,7 @@ void check_model_fits_task(const models::ModelConfig& model, const models::Model
                                      "n_out = {}", what, model.C, model.n_out, task.C, task.n_out));
 }
 
-void write_batch_dump(const std::string& path, const sim::Batch& batch, const std::vector<float>& input, int C) {
+void write_batch_dump(const std::string& path, const models::Batch& batch, const std::vector<float>& input, int C) {
     io::AtomicOutput out(path);
     auto f = io::H5File::create(out.tmp_path());
     const std::vector<hsize_t> xshape{static_cast<hsize_t>(batch.T), static_cast<hsize_t>(batch.B),
@@ -93,7 +93,7 @@ void run_train(const TrainArgs& a) {
     const std::string eval_path = cfg.task.kind == io::TaskKind::bytes ? cfg.task.bytes_path
                                   : !cfg.task.valid_path.empty()       ? cfg.task.valid_path
                                                                        : cfg.task.test_path;
-    auto eval = io::make_eval_source(cfg, eval_path, io::DataSplit::valid);
+    auto eval = io::make_eval_source(cfg, eval_path, io::Split::valid);
     sim::MetricsLog log(metrics_path_for(out));
     sim::Trainer trainer(net, cfg.train, *train, eval.get(), ex, &log);
     if (!a.resume.empty()) trainer.restore(*ck->train);
@@ -108,11 +108,11 @@ void run_train(const TrainArgs& a) {
                    std::min(cfg.train.max_steps, trainer.step() + steps), cfg.train.batch_size, ex.threads(),
                    sim::gemm_kernels());
     sim::TrainHooks hooks;
-    hooks.checkpoint = [&](const sim::TrainState& st) {
+    hooks.checkpoint = [&](const models::TrainState& st) {
         io::save_checkpoint(out, net, cfg.toml_text, &st, created_by());
     };
     if (!a.dump_batch.empty())
-        hooks.first_batch = [&](const sim::Batch& b, const std::vector<float>& input) {
+        hooks.first_batch = [&](const models::Batch& b, const std::vector<float>& input) {
             write_batch_dump(a.dump_batch, b, input, net.cfg.input_width());
         };
     const auto result = trainer.run(steps, hooks, !a.quiet);
@@ -133,12 +133,12 @@ void run_eval(const EvalArgs& a) {
     check_model_fits_task(ck.net.cfg, cfg.model, a.model);
     cfg.model = ck.net.cfg;
     sim::Executor ex(resolve_threads(a.threads, cfg.train.threads));
-    const auto split = io::data_split_from_string(a.split);
+    const auto split = io::split_from_string(a.split);
     if (cfg.task.kind == io::TaskKind::bytes) cfg.task.eval_windows = 0;  // the whole split
     auto source = io::make_eval_source(cfg, a.data, split);
     sim::Learner<float> learner(ck.net, ex);
     sim::RunOptions opt;
-    opt.loss = cfg.task.kind == io::TaskKind::bytes ? sim::LossMode::next_byte : cfg.train.loss;
+    opt.loss = cfg.task.kind == io::TaskKind::bytes ? models::LossMode::next_byte : cfg.train.loss;
     opt.last_k = static_cast<int>(cfg.train.loss_last_k);
     const auto r = sim::evaluate(learner, *source, opt);
     if (r.stats.count == 0) throw InputError(fmt::format("{}: nothing to evaluate", a.data));

@@ -10,7 +10,7 @@
 
 #include "elmsim/models/rng.hpp"
 
-namespace elm::sim {
+namespace elm::models {
 
 struct TrainState {
     std::int64_t step = 0;
@@ -24,4 +24,4 @@ struct TrainState {
     std::vector<std::pair<std::string, std::vector<float>>> float_arrays;
 };
 
-}  // namespace elm::sim
+}  // namespace elm::models

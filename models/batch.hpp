@@ -2,7 +2,8 @@
 //  - x [T][B][C]: dense raw input (event counts per bin, or one-hot bytes) — used without embedding;
 //  - tokens [T][B]: input bytes — used instead of x when the model has an embedding (C_e > 0);
 //  - targets: [B] class labels, or [T][B] next bytes for text.
-// BatchSource is what the trainer pulls batches from; io/ implements it for each task.
+// BatchSource is what the trainer pulls batches from; io/ implements it for each task. Plain types,
+// shared by io/ (which makes batches) and sim/ (which runs them).
 #pragma once
 
 #include <cstdint>
@@ -10,7 +11,7 @@
 
 #include "elmsim/models/rng.hpp"
 
-namespace elm::sim {
+namespace elm::models {
 
 struct Batch {
     int T = 0;
@@ -37,4 +38,4 @@ public:
     virtual void set_cursor(const std::vector<std::int64_t>& c) = 0;
 };
 
-}  // namespace elm::sim
+}  // namespace elm::models

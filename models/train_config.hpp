@@ -1,0 +1,59 @@
+// TrainConfig: the learning-mode settings of one run (spec elm-network.md section 7), read from the
+// [train] table of an experiment config (io/experiment_config.hpp) and consumed by the trainer and
+// the backends. Plain data, shared by every layer. The name tables below are the only place where
+// optimizer, schedule and loss names are spelled: configs, checkpoints and messages all use them.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <utility>
+
+namespace elm::models {
+
+enum class OptimizerKind { sgd, adam, adamax };
+enum class Schedule { constant, cosine };
+// Losses of spec section 3 on readout logits:
+//  - last:        cross-entropy on the last step's logits, one target per sample;
+//  - mean_last_k: mean of the per-step cross-entropies over the last K steps;
+//  - next_byte:   per-step cross-entropy against the next byte (text), mean over B x T.
+enum class LossMode { last, mean_last_k, next_byte };
+
+inline constexpr std::array<std::pair<const char*, OptimizerKind>, 3> kOptimizerNames{
+    {{"sgd", OptimizerKind::sgd}, {"adam", OptimizerKind::adam}, {"adamax", OptimizerKind::adamax}}};
+inline constexpr std::array<std::pair<const char*, Schedule>, 2> kScheduleNames{
+    {{"constant", Schedule::constant}, {"cosine", Schedule::cosine}}};
+inline constexpr std::array<std::pair<const char*, LossMode>, 3> kLossNames{
+    {{"last", LossMode::last}, {"mean_last_k", LossMode::mean_last_k}, {"next_byte", LossMode::next_byte}}};
+
+std::string to_string(OptimizerKind k);
+std::string to_string(Schedule s);
+std::string to_string(LossMode m);
+// The kind named `name`; false when no entry of kOptimizerNames has that name.
+bool optimizer_from_string(const std::string& name, OptimizerKind* out);
+
+struct TrainConfig {
+    OptimizerKind optimizer = OptimizerKind::adamax;
+    double lr = 5e-3;
+    double beta1 = 0.9;
+    double beta2 = 0.999;
+    double eps = 1e-8;
+    Schedule schedule = Schedule::constant;
+    std::int64_t warmup_steps = 0;
+    double lr_min = 0.0;               // floor of the cosine schedule
+    std::int64_t batch_size = 8;
+    std::int64_t max_steps = 1000;     // total optimizer steps of the run
+    double dropout = 0.0;              // input dropout probability
+    double clip_norm = 0.0;            // global gradient-norm clip (0 = off)
+    LossMode loss = LossMode::last;    // bytes tasks always use next_byte
+    std::int64_t loss_last_k = 10;     // K for mean_last_k
+    std::int64_t eval_every = 0;       // steps between evaluations (0 = only at the end)
+    std::int64_t log_every = 10;       // steps between metrics-log lines
+    std::int64_t checkpoint_every = 0; // steps between checkpoints (0 = only at the end)
+    std::int64_t recompute_every = 0;  // keep every K-th state, recompute the rest in backward (0 = keep all)
+    std::int64_t threads = 0;          // 0 = all cores
+    std::uint64_t seed = 1;            // data order, dropout
+    std::string out_dir = "runs/default";  // metrics.jsonl, model.h5
+};
+
+}  // namespace elm::models
