@@ -9,22 +9,11 @@
 #include <fmt/format.h>
 
 #include "elmsim/models/error.hpp"
+#include "elmsim/models/time_grid.hpp"
 
 namespace elm::sim {
 
 namespace {
-
-// round(q) when q is within 1e-9 (relative) of an integer, else floor / ceil: the rounding of
-// a / b (a few ulps) must not turn 1 / 0.1 into 9.999... cells. Mirrors models::num_steps (sim/ does not
-// depend on io/).
-double robust_floor(double q) {
-    const double r = std::round(q);
-    return std::fabs(q - r) <= 1e-9 * std::max(1.0, q) ? r : std::floor(q);
-}
-double robust_ceil(double q) {
-    const double r = std::round(q);
-    return std::fabs(q - r) <= 1e-9 * std::max(1.0, q) ? r : std::ceil(q);
-}
 
 // Cell counts beyond this cannot be represented exactly in a double; no real run comes close.
 constexpr double kMaxCells = 9.0e15;
@@ -37,7 +26,7 @@ EventGrid make_event_grid(double resolution_ms, double max_dt_ms) {
     if (!std::isfinite(max_dt_ms) || max_dt_ms <= 0.0)
         throw InputError(fmt::format("--max-dt-ms: expected a finite number > 0, got {}", max_dt_ms));
     const double ratio = max_dt_ms / resolution_ms;
-    const double g = robust_floor(ratio);
+    const double g = models::grid_floor(ratio);
     if (g < 1.0)
         throw InputError(fmt::format("--max-dt-ms: expected a value >= --resolution-ms ({} ms), got {} ms",
                                      resolution_ms, max_dt_ms));
@@ -52,7 +41,7 @@ EventScheduleBuilder::EventScheduleBuilder(const EventGrid& grid, double duratio
     : grid_(grid), duration_ms_(duration_ms) {
     if (!std::isfinite(duration_ms) || duration_ms <= 0.0)
         throw InputError(fmt::format("event schedule: expected a sample duration > 0 ms, got {}", duration_ms));
-    const double k = robust_ceil(duration_ms / grid.resolution_ms);
+    const double k = models::grid_ceil(duration_ms / grid.resolution_ms);
     if (k > kMaxCells)
         throw InputError(fmt::format("--resolution-ms: {} ms cuts the {} ms sample into more than {:.0e} cells",
                                      grid.resolution_ms, duration_ms, kMaxCells));
@@ -60,7 +49,7 @@ EventScheduleBuilder::EventScheduleBuilder(const EventGrid& grid, double duratio
 }
 
 std::int64_t EventScheduleBuilder::cell_of(double time_ms) const {
-    return static_cast<std::int64_t>(std::floor(time_ms / grid_.resolution_ms));
+    return models::grid_cell(time_ms, grid_.resolution_ms);
 }
 
 void EventScheduleBuilder::push_update(std::int64_t cell, EventSchedule& out) {

@@ -9,8 +9,9 @@
 //   - at extra ticks so that no gap between consecutive updates (starting from time 0) exceeds
 //     max_dt_ms: ticks lie on cell ends too, G = floor(max_dt_ms / resolution_ms) cells apart, so a
 //     silent gap of L cells costs ceil(L / G) updates (the last one being the next event's or the end),
-//   - at the sample's end K resolution_ms, K = ceil(duration_ms / resolution_ms) (models::num_steps rule;
-//     = duration_ms when the resolution divides it), so the final readout lies where clock mode's does.
+//   - at the sample's end K resolution_ms, K = ceil(duration_ms / resolution_ms) (the time-grid rule
+//     of models/time_grid.hpp; = duration_ms when the resolution divides it), so the final readout
+//     lies where clock mode's does.
 // Every update carries its own dt = (cells since the previous update) x resolution_ms, computed from
 // integer cell counts so that equal gaps give bit-identical dt (and share cached decays).
 // Events at or after duration_ms are dropped, as clock mode drops them.
@@ -64,7 +65,7 @@ public:
     // The sample lasts duration_ms (> 0, finite; InputError otherwise): K = end_cell() cells.
     EventScheduleBuilder(const EventGrid& grid, double duration_ms);
 
-    // Cell of time s: floor(s / resolution_ms) (exactly the clock-mode binning expression).
+    // Cell of time s: models::grid_cell(s, resolution_ms), the clock-mode binning rule.
     std::int64_t cell_of(double time_ms) const;
     std::int64_t end_cell() const { return end_cell_; }
 
