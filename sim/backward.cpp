@@ -10,7 +10,7 @@
 
 #include <algorithm>
 
-#include "elmsim/sim/elm_math.hpp"
+#include "elmsim/models/elm_math.hpp"
 #include "elmsim/sim/forward.hpp"
 #include "elmsim/sim/small_gemm.hpp"
 #include "elmsim/sim/vector_math.hpp"
@@ -88,23 +88,24 @@ void elm_neuron_backward(const models::Network<Real>& net, const StepDecays<Real
         Real* gm = ws.g_m.data() + nbi * dmn;
         Real* ga2 = gA2 + static_cast<std::size_t>(b) * dmn;
         const Real gy = g_y_readout_t[nbi] + ws.g_yrec[nbi];
-        const Real gv = spike ? gy * surrogate_grad(v - theta, beta) : gy;
+        const Real gv = spike ? models::spike_output_grad(gy, v, theta, beta) : gy;
         *gc += gv;
         for (int k = 0; k < dmn; ++k) {
-            gwy[k] += gv * m_new[k];
-            gm[k] += gv * wy[k];
-            g_km[k] += gm[k] * m_prev[k];
-            g_kl[k] -= gm[k] * dm[k];
-            ga2[k] = gm[k] * (Real(1) - kl[k]) * dm_activation_grad_from_output(dm[k]);
+            gwy[k] += models::unit_readout_grad_weight(gv, m_new[k]);
+            gm[k] += models::unit_readout_grad_memory(gv, wy[k]);
+            g_km[k] += models::memory_update_grad_kappa_m(gm[k], m_prev[k]);
+            g_kl[k] += models::memory_update_grad_kappa_l(gm[k], dm[k]);
+            ga2[k] = models::memory_update_grad_drive(gm[k], kl[k]) * models::dm_activation_grad_from_output(dm[k]);
             gb2[k] += ga2[k];
-            gm[k] *= km[k];  // dL/dm_{t-1} through m_t; the path through u is added below
+            // dL/dm_{t-1} through m_t; the path through u is added below
+            gm[k] = models::memory_update_grad_prev(gm[k], km[k]);
         }
         Real* u = U + static_cast<std::size_t>(b) * in;
         std::copy(b_new, b_new + nb, u);
-        for (int k = 0; k < dmn; ++k) u[nb + k] = km[k] * m_prev[k];
+        for (int k = 0; k < dmn; ++k) u[nb + k] = models::decayed_memory(km[k], m_prev[k]);
         const Real* a = A + static_cast<std::size_t>(b) * ah;
         Real* h = H + static_cast<std::size_t>(b) * ah;
-        for (int q = 0; q < ah; ++q) h[q] = phi_forward(a[q], silu);
+        for (int q = 0; q < ah; ++q) h[q] = models::phi_forward(a[q], silu);
     }
     // dm = f(W2 h + b2): gW2 += gA2^T H_last, gH = gA2 W2.
     const Real* H_last = H + static_cast<std::size_t>(nl - 1) * dh;
@@ -116,7 +117,7 @@ void elm_neuron_backward(const models::Network<Real>& net, const StepDecays<Real
         Real* gbias = gbh + static_cast<std::size_t>(layer - 1) * dh;
         for (int b = 0; b < B; ++b)
             for (int o = 0; o < dh; ++o) {
-                const Real g = gH[b * dh + o] * phi_grad(A[b * ah + off + o], silu);
+                const Real g = gH[b * dh + o] * models::phi_grad(A[b * ah + off + o], silu);
                 gA[b * dh + o] = g;
                 gbias[o] += g;
             }
@@ -126,7 +127,7 @@ void elm_neuron_backward(const models::Network<Real>& net, const StepDecays<Real
     }
     for (int b = 0; b < B; ++b)
         for (int o = 0; o < dh; ++o) {
-            const Real g = gH[b * dh + o] * phi_grad(A[b * ah + o], silu);
+            const Real g = gH[b * dh + o] * models::phi_grad(A[b * ah + o], silu);
             gA[b * dh + o] = g;
             gb1[o] += g;
         }
@@ -141,14 +142,14 @@ void elm_neuron_backward(const models::Network<Real>& net, const StepDecays<Real
         Real* gm = ws.g_m.data() + nbi * dmn;
         for (int k = 0; k < dmn; ++k) {
             const Real gum = gu[nb + k];
-            g_km[k] += gum * m_prev[k];
-            gm[k] += gum * km[k];  // carry dL/dm_{t-1}
+            g_km[k] += models::decayed_memory_grad_kappa(gum, m_prev[k]);
+            gm[k] += models::decayed_memory_grad_prev(gum, km[k]);  // carry dL/dm_{t-1}
         }
         Real* gb = ws.g_b.data() + nbi * nb;
         for (int j = 0; j < nb; ++j) {
             const Real g = gb[j] + gu[j];
-            g_br[static_cast<std::size_t>(j) * B + b] = g;
-            gb[j] = dec.kappa_b * g;  // carry dL/db_{t-1}
+            g_br[static_cast<std::size_t>(j) * B + b] = g;     // dL/d(branch drive)
+            gb[j] = models::branch_trace_grad_prev(g, dec.kappa_b);  // carry dL/db_{t-1}
         }
     }
     // Synapses: g_w[k] += sum_b g_branch[b] z[src[k]][b] (b ascending).
@@ -162,7 +163,7 @@ void elm_neuron_backward(const models::Network<Real>& net, const StepDecays<Real
     if (cfg.learn_tau_m) {
         const Real* dkm = dec.dkm_draw.data() + I * dmn;
         const Real* dkl = dec.dkl_draw.data() + I * dmn;
-        for (int k = 0; k < dmn; ++k) gtau[k] += g_km[k] * dkm[k] + g_kl[k] * dkl[k];
+        for (int k = 0; k < dmn; ++k) gtau[k] += models::tau_raw_grad(g_km[k], dkm[k], g_kl[k], dkl[k]);
     }
 }
 
@@ -182,9 +183,7 @@ void lif_neuron_backward(const models::Network<Real>& net, const StepDecays<Real
         const std::size_t nbi = I * B + b;
         const Real v = tape.v[slot * tape.y_stride + nbi];
         const Real s = tape.y[slot * tape.y_stride + nbi];
-        const Real G = gv[b];
-        const Real gs = g_y_readout_t[nbi] + ws.g_yrec[nbi] - G * kv * v;
-        gv[b] = gs * surrogate_grad(v - Real(1), beta) + G * kv * (Real(1) - s);
+        gv[b] = models::lif_backward(g_y_readout_t[nbi] + ws.g_yrec[nbi], gv[b], v, s, kv, beta);
     }
     for (int k = 0; k < kc; ++k) {
         const Real* z = presyn.row(src[k]);

@@ -12,7 +12,7 @@
 
 #include <algorithm>
 
-#include "elmsim/sim/elm_math.hpp"
+#include "elmsim/models/elm_math.hpp"
 #include "elmsim/sim/small_gemm.hpp"
 #include "elmsim/sim/vector_math.hpp"
 
@@ -143,16 +143,16 @@ void elm_neuron_forward(const models::Network<Real>& net, const ForwardWorkspace
         const Real* bp = s.b_prev + nbi * nb;
         Real* bo = s.b + nbi * nb;
         for (int j = 0; j < nb; ++j) {
-            bo[j] = dec.kappa_b * bp[j] + u[j];
+            bo[j] = models::branch_trace(dec.kappa_b, bp[j], u[j]);
             u[j] = bo[j];
         }
         const Real* mp = s.m_prev + nbi * dmn;
-        for (int k = 0; k < dmn; ++k) u[nb + k] = km[k] * mp[k];
+        for (int k = 0; k < dmn; ++k) u[nb + k] = models::decayed_memory(km[k], mp[k]);
         std::copy(b1, b1 + dh, A + static_cast<std::size_t>(b) * ah);
     }
     gemm_nn_acc_packed(B, dh, in, U, in, W1t, A, ah);
     for (int b = 0; b < B; ++b)
-        for (int o = 0; o < dh; ++o) H[b * ah + o] = phi_forward(A[b * ah + o], silu);
+        for (int o = 0; o < dh; ++o) H[b * ah + o] = models::phi_forward(A[b * ah + o], silu);
     for (int layer = 1; layer < nl; ++layer) {
         const std::size_t off = static_cast<std::size_t>(layer) * dh;
         for (int b = 0; b < B; ++b)
@@ -160,7 +160,7 @@ void elm_neuron_forward(const models::Network<Real>& net, const ForwardWorkspace
         gemm_nn_acc_packed(B, dh, dh, H + off - dh, ah, Wht + static_cast<std::size_t>(layer - 1) * dh * dh, A + off,
                            ah);
         for (int b = 0; b < B; ++b)
-            for (int o = 0; o < dh; ++o) H[b * ah + off + o] = phi_forward(A[b * ah + off + o], silu);
+            for (int o = 0; o < dh; ++o) H[b * ah + off + o] = models::phi_forward(A[b * ah + off + o], silu);
     }
     for (int b = 0; b < B; ++b) std::copy(b2, b2 + dmn, D + static_cast<std::size_t>(b) * dmn);
     gemm_nn_acc_packed(B, dmn, dh, H + static_cast<std::size_t>(nl - 1) * dh, ah, W2t, D, dmn);
@@ -170,16 +170,10 @@ void elm_neuron_forward(const models::Network<Real>& net, const ForwardWorkspace
         const Real* mp = s.m_prev + nbi * dmn;
         Real* mo = s.m + nbi * dmn;
         const Real* dmo = D + static_cast<std::size_t>(b) * dmn;
-        Real v = c;
-        for (int k = 0; k < dmn; ++k) {
-            mo[k] = memory_update(mp[k], dmo[k], km[k], kl[k]);
-            v += wy[k] * mo[k];
-        }
+        for (int k = 0; k < dmn; ++k) mo[k] = models::memory_update(mp[k], dmo[k], km[k], kl[k]);
+        const Real v = models::unit_readout(wy, mo, dmn, c);
         s.v[nbi] = v;
-        if (cfg.output_mode != OutputMode::spike)
-            s.y[nbi] = v;
-        else
-            s.y[nbi] = ws.soft_spikes ? soft_spike(v - theta, beta) : heaviside(v - theta);
+        s.y[nbi] = cfg.output_mode == OutputMode::spike ? models::spike_output(v, theta, beta, ws.soft_spikes) : v;
     }
 }
 
@@ -188,9 +182,9 @@ void lif_neuron_forward(const ForwardWorkspace<Real>& ws, const StepDecays<Real>
                         const StepSlots<Real>& s, Real beta) {
     for (int b = 0; b < B; ++b) {
         const std::size_t nbi = static_cast<std::size_t>(i) * B + b;
-        const Real v = lif_membrane(s.v_prev[nbi], s.y_prev[nbi], dec.kappa_v, ws.drive[nbi]);
+        const Real v = models::lif_membrane(s.v_prev[nbi], s.y_prev[nbi], dec.kappa_v, ws.drive[nbi]);
         s.v[nbi] = v;
-        s.y[nbi] = ws.soft_spikes ? soft_spike(v - Real(1), beta) : heaviside(v - Real(1));
+        s.y[nbi] = models::lif_output(v, beta, ws.soft_spikes);
     }
 }
 

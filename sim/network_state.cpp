@@ -13,8 +13,8 @@ void compute_decays(const models::Network<Real>& net, double dt_ms, StepDecays<R
     const ModelConfig& cfg = net.cfg;
     const Real dt = static_cast<Real>(dt_ms);
     d.dt = dt;
-    d.kappa_b = decay(dt, static_cast<Real>(cfg.tau_b_ms));
-    d.kappa_v = decay(dt, static_cast<Real>(cfg.tau_v_ms));
+    d.kappa_b = models::decay(dt, static_cast<Real>(cfg.tau_b_ms));
+    d.kappa_v = models::decay(dt, static_cast<Real>(cfg.tau_v_ms));
     if (cfg.output_mode == OutputMode::lif) return;
     const std::size_t n = static_cast<std::size_t>(cfg.N) * cfg.d_m;
     d.kappa_m.resize(n);
@@ -25,15 +25,14 @@ void compute_decays(const models::Network<Real>& net, double dt_ms, StepDecays<R
     const Real lambda = static_cast<Real>(cfg.lambda);
     const Real* raw = net.tensor(TensorId::tau_m_raw);
     for (std::size_t k = 0; k < n; ++k) {
-        const Real tau = tau_from_raw(raw[k], tmin, tmax);
-        const Real km = decay(dt, tau);
-        const Real kl = decay(dt * lambda, tau);
-        const Real dtau = dtau_draw(raw[k], tmin, tmax);
+        const Real tau = models::tau_from_raw(raw[k], tmin, tmax);
+        const Real km = models::decay(dt, tau);
+        const Real kl = models::decay(dt * lambda, tau);
+        const Real dtau = models::dtau_draw(raw[k], tmin, tmax);
         d.kappa_m[k] = km;
         d.kappa_l[k] = kl;
-        // d exp(-c / tau) / d tau = exp(-c / tau) c / tau^2
-        d.dkm_draw[k] = km * dt / (tau * tau) * dtau;
-        d.dkl_draw[k] = kl * dt * lambda / (tau * tau) * dtau;
+        d.dkm_draw[k] = models::decay_grad_tau(km, dt, Real(1), tau) * dtau;
+        d.dkl_draw[k] = models::decay_grad_tau(kl, dt, lambda, tau) * dtau;
     }
 }
 

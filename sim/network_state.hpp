@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "elmsim/models/network.hpp"
-#include "elmsim/sim/elm_math.hpp"
+#include "elmsim/models/elm_math.hpp"
 
 namespace elm::sim {
 

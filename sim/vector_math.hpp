@@ -1,20 +1,19 @@
 // Vectorised maths for the CPU engine's float hot loops. The memory drive dm = 1.7159 tanh(2/3 a)
 // (spec section 2) is evaluated for every memory unit of every neuron at every step; one scalar libm
-// tanhf call per unit was ~10 % of a training step. Here tanh runs on 4-wide (SSE2, every x86-64) or
-// 8-wide (AVX, with ELM_NATIVE) vectors of the GCC/Clang vector extension, with plain IEEE operations
-// and no fused multiply-add, so every CPU and build computes the same floats, and an element's value
-// does not depend on where it sits in the array (the tail goes through the same vector code).
-//
-// Accuracy: at most 1.5e-7 absolute and 2.5 ulp relative from the exact tanh over the float range
-// (tests/test_vector_math.cpp, against double tanh). double keeps std::tanh, so the float64
-// finite-difference checks see the exact function.
+// tanhf call per unit was ~10 % of a training step. Here the float tanh of models/elm_math.hpp
+// (tanh_lanes: written once, for one float and for vectors of floats) runs on 4-wide (SSE2, every
+// x86-64) or 8-wide (AVX, with ELM_NATIVE) vectors of the GCC/Clang vector extension, with plain IEEE
+// operations and no fused multiply-add, so every CPU, build and backend computes the same floats as the
+// scalar models::dm_activation<float>, and an element's value does not depend on where it sits in the
+// array (the tail goes through the same vector code). tests/test_vector_math.cpp checks both.
+// double keeps std::tanh, so the float64 finite-difference checks see the exact function.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 
-#include "elmsim/sim/elm_math.hpp"
+#include "elmsim/models/elm_math.hpp"
 
 namespace elm::sim {
 
@@ -31,60 +30,44 @@ typedef float FV __attribute__((vector_size(4 * kLanes)));
 typedef std::int32_t IV __attribute__((vector_size(4 * kLanes)));
 
 inline FV splat(float v) { return FV{} + v; }
-inline IV splat_int(std::int32_t v) { return IV{} + v; }
-inline FV as_float(IV v) {
-    FV f;
-    std::memcpy(&f, &v, sizeof f);
-    return f;
-}
-inline IV as_int(FV v) {
-    IV i;
-    std::memcpy(&i, &v, sizeof i);
-    return i;
-}
-inline FV select(IV mask, FV if_true, FV if_false) { return as_float((mask & as_int(if_true)) | (~mask & as_int(if_false))); }
 
-// expm1(y) for y in [-18, 0] in one pass: y = n ln2 + r with |r| <= ln2 / 2 (ln2 split in a high part
-// with few mantissa bits and a low part, so n ln2_hi is exact), expm1(r) by its Taylor series to r^8
-// (truncation < 1e-9 relative), then expm1(y) = 2^n expm1(r) + (2^n - 1) with 2^n built in the
-// exponent field. For |y| <= ln2 / 2, n = 0 and the result is the series itself, so small arguments
-// keep their relative accuracy (no 1 - 1 cancellation).
-inline FV expm1_nonpositive(FV y) {
-    const float log2e = 1.44269504088896341f, ln2_hi = 0.693145751953125f, ln2_lo = 1.42860682030941723e-6f;
-    const IV n = __builtin_convertvector(y * splat(log2e) - splat(0.5f), IV);  // round(y / ln2) for y <= 0
-    const FV nf = __builtin_convertvector(n, FV);
-    const FV r = (y - nf * splat(ln2_hi)) - nf * splat(ln2_lo);
-    FV q = splat(1.0f / 40320.0f);
-    q = q * r + splat(1.0f / 5040.0f);
-    q = q * r + splat(1.0f / 720.0f);
-    q = q * r + splat(1.0f / 120.0f);
-    q = q * r + splat(1.0f / 24.0f);
-    q = q * r + splat(1.0f / 6.0f);
-    q = q * r + splat(0.5f);
-    q = q * r * r + r;
-    const FV scale = as_float((n + 127) << 23);
-    return scale * q + (scale - splat(1.0f));
-}
+}  // namespace vector_math_detail
+}  // namespace elm::sim
 
-// tanh(x) = sign(x) (-expm1(-2|x|)) / (2 + expm1(-2|x|)); |x| clamped at 9, where tanh rounds to 1.
-inline FV tanh_v(FV x) {
-    const IV sign = as_int(x) & splat_int(INT32_MIN);
-    FV ax = as_float(as_int(x) & splat_int(INT32_MAX));
-    const IV is_num = ax == ax;
-    ax = select(is_num, ax, splat(0.0f));         // NaN lanes: computed as 0, restored below
-    ax = select(ax > splat(9.0f), splat(9.0f), ax);
-    const FV y = splat(-2.0f) * ax;
-    const FV em = expm1_nonpositive(y);
-    const FV t = -em / (splat(2.0f) + em);
-    return select(is_num, as_float(as_int(t) | sign), x);
-}
+// The lane operations of models::tanh_lanes for the CPU's float vectors: the float tanh of the memory
+// drive is the one of models/elm_math.hpp, run on kLanes floats at once (same operations, same floats).
+template <>
+struct elm::models::FloatLanes<elm::sim::vector_math_detail::FV> {
+    using FV = elm::sim::vector_math_detail::FV;
+    using Int = elm::sim::vector_math_detail::IV;
+    using Mask = Int;
+    static FV splat(float v) { return FV{} + v; }
+    static Int splat_int(std::int32_t v) { return Int{} + v; }
+    static Int truncate(FV v) { return __builtin_convertvector(v, Int); }  // toward zero, as static_cast
+    static FV to_float(Int v) { return __builtin_convertvector(v, FV); }
+    static Int bits(FV v) {
+        Int i;
+        std::memcpy(&i, &v, sizeof i);
+        return i;
+    }
+    static FV from_bits(Int i) {
+        FV f;
+        std::memcpy(&f, &i, sizeof f);
+        return f;
+    }
+    static FV select(Mask m, FV if_true, FV if_false) { return from_bits((m & bits(if_true)) | (~m & bits(if_false))); }
+};
 
+namespace elm::sim {
+
+namespace vector_math_detail {
+inline FV tanh_v(FV x) { return models::tanh_lanes(x); }
 }  // namespace vector_math_detail
 
 // In place: v[k] = dm_activation(v[k]) = 1.7159 tanh(2/3 v[k]) for k < n.
 inline void dm_activation_inplace(float* v, std::size_t n) {
     using namespace vector_math_detail;
-    const FV slope = splat(static_cast<float>(kDmSlope)), scale = splat(static_cast<float>(kDmScale));
+    const FV slope = splat(static_cast<float>(models::kDmSlope)), scale = splat(static_cast<float>(models::kDmScale));
     std::size_t k = 0;
     for (; k + kLanes <= n; k += kLanes) {
         FV x;
@@ -101,7 +84,7 @@ inline void dm_activation_inplace(float* v, std::size_t n) {
 }
 
 inline void dm_activation_inplace(double* v, std::size_t n) {
-    for (std::size_t k = 0; k < n; ++k) v[k] = dm_activation(v[k]);
+    for (std::size_t k = 0; k < n; ++k) v[k] = models::dm_activation(v[k]);
 }
 
 // y[k] += a x[k] for k < n, multiply then add (no fusion), so every element rounds as the scalar

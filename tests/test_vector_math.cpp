@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -49,10 +50,42 @@ TEST_CASE("dm_activation_inplace: same value wherever an element sits; double is
             float one = v[k];
             sim::dm_activation_inplace(&one, 1);
             CHECK(out[k] == one);
-            CHECK(out[k] == Approx(sim::dm_activation(static_cast<double>(v[k]))).epsilon(1e-6));
+            CHECK(out[k] == Approx(models::dm_activation(static_cast<double>(v[k]))).epsilon(1e-6));
         }
     }
     std::vector<double> d{-2.0, 0.1, 5.0};
     sim::dm_activation_inplace(d.data(), d.size());
-    CHECK(d[1] == sim::dm_activation(0.1));
+    CHECK(d[1] == models::dm_activation(0.1));
+}
+
+// The CPU's vector tanh is models::tanh_lanes run on vectors; the scalar one is what the CUDA backend
+// and every scalar caller run. They must agree bit for bit, or a GPU run could not match a CPU run.
+TEST_CASE("the scalar float tanh of elm_math and the CPU's vector tanh give the same floats", "[vector_math]") {
+    std::size_t compared = 0;
+    auto same = [&](float x) {
+        const float scalar = models::tanh_real(x), vector = sim::tanh_vectorised(x);
+        if (std::isnan(scalar)) {
+            REQUIRE(std::isnan(vector));
+        } else {
+            INFO("x = " << x);
+            REQUIRE(std::memcmp(&scalar, &vector, sizeof scalar) == 0);  // -0.0 included
+        }
+        ++compared;
+    };
+    for (int i = -200000; i <= 200000; ++i) same(static_cast<float>(i) * 6e-5f);
+    for (float x = 1e-30f; x < 20.0f; x *= 1.003f) {
+        same(x);
+        same(-x);
+    }
+    const float inf = std::numeric_limits<float>::infinity();
+    for (float x : {0.0f, -0.0f, 9.0f, std::nextafter(9.0f, 0.0f), 1e30f, inf, -inf,
+                    std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::denorm_min()})
+        same(x);
+    // And dm_activation: the engine's in-place vector form against the scalar formula, element by element.
+    std::vector<float> v(1003);
+    for (std::size_t k = 0; k < v.size(); ++k) v[k] = -13.0f + 0.0261f * static_cast<float>(k);
+    std::vector<float> out = v;
+    sim::dm_activation_inplace(out.data(), out.size());
+    for (std::size_t k = 0; k < v.size(); ++k) REQUIRE(out[k] == models::dm_activation(v[k]));
+    CHECK(compared > 400000);
 }

@@ -1,0 +1,268 @@
+// Per-neuron maths of the ELM neuron and the LIF baseline (spec elm-network.md sections 2 and 6),
+// forward AND backward, written once for every backend: small inline functions that nvcc compiles
+// for host and device (ELM_HD), so the CPU engine (sim/cpu/), the CUDA backend (gpu/) and the tests
+// all run the same formulas. A backend combines them (batched over neurons and samples, with its own
+// GEMMs for the MLP layers) but never re-derives one.
+//
+// Floats: every function is a fixed sequence of IEEE operations. The build turns off implicit
+// fused multiply-adds (-ffp-contract=off on the host, --fmad=false for device code that must match),
+// so two backends that call the same function on the same inputs get the same bits.
+//
+// Forward of one neuron (section 2), per step of elapsed time dt:
+//   b_t = branch_trace(kappa_b, b_{t-1}, drive)           u = [b_t, decayed_memory(kappa_m, m_{t-1})]
+//   h = phi(W1 u + b1) ...;  dm = dm_activation(W2 h + b2)
+//   m_t = memory_update(m_{t-1}, dm, kappa_m, kappa_l)    v_t = unit_readout(wy, m_t, d_m, c)
+//   y_t = v_t (analog) | spike_output(v_t, theta, ...)     LIF: lif_membrane, lif_output (section 6)
+// Backward partials carry the same names with a _grad suffix; "g" is always dL/d(output).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#if defined(__CUDACC__)
+#define ELM_HD __host__ __device__ __forceinline__
+#else
+#define ELM_HD inline
+#endif
+
+namespace elm::models {
+
+// dm = 1.7159 tanh(2/3 a): the bounded memory drive (LeCun's scaled tanh), |dm| <= 1.7159.
+inline constexpr double kDmScale = 1.7159;
+inline constexpr double kDmSlope = 2.0 / 3.0;
+// The LIF neuron fires when its membrane exceeds 1 (section 6: s_t = H(v_t - 1)).
+inline constexpr double kLifThreshold = 1.0;
+
+// ---- float tanh, one algorithm for a float and for a CPU vector of floats ------------------------
+// tanh(x) = sign(x) (-expm1(-2|x|)) / (2 + expm1(-2|x|)), |x| clamped at 9 (tanh rounds to 1 there),
+// expm1 in one pass: y = n ln2 + r with |r| <= ln2 / 2 (ln2 split in a high part with few mantissa
+// bits and a low part, so n ln2_hi is exact), expm1(r) by its Taylor series to r^8 (truncation
+// < 1e-9 relative), then expm1(y) = 2^n expm1(r) + (2^n - 1) with 2^n built in the exponent field.
+// For |y| <= ln2 / 2, n = 0 and the result is the series itself, so small arguments keep their
+// relative accuracy (no 1 - 1 cancellation). Accuracy: within 1.5e-7 absolute and 2.5 ulp of tanh
+// (tests/test_vector_math.cpp). Plain IEEE operations only, so every CPU, GPU and lane width gives
+// the same floats.
+//
+// FloatLanes<F> supplies the few operations that differ between a scalar float and a vector of them
+// (splat, bit casts, truncation, select); sim/cpu/vector_math.hpp specialises it for the CPU's
+// vectors and runs the very same tanh_lanes below.
+template <class F>
+struct FloatLanes;
+
+template <>
+struct FloatLanes<float> {
+    using Int = std::int32_t;
+    using Mask = bool;
+    ELM_HD static float splat(float v) { return v; }
+    ELM_HD static Int splat_int(Int v) { return v; }
+    ELM_HD static Int truncate(float v) { return static_cast<Int>(v); }  // toward zero
+    ELM_HD static float to_float(Int v) { return static_cast<float>(v); }
+    ELM_HD static float select(Mask m, float if_true, float if_false) { return m ? if_true : if_false; }
+    ELM_HD static Int bits(float v) {
+#if defined(__CUDA_ARCH__)
+        return __float_as_int(v);
+#else
+        Int i;
+        std::memcpy(&i, &v, sizeof i);
+        return i;
+#endif
+    }
+    ELM_HD static float from_bits(Int i) {
+#if defined(__CUDA_ARCH__)
+        return __int_as_float(i);
+#else
+        float v;
+        std::memcpy(&v, &i, sizeof v);
+        return v;
+#endif
+    }
+};
+
+// expm1(y) for y in [-18, 0].
+template <class F>
+ELM_HD F expm1_nonpositive(F y) {
+    using L = FloatLanes<F>;
+    const float log2e = 1.44269504088896341f, ln2_hi = 0.693145751953125f, ln2_lo = 1.42860682030941723e-6f;
+    const auto n = L::truncate(y * L::splat(log2e) - L::splat(0.5f));  // round(y / ln2) for y <= 0
+    const F nf = L::to_float(n);
+    const F r = (y - nf * L::splat(ln2_hi)) - nf * L::splat(ln2_lo);
+    F q = L::splat(1.0f / 40320.0f);
+    q = q * r + L::splat(1.0f / 5040.0f);
+    q = q * r + L::splat(1.0f / 720.0f);
+    q = q * r + L::splat(1.0f / 120.0f);
+    q = q * r + L::splat(1.0f / 24.0f);
+    q = q * r + L::splat(1.0f / 6.0f);
+    q = q * r + L::splat(0.5f);
+    q = q * r * r + r;
+    const F scale = L::from_bits((n + L::splat_int(127)) << 23);
+    return scale * q + (scale - L::splat(1.0f));
+}
+
+template <class F>
+ELM_HD F tanh_lanes(F x) {
+    using L = FloatLanes<F>;
+    const auto sign = L::bits(x) & L::splat_int(INT32_MIN);
+    F ax = L::from_bits(L::bits(x) & L::splat_int(INT32_MAX));
+    const auto is_num = ax == ax;
+    ax = L::select(is_num, ax, L::splat(0.0f));  // NaN: computed as 0, restored below
+    ax = L::select(ax > L::splat(9.0f), L::splat(9.0f), ax);
+    const F em = expm1_nonpositive(L::splat(-2.0f) * ax);
+    const F t = -em / (L::splat(2.0f) + em);
+    return L::select(is_num, L::from_bits(L::bits(t) | sign), x);
+}
+
+// float32 tanh of the memory drive (above); double uses the exact std::tanh (finite differences).
+ELM_HD float tanh_real(float x) { return tanh_lanes(x); }
+ELM_HD double tanh_real(double x) { return std::tanh(x); }
+
+// ---- decays and timescales -------------------------------------------------------------------
+
+// exp(-dt / tau): kappa_b, kappa_v, kappa_m (elapsed = dt) and kappa_l (elapsed = dt lambda).
+template <class Real>
+ELM_HD Real decay(Real elapsed, Real tau) { return std::exp(-elapsed / tau); }
+
+// d exp(-dt rate / tau) / d tau = exp(-dt rate / tau) dt rate / tau^2, from the decay itself
+// (kappa_m: rate 1; kappa_l: rate lambda).
+template <class Real>
+ELM_HD Real decay_grad_tau(Real kappa, Real dt, Real rate, Real tau) { return kappa * dt * rate / (tau * tau); }
+
+template <class Real>
+ELM_HD Real sigmoid(Real p) { return Real(1) / (Real(1) + std::exp(-p)); }
+
+// tau_m = tau_min + (tau_max - tau_min) sigmoid(p): bounded learned timescale.
+template <class Real>
+ELM_HD Real tau_from_raw(Real p, Real tau_min, Real tau_max) { return tau_min + (tau_max - tau_min) * sigmoid(p); }
+
+// d tau / d p.
+template <class Real>
+ELM_HD Real dtau_draw(Real p, Real tau_min, Real tau_max) {
+    const Real s = sigmoid(p);
+    return (tau_max - tau_min) * s * (Real(1) - s);
+}
+
+// dL/d p of one memory unit, from dL/d kappa_m and dL/d kappa_l and their derivatives by p.
+template <class Real>
+ELM_HD Real tau_raw_grad(Real g_kappa_m, Real dkappa_m_dp, Real g_kappa_l, Real dkappa_l_dp) {
+    return g_kappa_m * dkappa_m_dp + g_kappa_l * dkappa_l_dp;
+}
+
+// ---- branches and memory input ------------------------------------------------------------------
+
+// b_t = kappa_b b_{t-1} + drive, drive = branch_sum(w z).
+template <class Real>
+ELM_HD Real branch_trace(Real kappa_b, Real b_prev, Real drive) { return kappa_b * b_prev + drive; }
+// dL/db_{t-1} through b_t (dL/d drive is g itself).
+template <class Real>
+ELM_HD Real branch_trace_grad_prev(Real g, Real kappa_b) { return kappa_b * g; }
+
+// The memory half of the MLP input: kappa_m m_{t-1}, and its partials.
+template <class Real>
+ELM_HD Real decayed_memory(Real kappa_m, Real m_prev) { return kappa_m * m_prev; }
+template <class Real>
+ELM_HD Real decayed_memory_grad_prev(Real g, Real kappa_m) { return g * kappa_m; }
+template <class Real>
+ELM_HD Real decayed_memory_grad_kappa(Real g, Real m_prev) { return g * m_prev; }
+
+// ---- MLP nonlinearities ------------------------------------------------------------------------
+
+template <class Real>
+ELM_HD Real dm_activation(Real a) { return Real(kDmScale) * tanh_real(Real(kDmSlope) * a); }
+
+// Derivative of dm_activation written through its output dm: 2/3 (1.7159 - dm^2 / 1.7159).
+template <class Real>
+ELM_HD Real dm_activation_grad_from_output(Real dm) {
+    return Real(kDmSlope) * (Real(kDmScale) - dm * dm / Real(kDmScale));
+}
+
+// phi: ReLU or SiLU (x sigmoid(x)), and its derivative at the pre-activation.
+template <class Real>
+ELM_HD Real phi_forward(Real a, bool silu) {
+    return silu ? a * sigmoid(a) : (a > Real(0) ? a : Real(0));
+}
+
+template <class Real>
+ELM_HD Real phi_grad(Real a, bool silu) {
+    if (!silu) return a > Real(0) ? Real(1) : Real(0);
+    const Real s = sigmoid(a);
+    return s * (Real(1) + a * (Real(1) - s));
+}
+
+// ---- memory units ------------------------------------------------------------------------------
+
+// m_t = kappa_m m_{t-1} + (1 - kappa_l) dm.
+template <class Real>
+ELM_HD Real memory_update(Real m_prev, Real dm, Real kappa_m, Real kappa_l) {
+    return kappa_m * m_prev + (Real(1) - kappa_l) * dm;
+}
+// Its partials, g = dL/dm_t: by m_{t-1}, by dm, by kappa_m, by kappa_l.
+template <class Real>
+ELM_HD Real memory_update_grad_prev(Real g, Real kappa_m) { return g * kappa_m; }
+template <class Real>
+ELM_HD Real memory_update_grad_drive(Real g, Real kappa_l) { return g * (Real(1) - kappa_l); }
+template <class Real>
+ELM_HD Real memory_update_grad_kappa_m(Real g, Real m_prev) { return g * m_prev; }
+template <class Real>
+ELM_HD Real memory_update_grad_kappa_l(Real g, Real dm) { return -(g * dm); }
+
+// v_t = wy . m_t + c, summed in ascending k.
+template <class Real>
+ELM_HD Real unit_readout(const Real* wy, const Real* m, int d_m, Real c) {
+    Real v = c;
+    for (int k = 0; k < d_m; ++k) v += wy[k] * m[k];
+    return v;
+}
+// Its partials, g = dL/dv_t (dL/dc is g): by wy_k (m_k) and by m_k (wy_k).
+template <class Real>
+ELM_HD Real unit_readout_grad_weight(Real g, Real m) { return g * m; }
+template <class Real>
+ELM_HD Real unit_readout_grad_memory(Real g, Real wy) { return g * wy; }
+
+// ---- spikes ------------------------------------------------------------------------------------
+
+// Heaviside with H(0) = 0 (spec: a spike needs v strictly above threshold).
+template <class Real>
+ELM_HD Real heaviside(Real x) { return x > Real(0) ? Real(1) : Real(0); }
+
+// Surrogate derivative dH/dv = 1 / (1 + beta |v - theta|)^2.
+template <class Real>
+ELM_HD Real surrogate_grad(Real x, Real beta) {
+    const Real d = Real(1) + beta * std::fabs(x);
+    return Real(1) / (d * d);
+}
+
+// The smooth step whose derivative is exactly the surrogate: 1/2 + x / (1 + beta |x|). Used in place of
+// H by gradient checks, so that finite differences see the function the backward differentiates.
+template <class Real>
+ELM_HD Real soft_spike(Real x, Real beta) { return Real(0.5) + x / (Real(1) + beta * std::fabs(x)); }
+
+// y_t = H(v_t - theta) ("spike" output mode), or soft_spike for the gradient checks.
+template <class Real>
+ELM_HD Real spike_output(Real v, Real theta, Real beta, bool soft) {
+    return soft ? soft_spike(v - theta, beta) : heaviside(v - theta);
+}
+// dL/dv from g = dL/dy through the surrogate.
+template <class Real>
+ELM_HD Real spike_output_grad(Real g, Real v, Real theta, Real beta) { return g * surrogate_grad(v - theta, beta); }
+
+// ---- LIF baseline (section 6) ------------------------------------------------------------------
+
+// v_t = kappa_v v_{t-1} (1 - s_{t-1}) + I_t (reset kept in the graph).
+template <class Real>
+ELM_HD Real lif_membrane(Real v_prev, Real s_prev, Real kappa_v, Real current) {
+    return kappa_v * v_prev * (Real(1) - s_prev) + current;
+}
+// s_t = H(v_t - 1), or soft_spike for the gradient checks.
+template <class Real>
+ELM_HD Real lif_output(Real v, Real beta, bool soft) { return spike_output(v, Real(kLifThreshold), beta, soft); }
+
+// dL/dv_t of step t from g_y = dL/ds_t (readout and recurrent synapses) and G = dL/dv_{t+1}: s_t reaches
+// the loss directly and through the reset of v_{t+1} = kappa_v v_t (1 - s_t) + I_{t+1}; v_t through s_t
+// (surrogate) and through the leak.
+template <class Real>
+ELM_HD Real lif_backward(Real g_y, Real G, Real v, Real s, Real kappa_v, Real beta) {
+    const Real g_s = g_y - G * kappa_v * v;
+    return g_s * surrogate_grad(v - Real(kLifThreshold), beta) + G * kappa_v * (Real(1) - s);
+}
+
+}  // namespace elm::models
