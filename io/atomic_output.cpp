@@ -1,4 +1,4 @@
-// Atomic output (declared in hdf5_file.hpp): every writer creates NAME.tmp, closes it, and renames
+// Atomic output (atomic_output.hpp): every writer creates NAME.tmp, closes it, and renames
 // it over NAME, so a crash or an error never leaves a torn file and never damages an existing one
 // (spec files-and-cli.md, first paragraph and "Command line").
 #include <unistd.h>
@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <system_error>
 
-#include "elmsim/io/hdf5_file.hpp"
+#include "elmsim/io/atomic_output.hpp"
 #include "elmsim/models/error.hpp"
 
 namespace elm::io {

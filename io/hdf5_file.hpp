@@ -3,8 +3,8 @@
 // traces, spike datasets; spec files-and-cli.md) is written and read through these helpers, so
 // errors are uniform: one elm::InputError line "<file>: <path in file>: <expected>, <found>".
 //
-// Implementation: hdf5_file.cpp (handles, files, groups, datasets, strings), hdf5_attributes.cpp,
-// atomic_output.cpp.
+// Implementation: hdf5_file.cpp (handles, files, groups, datasets, strings), hdf5_attributes.cpp;
+// atomic output (NAME.tmp, rename) is io/atomic_output.hpp.
 //
 // Reads convert from the stored type through HDF5's own conversion (so a uint8 or int64 dataset
 // reads as float, float16 as double), with two guards: the stored type CLASS must fit (numbers
@@ -13,6 +13,8 @@
 #pragma once
 
 #include <hdf5.h>
+
+#include "elmsim/io/atomic_output.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -152,31 +154,5 @@ double read_attr_double(hid_t obj, const std::string& name);
 std::string read_attr_string(hid_t obj, const std::string& name);
 std::vector<std::int32_t> read_attr_int32_array(hid_t obj, const std::string& name);
 std::vector<std::uint64_t> read_attr_uint64_array(hid_t obj, const std::string& name);
-
-// ---- atomic output ---------------------------------------------------------------------------
-// Throws InputError when the directory of final_path does not exist, is not a directory or is
-// not writable, or when final_path itself is a directory.
-void ensure_writable_dir(const std::string& final_path);
-
-// Usage: AtomicOutput out(path); { auto f = H5File::create(out.tmp_path()); ...; f.close(); }
-// out.commit();  An exception before commit() leaves any existing final file untouched and
-// removes the temporary file.
-class AtomicOutput {
-public:
-    explicit AtomicOutput(std::string final_path);
-    ~AtomicOutput();
-    AtomicOutput(const AtomicOutput&) = delete;
-    AtomicOutput& operator=(const AtomicOutput&) = delete;
-
-    const std::string& tmp_path() const { return tmp_path_; }
-    const std::string& final_path() const { return final_path_; }
-    // Rename the temporary file over the final path (atomic on POSIX within one file system).
-    void commit();
-
-private:
-    std::string final_path_;
-    std::string tmp_path_;
-    bool committed_ = false;
-};
 
 }  // namespace elm::io

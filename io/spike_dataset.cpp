@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <limits>
 #include <sstream>
 
@@ -158,6 +159,19 @@ double float16_value(std::uint16_t bits) {
     if (exponent == 0) return sign * std::ldexp(mantissa, -24);
     if (exponent == 31) return mantissa ? std::numeric_limits<double>::quiet_NaN() : sign * HUGE_VAL;
     return sign * std::ldexp(mantissa + 1024, exponent - 25);
+}
+
+DataFileKind data_file_kind(const std::string& path) {
+    if (path == "-") return DataFileKind::other;
+    std::error_code ec;
+    const auto st = std::filesystem::status(path, ec);
+    if (ec || !std::filesystem::exists(st)) throw InputError(fmt::format("{}: the data file does not exist", path));
+    if (std::filesystem::is_directory(st))
+        throw InputError(fmt::format("{}: expected a data file, found a directory", path));
+    silence_hdf5_errors();
+    if (H5Fis_hdf5(path.c_str()) <= 0) return DataFileKind::other;
+    const auto f = H5File::open_read(path);
+    return has_path(f.id(), "/spikes") ? DataFileKind::spikes : DataFileKind::other_hdf5;
 }
 
 std::vector<std::string> shd_class_names() {

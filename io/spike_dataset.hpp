@@ -56,6 +56,12 @@ std::uint16_t float16_bits(double x);
 double float16_value(std::uint16_t bits);
 inline double round_to_float16(double x) { return float16_value(float16_bits(x)); }
 
+// What a data file is, to tell spike data from byte streams before reading it: an HDF5 file with
+// /spikes, another HDF5 file, or anything else (a byte file). "-" (standard input) is `other`.
+// InputError for a missing path or a directory.
+enum class DataFileKind { spikes, other_hdf5, other };
+DataFileKind data_file_kind(const std::string& path);
+
 // SHD's class names: English "zero".."nine", then German "null".."neun".
 std::vector<std::string> shd_class_names();
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "elmsim/io/hdf5_file.hpp"
 #include "elmsim/models/error.hpp"
 
 namespace elm::io {

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "elmsim/io/trace_writer.hpp"
+#include "elmsim/io/recorder.hpp"
 
 namespace elm::io {
 

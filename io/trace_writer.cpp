@@ -1,12 +1,12 @@
-// Trace writer (see trace_writer.hpp; spec files-and-cli.md "Traces"): option parsing, the root
-// attributes, and per-sample extendible datasets fed through bounded row buffers.
+// Trace writer (see trace_writer.hpp; spec files-and-cli.md "Traces"): the root attributes and
+// per-sample extendible datasets fed through bounded row buffers.
 #include "elmsim/io/trace_writer.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <cstring>
 #include <stdexcept>
 
+#include "elmsim/io/hdf5_file.hpp"
 #include "elmsim/models/error.hpp"
 
 namespace elm::io {
@@ -23,29 +23,6 @@ constexpr unsigned kDeflateLevel = 1;
 
 [[noreturn]] void fail(const std::string& where, const std::string& what) {
     throw InputError(where + ": " + what);
-}
-
-std::string trim(const std::string& s) {
-    const auto b = s.find_first_not_of(" \t");
-    if (b == std::string::npos) return "";
-    return s.substr(b, s.find_last_not_of(" \t") - b + 1);
-}
-
-std::vector<std::string> split_commas(const std::string& s) {
-    std::vector<std::string> out;
-    std::size_t pos = 0;
-    while (true) {
-        const std::size_t next = s.find(',', pos);
-        out.push_back(trim(s.substr(pos, next == std::string::npos ? std::string::npos : next - pos)));
-        if (next == std::string::npos) return out;
-        pos = next + 1;
-    }
-}
-
-bool parse_int(const std::string& s, std::int64_t& out) {
-    const char* end = s.data() + s.size();
-    const auto r = std::from_chars(s.data(), end, out);
-    return !s.empty() && r.ec == std::errc() && r.ptr == end;
 }
 
 std::string id_range_text(int N) {
@@ -82,53 +59,12 @@ bool set_trace_variable(TraceOptions& opt, const std::string& name) {
     return flag != nullptr;
 }
 
-TraceOptions parse_trace_options(const std::string& record, const std::string& neurons, std::int64_t decimate, int N) {
-    TraceOptions opt;
-    opt.y = false;
-    const std::string rec = trim(record);
-    if (rec.empty()) fail("--record", "expected a comma list of y, m, b, logits, spikes, found nothing");
-    for (const std::string& v : split_commas(rec)) {
-        if (v.empty())
-            fail("--record",
-                 "expected a comma list of y, m, b, logits, spikes, found an empty item in '" + record + "'");
-        if (!set_trace_variable(opt, v))
-            fail("--record", "unknown variable '" + v + "' (expected y, m, b, logits or spikes)");
-    }
-
-    if (decimate < 1) fail("--decimate", "expected an integer >= 1, found " + std::to_string(decimate));
-    opt.decimate = decimate;
-
-    if (N < 1) fail("--neurons", "the network has no neurons (N = " + std::to_string(N) + ")");
-    const std::string sel = trim(neurons);
-    if (sel.empty() || sel == "all") return opt;  // empty list = all neurons
-    const std::string expected = "expected 'all', neuron ids or half-open ranges such as 0:64 or 3,5,9";
-    for (const std::string& item : split_commas(sel)) {
-        if (item.empty()) fail("--neurons", expected + ", found an empty item in '" + neurons + "'");
-        const auto colon = item.find(':');
-        std::int64_t lo = 0, hi = N;
-        if (colon == std::string::npos) {
-            if (!parse_int(item, lo)) fail("--neurons", expected + ", found '" + item + "'");
-            if (lo < 0 || lo >= N) fail("--neurons", "neuron " + item + " is out of range for " + id_range_text(N));
-            hi = lo + 1;
-        } else {
-            const std::string a = trim(item.substr(0, colon)), b = trim(item.substr(colon + 1));
-            if ((!a.empty() && !parse_int(a, lo)) || (!b.empty() && !parse_int(b, hi)))
-                fail("--neurons", expected + ", found '" + item + "'");
-            if (lo < 0 || hi > N)
-                fail("--neurons",
-                     "range " + item + " is out of range for " + id_range_text(N) + "; the end is exclusive");
-            if (lo >= hi) fail("--neurons", "range " + item + " is empty (ranges are half-open: a:b is a..b-1)");
-        }
-        for (std::int64_t i = lo; i < hi; ++i) opt.neurons.push_back(static_cast<std::int32_t>(i));
-    }
-    std::sort(opt.neurons.begin(), opt.neurons.end());
-    opt.neurons.erase(std::unique(opt.neurons.begin(), opt.neurons.end()), opt.neurons.end());
-    return opt;
-}
-
 // ---- one extendible dataset with its row buffer ------------------------------------------------
 
-struct TraceWriter::Stream {
+namespace {
+
+
+struct Stream {
     H5Handle ds;
     hid_t mem_type = -1;
     std::size_t elem_size = 0;
@@ -203,36 +139,76 @@ struct TraceWriter::Stream {
     }
 };
 
+}  // namespace
+
 // ---- writer ------------------------------------------------------------------------------------
 
-TraceWriter::TraceWriter(const std::string& path, const std::string& model_path, const std::string& mode,
-                         const TraceOptions& opt, int N, int d_m, int n_b, int n_out, const std::string& created_by)
-    : out_(path), opt_(opt), N_(N), d_m_(d_m), n_b_(n_b), n_out_(n_out) {
-    const std::string where = path + ": trace";
-    if (mode != "clock" && mode != "event") fail(where, "expected mode 'clock' or 'event', found '" + mode + "'");
-    if (!(opt.y || opt.m || opt.b || opt.logits || opt.spikes))
+struct TraceWriter::Impl {
+    explicit Impl(const std::string& path) : out(path) {}
+
+    void prepare(const RecordingSetup& setup);
+    void require_open(const char* call) const;
+    void begin_sample(std::int64_t source_index, int label);
+    void write(double time_ms, const float* y, const float* m, const float* b, const float* logits);
+    void end_sample(const float* final_logits, int prediction);
+    void close_sample();
+    void commit();
+
+    AtomicOutput out;
+    H5Handle file;  // declared after out: closed before AtomicOutput removes an uncommitted .tmp
+    H5Handle samples_group;
+    TraceOptions opt;
+    int N = 0, d_m = 0, n_b = 0, n_out = 0;
+    std::vector<std::int32_t> sel;  // recorded neuron ids (all of 0..N-1 when opt.neurons is empty)
+    bool all_neurons = false;       // sel == 0..N-1: copy rows without gathering
+    std::vector<float> row;         // gather scratch, one row of the widest variable
+
+    H5Handle sample_group;
+    std::vector<std::unique_ptr<Stream>> streams;  // time_ms, y, m, b, logits, spike_times, spike_neurons
+    Stream *time = nullptr, *y_ = nullptr, *m_ = nullptr, *b_ = nullptr, *logits_ = nullptr;
+    Stream *spike_t = nullptr, *spike_n = nullptr;
+    std::int64_t updates_in_sample = 0;
+    std::int64_t samples = 0;
+    bool prepared = false;
+    bool sample_open = false;
+    bool committed = false;
+};
+
+void TraceWriter::Impl::prepare(const RecordingSetup& setup) {
+    if (prepared) throw std::logic_error("TraceWriter::prepare: called twice");
+    const TraceOptions& o = setup.what;
+    const std::string where = out.final_path() + ": trace";
+    if (setup.mode != "clock" && setup.mode != "event")
+        fail(where, "expected mode 'clock' or 'event', found '" + setup.mode + "'");
+    if (!(o.y || o.m || o.b || o.logits || o.spikes))
         fail(where, "expected at least one variable to record (y, m, b, logits, spikes), found none");
-    if (opt.decimate < 1) fail(where, "expected decimate >= 1, found " + std::to_string(opt.decimate));
-    if (N < 1) fail(where, "expected a network with N >= 1 neurons, found N = " + std::to_string(N));
+    if (o.decimate < 1) fail(where, "expected decimate >= 1, found " + std::to_string(o.decimate));
+    if (setup.N < 1) fail(where, "expected a network with N >= 1 neurons, found N = " + std::to_string(setup.N));
     const auto need = [&](bool on, int dim, const char* name) {
         if (on && dim < 1)
             fail(where, std::string("expected ") + name + " >= 1 to record it, found " + std::to_string(dim));
     };
-    need(opt.m, d_m, "d_m");
-    need(opt.b, n_b, "n_b");
-    need(opt.logits, n_out, "n_out");
+    need(o.m, setup.d_m, "d_m");
+    need(o.b, setup.n_b, "n_b");
+    need(o.logits, setup.n_out, "n_out");
 
     // Sorted and unique is the documented form; normalising keeps a hand-built list usable.
-    sel_ = opt.neurons;
-    std::sort(sel_.begin(), sel_.end());
-    sel_.erase(std::unique(sel_.begin(), sel_.end()), sel_.end());
-    for (const std::int32_t id : sel_)
-        if (id < 0 || id >= N) fail(where, "neuron " + std::to_string(id) + " is out of range for " + id_range_text(N));
-    if (sel_.empty())
-        for (int i = 0; i < N; ++i) sel_.push_back(i);
-    all_neurons_ = static_cast<int>(sel_.size()) == N;
-    opt_.neurons = sel_;
-    row_.resize(sel_.size() * static_cast<std::size_t>(std::max({1, opt.m ? d_m : 1, opt.b ? n_b : 1})));
+    sel = o.neurons;
+    std::sort(sel.begin(), sel.end());
+    sel.erase(std::unique(sel.begin(), sel.end()), sel.end());
+    for (const std::int32_t id : sel)
+        if (id < 0 || id >= setup.N)
+            fail(where, "neuron " + std::to_string(id) + " is out of range for " + id_range_text(setup.N));
+    if (sel.empty())
+        for (int i = 0; i < setup.N; ++i) sel.push_back(i);
+    opt = o;
+    N = setup.N;
+    d_m = setup.d_m;
+    n_b = setup.n_b;
+    n_out = setup.n_out;
+    all_neurons = static_cast<int>(sel.size()) == N;
+    opt.neurons = sel;
+    row.resize(sel.size() * static_cast<std::size_t>(std::max({1, o.m ? d_m : 1, o.b ? n_b : 1})));
 
     silence_hdf5_errors();
     if (H5Zfilter_avail(H5Z_FILTER_DEFLATE) <= 0 || H5Zfilter_avail(H5Z_FILTER_SHUFFLE) <= 0)
@@ -243,143 +219,164 @@ TraceWriter::TraceWriter(const std::string& path, const std::string& model_path,
     H5Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
     if (!fapl.valid() || H5Pset_libver_bounds(fapl.id(), H5F_LIBVER_V18, H5F_LIBVER_V18) < 0)
         throw std::runtime_error("HDF5: cannot create a file-access property list");
-    file_ = H5Handle(H5Fcreate(out_.tmp_path().c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.id()), H5Fclose);
-    if (!file_.valid()) fail(out_.tmp_path(), "cannot create the HDF5 file");
+    file = H5Handle(H5Fcreate(out.tmp_path().c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.id()), H5Fclose);
+    if (!file.valid()) fail(out.tmp_path(), "cannot create the HDF5 file");
 
-    const hid_t root = file_.id();
+    const hid_t root = file.id();
     write_attr_string(root, "format", "elm-trace");
     write_attr_int(root, "format_version", 1);
-    write_attr_string(root, "model", model_path);
-    write_attr_string(root, "mode", mode);
-    write_attr_int32_array(root, "neurons", sel_);
-    write_attr_int(root, "decimate", opt.decimate);
-    write_attr_string(root, "variables", trace_variables_string(opt));
-    write_attr_string(root, "created_by", created_by);
+    write_attr_string(root, "model", setup.model);
+    write_attr_string(root, "mode", setup.mode);
+    write_attr_int32_array(root, "neurons", sel);
+    write_attr_int(root, "decimate", o.decimate);
+    write_attr_string(root, "variables", trace_variables_string(o));
+    write_attr_string(root, "created_by", setup.created_by);
     write_attr_int(root, "N", N);
     write_attr_int(root, "d_m", d_m);
     write_attr_int(root, "n_b", n_b);
     write_attr_int(root, "n_out", n_out);
-    write_attr_int(root, "final_logits_only", opt.logits && opt.final_logits_only ? 1 : 0);
-    samples_group_ = create_group(root, "samples");
+    write_attr_int(root, "final_logits_only", o.logits && o.final_logits_only ? 1 : 0);
+    samples_group = create_group(root, "samples");
+    prepared = true;
 }
 
-TraceWriter::~TraceWriter() = default;
-
-std::size_t TraceWriter::buffered_bytes() const {
-    std::size_t total = row_.capacity() * sizeof(float);
-    for (const auto& s : streams_) total += s->buf.capacity();
-    return total;
-}
-
-void TraceWriter::require_open(const char* call) const {
-    if (committed_) throw std::logic_error(std::string("TraceWriter::") + call + ": the trace was already committed");
-    if (!sample_open_)
+void TraceWriter::Impl::require_open(const char* call) const {
+    if (committed) throw std::logic_error(std::string("TraceWriter::") + call + ": the trace was already committed");
+    if (!sample_open)
         throw std::logic_error(std::string("TraceWriter::") + call + ": no open sample (call begin_sample first)");
 }
 
-void TraceWriter::begin_sample(std::int64_t source_index, int label) {
-    if (committed_) throw std::logic_error("TraceWriter::begin_sample: the trace was already committed");
-    if (sample_open_) close_sample();
-    sample_group_ = create_group(samples_group_.id(), std::to_string(samples_));
-    ++samples_;
-    sample_open_ = true;
-    updates_in_sample_ = 0;
-    const hid_t g = sample_group_.id();
+void TraceWriter::Impl::begin_sample(std::int64_t source_index, int label) {
+    if (committed) throw std::logic_error("TraceWriter::begin_sample: the trace was already committed");
+    if (!prepared) throw std::logic_error("TraceWriter::begin_sample: call prepare first");
+    if (sample_open) close_sample();
+    sample_group = create_group(samples_group.id(), std::to_string(samples));
+    ++samples;
+    sample_open = true;
+    updates_in_sample = 0;
+    const hid_t g = sample_group.id();
     write_attr_int(g, "source_index", source_index);
     if (label >= 0) write_attr_int(g, "label", label);
 
-    const hsize_t n_sel = sel_.size();
-    const auto add = [&](const char* name, hid_t file_type, hid_t mem, std::size_t size, std::vector<hsize_t> row,
+    const hsize_t n_sel = sel.size();
+    const auto add = [&](const char* name, hid_t file_type, hid_t mem, std::size_t size, std::vector<hsize_t> r,
                          hsize_t max_rows) {
-        streams_.push_back(std::make_unique<Stream>(g, name, file_type, mem, size, std::move(row), max_rows));
-        return streams_.back().get();
+        streams.push_back(std::make_unique<Stream>(g, name, file_type, mem, size, std::move(r), max_rows));
+        return streams.back().get();
     };
-    time_ = add("time_ms", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, sizeof(double), {}, kVectorChunkRows);
-    y_ = opt_.y ? add("y", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, sizeof(float), {n_sel}, kDenseChunkRows) : nullptr;
-    m_ = opt_.m ? add("m", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, sizeof(float), {n_sel, hsize_t(d_m_)}, kDenseChunkRows)
-                : nullptr;
-    b_ = opt_.b ? add("b", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, sizeof(float), {n_sel, hsize_t(n_b_)}, kDenseChunkRows)
-                : nullptr;
+    time = add("time_ms", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, sizeof(double), {}, kVectorChunkRows);
+    y_ = opt.y ? add("y", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, sizeof(float), {n_sel}, kDenseChunkRows) : nullptr;
+    m_ = opt.m ? add("m", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, sizeof(float), {n_sel, hsize_t(d_m)}, kDenseChunkRows)
+               : nullptr;
+    b_ = opt.b ? add("b", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, sizeof(float), {n_sel, hsize_t(n_b)}, kDenseChunkRows)
+               : nullptr;
     // The final readout is a single row: a one-row chunk avoids padding it to a full chunk.
-    logits_ = opt_.logits ? add("logits", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, sizeof(float), {hsize_t(n_out_)},
-                                opt_.final_logits_only ? 1 : kDenseChunkRows)
-                          : nullptr;
-    spike_t_ = opt_.spikes ? add("spike_times", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, sizeof(double), {}, kVectorChunkRows)
-                           : nullptr;
-    spike_n_ = opt_.spikes
-                   ? add("spike_neurons", H5T_STD_I32LE, H5T_NATIVE_INT32, sizeof(std::int32_t), {}, kVectorChunkRows)
-                   : nullptr;
+    logits_ = opt.logits ? add("logits", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, sizeof(float), {hsize_t(n_out)},
+                               opt.final_logits_only ? 1 : kDenseChunkRows)
+                         : nullptr;
+    spike_t = opt.spikes ? add("spike_times", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, sizeof(double), {}, kVectorChunkRows)
+                         : nullptr;
+    spike_n = opt.spikes
+                  ? add("spike_neurons", H5T_STD_I32LE, H5T_NATIVE_INT32, sizeof(std::int32_t), {}, kVectorChunkRows)
+                  : nullptr;
 }
 
-void TraceWriter::append(double time_ms, const float* y, const float* m, const float* b, const float* logits) {
-    require_open("append");
+void TraceWriter::Impl::write(double time_ms, const float* y, const float* m, const float* b, const float* logits) {
+    require_open("write");
     const auto need = [](bool on, const float* p, const char* name) {
         if (on && !p)
-            throw std::logic_error(std::string("TraceWriter::append: ") + name + " is recorded but was passed null");
+            throw std::logic_error(std::string("TraceWriter::write: ") + name + " is recorded but was passed null");
     };
-    need(opt_.y || opt_.spikes, y, "y");
-    need(opt_.m, m, "m");
-    need(opt_.b, b, "b");
-    need(opt_.logits && !opt_.final_logits_only, logits, "logits");
+    need(opt.y || opt.spikes, y, "y");
+    need(opt.m, m, "m");
+    need(opt.b, b, "b");
+    need(opt.logits && !opt.final_logits_only, logits, "logits");
 
     // Spikes are events: taken at every update, whatever the decimation.
-    if (spike_t_) {
-        for (const std::int32_t id : sel_) {
+    if (spike_t) {
+        for (const std::int32_t id : sel) {
             if (y[id] == 0.0f) continue;
-            spike_t_->push(&time_ms);
-            spike_n_->push(&id);
+            spike_t->push(&time_ms);
+            spike_n->push(&id);
         }
     }
-    const bool keep = updates_in_sample_ % opt_.decimate == 0;
-    ++updates_in_sample_;
+    const bool keep = updates_in_sample % opt.decimate == 0;
+    ++updates_in_sample;
     if (!keep) return;
 
-    time_->push(&time_ms);
+    time->push(&time_ms);
     // Rows of `width` floats per neuron, gathered for the recorded neurons.
     const auto push_rows = [&](Stream* s, const float* src, std::size_t width) {
-        if (all_neurons_) {
+        if (all_neurons) {
             s->push(src);
             return;
         }
-        for (std::size_t j = 0; j < sel_.size(); ++j)
-            std::memcpy(row_.data() + j * width, src + static_cast<std::size_t>(sel_[j]) * width,
-                        width * sizeof(float));
-        s->push(row_.data());
+        for (std::size_t j = 0; j < sel.size(); ++j)
+            std::memcpy(row.data() + j * width, src + static_cast<std::size_t>(sel[j]) * width, width * sizeof(float));
+        s->push(row.data());
     };
     if (y_) push_rows(y_, y, 1);
-    if (m_) push_rows(m_, m, static_cast<std::size_t>(d_m_));
-    if (b_) push_rows(b_, b, static_cast<std::size_t>(n_b_));
-    if (logits_ && !opt_.final_logits_only) logits_->push(logits);
+    if (m_) push_rows(m_, m, static_cast<std::size_t>(d_m));
+    if (b_) push_rows(b_, b, static_cast<std::size_t>(n_b));
+    if (logits_ && !opt.final_logits_only) logits_->push(logits);
 }
 
-void TraceWriter::end_sample(const float* final_logits, int prediction) {
+void TraceWriter::Impl::end_sample(const float* final_logits, int prediction) {
     require_open("end_sample");
-    if (logits_ && opt_.final_logits_only) {
+    if (logits_ && opt.final_logits_only) {
         if (!final_logits)
             throw std::logic_error("TraceWriter::end_sample: final logits are recorded but were passed null");
         logits_->push(final_logits);
     }
-    write_attr_int(sample_group_.id(), "prediction", prediction);
+    write_attr_int(sample_group.id(), "prediction", prediction);
     close_sample();
 }
 
-void TraceWriter::close_sample() {
-    for (auto& s : streams_) s->flush();
-    streams_.clear();
-    time_ = y_ = m_ = b_ = logits_ = spike_t_ = spike_n_ = nullptr;
-    sample_group_.reset();
-    sample_open_ = false;
+void TraceWriter::Impl::close_sample() {
+    for (auto& s : streams) s->flush();
+    streams.clear();
+    time = y_ = m_ = b_ = logits_ = spike_t = spike_n = nullptr;
+    sample_group.reset();
+    sample_open = false;
 }
 
-void TraceWriter::commit() {
-    if (committed_) return;
-    if (sample_open_) close_sample();
-    samples_group_.reset();
-    if (H5Fflush(file_.id(), H5F_SCOPE_LOCAL) < 0) fail(out_.tmp_path(), "cannot flush the trace (disk full?)");
+void TraceWriter::Impl::commit() {
+    if (committed) return;
+    if (!prepared) throw std::logic_error("TraceWriter::commit: call prepare first");
+    if (sample_open) close_sample();
+    samples_group.reset();
+    if (H5Fflush(file.id(), H5F_SCOPE_LOCAL) < 0) fail(out.tmp_path(), "cannot flush the trace (disk full?)");
     // Release first: H5Fclose consumes the id even when it fails.
-    if (H5Fclose(file_.release()) < 0) fail(out_.tmp_path(), "cannot close the trace (disk full?)");
-    out_.commit();
-    committed_ = true;
+    if (H5Fclose(file.release()) < 0) fail(out.tmp_path(), "cannot close the trace (disk full?)");
+    out.commit();
+    committed = true;
+}
+
+// ---- the Recorder interface ---------------------------------------------------------------------
+
+TraceWriter::TraceWriter(const std::string& path) : impl_(std::make_unique<Impl>(path)) {}
+
+TraceWriter::TraceWriter(const std::string& path, const std::string& model_path, const std::string& mode,
+                         const TraceOptions& opt, int N, int d_m, int n_b, int n_out, const std::string& created_by)
+    : TraceWriter(path) {
+    prepare(RecordingSetup{opt, N, d_m, n_b, n_out, model_path, mode, created_by});
+}
+
+TraceWriter::~TraceWriter() = default;
+
+void TraceWriter::prepare(const RecordingSetup& setup) { impl_->prepare(setup); }
+void TraceWriter::begin_sample(std::int64_t source_index, int label) { impl_->begin_sample(source_index, label); }
+void TraceWriter::write(double time_ms, const float* y, const float* m, const float* b, const float* logits) {
+    impl_->write(time_ms, y, m, b, logits);
+}
+void TraceWriter::end_sample(const float* final_logits, int prediction) { impl_->end_sample(final_logits, prediction); }
+void TraceWriter::commit() { impl_->commit(); }
+std::int64_t TraceWriter::samples_written() const { return impl_->samples; }
+
+std::size_t TraceWriter::buffered_bytes() const {
+    std::size_t total = impl_->row.capacity() * sizeof(float);
+    for (const auto& s : impl_->streams) total += s->buf.capacity();
+    return total;
 }
 
 }  // namespace elm::io

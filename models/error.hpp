@@ -5,6 +5,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace elm {
 
@@ -12,6 +13,21 @@ namespace elm {
 class InputError : public std::runtime_error {
 public:
     explicit InputError(const std::string& what) : std::runtime_error(what) {}
+};
+
+// A bad value of one named parameter of a library call — a request field or a config key, named as
+// the API names it ("resolution_ms", "samples", "threads"). Library messages never name command-line
+// flags; a front end that knows which of its flags fed the parameter says it in its own terms.
+class ParameterError : public InputError {
+public:
+    ParameterError(std::string parameter, const std::string& problem)
+        : InputError(parameter + ": " + problem), parameter_(std::move(parameter)), problem_(problem) {}
+    const std::string& parameter() const { return parameter_; }
+    const std::string& problem() const { return problem_; }
+
+private:
+    std::string parameter_;
+    std::string problem_;
 };
 
 }  // namespace elm

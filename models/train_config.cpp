@@ -1,5 +1,8 @@
 #include "elmsim/models/train_config.hpp"
 
+#include <algorithm>
+#include <cmath>
+
 namespace elm::models {
 
 namespace {
@@ -22,6 +25,15 @@ bool optimizer_from_string(const std::string& name, OptimizerKind* out) {
             return true;
         }
     return false;
+}
+
+double learning_rate(const TrainConfig& cfg, std::int64_t step) {
+    if (cfg.warmup_steps > 0 && step < cfg.warmup_steps)
+        return cfg.lr * static_cast<double>(step + 1) / static_cast<double>(cfg.warmup_steps);
+    if (cfg.schedule == Schedule::constant) return cfg.lr;
+    const double span = static_cast<double>(std::max<std::int64_t>(1, cfg.max_steps - cfg.warmup_steps));
+    const double progress = std::clamp(static_cast<double>(step - cfg.warmup_steps) / span, 0.0, 1.0);
+    return cfg.lr_min + 0.5 * (cfg.lr - cfg.lr_min) * (1.0 + std::cos(3.141592653589793 * progress));
 }
 
 }  // namespace elm::models

@@ -56,4 +56,8 @@ struct TrainConfig {
     std::string out_dir = "runs/default";  // metrics.jsonl, model.h5
 };
 
+// Learning rate at optimizer step `step` (0-based): linear warm-up, then constant or cosine decay to
+// lr_min at max_steps.
+double learning_rate(const TrainConfig& cfg, std::int64_t step);
+
 }  // namespace elm::models

@@ -22,13 +22,13 @@ constexpr double kMaxCells = 9.0e15;
 
 EventGrid make_event_grid(double resolution_ms, double max_dt_ms) {
     if (!std::isfinite(resolution_ms) || resolution_ms <= 0.0)
-        throw InputError(fmt::format("--resolution-ms: expected a finite number > 0, got {}", resolution_ms));
+        throw ParameterError("resolution_ms", fmt::format("expected a finite number > 0, got {}", resolution_ms));
     if (!std::isfinite(max_dt_ms) || max_dt_ms <= 0.0)
-        throw InputError(fmt::format("--max-dt-ms: expected a finite number > 0, got {}", max_dt_ms));
+        throw ParameterError("max_dt_ms", fmt::format("expected a finite number > 0, got {}", max_dt_ms));
     const double ratio = max_dt_ms / resolution_ms;
     const double g = models::grid_floor(ratio);
     if (g < 1.0)
-        throw InputError(fmt::format("--max-dt-ms: expected a value >= --resolution-ms ({} ms), got {} ms",
+        throw ParameterError("max_dt_ms", fmt::format("expected a value >= the resolution ({} ms), got {} ms",
                                      resolution_ms, max_dt_ms));
     EventGrid grid;
     grid.resolution_ms = resolution_ms;
@@ -43,7 +43,7 @@ EventScheduleBuilder::EventScheduleBuilder(const EventGrid& grid, double duratio
         throw InputError(fmt::format("event schedule: expected a sample duration > 0 ms, got {}", duration_ms));
     const double k = models::grid_ceil(duration_ms / grid.resolution_ms);
     if (k > kMaxCells)
-        throw InputError(fmt::format("--resolution-ms: {} ms cuts the {} ms sample into more than {:.0e} cells",
+        throw ParameterError("resolution_ms", fmt::format("{} ms cuts the {} ms sample into more than {:.0e} cells",
                                      grid.resolution_ms, duration_ms, kMaxCells));
     end_cell_ = static_cast<std::int64_t>(k);
 }

@@ -46,7 +46,7 @@ struct EventGrid {
     std::int64_t max_gap_cells = 1;  // G = floor(max_dt_ms / resolution_ms) (>= 1)
 };
 
-// Throws InputError naming --resolution-ms / --max-dt-ms unless 0 < resolution_ms <= max_dt_ms,
+// Throws ParameterError "resolution_ms" / "max_dt_ms" unless 0 < resolution_ms <= max_dt_ms,
 // both finite. A ratio within 1e-9 (relative) of an integer counts as that integer (2 / 0.1 = 20).
 EventGrid make_event_grid(double resolution_ms, double max_dt_ms);
 

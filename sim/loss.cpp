@@ -6,6 +6,8 @@
 
 namespace elm::sim {
 
+using models::LossMode;
+
 int loss_steps(LossMode mode, int T, int k) {
     switch (mode) {
         case LossMode::last: return 1;
@@ -32,7 +34,7 @@ int argmax(const double* v, int n) { return static_cast<int>(std::max_element(v,
 
 template <class Real>
 LossStats compute_loss(LossMode mode, const Real* logits, int steps, int B, int n_out, const std::int32_t* targets,
-                       Real* g_logits) {
+                       Real* g_logits, std::int32_t* predictions) {
     LossStats st;
     st.batches = 1;
     std::vector<double> lp(n_out), acc(n_out);
@@ -50,14 +52,18 @@ LossStats compute_loss(LossMode mode, const Real* logits, int steps, int B, int 
                 for (int o = 0; o < n_out; ++o)
                     g_logits[row + o] = static_cast<Real>(weight * (std::exp(lp[o]) - (o == target ? 1.0 : 0.0)));
             if (mode == LossMode::next_byte) {
-                st.correct += argmax(lp.data(), n_out) == target;
+                const int predicted = argmax(lp.data(), n_out);
+                if (predictions) predictions[static_cast<std::size_t>(r) * B + b] = predicted;
+                st.correct += predicted == target;
                 ++st.count;
             } else {
                 for (int o = 0; o < n_out; ++o) acc[o] += lp[o];
             }
         }
         if (mode != LossMode::next_byte) {
-            st.correct += argmax(acc.data(), n_out) == targets[b];
+            const int predicted = argmax(acc.data(), n_out);
+            if (predictions) predictions[b] = predicted;
+            st.correct += predicted == targets[b];
             ++st.count;
         }
     }
@@ -65,7 +71,8 @@ LossStats compute_loss(LossMode mode, const Real* logits, int steps, int B, int 
     return st;
 }
 
-template LossStats compute_loss<float>(LossMode, const float*, int, int, int, const std::int32_t*, float*);
-template LossStats compute_loss<double>(LossMode, const double*, int, int, int, const std::int32_t*, double*);
+template LossStats compute_loss<float>(LossMode, const float*, int, int, int, const std::int32_t*, float*, std::int32_t*);
+template LossStats compute_loss<double>(LossMode, const double*, int, int, int, const std::int32_t*, double*,
+                                        std::int32_t*);
 
 }  // namespace elm::sim

@@ -1,26 +1,17 @@
-// Losses of spec section 3 on readout logits, with their gradients:
+// Losses of spec section 3 on readout logits (models::LossMode), with their gradients:
 //  - last:        cross-entropy on the last step's logits, one target per sample;
 //  - mean_last_k: mean of the per-step cross-entropies over the last K steps (prediction: argmax of
 //                 the summed log-probabilities over those steps);
 //  - next_byte:   per-step cross-entropy against the next byte, mean over B x T (bpc = nats / ln 2).
+// Host code shared by every backend and by the simulation drivers, so all of them score alike.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
-#include "elmsim/models/batch.hpp"
 #include "elmsim/models/train_config.hpp"
-#include "elmsim/models/train_state.hpp"
 
 namespace elm::sim {
-
-using models::Batch;
-using models::BatchSource;
-using models::LossMode;
-using models::OptimizerKind;
-using models::Schedule;
-using models::TrainConfig;
-using models::TrainState;
 
 struct LossStats {
     double loss_sum = 0.0;    // summed mean loss (nats) of the batches seen
@@ -39,12 +30,13 @@ struct LossStats {
 };
 
 // Number of trailing steps the loss reads (the readout runs only on those).
-int loss_steps(LossMode mode, int T, int k);
+int loss_steps(models::LossMode mode, int T, int k);
 
 // logits [steps][B][n_out] for the last `steps` steps; targets: [B] (last, mean_last_k) or
-// [steps][B] (next_byte). Writes g_logits (same shape) when not null. Returns this batch's stats.
+// [steps][B] (next_byte). Writes g_logits (same shape) when not null, and the predictions ([B], or
+// [steps][B] for next_byte) when `predictions` is not null. Returns this batch's stats.
 template <class Real>
-LossStats compute_loss(LossMode mode, const Real* logits, int steps, int B, int n_out, const std::int32_t* targets,
-                       Real* g_logits);
+LossStats compute_loss(models::LossMode mode, const Real* logits, int steps, int B, int n_out, const std::int32_t* targets,
+                       Real* g_logits, std::int32_t* predictions = nullptr);
 
 }  // namespace elm::sim

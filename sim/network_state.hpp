@@ -1,61 +1,34 @@
-// State, derived constants and tape of the ELM engine, kept apart as NEST keeps its structs apart:
-//  - StepDecays: constants derived from the parameters for one step's dt (spec section 2 decays);
-//  - NetworkState: what is carried from one step (or one truncated-BPTT window) to the next;
-//  - Tape: everything backward consumes, one slot per step, slot 0 = the state the window began in.
-// Layouts put the batch inside the neuron ([N][B][...]) so that one neuron's step over the batch is
-// a contiguous block (a small GEMM for the fast backend).
+// NetworkState: what an ELM Network carries from one update (or one truncated-BPTT window, or one
+// piece of a live stream) to the next, in the host layout every backend reads and writes: the batch
+// inside the neuron ([N][B][...]), so that one neuron's state over the batch is contiguous. Backends
+// keep their own copy where they compute (sim::Carry); this is the form checkpoints and tests see.
+//
+// StateTrace: the states of every update of one run (slot 0 = the state the run began in, slot t the
+// state after update t), for tests and tools that inspect a batch update by update.
 #pragma once
 
 #include <cstddef>
 #include <vector>
 
-#include "elmsim/models/network.hpp"
-#include "elmsim/models/elm_math.hpp"
+#include "elmsim/models/model_config.hpp"
 
 namespace elm::sim {
 
 template <class Real>
-struct StepDecays {
-    Real dt = 0;
-    Real kappa_b = 0;              // exp(-dt / tau_b)
-    Real kappa_v = 0;              // exp(-dt / tau_v) (LIF)
-    std::vector<Real> kappa_m;     // [N, d_m] exp(-dt / tau_m)
-    std::vector<Real> kappa_l;     // [N, d_m] exp(-dt lambda / tau_m)
-    std::vector<Real> dkm_draw;    // [N, d_m] d kappa_m / d tau_m_raw
-    std::vector<Real> dkl_draw;    // [N, d_m] d kappa_l / d tau_m_raw
-};
-
-// Fill `d` for step length dt (ms). Allocates only on the first call for a given network size.
-template <class Real>
-void compute_decays(const models::Network<Real>& net, double dt_ms, StepDecays<Real>& d);
-
-template <class Real>
 struct NetworkState {
     int B = 0;
-    std::vector<Real> b;  // [N, B, n_b] branch traces
-    std::vector<Real> m;  // [N, B, d_m] memory units
+    std::vector<Real> b;  // [N, B, n_b] branch traces (empty for LIF)
+    std::vector<Real> m;  // [N, B, d_m] memory units  (empty for LIF)
     std::vector<Real> v;  // [N, B]      readout potential (ELM) or membrane (LIF)
     std::vector<Real> y;  // [N, B]      neuron outputs (analog value or 0/1 spike)
 
     void reset(const models::ModelConfig& cfg, int batch);  // zeros, sized for `batch`
 };
 
-template <class Real>
-struct Tape {
+struct StateTrace {
     int T = 0, B = 0;
-    std::size_t b_stride = 0, m_stride = 0, y_stride = 0, a_stride = 0;  // per slot
-    std::vector<Real> b;   // [T+1][N][B][n_b]
-    std::vector<Real> m;   // [T+1][N][B][d_m]
-    std::vector<Real> v;   // [T+1][N][B]
-    std::vector<Real> y;   // [T+1][N][B]
-    std::vector<Real> a;   // [T][N][B][l][d_h] MLP pre-activations
-    std::vector<Real> dm;  // [T][N][B][d_m]   memory drive
-
-    void resize(const models::ModelConfig& cfg, int steps, int batch);  // keeps capacity
-    void load_state(const NetworkState<Real>& s);   // slot 0 := s
-    void store_state(int slot, NetworkState<Real>& s) const;
-    Real* y_at(int slot) { return y.data() + slot * y_stride; }
-    const Real* y_at(int slot) const { return y.data() + slot * y_stride; }
+    std::size_t b_stride = 0, m_stride = 0, y_stride = 0;  // floats per slot
+    std::vector<float> b, m, v, y;                        // [T + 1][N][B][...]
 };
 
 }  // namespace elm::sim

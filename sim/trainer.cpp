@@ -8,21 +8,20 @@
 
 namespace elm::sim {
 
-namespace {
-const char* optimizer_name(OptimizerKind k) {
-    switch (k) {
-        case OptimizerKind::sgd: return "sgd";
-        case OptimizerKind::adam: return "adam";
-        case OptimizerKind::adamax: return "adamax";
-    }
-    return "sgd";
-}
-}  // namespace
+using models::LossMode;
+using models::OptimizerKind;
 
-Trainer::Trainer(models::Network<float>& net, const TrainConfig& cfg, BatchSource& train, BatchSource* eval,
-                 Executor& ex, MetricsLog* log)
-    : net_(net), cfg_(cfg), train_(train), eval_(eval), ex_(ex), log_(log), learner_(net, ex), opt_(cfg, net.layout),
-      rng_(cfg.seed, /*stream=*/3), grads_(net.params.size(), 0.0f) {}
+Trainer::Trainer(Backend& backend, const models::TrainConfig& cfg, models::BatchSource& train,
+                 models::BatchSource* eval)
+    : backend_(backend), cfg_(cfg), train_(train), eval_(eval), rng_(cfg.seed, /*stream=*/3),
+      carry_(backend.make_carry()) {
+    OptimizerState fresh;
+    if (cfg.optimizer != OptimizerKind::sgd) {
+        fresh.m1.assign(backend.layout().total_size(), 0.0f);
+        fresh.m2.assign(backend.layout().total_size(), 0.0f);
+    }
+    backend_.set_optimizer_state(fresh);
+}
 
 RunOptions Trainer::run_options(bool training) const {
     RunOptions o;
@@ -33,127 +32,120 @@ RunOptions Trainer::run_options(bool training) const {
     return o;
 }
 
-void Trainer::restore(const TrainState& st) {
-    if (st.optimizer != optimizer_name(cfg_.optimizer))
+void Trainer::restore(const models::TrainState& st) {
+    const std::string wanted = models::to_string(cfg_.optimizer);
+    if (st.optimizer != wanted)
         throw InputError(fmt::format("resume: the checkpoint was trained with optimizer \"{}\", the config asks for \"{}\"",
-                                     st.optimizer, optimizer_name(cfg_.optimizer)));
+                                     st.optimizer, wanted));
     step_ = st.step;
     epoch_ = st.epoch;
     best_metric_ = st.best_metric;
-    if (cfg_.optimizer != OptimizerKind::sgd) opt_.restore(st.optimizer_t, st.moment1, st.moment2);
+    if (cfg_.optimizer != OptimizerKind::sgd) {
+        const std::size_t n = backend_.layout().total_size();
+        if (st.moment1.size() != n || st.moment2.size() != n)
+            throw InputError(fmt::format("optimizer state: expected {} moment values, found {} and {}", n,
+                                         st.moment1.size(), st.moment2.size()));
+        backend_.set_optimizer_state(OptimizerState{st.optimizer_t, st.moment1, st.moment2});
+    }
     rng_.set_state(st.rng);
     for (const auto& [name, v] : st.int_arrays) {
         if (name == "data_cursor") train_.set_cursor(v);
         if (name == "seen" && v.size() == 1) seen_ = v[0];
     }
     // Carried text state: carry_y holds N x B values; the other arrays are checked against that B.
-    const auto& c = net_.cfg;
-    carry_.B = 0;
+    const auto& c = backend_.config();
+    NetworkState<float> carried;
+    carried.B = 0;
     for (const auto& [name, v] : st.float_arrays)
-        if (name == "carry_y") carry_.reset(c, static_cast<int>(v.size() / static_cast<std::size_t>(c.N)));
+        if (name == "carry_y") carried.reset(c, static_cast<int>(v.size() / static_cast<std::size_t>(c.N)));
     for (const auto& [name, v] : st.float_arrays) {
-        std::vector<float>* dst = name == "carry_b" ? &carry_.b : name == "carry_m" ? &carry_.m
-                                : name == "carry_v" ? &carry_.v : name == "carry_y" ? &carry_.y : nullptr;
+        std::vector<float>* dst = name == "carry_b" ? &carried.b : name == "carry_m" ? &carried.m
+                                : name == "carry_v" ? &carried.v : name == "carry_y" ? &carried.y : nullptr;
         if (!dst) continue;
-        if (carry_.B == 0 || v.size() != dst->size())
+        if (carried.B == 0 || v.size() != dst->size())
             throw InputError(fmt::format("resume: /train/state/{} holds {} values, expected {}", name, v.size(),
                                          dst->size()));
         *dst = v;
     }
+    if (carried.B > 0)
+        carry_->write(carried);
+    else
+        carry_->clear();
 }
 
-TrainState Trainer::state() const {
-    TrainState st;
+models::TrainState Trainer::state() const {
+    models::TrainState st;
     st.step = step_;
     st.epoch = epoch_;
     st.best_metric = best_metric_;
-    st.optimizer = optimizer_name(cfg_.optimizer);
-    st.optimizer_t = opt_.t();
-    st.moment1 = opt_.moment1();
-    st.moment2 = opt_.moment2();
+    st.optimizer = models::to_string(cfg_.optimizer);
+    const OptimizerState opt = backend_.optimizer_state();
+    st.optimizer_t = opt.t;
+    st.moment1 = opt.m1;
+    st.moment2 = opt.m2;
     st.rng = rng_.state();
     st.int_arrays.emplace_back("data_cursor", train_.cursor());
     st.int_arrays.emplace_back("seen", std::vector<std::int64_t>{seen_});
-    if (carry_.B > 0) {
-        st.float_arrays.emplace_back("carry_b", carry_.b);
-        st.float_arrays.emplace_back("carry_m", carry_.m);
-        st.float_arrays.emplace_back("carry_v", carry_.v);
-        st.float_arrays.emplace_back("carry_y", carry_.y);
+    if (carry_->batch() > 0) {
+        const NetworkState<float> c = carry_->read();
+        st.float_arrays.emplace_back("carry_b", c.b);
+        st.float_arrays.emplace_back("carry_m", c.m);
+        st.float_arrays.emplace_back("carry_v", c.v);
+        st.float_arrays.emplace_back("carry_y", c.y);
     }
     return st;
 }
 
-EvalResult evaluate(Learner<float>& learner, BatchSource& source, const RunOptions& opt) {
-    EvalResult r;
-    r.text = opt.loss == LossMode::next_byte;
-    source.rewind_eval();
-    NetworkState<float> carry;
-    Batch batch;
-    while (source.next_eval(batch)) {
-        if (!batch.continues) carry.B = 0;
-        r.stats.add(learner.run(batch, opt, r.text ? &carry : nullptr, nullptr, nullptr));
-    }
+EvalResult Trainer::evaluate(models::BatchSource& source) { return sim::evaluate(backend_, source, run_options(false)); }
+
+EvalResult Trainer::evaluate_and_report() {
+    const EvalResult r = evaluate(*eval_);
+    best_metric_ = std::max(best_metric_, r.metric());
+    for (auto* o : observers_) o->on_eval(EvalReport{step_, r});
     return r;
 }
 
-EvalResult Trainer::evaluate(BatchSource& source) { return sim::evaluate(learner_, source, run_options(false)); }
-
-std::optional<EvalResult> Trainer::run(std::int64_t steps, const TrainHooks& hooks, bool show_progress) {
+std::optional<EvalResult> Trainer::run(std::int64_t steps) {
     const std::int64_t last = std::min(cfg_.max_steps, step_ + steps);
-    ProgressLine progress(step_, last, show_progress);
+    for (auto* o : observers_) o->on_start(step_, last);
     const RunOptions opt = run_options(true);
     const bool text = cfg_.loss == LossMode::next_byte;
     const std::int64_t epoch_size = std::max<std::int64_t>(1, train_.train_size());
-    std::optional<EvalResult> last_eval;
-    LossStats window;  // training stats since the last log line
-    auto do_eval = [&] {
-        if (!eval_) return;
-        const EvalResult r = evaluate(*eval_);
-        last_eval = r;
-        best_metric_ = std::max(best_metric_, r.metric());
-        if (log_)
-            log_->write("eval", {{"step", static_cast<double>(step_)}, {"loss", r.stats.loss()},
-                                 {"accuracy", r.stats.accuracy()}, {"bpc", text ? r.stats.bpc() : NAN},
-                                 {"samples", static_cast<double>(r.stats.count)}});
-        progress.message(text ? fmt::format("eval @ step {}: loss {:.4f}  bpc {:.4f}  next-byte acc {:.4f}", step_,
-                                            r.stats.loss(), r.stats.bpc(), r.stats.accuracy())
-                              : fmt::format("eval @ step {}: loss {:.4f}  accuracy {:.4f} ({} samples)", step_,
-                                            r.stats.loss(), r.stats.accuracy(), r.stats.count));
-    };
+    const bool dump_first = std::any_of(observers_.begin(), observers_.end(),
+                                        [](const TrainObserver* o) { return o->wants_first_batch(); });
     while (step_ < last) {
         train_.next_train(batch_, rng_);
-        if (step_ == 0 && hooks.first_batch) {
+        if (step_ == 0 && dump_first) {
             // The batch as the network will see it (after dropout): draw the mask from a copy of the
-            // RNG so the hook does not change the run.
+            // RNG so the dump does not change the run.
             Rng probe = rng_;
-            learner_.run(batch_, opt, nullptr, nullptr, &probe);
-            hooks.first_batch(batch_, learner_.model_input());
+            backend_.step(batch_, opt, nullptr, false, &probe);
+            const std::vector<float> input = backend_.model_input();
+            for (auto* o : observers_)
+                if (o->wants_first_batch()) o->on_first_batch(batch_, input);
         }
-        if (!text || !batch_.continues) carry_.B = 0;
-        std::fill(grads_.begin(), grads_.end(), 0.0f);
-        const LossStats st = learner_.run(batch_, opt, text ? &carry_ : nullptr, grads_.data(), &rng_);
-        const double lr = learning_rate(cfg_, step_);
-        const double gnorm = opt_.step(net_.params, grads_, lr);
+        if (!text || !batch_.continues) carry_->clear();
+        backend_.zero_gradients();
+        const LossStats st = backend_.step(batch_, opt, text ? carry_.get() : nullptr, true, &rng_);
+        const double lr = models::learning_rate(cfg_, step_);
+        const double gnorm = backend_.update(cfg_, lr);
         ++step_;
         seen_ += batch_.B;
         epoch_ = seen_ / epoch_size;
-        window.add(st);
-        progress.update(step_, st.loss(), st.accuracy(), lr);
-        if (log_ && (step_ % std::max<std::int64_t>(1, cfg_.log_every) == 0 || step_ == last)) {
-            log_->write("train", {{"step", static_cast<double>(step_)}, {"epoch", static_cast<double>(epoch_)},
-                                  {"loss", window.loss()}, {"accuracy", window.accuracy()},
-                                  {"bpc", text ? window.bpc() : NAN}, {"lr", lr}, {"grad_norm", gnorm},
-                                  {"steps_per_s", progress.steps_per_second(step_)}});
-            window = LossStats{};
+        const StepReport report{step_, last, epoch_, st, lr, gnorm, text};
+        for (auto* o : observers_) o->on_step(report);
+        if (eval_ && cfg_.eval_every > 0 && step_ % cfg_.eval_every == 0 && step_ != last) evaluate_and_report();
+        if (cfg_.checkpoint_every > 0 && step_ % cfg_.checkpoint_every == 0 && step_ != last) {
+            const models::TrainState st_now = state();
+            for (auto* o : observers_) o->on_checkpoint(st_now);
         }
-        if (cfg_.eval_every > 0 && step_ % cfg_.eval_every == 0 && step_ != last) do_eval();
-        if (hooks.checkpoint && cfg_.checkpoint_every > 0 && step_ % cfg_.checkpoint_every == 0 && step_ != last)
-            hooks.checkpoint(state());
     }
-    progress.finish();
-    do_eval();
-    if (hooks.checkpoint) hooks.checkpoint(state());
-    return last_eval;
+    for (auto* o : observers_) o->on_steps_done();
+    std::optional<EvalResult> final_eval;
+    if (eval_) final_eval = evaluate_and_report();
+    const models::TrainState st_end = state();
+    for (auto* o : observers_) o->on_checkpoint(st_end);
+    return final_eval;
 }
 
 }  // namespace elm::sim

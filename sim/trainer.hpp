@@ -1,69 +1,61 @@
-// Trainer: learning mode (spec section 7). Pulls batches from a BatchSource, runs forward/backward
-// through a Learner, steps the optimizer on the schedule, evaluates, logs metrics and calls back to
-// save checkpoints. Text tasks carry the network state across truncated-BPTT windows.
+// Trainer: learning mode (spec elm-network.md section 7) on any backend. Pulls batches from a
+// BatchSource, runs forward/backward and the optimizer update through the Backend, follows the
+// learning-rate schedule, evaluates, and reports everything to its TrainObservers (printing, metrics
+// logs and checkpoint files are theirs). Text tasks carry the network state across truncated-BPTT
+// windows.
 //
-// Bit-exact resume: everything that influences the next step — parameters, optimizer moments, the
-// trainer RNG (dropout, sampling), data cursors, carried state — is in TrainState.
+// Bit-exact resume: everything that influences the next step — parameters (in the backend),
+// optimizer moments, the trainer RNG (dropout, sampling), data cursors, carried state — is in
+// TrainState or the checkpoint's parameters.
 #pragma once
 
 #include <cstdint>
-#include <functional>
+#include <memory>
 #include <optional>
+#include <vector>
 
-#include "elmsim/models/network.hpp"
-#include "elmsim/sim/executor.hpp"
-#include "elmsim/sim/learner.hpp"
-#include "elmsim/sim/metrics_log.hpp"
-#include "elmsim/sim/optimizer.hpp"
-#include "elmsim/sim/loss.hpp"
+#include "elmsim/models/batch.hpp"
+#include "elmsim/models/rng.hpp"
+#include "elmsim/models/train_config.hpp"
+#include "elmsim/models/train_state.hpp"
+#include "elmsim/sim/backend.hpp"
+#include "elmsim/sim/evaluation.hpp"
+#include "elmsim/sim/train_observer.hpp"
 
 namespace elm::sim {
 
-struct EvalResult {
-    LossStats stats;
-    bool text = false;
-    // The number a run tries to improve: accuracy (classes) or -bpc (text); higher is better.
-    double metric() const { return text ? -stats.bpc() : stats.accuracy(); }
-};
-
-// Evaluate a model over every batch of `source` (text: state carried across windows).
-EvalResult evaluate(Learner<float>& learner, BatchSource& source, const RunOptions& opt);
-
-struct TrainHooks {
-    std::function<void(const TrainState&)> checkpoint;      // periodic and final saves
-    std::function<void(const Batch&, const std::vector<float>&)> first_batch;  // batch + model input used
-};
-
 class Trainer {
 public:
-    Trainer(models::Network<float>& net, const TrainConfig& cfg, BatchSource& train, BatchSource* eval,
-            Executor& ex, MetricsLog* log);
+    // The backend holds the network being trained; `eval` may be null (no evaluations). All three must
+    // outlive the trainer. A fresh optimizer state (zero moments) is set in the backend.
+    Trainer(Backend& backend, const models::TrainConfig& cfg, models::BatchSource& train, models::BatchSource* eval);
 
-    void restore(const TrainState& st);
-    TrainState state() const;
+    void add_observer(TrainObserver& observer) { observers_.push_back(&observer); }
 
-    // Run until `steps` more optimizer steps are done or cfg.max_steps is reached. Returns the last
-    // evaluation (when an evaluation source exists).
-    std::optional<EvalResult> run(std::int64_t steps, const TrainHooks& hooks, bool show_progress);
+    // Continue the run of a checkpoint: InputError when it was trained with another optimizer or its
+    // state does not fit this run (moments, carried state, data cursor).
+    void restore(const models::TrainState& st);
+    models::TrainState state() const;
 
-    EvalResult evaluate(BatchSource& source);
+    // Run until `steps` more optimizer steps are done or cfg.max_steps is reached, then evaluate and
+    // checkpoint. Returns the final evaluation (when an evaluation source exists).
+    std::optional<EvalResult> run(std::int64_t steps);
+
+    EvalResult evaluate(models::BatchSource& source);
     std::int64_t step() const { return step_; }
 
 private:
     RunOptions run_options(bool training) const;
+    EvalResult evaluate_and_report();
 
-    models::Network<float>& net_;
-    TrainConfig cfg_;
-    BatchSource& train_;
-    BatchSource* eval_;
-    Executor& ex_;
-    MetricsLog* log_;
-    Learner<float> learner_;
-    Optimizer opt_;
+    Backend& backend_;
+    models::TrainConfig cfg_;
+    models::BatchSource& train_;
+    models::BatchSource* eval_;
+    std::vector<TrainObserver*> observers_;
     Rng rng_;
-    NetworkState<float> carry_;
-    std::vector<float> grads_;
-    Batch batch_;
+    std::unique_ptr<Carry> carry_;
+    models::Batch batch_;
     std::int64_t step_ = 0, epoch_ = 0, seen_ = 0;
     double best_metric_ = -1e300;
 };

@@ -1,6 +1,6 @@
 // `elmsim simulate` and `elmsim generate` end to end: gen-shd + init + simulate in clock and event
 // mode, the trace read back against the contract layout, clock-mode final logits equal to the
-// evaluator's (Learner, B = 1) bit for bit, event mode with resolution = max_dt = dt equal to clock
+// evaluator's (the backend's batch step, B = 1) bit for bit, event mode with resolution = max_dt = dt equal to clock
 // mode, byte models (file and standard input), and bad input -> exit code 2 with no trace left behind.
 #include <catch2/catch.hpp>
 
@@ -16,7 +16,7 @@
 #include "elmsim/io/spike_binning.hpp"
 #include "elmsim/io/spike_dataset.hpp"
 #include "elmsim/io/trace_reader.hpp"
-#include "elmsim/sim/learner.hpp"
+#include "tests/backend_helpers.hpp"
 #include "tests/cli_runner.hpp"
 
 using namespace elm;
@@ -119,13 +119,12 @@ TEST_CASE("cli simulate: clock-mode trace layout and the evaluator's logits bit 
     CHECK(tr.recorded.decimate == 1);
     REQUIRE(tr.samples.size() == 3);
 
-    // The evaluator's view of the same pairs: Learner on each binned pair, B = 1.
+    // The evaluator's view of the same pairs: a batch step on each binned pair, B = 1.
     const auto ck = io::load_checkpoint(s.model);
     const auto cfg = io::parse_experiment_config(ck.config_toml, "config");
     const auto ds = io::read_spike_dataset(s.d + "/data.h5");
     const auto pairs = io::fixed_adding_pairs(ds, 4, cfg.train.seed + 7919);
-    sim::Executor ex(1);
-    sim::Learner<float> learner(ck.net, ex);
+    const auto backend = test::backend_for(ck.net);
     const int N = 10, d_m = 4, n_b = 2, n_out = 19, T = 40;
     for (int k = 0; k < 3; ++k) {
         const auto& ts = tr.samples[k];
@@ -150,12 +149,13 @@ TEST_CASE("cli simulate: clock-mode trace layout and the evaluator's logits bit 
         sim::RunOptions opt;
         opt.all_logits = true;
         opt.keep_tape = true;
-        learner.run(batch, opt, nullptr, nullptr, nullptr);
+        backend->step(batch, opt, nullptr, false, nullptr);
+        const std::vector<float> logits(backend->logits().begin(), backend->logits().end());
         const std::vector<float> final_trace(ts.logits.end() - n_out, ts.logits.end());
-        const std::vector<float> final_learner(learner.logits().end() - n_out, learner.logits().end());
-        CHECK(final_trace == final_learner);    // bit for bit
-        CHECK(ts.logits == learner.logits());   // and at every step
-        const auto& y_tape = learner.tape().y;  // slots 1..T, [N] each at B = 1
+        const std::vector<float> final_learner(logits.end() - n_out, logits.end());
+        CHECK(final_trace == final_learner);  // bit for bit
+        CHECK(ts.logits == logits);           // and at every step
+        const auto y_tape = backend->state_trace().y;  // slots 0..T, [N] each at B = 1
         CHECK(std::vector<float>(y_tape.begin() + N, y_tape.end()) == ts.y);
         CHECK(ts.prediction ==
               static_cast<int>(std::max_element(final_trace.begin(), final_trace.end()) - final_trace.begin()));

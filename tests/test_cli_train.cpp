@@ -8,7 +8,7 @@
 #include <fmt/format.h>
 
 #include "elmsim/io/checkpoint.hpp"
-#include "elmsim/sim/small_gemm.hpp"
+#include "elmsim/sim/cpu/small_gemm.hpp"
 #include "tests/cli_runner.hpp"
 
 using namespace elm;
@@ -217,7 +217,7 @@ TEST_CASE("cli: the portable kernels (ELMSIM_NO_AVX2=1) train to the same parame
     INFO("largest parameter difference " << worst << " (largest parameter " << scale << ")");
     CHECK(worst <= 1e-4 * scale);  // 6 Adamax steps: rounding differences only
     // Where this CPU has the AVX2 kernels, the switch really changed them (FMA rounds differently).
-    if (sim::avx2::available()) {
+    if (sim::cpu::avx2::available()) {
         CHECK_THAT(native.output, Catch::Contains("kernels avx2-fma"));
         CHECK(worst > 0);
     }

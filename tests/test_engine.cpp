@@ -9,8 +9,9 @@
 #include "elmsim/models/connectivity.hpp"
 #include "elmsim/models/network.hpp"
 #include "elmsim/models/param_count.hpp"
-#include "elmsim/sim/learner.hpp"
-#include "elmsim/sim/optimizer.hpp"
+#include "elmsim/models/elm_math.hpp"
+#include "elmsim/models/train_config.hpp"
+#include "tests/backend_helpers.hpp"
 
 using namespace elm;
 using models::ModelConfig;
@@ -49,15 +50,20 @@ TEST_CASE("memory units stay inside 1.7159 (1 - kappa_l) / (1 - kappa_m) under h
     auto net = models::make_network<float>(cfg);
     // Scale the MLP up so that dm saturates at +-1.7159.
     for (auto& p : net.params) p *= 20.0f;
-    sim::Executor ex(1);
-    sim::Learner<float> learner(net, ex);
+    const auto backend = test::backend_for(net);
     const auto batch = dense_batch(cfg, 400, 2, 1e4, 5);
     sim::RunOptions opt;
     opt.keep_tape = true;
-    learner.run(batch, opt, nullptr, nullptr, nullptr);
-    sim::StepDecays<float> dec;
-    sim::compute_decays(net, cfg.dt_ms, dec);
-    const auto& tape = learner.tape();
+    backend->step(batch, opt, nullptr, false, nullptr);
+    // The decays of the model's dt, in double from the float parameters.
+    const float* raw = net.tensor(models::TensorId::tau_m_raw);
+    std::vector<double> kappa_m(static_cast<std::size_t>(cfg.N) * cfg.d_m), kappa_l(kappa_m.size());
+    for (std::size_t k = 0; k < kappa_m.size(); ++k) {
+        const double tau = models::tau_from_raw<double>(raw[k], cfg.tau_min_ms, cfg.tau_max_ms);
+        kappa_m[k] = models::decay(cfg.dt_ms, tau);
+        kappa_l[k] = models::decay(cfg.dt_ms * cfg.lambda, tau);
+    }
+    const auto tape = backend->state_trace();
     double worst = 0;
     for (int s = 0; s <= tape.T; ++s)
         for (int i = 0; i < cfg.N; ++i)
@@ -66,12 +72,12 @@ TEST_CASE("memory units stay inside 1.7159 (1 - kappa_l) / (1 - kappa_m) under h
                     const float m = tape.m[s * tape.m_stride + (static_cast<std::size_t>(i) * tape.B + b) * cfg.d_m + k];
                     REQUIRE(std::isfinite(m));
                     const std::size_t ik = static_cast<std::size_t>(i) * cfg.d_m + k;
-                    const double bound = 1.7159 * (1.0 - dec.kappa_l[ik]) / (1.0 - dec.kappa_m[ik]);
+                    const double bound = 1.7159 * (1.0 - kappa_l[ik]) / (1.0 - kappa_m[ik]);
                     worst = std::max(worst, std::abs(m) / bound);
                 }
     CHECK(worst <= 1.0 + 1e-5);
     CHECK(worst > 0.5);  // the input really drove the memory towards its bound
-    CHECK(1.7159 * cfg.lambda >= 1.7159 * (1.0 - dec.kappa_l[0]) / (1.0 - dec.kappa_m[0]));
+    CHECK(1.7159 * cfg.lambda >= 1.7159 * (1.0 - kappa_l[0]) / (1.0 - kappa_m[0]));
 }
 
 TEST_CASE("one thread and two threads give bit-identical losses and gradients", "[engine][threads]") {
@@ -83,14 +89,13 @@ TEST_CASE("one thread and two threads give bit-identical losses and gradients", 
         std::vector<std::vector<float>> grads;
         std::vector<double> losses;
         for (int threads : {1, 2}) {
-            sim::Executor ex(threads);
-            sim::Learner<float> learner(net, ex);
-            std::vector<float> g(net.params.size(), 0.0f);
+            const auto backend = test::backend_for(net, threads);
+            backend->zero_gradients();
             Rng rng(4, 4);
             sim::RunOptions opt;
             opt.dropout = 0.3;
-            losses.push_back(learner.run(batch, opt, nullptr, g.data(), &rng).loss());
-            grads.push_back(g);
+            losses.push_back(backend->step(batch, opt, nullptr, true, &rng).loss());
+            grads.emplace_back(backend->gradients().begin(), backend->gradients().end());
         }
         INFO("output mode " << models::to_string(mode));
         CHECK(losses[0] == losses[1]);
@@ -166,13 +171,18 @@ TEST_CASE("P from the formula equals the trainable scalars of the layout", "[mod
 
 TEST_CASE("optimizers: SGD is p -= lr g; Adam and Adamax move against the gradient", "[sim]") {
     auto cfg = engine_config();
-    const models::ParamLayout layout(cfg);
+    const auto net = models::make_network<float>(cfg);
     for (auto kind : {models::OptimizerKind::sgd, models::OptimizerKind::adam, models::OptimizerKind::adamax}) {
         models::TrainConfig tc;
         tc.optimizer = kind;
-        sim::Optimizer opt(tc, layout);
-        std::vector<float> p(layout.total_size(), 1.0f), g(layout.total_size(), 0.5f);
-        opt.step(p, g, 0.1);
+        const auto backend = test::backend_for(net);
+        const std::vector<float> ones(net.params.size(), 1.0f);
+        backend->write_params(ones);
+        const auto g = backend->gradients();
+        std::fill(g.begin(), g.end(), 0.5f);
+        backend->update(tc, 0.1);
+        std::vector<float> p(net.params.size());
+        backend->read_params(p);
         if (kind == models::OptimizerKind::sgd) {
             CHECK(p[0] == Approx(1.0f - 0.1f * 0.5f));
         } else {
@@ -185,7 +195,7 @@ TEST_CASE("optimizers: SGD is p -= lr g; Adam and Adamax move against the gradie
     tc.lr = 1.0;
     tc.lr_min = 0.1;
     tc.max_steps = 100;
-    CHECK(sim::learning_rate(tc, 0) == Approx(1.0));
-    CHECK(sim::learning_rate(tc, 50) == Approx(0.55));
-    CHECK(sim::learning_rate(tc, 100) == Approx(0.1));
+    CHECK(models::learning_rate(tc, 0) == Approx(1.0));
+    CHECK(models::learning_rate(tc, 50) == Approx(0.55));
+    CHECK(models::learning_rate(tc, 100) == Approx(0.1));
 }

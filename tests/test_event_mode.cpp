@@ -3,7 +3,7 @@
 //  - as max_dt shrinks, event mode converges to the fine clock solution;
 //  - work is proportional to the number of updates: a silent stretch costs ceil(gap / max_dt) updates,
 //    one update when max_dt exceeds it;
-//  - the clock-mode simulator gives the trainer's (Learner's) logits bit for bit.
+//  - the clock-mode simulator gives the trainer's (the backend's batch step) logits bit for bit.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -16,8 +16,8 @@
 #include "elmsim/models/network.hpp"
 #include "elmsim/models/rng.hpp"
 #include "elmsim/sim/event_schedule.hpp"
-#include "elmsim/sim/learner.hpp"
 #include "elmsim/sim/simulator.hpp"
+#include "tests/backend_helpers.hpp"
 
 using namespace elm;
 using models::ModelConfig;
@@ -81,8 +81,8 @@ struct Recording {
     std::vector<float> y, m, b;
 };
 
-sim::UpdateObserver<float> recorder(Recording& r, const ModelConfig& cfg) {
-    return [&r, &cfg](const sim::UpdateView<float>& v) {
+sim::UpdateObserver recorder(Recording& r, const ModelConfig& cfg) {
+    return [&r, &cfg](const sim::UpdateView& v) {
         r.time.push_back(v.time_ms);
         r.dt.push_back(v.dt_ms);
         r.y.insert(r.y.end(), v.y, v.y + cfg.N);
@@ -116,16 +116,16 @@ TEST_CASE("event schedule: cells, merging, dropped events, ticks", "[event]") {
     CHECK(odd.time_ms == std::vector<double>{3.0});
 }
 
-TEST_CASE("event schedule: bad resolution / max_dt are rejected with the flag's name", "[event][errors]") {
+TEST_CASE("event schedule: bad resolution / max_dt are rejected, naming the parameter", "[event][errors]") {
     const std::vector<double> t{1.0};
     const std::vector<std::int32_t> c{0};
     const double nan = std::numeric_limits<double>::quiet_NaN();
-    CHECK_THROWS_WITH(sim::make_event_schedule(t, c, 10.0, 0.0, 1.0), Catch::Contains("--resolution-ms"));
-    CHECK_THROWS_WITH(sim::make_event_schedule(t, c, 10.0, -1.0, 1.0), Catch::Contains("--resolution-ms"));
-    CHECK_THROWS_WITH(sim::make_event_schedule(t, c, 10.0, nan, 1.0), Catch::Contains("--resolution-ms"));
-    CHECK_THROWS_WITH(sim::make_event_schedule(t, c, 10.0, 0.5, 0.25), Catch::Contains("--max-dt-ms"));
+    CHECK_THROWS_WITH(sim::make_event_schedule(t, c, 10.0, 0.0, 1.0), Catch::Contains("resolution_ms"));
+    CHECK_THROWS_WITH(sim::make_event_schedule(t, c, 10.0, -1.0, 1.0), Catch::Contains("resolution_ms"));
+    CHECK_THROWS_WITH(sim::make_event_schedule(t, c, 10.0, nan, 1.0), Catch::Contains("resolution_ms"));
+    CHECK_THROWS_WITH(sim::make_event_schedule(t, c, 10.0, 0.5, 0.25), Catch::Contains("max_dt_ms"));
     CHECK_THROWS_WITH(sim::make_event_schedule(t, c, 10.0, 0.5, std::numeric_limits<double>::infinity()),
-                      Catch::Contains("--max-dt-ms"));
+                      Catch::Contains("max_dt_ms"));
     CHECK_THROWS_AS(sim::make_event_schedule(std::vector<double>{nan}, c, 10.0, 0.5, 1.0), InputError);
     CHECK_THROWS_AS(sim::make_event_schedule(t, std::vector<std::int32_t>{-1}, 10.0, 0.5, 1.0), InputError);
     CHECK_THROWS_AS(sim::make_event_schedule(t, c, 0.0, 0.5, 1.0), InputError);
@@ -145,8 +145,8 @@ TEST_CASE("event mode with resolution = max_dt = dt is clock mode, same floats",
         const auto x = bin(sample, cfg.dt_ms, duration, cfg.C);
         const auto T = models::num_steps(duration, cfg.dt_ms);
 
-        sim::Executor ex(2);
-        sim::Simulator<float> sim(net, ex);
+        const auto backend = test::backend_for(net, 2);
+        sim::Simulator sim(*backend);
         Recording clock, event;
         sim.run_clock(x.data(), T, recorder(clock, cfg));
         const std::vector<float> clock_logits(sim.logits(), sim.logits() + cfg.n_out);
@@ -207,14 +207,15 @@ TEST_CASE("event mode converges to the fine clock solution as max_dt shrinks", "
         fine_net.cfg.dt_ms = fine;
         const auto sample = random_events(60, 100.0, cfg.C, 9, fine);
         const auto x = bin(sample, fine, duration, cfg.C);
-        sim::Executor ex(1);
-        sim::Simulator<float> clock_sim(fine_net, ex);
+        const auto fine_backend = test::backend_for(fine_net);
+        sim::Simulator clock_sim(*fine_backend);
         Recording clock;
         clock_sim.run_clock(x.data(), models::num_steps(duration, fine), recorder(clock, cfg));
 
+        const auto backend = test::backend_for(net);
         std::vector<double> errors;
         for (const double max_dt : {8.0, 4.0, 2.0, 1.0, 0.5, 0.25, 0.1}) {
-            sim::Simulator<float> sim(net, ex);
+            sim::Simulator sim(*backend);
             Recording event;
             sim.run_event(sim::make_event_schedule(sample.times_ms, sample.units, duration, fine, max_dt),
                           recorder(event, cfg));
@@ -262,8 +263,8 @@ TEST_CASE("a silent stretch costs ceil(gap / max_dt) updates, one when max_dt ex
         INFO("output mode " << models::to_string(mode));
         const auto cfg = event_config(mode);
         const auto net = event_network(cfg);
-        sim::Executor ex(1);
-        sim::Simulator<float> sim(net, ex);
+        const auto backend = test::backend_for(net);
+        sim::Simulator sim(*backend);
         const auto run = [&](double gap_ms, double max_dt) {
             const auto s = sample_with_gap(gap_ms);
             sim.reset();
@@ -283,7 +284,7 @@ TEST_CASE("a silent stretch costs ceil(gap / max_dt) updates, one when max_dt ex
     }
 }
 
-TEST_CASE("clock-mode simulator gives the Learner's logits bit for bit", "[event][sim]") {
+TEST_CASE("clock-mode simulator gives the trainer's batch logits bit for bit", "[event][sim]") {
     SECTION("spike input, analog and spike outputs") {
         for (const auto mode : kModes) {
             INFO("output mode " << models::to_string(mode));
@@ -296,13 +297,13 @@ TEST_CASE("clock-mode simulator gives the Learner's logits bit for bit", "[event
             batch.C = cfg.C;
             batch.x = bin(sample, cfg.dt_ms, 100.0, cfg.C);
             batch.targets = {1};
-            sim::Executor ex(2);
-            sim::Learner<float> learner(net, ex);
-            learner.run(batch, sim::RunOptions{}, nullptr, nullptr, nullptr);
-            sim::Simulator<float> sim(net, ex);
+            const auto backend = test::backend_for(net, 2);
+            backend->step(batch, sim::RunOptions{}, nullptr, false, nullptr);
+            const std::vector<float> batch_logits(backend->logits().begin(), backend->logits().end());
+            sim::Simulator sim(*backend);
             sim.run_clock(batch.x.data(), batch.T, nullptr);
-            REQUIRE(learner.logits().size() == static_cast<std::size_t>(cfg.n_out));
-            CHECK(std::vector<float>(sim.logits(), sim.logits() + cfg.n_out) == learner.logits());
+            REQUIRE(batch_logits.size() == static_cast<std::size_t>(cfg.n_out));
+            CHECK(std::vector<float>(sim.logits(), sim.logits() + cfg.n_out) == batch_logits);
         }
     }
     SECTION("bytes through a learned embedding, logits at every step") {
@@ -324,18 +325,18 @@ TEST_CASE("clock-mode simulator gives the Learner's logits bit for bit", "[event
             batch.targets.push_back(static_cast<std::uint8_t>(text[t + 1]));
             onehot[static_cast<std::size_t>(t) * 256 + static_cast<std::uint8_t>(text[t])] = 1.0f;
         }
-        sim::Executor ex(1);
-        sim::Learner<float> learner(net, ex);
+        const auto backend = test::backend_for(net);
         sim::RunOptions opt;
         opt.loss = models::LossMode::next_byte;
         opt.all_logits = true;
-        learner.run(batch, opt, nullptr, nullptr, nullptr);
-        sim::Simulator<float> sim(net, ex);
+        backend->step(batch, opt, nullptr, false, nullptr);
+        const std::vector<float> batch_logits(backend->logits().begin(), backend->logits().end());
+        sim::Simulator sim(*backend);
         std::vector<float> logits;
-        sim.run_clock(onehot.data(), T, [&](const sim::UpdateView<float>& v) {
+        sim.run_clock(onehot.data(), T, [&](const sim::UpdateView& v) {
             logits.insert(logits.end(), v.logits, v.logits + cfg.n_out);
         });
-        CHECK(logits == learner.logits());
+        CHECK(logits == batch_logits);
         // The same bytes as events (one per ms) with resolution = max_dt = dt: the same floats again.
         std::vector<double> times;
         std::vector<std::int32_t> channels;
@@ -346,7 +347,7 @@ TEST_CASE("clock-mode simulator gives the Learner's logits bit for bit", "[event
         sim.reset();
         std::vector<float> event_logits;
         sim.run_event(sim::make_event_schedule(times, channels, T * cfg.dt_ms, cfg.dt_ms, cfg.dt_ms),
-                      [&](const sim::UpdateView<float>& v) {
+                      [&](const sim::UpdateView& v) {
                           event_logits.insert(event_logits.end(), v.logits, v.logits + cfg.n_out);
                       });
         CHECK(event_logits == logits);
@@ -356,8 +357,8 @@ TEST_CASE("clock-mode simulator gives the Learner's logits bit for bit", "[event
 TEST_CASE("simulator rejects an input channel the model does not read", "[event][errors]") {
     const auto cfg = event_config(OutputMode::analog);
     const auto net = event_network(cfg);
-    sim::Executor ex(1);
-    sim::Simulator<float> sim(net, ex);
+    const auto backend = test::backend_for(net);
+    sim::Simulator sim(*backend);
     const std::int32_t ch = cfg.C;
     const float one = 1.0f;
     CHECK_THROWS_WITH(sim.step(1.0, 1.0, &ch, &one, 1), Catch::Contains("channel 40"));

@@ -1,12 +1,14 @@
 // Finite-difference gradient checks in float64 (spec section 7): every parameter tensor, every loss
 // mode, ReLU and SiLU, more than one hidden layer, the byte embedding, and a non-zero carried state.
+// They run the CPU backend's float64 reference engine (sim::cpu::Learner<double>): float64 exists only
+// there, for exactly these checks.
 #include <catch2/catch.hpp>
 
 #include <cmath>
 #include <vector>
 
 #include "elmsim/models/network.hpp"
-#include "elmsim/sim/learner.hpp"
+#include "elmsim/sim/cpu/learner.hpp"
 
 using namespace elm;
 using models::ModelConfig;
@@ -35,7 +37,7 @@ models::Batch random_batch(const ModelConfig& cfg, int T, int B, models::LossMod
 }
 
 // Loss as a function of the parameters (fresh state each time, optionally a non-zero start state).
-double loss_of(sim::Learner<double>& learner, const models::Batch& batch, const sim::RunOptions& opt,
+double loss_of(sim::cpu::Learner<double>& learner, const models::Batch& batch, const sim::RunOptions& opt,
                const sim::NetworkState<double>* start) {
     sim::NetworkState<double> carry;
     if (start) carry = *start;
@@ -47,8 +49,8 @@ void check_gradients(ModelConfig cfg, models::LossMode mode, int T, bool nonzero
     // Make b_o and c non-trivial and move tau_m away from its initial values.
     Rng rng(99, 3);
     for (auto& p : net.params) p += 0.05 * (rng.uniform() - 0.5);
-    sim::Executor ex(1);
-    sim::Learner<double> learner(net, ex);
+    sim::cpu::Executor ex(1);
+    sim::cpu::Learner<double> learner(net, ex);
     const int B = 2;
     const auto batch = random_batch(cfg, T, B, mode, 11);
     sim::RunOptions opt;

@@ -6,7 +6,7 @@
 #include <tuple>
 
 #include "elmsim/models/network.hpp"
-#include "elmsim/sim/learner.hpp"
+#include "tests/backend_helpers.hpp"
 
 using namespace elm;
 
@@ -40,22 +40,24 @@ TEST_CASE("recomputation gives bit-identical gradients with less activation memo
     cfg.tau_init_max_ms = 1000.0;
     const auto net = models::make_network<float>(cfg);
     const auto batch = token_batch(37, 3, 8);
-    sim::Executor ex(2);
     sim::RunOptions opt;
     opt.loss = models::LossMode::next_byte;
     opt.dropout = 0.2;
 
     auto run = [&](int K, std::size_t* bytes) {
-        sim::Learner<float> learner(net, ex);
-        std::vector<float> g(net.params.size(), 0.0f);
-        sim::NetworkState<float> carry;
-        carry.reset(cfg, batch.B);
-        carry.m.assign(carry.m.size(), 0.25f);
+        const auto backend = test::backend_for(net, 2);
+        backend->zero_gradients();
+        sim::NetworkState<float> start;
+        start.reset(cfg, batch.B);
+        start.m.assign(start.m.size(), 0.25f);
+        const auto carry = backend->make_carry();
+        carry->write(start);
         Rng rng(1, 1);
         opt.recompute_every = K;
-        const double loss = learner.run(batch, opt, &carry, g.data(), &rng).loss();
-        *bytes = learner.activation_bytes();
-        return std::make_tuple(loss, g, carry.m);
+        const double loss = backend->step(batch, opt, carry.get(), true, &rng).loss();
+        *bytes = backend->activation_bytes();
+        const std::vector<float> g(backend->gradients().begin(), backend->gradients().end());
+        return std::make_tuple(loss, g, carry->read().m);
     };
     std::size_t full_bytes = 0;
     const auto [loss0, g0, m0] = run(0, &full_bytes);
@@ -91,7 +93,6 @@ TEST_CASE("inference without a tape gives the taped forward's logits, loss and c
         auto net = models::make_network<float>(cfg);
         for (auto& p : net.params) p *= 1.5f;  // livelier dynamics, so spiking nets fire
         const auto batch = token_batch(29, 3, 12);
-        sim::Executor ex(2);
         for (const bool all_logits : {false, true}) {
             for (const auto loss : {models::LossMode::next_byte, models::LossMode::last}) {
                 sim::RunOptions opt;
@@ -100,14 +101,18 @@ TEST_CASE("inference without a tape gives the taped forward's logits, loss and c
                 models::Batch b = batch;
                 if (loss == models::LossMode::last) b.targets.resize(b.B);
                 auto run = [&](bool keep_tape, std::size_t* bytes) {
-                    sim::Learner<float> learner(net, ex);
-                    sim::NetworkState<float> carry;
-                    carry.reset(cfg, b.B);
-                    carry.m.assign(carry.m.size(), 0.1f);
+                    const auto backend = test::backend_for(net, 2);
+                    sim::NetworkState<float> start;
+                    start.reset(cfg, b.B);
+                    start.m.assign(start.m.size(), 0.1f);
+                    const auto carry = backend->make_carry();
+                    carry->write(start);
                     opt.keep_tape = keep_tape;
-                    const double l = learner.run(b, opt, &carry, nullptr, nullptr).loss();
-                    *bytes = learner.activation_bytes();
-                    return std::make_tuple(l, learner.logits(), carry.y, carry.m, carry.b, carry.v);
+                    const double l = backend->step(b, opt, carry.get(), false, nullptr).loss();
+                    *bytes = backend->activation_bytes();
+                    const std::vector<float> logits(backend->logits().begin(), backend->logits().end());
+                    const auto end = carry->read();
+                    return std::make_tuple(l, logits, end.y, end.m, end.b, end.v);
                 };
                 std::size_t taped_bytes = 0, untaped_bytes = 0;
                 const auto taped = run(true, &taped_bytes);

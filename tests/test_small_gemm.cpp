@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "elmsim/models/rng.hpp"
-#include "elmsim/sim/small_gemm.hpp"
+#include "elmsim/sim/cpu/small_gemm.hpp"
 
 using namespace elm;
 
@@ -96,21 +96,21 @@ const auto fused = [](float a, float b, float c) { return std::fma(a, b, c); };
 }  // namespace
 
 TEST_CASE("portable float GEMM tiles: c + a b for k ascending, element by element", "[gemm]") {
-    check_kernel(&sim::gemm_nn_acc_portable<float>, false, mul_add);
-    check_kernel(&sim::gemm_tn_acc_portable<float>, true, mul_add);
+    check_kernel(&sim::cpu::gemm_nn_acc_portable<float>, false, mul_add);
+    check_kernel(&sim::cpu::gemm_tn_acc_portable<float>, true, mul_add);
 }
 
 TEST_CASE("AVX2 float GEMM kernels: fma(a, b, c) for k ascending, element by element", "[gemm]") {
-    if (!sim::avx2::available()) {
-        WARN("this CPU or build has no AVX2 + FMA kernels (" << (sim::avx2::compiled() ? "CPU" : "build")
+    if (!sim::cpu::avx2::available()) {
+        WARN("this CPU or build has no AVX2 + FMA kernels (" << (sim::cpu::avx2::compiled() ? "CPU" : "build")
                                                              << "): skipped");
         return;
     }
-    check_kernel(&sim::avx2::nn_acc, false, fused);
-    check_kernel(&sim::avx2::tn_acc, true, fused);
+    check_kernel(&sim::cpu::avx2::nn_acc, false, fused);
+    check_kernel(&sim::cpu::avx2::tn_acc, true, fused);
     // And the engine's entry points use them.
-    check_kernel(&sim::gemm_nn_acc<float>, false, fused);
-    check_kernel(&sim::gemm_tn_acc<float>, true, fused);
+    check_kernel(&sim::cpu::gemm_nn_acc<float>, false, fused);
+    check_kernel(&sim::cpu::gemm_tn_acc<float>, true, fused);
 }
 
 TEST_CASE("double GEMM against a hand loop", "[gemm]") {
@@ -123,7 +123,7 @@ TEST_CASE("double GEMM against a hand loop", "[gemm]") {
     for (int i = 0; i < M; ++i)
         for (int k = 0; k < K; ++k)
             for (int j = 0; j < N; ++j) ref[i * N + j] += A[i * K + k] * B[k * N + j];
-    sim::gemm_nn_acc(M, N, K, A.data(), K, B.data(), N, C.data(), N);
+    sim::cpu::gemm_nn_acc(M, N, K, A.data(), K, B.data(), N, C.data(), N);
     CHECK(C == ref);  // same order, no fusion: exact
 }
 
@@ -137,10 +137,10 @@ TEST_CASE("packed right-hand operands give the unpacked product's floats", "[gem
         std::vector<float> Wt(W.size()), packed(W.size());
         for (int n = 0; n < s.N; ++n)
             for (int k = 0; k < s.K; ++k) Wt[static_cast<std::size_t>(k) * s.N + n] = W[static_cast<std::size_t>(n) * s.K + k];
-        sim::pack_panels(s.N, s.K, W.data(), packed.data());
+        sim::cpu::pack_panels(s.N, s.K, W.data(), packed.data());
         auto plain = C0, from_packed = C0;
-        sim::gemm_nn_acc(s.M, s.N, s.K, A.data(), s.K, Wt.data(), s.N, plain.data(), s.N);
-        sim::gemm_nn_acc_packed(s.M, s.N, s.K, A.data(), s.K, packed.data(), from_packed.data(), s.N);
+        sim::cpu::gemm_nn_acc(s.M, s.N, s.K, A.data(), s.K, Wt.data(), s.N, plain.data(), s.N);
+        sim::cpu::gemm_nn_acc_packed(s.M, s.N, s.K, A.data(), s.K, packed.data(), from_packed.data(), s.N);
         CHECK(from_packed == plain);
     }
 }

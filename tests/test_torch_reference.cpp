@@ -25,7 +25,7 @@
 #include "elmsim/io/hdf5_file.hpp"
 #include "elmsim/models/network.hpp"
 #include "elmsim/models/rng.hpp"
-#include "elmsim/sim/learner.hpp"
+#include "elmsim/sim/cpu/learner.hpp"
 #include "tests/cli_runner.hpp"
 
 using namespace elm;
@@ -194,7 +194,7 @@ double rel_max_err(const std::vector<double>& a, const std::vector<double>& b) {
 }
 
 // Smallest |v - threshold| over the tape's steps 1..T (spike and LIF modes).
-double threshold_margin(const ModelConfig& cfg, const sim::Tape<double>& tape) {
+double threshold_margin(const ModelConfig& cfg, const sim::cpu::Tape<double>& tape) {
     const double thr = cfg.output_mode == OutputMode::lif ? 1.0 : cfg.theta;
     double margin = INFINITY;
     for (std::size_t k = tape.y_stride; k < static_cast<std::size_t>(tape.T + 1) * tape.y_stride; ++k)
@@ -227,8 +227,8 @@ Prepared prepare_case(const Case& k, int index) {
     io::save_checkpoint(model_path, init.cast<float>(), "# test_torch_reference\n", nullptr, "elm_tests");
     Prepared r{k, io::load_checkpoint(model_path).net.cast<double>()};
 
-    sim::Executor ex(1);
-    sim::Learner<double> learner(r.net, ex);
+    sim::cpu::Executor ex(1);
+    sim::cpu::Learner<double> learner(r.net, ex);
     sim::RunOptions opt;
     opt.loss = k.loss;
     opt.last_k = k.last_k;

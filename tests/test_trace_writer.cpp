@@ -24,6 +24,7 @@
 #include "elmsim/io/trace_reader.hpp"
 #include "elmsim/io/trace_writer.hpp"
 #include "elmsim/models/error.hpp"
+#include "tools/cli/trace_selection.hpp"
 
 namespace fs = std::filesystem;
 using namespace elm::io;
@@ -93,7 +94,7 @@ void check_chunked_compressed(hid_t file, const std::string& path, const std::ve
 TEST_CASE("trace round trip: samples of different lengths, decimate 3, a neuron subset", "[io][trace]") {
     TempDir tmp("trace_roundtrip");
     const std::string path = tmp.file("t.h5");
-    const TraceOptions opt = parse_trace_options("y,m,b,logits,spikes", "1:4,7", 3, kN);
+    const TraceOptions opt = elm::tools::parse_trace_options("y,m,b,logits,spikes", "1:4,7", 3, kN);
     REQUIRE(opt.neurons == std::vector<std::int32_t>{1, 2, 3, 7});
     const std::vector<int> lengths = {1000, 7, 1, 0};  // 1000 -> 334 rows: more than one 256-row chunk
     std::mt19937 rng(42);
@@ -106,7 +107,7 @@ TEST_CASE("trace round trip: samples of different lengths, decimate 3, a neuron 
             data.push_back(random_updates(rng, lengths[s], 1.0));
             w.begin_sample(static_cast<std::int64_t>(10 + s), static_cast<int>(s) - 1);  // sample 0: label unknown
             for (const Update& up : data.back())
-                w.append(up.t, up.y.data(), up.m.data(), up.b.data(), up.logits.data());
+                w.write(up.t, up.y.data(), up.m.data(), up.b.data(), up.logits.data());
             w.end_sample(nullptr, static_cast<int>(s) % kNout);
         }
         CHECK(w.samples_written() == 4);
@@ -208,7 +209,7 @@ TEST_CASE("trace round trip: samples of different lengths, decimate 3, a neuron 
 TEST_CASE("trace with final logits only stores one readout row and the prediction", "[io][trace]") {
     TempDir tmp("trace_final");
     const std::string path = tmp.file("t.h5");
-    TraceOptions opt = parse_trace_options("y,logits", "all", 1, kN);
+    TraceOptions opt = elm::tools::parse_trace_options("y,logits", "all", 1, kN);
     opt.final_logits_only = true;
     std::mt19937 rng(7);
     const auto ups = random_updates(rng, 5, 0.5);
@@ -216,7 +217,7 @@ TEST_CASE("trace with final logits only stores one readout row and the predictio
     {
         TraceWriter w(path, "m.h5", "event", opt, kN, kDm, kNb, kNout, "test");
         w.begin_sample(3, 2);
-        for (const Update& up : ups) w.append(up.t, up.y.data(), nullptr, nullptr, nullptr);
+        for (const Update& up : ups) w.write(up.t, up.y.data(), nullptr, nullptr, nullptr);
         w.end_sample(final_logits.data(), 2);
         w.commit();
     }
@@ -237,14 +238,14 @@ TEST_CASE("trace with final logits only stores one readout row and the predictio
 TEST_CASE("trace writer never leaves a half-written file and never damages an existing one", "[io][trace]") {
     TempDir tmp("trace_atomic");
     const std::string path = tmp.file("t.h5");
-    const TraceOptions opt = parse_trace_options("y", "all", 1, kN);
+    const TraceOptions opt = elm::tools::parse_trace_options("y", "all", 1, kN);
     const std::vector<float> y(kN, 1.0f);
 
     SECTION("destroyed without commit: no file at all") {
         {
             TraceWriter w(path, "m.h5", "clock", opt, kN, kDm, kNb, kNout, "test");
             w.begin_sample(0, 1);
-            w.append(1.0, y.data(), nullptr, nullptr, nullptr);
+            w.write(1.0, y.data(), nullptr, nullptr, nullptr);
         }
         CHECK_FALSE(fs::exists(path));
         CHECK_FALSE(fs::exists(path + ".tmp"));
@@ -254,7 +255,7 @@ TEST_CASE("trace writer never leaves a half-written file and never damages an ex
         try {
             TraceWriter w(path, "m.h5", "clock", opt, kN, kDm, kNb, kNout, "test");
             w.begin_sample(0, 1);
-            w.append(1.0, y.data(), nullptr, nullptr, nullptr);
+            w.write(1.0, y.data(), nullptr, nullptr, nullptr);
             throw elm::InputError("simulated failure mid-run");
         } catch (const elm::InputError&) {
         }
@@ -271,7 +272,7 @@ TEST_CASE("trace options: bad --record, --neurons and --decimate are rejected wi
     const auto rejects = [](const std::string& rec, const std::string& neu, std::int64_t dec, const std::string& a,
                             const std::string& b) {
         INFO(rec << " | " << neu << " | " << dec);
-        CHECK_THROWS_WITH(parse_trace_options(rec, neu, dec, 10), Contains(a) && Contains(b));
+        CHECK_THROWS_WITH(elm::tools::parse_trace_options(rec, neu, dec, 10), Contains(a) && Contains(b));
     };
     rejects("y,voltage", "all", 1, "--record", "'voltage'");
     rejects("", "all", 1, "--record", "found nothing");
@@ -284,12 +285,12 @@ TEST_CASE("trace options: bad --record, --neurons and --decimate are rejected wi
     rejects("y", "1,,2", 1, "--neurons", "empty item");
     rejects("y", "all", 0, "--decimate", "found 0");
 
-    const TraceOptions o = parse_trace_options(" m , spikes ", ":3,8:,2", 4, 10);
+    const TraceOptions o = elm::tools::parse_trace_options(" m , spikes ", ":3,8:,2", 4, 10);
     CHECK_FALSE(o.y);
     CHECK((o.m && o.spikes && !o.b && !o.logits));
     CHECK(o.neurons == std::vector<std::int32_t>{0, 1, 2, 8, 9});
     CHECK(o.decimate == 4);
-    CHECK(parse_trace_options("y", "all", 1, 10).neurons.empty());
+    CHECK(elm::tools::parse_trace_options("y", "all", 1, 10).neurons.empty());
     CHECK(trace_variables_string(o) == "m,spikes");
 
     // Options built by hand are checked by the writer before anything is written.
@@ -328,7 +329,7 @@ TEST_CASE("trace writer memory stays bounded over 200k updates of N = 256", "[io
         for (std::int64_t k = 0; k < updates; ++k) {
             // Sparse, structured outputs: compress well, so the test is fast.
             for (int i = 0; i < N; ++i) y[i] = (k + i) % 17 == 0 ? 1.0f : 0.0f;
-            w.append(static_cast<double>(k + 1), y.data(), nullptr, nullptr, nullptr);
+            w.write(static_cast<double>(k + 1), y.data(), nullptr, nullptr, nullptr);
             if (k % 1000 == 0) peak = std::max(peak, w.buffered_bytes());
         }
         w.end_sample(nullptr, 0);
@@ -352,7 +353,7 @@ TEST_CASE("trace of a network with more than 16k neurons keeps its 'neurons' att
     {
         TraceWriter w(path, "m.h5", "clock", TraceOptions{}, N, 1, 1, 1, "test");
         w.begin_sample(0, -1);
-        w.append(1.0, y.data(), nullptr, nullptr, nullptr);
+        w.write(1.0, y.data(), nullptr, nullptr, nullptr);
         w.end_sample(nullptr, 0);
         w.commit();
     }
@@ -376,7 +377,7 @@ TEST_CASE("trace reader rejects files that are not valid traces", "[io][trace]")
     // A trace whose y has the wrong number of neurons.
     const std::string path = tmp.file("t.h5");
     {
-        TraceWriter w(path, "m.h5", "clock", parse_trace_options("m", "0:3", 1, 5), 5, 2, 1, 1, "test");
+        TraceWriter w(path, "m.h5", "clock", elm::tools::parse_trace_options("m", "0:3", 1, 5), 5, 2, 1, 1, "test");
         w.begin_sample(0, 0);
         w.end_sample(nullptr, 0);
         w.commit();
@@ -399,7 +400,7 @@ TEST_CASE("elmsim_plot.py draws a heatmap and memory traces of a written trace",
     TempDir tmp("trace_plot");
     const std::string trace = tmp.file("t.h5");
     {
-        TraceWriter w(trace, "m.h5", "clock", parse_trace_options("y,m", "0:6", 1, 8), 8, 2, 1, 1, "test");
+        TraceWriter w(trace, "m.h5", "clock", elm::tools::parse_trace_options("y,m", "0:6", 1, 8), 8, 2, 1, 1, "test");
         std::mt19937 rng(3);
         std::uniform_real_distribution<float> u(0.0f, 1.0f);
         std::vector<float> y(8), m(16);
@@ -407,7 +408,7 @@ TEST_CASE("elmsim_plot.py draws a heatmap and memory traces of a written trace",
         for (int k = 0; k < 50; ++k) {
             for (auto& v : y) v = u(rng);
             for (auto& v : m) v = u(rng);
-            w.append(k + 1.0, y.data(), m.data(), nullptr, nullptr);
+            w.write(k + 1.0, y.data(), m.data(), nullptr, nullptr);
         }
         w.end_sample(nullptr, 1);
         w.commit();

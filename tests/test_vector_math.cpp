@@ -7,20 +7,20 @@
 #include <limits>
 #include <vector>
 
-#include "elmsim/sim/vector_math.hpp"
+#include "elmsim/sim/cpu/vector_math.hpp"
 
 using namespace elm;
 
 TEST_CASE("vectorised tanh is within a few ulp of tanh", "[vector_math]") {
     double worst_abs = 0, worst_ulp = 0;
     auto check = [&](float x) {
-        const float got = sim::tanh_vectorised(x);
+        const float got = sim::cpu::tanh_vectorised(x);
         const double want = std::tanh(static_cast<double>(x));
         const double err = std::fabs(got - want);
         worst_abs = std::max(worst_abs, err);
         const double ulp = std::nextafter(static_cast<float>(std::fabs(want)), 2.0f) - static_cast<float>(std::fabs(want));
         if (want != 0) worst_ulp = std::max(worst_ulp, err / ulp);
-        REQUIRE(sim::tanh_vectorised(-x) == -got);  // exactly odd
+        REQUIRE(sim::cpu::tanh_vectorised(-x) == -got);  // exactly odd
     };
     for (int i = -200000; i <= 200000; ++i) check(static_cast<float>(i) * 6e-5f);  // [-12, 12]
     for (float x = 1e-30f; x < 1.0f; x *= 1.01f) check(x);                         // tiny and small
@@ -32,12 +32,12 @@ TEST_CASE("vectorised tanh is within a few ulp of tanh", "[vector_math]") {
 
 TEST_CASE("vectorised tanh: special values", "[vector_math]") {
     const float inf = std::numeric_limits<float>::infinity();
-    CHECK(sim::tanh_vectorised(inf) == 1.0f);
-    CHECK(sim::tanh_vectorised(-inf) == -1.0f);
-    CHECK(sim::tanh_vectorised(50.0f) == 1.0f);
-    CHECK(sim::tanh_vectorised(0.0f) == 0.0f);
-    CHECK(std::signbit(sim::tanh_vectorised(-0.0f)));
-    CHECK(std::isnan(sim::tanh_vectorised(std::numeric_limits<float>::quiet_NaN())));
+    CHECK(sim::cpu::tanh_vectorised(inf) == 1.0f);
+    CHECK(sim::cpu::tanh_vectorised(-inf) == -1.0f);
+    CHECK(sim::cpu::tanh_vectorised(50.0f) == 1.0f);
+    CHECK(sim::cpu::tanh_vectorised(0.0f) == 0.0f);
+    CHECK(std::signbit(sim::cpu::tanh_vectorised(-0.0f)));
+    CHECK(std::isnan(sim::cpu::tanh_vectorised(std::numeric_limits<float>::quiet_NaN())));
 }
 
 TEST_CASE("dm_activation_inplace: same value wherever an element sits; double is exact", "[vector_math]") {
@@ -45,16 +45,16 @@ TEST_CASE("dm_activation_inplace: same value wherever an element sits; double is
         std::vector<float> v(n);
         for (std::size_t k = 0; k < n; ++k) v[k] = -3.0f + 0.77f * static_cast<float>(k);
         std::vector<float> out = v;
-        sim::dm_activation_inplace(out.data(), n);
+        sim::cpu::dm_activation_inplace(out.data(), n);
         for (std::size_t k = 0; k < n; ++k) {
             float one = v[k];
-            sim::dm_activation_inplace(&one, 1);
+            sim::cpu::dm_activation_inplace(&one, 1);
             CHECK(out[k] == one);
             CHECK(out[k] == Approx(models::dm_activation(static_cast<double>(v[k]))).epsilon(1e-6));
         }
     }
     std::vector<double> d{-2.0, 0.1, 5.0};
-    sim::dm_activation_inplace(d.data(), d.size());
+    sim::cpu::dm_activation_inplace(d.data(), d.size());
     CHECK(d[1] == models::dm_activation(0.1));
 }
 
@@ -63,7 +63,7 @@ TEST_CASE("dm_activation_inplace: same value wherever an element sits; double is
 TEST_CASE("the scalar float tanh of elm_math and the CPU's vector tanh give the same floats", "[vector_math]") {
     std::size_t compared = 0;
     auto same = [&](float x) {
-        const float scalar = models::tanh_real(x), vector = sim::tanh_vectorised(x);
+        const float scalar = models::tanh_real(x), vector = sim::cpu::tanh_vectorised(x);
         if (std::isnan(scalar)) {
             REQUIRE(std::isnan(vector));
         } else {
@@ -85,7 +85,7 @@ TEST_CASE("the scalar float tanh of elm_math and the CPU's vector tanh give the 
     std::vector<float> v(1003);
     for (std::size_t k = 0; k < v.size(); ++k) v[k] = -13.0f + 0.0261f * static_cast<float>(k);
     std::vector<float> out = v;
-    sim::dm_activation_inplace(out.data(), out.size());
+    sim::cpu::dm_activation_inplace(out.data(), out.size());
     for (std::size_t k = 0; k < v.size(); ++k) REQUIRE(out[k] == models::dm_activation(v[k]));
     CHECK(compared > 400000);
 }

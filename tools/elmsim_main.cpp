@@ -8,7 +8,8 @@
 #include <fmt/format.h>
 
 #include "elmsim/models/error.hpp"
-#include "tools/commands.hpp"
+#include "tools/bench/bench_commands.hpp"
+#include "tools/cli/commands.hpp"
 
 int main(int argc, char** argv) {
     CLI::App app{"elmsim: simulate and train recurrent networks of Expressive Leaky Memory neurons"};
@@ -22,9 +23,9 @@ int main(int argc, char** argv) {
     elm::tools::register_gen_shd(app);
     elm::tools::register_simulate(app);
     elm::tools::register_generate(app);
-    elm::tools::register_bench_sim(app);
-    elm::tools::register_bench(app);
-    elm::tools::register_bench_gemm(app);
+    elm::bench::register_bench_sim(app);
+    elm::bench::register_bench(app);
+    elm::bench::register_bench_gemm(app);
     try {
         // CLI11 reports an unknown first word as "a subcommand is required"; name it instead.
         const auto known = [&](const char* name) {

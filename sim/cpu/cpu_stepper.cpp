@@ -1,0 +1,81 @@
+#include "elmsim/sim/cpu/cpu_stepper.hpp"
+
+#include <cmath>
+#include <stdexcept>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "elmsim/sim/cpu/readout.hpp"
+
+namespace elm::sim::cpu {
+
+CpuStepper::CpuStepper(const models::Network<float>& net, Executor& ex, int B, const std::uint64_t* params_version)
+    : net_(net), ex_(ex), B_(B), params_version_(params_version), seen_version_(*params_version) {
+    if (B < 1) throw std::invalid_argument(fmt::format("CpuStepper: {} streams, expected >= 1", B));
+    const auto& cfg = net.cfg;
+    const bool lif = cfg.output_mode == models::OutputMode::lif;
+    const std::size_t slot = static_cast<std::size_t>(cfg.N) * B;
+    ws_.resize(cfg);
+    a_.assign(lif ? 0 : slot * cfg.l * cfg.d_h, 0.0f);
+    dm_.assign(lif ? 0 : slot * cfg.d_m, 0.0f);
+    logits_.assign(static_cast<std::size_t>(B) * cfg.n_out, 0.0f);
+    reset();
+}
+
+void CpuStepper::reset() {
+    prev_.reset(net_.cfg, B_);
+    next_.reset(net_.cfg, B_);
+    readout();  // the readout of the zero state (b_o): what a prompt-less generator samples from
+}
+
+const StepDecays<float>& CpuStepper::decays_for(double dt_ms) {
+    DecayEntry* lru = &cache_[0];
+    for (auto& e : cache_) {
+        if (e.dt_ms == dt_ms) {
+            e.used = ++clock_;
+            return e.decays;
+        }
+        if (e.used < lru->used) lru = &e;
+    }
+    compute_decays(net_, dt_ms, lru->decays);
+    lru->dt_ms = dt_ms;
+    lru->used = ++clock_;
+    ++decay_computations_;
+    return lru->decays;
+}
+
+void CpuStepper::readout() {
+    // The trainer's own readout on one step, so the floats agree with evaluation.
+    readout_forward(net_, prev_.y.data(), 1, B_, logits_.data(), ex_);
+}
+
+void CpuStepper::advance(double dt_ms, const float* x) {
+    if (!(dt_ms > 0.0) || !std::isfinite(dt_ms))
+        throw std::invalid_argument(fmt::format("Stepper: an update of dt = {} ms, expected > 0", dt_ms));
+    if (*params_version_ != seen_version_) {  // the parameters changed: re-derive what depends on them
+        for (auto& e : cache_) e = DecayEntry{};
+        ws_.prepared = false;
+        seen_version_ = *params_version_;
+    }
+    const StepDecays<float>& dec = decays_for(dt_ms);
+    const StepSlots<float> slots{prev_.b.data(), prev_.m.data(), prev_.v.data(), prev_.y.data(),  // read
+                                 next_.b.data(), next_.m.data(), next_.v.data(), next_.y.data(),  // written
+                                 a_.data(),      dm_.data()};
+    network_step_forward(net_, dec, x, B_, slots, ws_, ex_);
+    std::swap(prev_, next_);  // swaps the vectors' buffers: no copy, no allocation
+    readout();
+}
+
+StepperView CpuStepper::view() const {
+    StepperView v;
+    v.B = B_;
+    v.y = prev_.y.data();
+    v.v = prev_.v.data();
+    v.m = prev_.m.empty() ? nullptr : prev_.m.data();
+    v.b = prev_.b.empty() ? nullptr : prev_.b.data();
+    v.logits = logits_.data();
+    return v;
+}
+
+}  // namespace elm::sim::cpu

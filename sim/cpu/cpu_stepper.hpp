@@ -1,0 +1,62 @@
+// The CPU backend's Stepper (sim/backend.hpp): B streams of one network advanced update by update
+// without a tape — a double buffer of NetworkState (previous / next), the forward workspace, scratch
+// for the MLP pre-activations and memory drive, and a small cache of StepDecays keyed by dt, so that
+// after the first updates no update allocates.
+//
+// Every update runs the same network_step_forward as training (sim/cpu/forward.hpp) and then the same
+// readout_forward (sim/cpu/readout.hpp) on one step, so a clock-mode simulation gives the evaluator's
+// floats bit for bit.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "elmsim/models/network.hpp"
+#include "elmsim/sim/backend.hpp"
+#include "elmsim/sim/cpu/executor.hpp"
+#include "elmsim/sim/cpu/forward.hpp"
+#include "elmsim/sim/cpu/tape.hpp"
+
+namespace elm::sim::cpu {
+
+class CpuStepper final : public Stepper {
+public:
+    // `params_version` is the backend's parameter version: when it changes, the derived weights and
+    // cached decays are rebuilt at the next update.
+    CpuStepper(const models::Network<float>& net, Executor& ex, int B, const std::uint64_t* params_version);
+
+    int batch() const override { return B_; }
+    void reset() override;
+    void advance(double dt_ms, const float* x) override;
+    StepperView view() const override;
+    std::int64_t decay_computations() const override { return decay_computations_; }
+
+private:
+    const StepDecays<float>& decays_for(double dt_ms);
+    void readout();
+
+    // A handful of entries covers clock mode (one dt) and event mode (the tick dt, the resolution,
+    // and a few gap lengths); misses recompute into the least recently used entry, reusing its vectors.
+    static constexpr std::size_t kDecayCacheSize = 8;
+    struct DecayEntry {
+        double dt_ms = -1.0;
+        std::uint64_t used = 0;
+        StepDecays<float> decays;
+    };
+
+    const models::Network<float>& net_;
+    Executor& ex_;
+    int B_;
+    const std::uint64_t* params_version_;
+    std::uint64_t seen_version_;
+    NetworkState<float> prev_, next_;  // state before / after the running update (swapped after each)
+    ForwardWorkspace<float> ws_;
+    std::vector<float> a_, dm_;  // MLP pre-activations and memory drive (not kept: no tape)
+    std::vector<float> logits_;  // [B][n_out]
+    std::array<DecayEntry, kDecayCacheSize> cache_;
+    std::uint64_t clock_ = 0;
+    std::int64_t decay_computations_ = 0;
+};
+
+}  // namespace elm::sim::cpu

@@ -1,0 +1,83 @@
+// CPU engine: per-dt decays (spec section 2) and the tape of sim/cpu/tape.hpp.
+#include "elmsim/sim/cpu/tape.hpp"
+
+#include <algorithm>
+
+namespace elm::sim::cpu {
+
+using models::ModelConfig;
+using models::OutputMode;
+using models::TensorId;
+
+template <class Real>
+void compute_decays(const models::Network<Real>& net, double dt_ms, StepDecays<Real>& d) {
+    const ModelConfig& cfg = net.cfg;
+    const Real dt = static_cast<Real>(dt_ms);
+    d.dt = dt;
+    d.kappa_b = models::decay(dt, static_cast<Real>(cfg.tau_b_ms));
+    d.kappa_v = models::decay(dt, static_cast<Real>(cfg.tau_v_ms));
+    if (cfg.output_mode == OutputMode::lif) return;
+    const std::size_t n = static_cast<std::size_t>(cfg.N) * cfg.d_m;
+    d.kappa_m.resize(n);
+    d.kappa_l.resize(n);
+    d.dkm_draw.resize(n);
+    d.dkl_draw.resize(n);
+    const Real tmin = static_cast<Real>(cfg.tau_min_ms), tmax = static_cast<Real>(cfg.tau_max_ms);
+    const Real lambda = static_cast<Real>(cfg.lambda);
+    const Real* raw = net.tensor(TensorId::tau_m_raw);
+    for (std::size_t k = 0; k < n; ++k) {
+        const Real tau = models::tau_from_raw(raw[k], tmin, tmax);
+        const Real km = models::decay(dt, tau);
+        const Real kl = models::decay(dt * lambda, tau);
+        const Real dtau = models::dtau_draw(raw[k], tmin, tmax);
+        d.kappa_m[k] = km;
+        d.kappa_l[k] = kl;
+        d.dkm_draw[k] = models::decay_grad_tau(km, dt, Real(1), tau) * dtau;
+        d.dkl_draw[k] = models::decay_grad_tau(kl, dt, lambda, tau) * dtau;
+    }
+}
+
+template <class Real>
+void Tape<Real>::resize(const ModelConfig& cfg, int steps, int batch) {
+    T = steps;
+    B = batch;
+    const std::size_t nb = static_cast<std::size_t>(cfg.N) * batch;
+    const bool elm = cfg.output_mode != OutputMode::lif;
+    b_stride = elm ? nb * cfg.n_b : 0;
+    m_stride = elm ? nb * cfg.d_m : 0;
+    y_stride = nb;
+    a_stride = elm ? nb * cfg.l * cfg.d_h : 0;
+    const std::size_t slots = static_cast<std::size_t>(steps) + 1;
+    b.resize(slots * b_stride);
+    m.resize(slots * m_stride);
+    v.resize(slots * y_stride);
+    y.resize(slots * y_stride);
+    a.resize(static_cast<std::size_t>(steps) * a_stride);
+    dm.resize(static_cast<std::size_t>(steps) * m_stride);
+}
+
+template <class Real>
+void Tape<Real>::load_state(const NetworkState<Real>& s) {
+    std::copy(s.b.begin(), s.b.end(), b.begin());
+    std::copy(s.m.begin(), s.m.end(), m.begin());
+    std::copy(s.v.begin(), s.v.end(), v.begin());
+    std::copy(s.y.begin(), s.y.end(), y.begin());
+}
+
+template <class Real>
+void Tape<Real>::store_state(int slot, NetworkState<Real>& s) const {
+    const auto at = [slot](const std::vector<Real>& src, std::size_t stride) {
+        return src.begin() + static_cast<std::ptrdiff_t>(slot * stride);
+    };
+    std::copy(at(b, b_stride), at(b, b_stride) + static_cast<std::ptrdiff_t>(b_stride), s.b.begin());
+    std::copy(at(m, m_stride), at(m, m_stride) + static_cast<std::ptrdiff_t>(m_stride), s.m.begin());
+    std::copy(at(v, y_stride), at(v, y_stride) + static_cast<std::ptrdiff_t>(y_stride), s.v.begin());
+    std::copy(at(y, y_stride), at(y, y_stride) + static_cast<std::ptrdiff_t>(y_stride), s.y.begin());
+}
+
+template void compute_decays<float>(const models::Network<float>&, double, StepDecays<float>&);
+template void compute_decays<double>(const models::Network<double>&, double, StepDecays<double>&);
+template struct Tape<float>;
+template struct Tape<double>;
+
+}  // namespace elm::sim::cpu

@@ -1,0 +1,51 @@
+// Derived constants and tape of the CPU engine, kept apart from the state (sim/network_state.hpp) as
+// NEST keeps its structs apart:
+//  - StepDecays: constants derived from the parameters for one step's dt (spec section 2 decays);
+//  - Tape: everything backward consumes, one slot per step, slot 0 = the state the window began in.
+// Layouts put the batch inside the neuron ([N][B][...]) so that one neuron's step over the batch is
+// a contiguous block (a small GEMM for the fast backend).
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "elmsim/models/network.hpp"
+#include "elmsim/models/elm_math.hpp"
+#include "elmsim/sim/network_state.hpp"
+
+namespace elm::sim::cpu {
+
+template <class Real>
+struct StepDecays {
+    Real dt = 0;
+    Real kappa_b = 0;              // exp(-dt / tau_b)
+    Real kappa_v = 0;              // exp(-dt / tau_v) (LIF)
+    std::vector<Real> kappa_m;     // [N, d_m] exp(-dt / tau_m)
+    std::vector<Real> kappa_l;     // [N, d_m] exp(-dt lambda / tau_m)
+    std::vector<Real> dkm_draw;    // [N, d_m] d kappa_m / d tau_m_raw
+    std::vector<Real> dkl_draw;    // [N, d_m] d kappa_l / d tau_m_raw
+};
+
+// Fill `d` for step length dt (ms). Allocates only on the first call for a given network size.
+template <class Real>
+void compute_decays(const models::Network<Real>& net, double dt_ms, StepDecays<Real>& d);
+
+template <class Real>
+struct Tape {
+    int T = 0, B = 0;
+    std::size_t b_stride = 0, m_stride = 0, y_stride = 0, a_stride = 0;  // per slot
+    std::vector<Real> b;   // [T+1][N][B][n_b]
+    std::vector<Real> m;   // [T+1][N][B][d_m]
+    std::vector<Real> v;   // [T+1][N][B]
+    std::vector<Real> y;   // [T+1][N][B]
+    std::vector<Real> a;   // [T][N][B][l][d_h] MLP pre-activations
+    std::vector<Real> dm;  // [T][N][B][d_m]   memory drive
+
+    void resize(const models::ModelConfig& cfg, int steps, int batch);  // keeps capacity
+    void load_state(const NetworkState<Real>& s);   // slot 0 := s
+    void store_state(int slot, NetworkState<Real>& s) const;
+    Real* y_at(int slot) { return y.data() + slot * y_stride; }
+    const Real* y_at(int slot) const { return y.data() + slot * y_stride; }
+};
+
+}  // namespace elm::sim::cpu

@@ -1,0 +1,117 @@
+// Vectorised maths for the CPU engine's float hot loops. The memory drive dm = 1.7159 tanh(2/3 a)
+// (spec section 2) is evaluated for every memory unit of every neuron at every step; one scalar libm
+// tanhf call per unit was ~10 % of a training step. Here the float tanh of models/elm_math.hpp
+// (tanh_lanes: written once, for one float and for vectors of floats) runs on 4-wide (SSE2, every
+// x86-64) or 8-wide (AVX, with ELM_NATIVE) vectors of the GCC/Clang vector extension, with plain IEEE
+// operations and no fused multiply-add, so every CPU, build and backend computes the same floats as the
+// scalar models::dm_activation<float>, and an element's value does not depend on where it sits in the
+// array (the tail goes through the same vector code). tests/test_vector_math.cpp checks both.
+// double keeps std::tanh, so the float64 finite-difference checks see the exact function.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "elmsim/models/elm_math.hpp"
+
+namespace elm::sim::cpu {
+
+namespace vector_math_detail {
+
+// 8 lanes where the build targets AVX (ELM_NATIVE), else 4 (SSE2). Lanes are independent and use the
+// same operations, so the width changes the speed, not the floats.
+#if defined(__AVX__)
+inline constexpr int kLanes = 8;
+#else
+inline constexpr int kLanes = 4;
+#endif
+typedef float FV __attribute__((vector_size(4 * kLanes)));
+typedef std::int32_t IV __attribute__((vector_size(4 * kLanes)));
+
+inline FV splat(float v) { return FV{} + v; }
+
+}  // namespace vector_math_detail
+}  // namespace elm::sim::cpu
+
+// The lane operations of models::tanh_lanes for the CPU's float vectors: the float tanh of the memory
+// drive is the one of models/elm_math.hpp, run on kLanes floats at once (same operations, same floats).
+template <>
+struct elm::models::FloatLanes<elm::sim::cpu::vector_math_detail::FV> {
+    using FV = elm::sim::cpu::vector_math_detail::FV;
+    using Int = elm::sim::cpu::vector_math_detail::IV;
+    using Mask = Int;
+    static FV splat(float v) { return FV{} + v; }
+    static Int splat_int(std::int32_t v) { return Int{} + v; }
+    static Int truncate(FV v) { return __builtin_convertvector(v, Int); }  // toward zero, as static_cast
+    static FV to_float(Int v) { return __builtin_convertvector(v, FV); }
+    static Int bits(FV v) {
+        Int i;
+        std::memcpy(&i, &v, sizeof i);
+        return i;
+    }
+    static FV from_bits(Int i) {
+        FV f;
+        std::memcpy(&f, &i, sizeof f);
+        return f;
+    }
+    static FV select(Mask m, FV if_true, FV if_false) { return from_bits((m & bits(if_true)) | (~m & bits(if_false))); }
+};
+
+namespace elm::sim::cpu {
+
+namespace vector_math_detail {
+inline FV tanh_v(FV x) { return models::tanh_lanes(x); }
+}  // namespace vector_math_detail
+
+// In place: v[k] = dm_activation(v[k]) = 1.7159 tanh(2/3 v[k]) for k < n.
+inline void dm_activation_inplace(float* v, std::size_t n) {
+    using namespace vector_math_detail;
+    const FV slope = splat(static_cast<float>(models::kDmSlope)), scale = splat(static_cast<float>(models::kDmScale));
+    std::size_t k = 0;
+    for (; k + kLanes <= n; k += kLanes) {
+        FV x;
+        std::memcpy(&x, v + k, sizeof x);
+        x = scale * tanh_v(slope * x);
+        std::memcpy(v + k, &x, sizeof x);
+    }
+    if (k < n) {
+        FV x = splat(0.0f);
+        std::memcpy(&x, v + k, (n - k) * sizeof(float));
+        x = scale * tanh_v(slope * x);
+        std::memcpy(v + k, &x, (n - k) * sizeof(float));
+    }
+}
+
+inline void dm_activation_inplace(double* v, std::size_t n) {
+    for (std::size_t k = 0; k < n; ++k) v[k] = models::dm_activation(v[k]);
+}
+
+// y[k] += a x[k] for k < n, multiply then add (no fusion), so every element rounds as the scalar
+// expression would; vectors for float (GCC 12 keeps the plain loop scalar when it sits inside the
+// synapse loop of the gather).
+inline void axpy(std::size_t n, float a, const float* __restrict x, float* __restrict y) {
+    using namespace vector_math_detail;
+    const FV av = splat(a);
+    std::size_t k = 0;
+    for (; k + kLanes <= n; k += kLanes) {
+        FV xv, yv;
+        std::memcpy(&xv, x + k, sizeof xv);
+        std::memcpy(&yv, y + k, sizeof yv);
+        yv += av * xv;
+        std::memcpy(y + k, &yv, sizeof yv);
+    }
+    for (; k < n; ++k) y[k] += a * x[k];
+}
+
+inline void axpy(std::size_t n, double a, const double* __restrict x, double* __restrict y) {
+    for (std::size_t k = 0; k < n; ++k) y[k] += a * x[k];
+}
+
+// Single float through the same vector code (for callers that need one value with the array's rounding).
+inline float tanh_vectorised(float x) {
+    using namespace vector_math_detail;
+    return tanh_v(splat(x))[0];
+}
+
+}  // namespace elm::sim::cpu

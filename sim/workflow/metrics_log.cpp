@@ -1,0 +1,56 @@
+#include "elmsim/sim/workflow/metrics_log.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "elmsim/models/error.hpp"
+
+namespace elm::workflow {
+
+MetricsLog::MetricsLog(const std::string& path) : path_(path), out_(path, std::ios::app) {
+    if (!out_) throw InputError(fmt::format("{}: cannot open the metrics log for writing", path));
+}
+
+void MetricsLog::write(const std::string& kind, const std::vector<std::pair<std::string, double>>& values) {
+    std::string line = fmt::format("{{\"kind\": \"{}\"", kind);
+    for (const auto& [k, v] : values) {
+        if (std::isfinite(v))
+            line += fmt::format(", \"{}\": {}", k, v);
+        else
+            line += fmt::format(", \"{}\": null", k);
+    }
+    line += "}\n";
+    out_ << line;
+    out_.flush();
+}
+
+MetricsLogObserver::MetricsLogObserver(const std::string& path, std::int64_t log_every)
+    : log_(path), log_every_(std::max<std::int64_t>(1, log_every)) {}
+
+void MetricsLogObserver::on_start(std::int64_t first_step, std::int64_t) {
+    first_step_ = first_step;
+    start_ = std::chrono::steady_clock::now();
+    window_ = sim::LossStats{};
+}
+
+void MetricsLogObserver::on_step(const sim::StepReport& r) {
+    window_.add(r.stats);
+    if (r.step % log_every_ != 0 && r.step != r.last_step) return;
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    const double rate = seconds > 0 ? static_cast<double>(r.step - first_step_) / seconds : 0.0;
+    log_.write("train", {{"step", static_cast<double>(r.step)}, {"epoch", static_cast<double>(r.epoch)},
+                         {"loss", window_.loss()}, {"accuracy", window_.accuracy()},
+                         {"bpc", r.text ? window_.bpc() : NAN}, {"lr", r.lr}, {"grad_norm", r.grad_norm},
+                         {"steps_per_s", rate}});
+    window_ = sim::LossStats{};
+}
+
+void MetricsLogObserver::on_eval(const sim::EvalReport& r) {
+    const auto& s = r.result.stats;
+    log_.write("eval", {{"step", static_cast<double>(r.step)}, {"loss", s.loss()}, {"accuracy", s.accuracy()},
+                        {"bpc", r.result.text ? s.bpc() : NAN}, {"samples", static_cast<double>(s.count)}});
+}
+
+}  // namespace elm::workflow

@@ -1,0 +1,284 @@
+#include "elmsim/sim/workflow/simulation.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include <fmt/format.h>
+
+#include "elmsim/io/spike_binning.hpp"
+#include "elmsim/models/error.hpp"
+#include "elmsim/models/time_grid.hpp"
+#include "elmsim/sim/scoring.hpp"
+#include "elmsim/sim/simulator.hpp"
+#include "elmsim/sim/workflow/evaluate.hpp"
+
+namespace elm::workflow {
+
+std::string to_string(TimeMode m) { return m == TimeMode::clock ? "clock" : "event"; }
+
+namespace {
+
+void check_data_fits_model(const std::string& data, const std::string& model, const io::ExperimentConfig& cfg) {
+    using io::DataFileKind;
+    const DataFileKind kind = io::data_file_kind(data);
+    const bool bytes_model = cfg.task.kind == io::TaskKind::bytes;
+    if (bytes_model && kind != DataFileKind::other)
+        throw InputError(
+            fmt::format("{}: {} (C = 700 spike channels), but the model {} is a byte model (task "
+                        "\"bytes\", C = 256 byte values); give a byte file or - for standard input",
+                        data, kind == DataFileKind::spikes ? "an SHD-format spike file" : "an HDF5 file", model));
+    if (!bytes_model && kind == DataFileKind::other)
+        throw InputError(
+            fmt::format("{}: {}, but the model {} reads C = {} spike channels (task \"{}\"); give "
+                        "an SHD-format HDF5 file",
+                        data,
+                        data == "-" ? "standard input is a byte stream (C = 256 byte values)"
+                                    : "not an HDF5 file (a byte file: C = 256 byte values)",
+                        model, cfg.model.C, io::to_string(cfg.task.kind)));
+    if (!bytes_model && kind == DataFileKind::other_hdf5)
+        throw InputError(
+            fmt::format("{}: /spikes: expected an SHD-format spike file for the model {} (task "
+                        "\"{}\"), found an HDF5 file without /spikes",
+                        data, model, io::to_string(cfg.task.kind)));
+}
+
+// [first, end) inside the `size` samples of `what`; ParameterError "samples" otherwise.
+std::pair<std::int64_t, std::int64_t> check_range(std::optional<std::int64_t> first, std::optional<std::int64_t> end,
+                                                  std::int64_t size, const std::string& what) {
+    if (size <= 0) throw ParameterError("samples", fmt::format("{} holds no samples", what));
+    const std::int64_t a = first.value_or(0), b = end.value_or(size);
+    if (a < 0 || b < 0) throw ParameterError("samples", fmt::format("expected a range of samples >= 0, got {}:{}", a, b));
+    if (a >= size)
+        throw ParameterError("samples", fmt::format("{} holds {} samples (0..{}), the range starts at {}", what, size,
+                                                    size - 1, a));
+    if (b > size)
+        throw ParameterError("samples", fmt::format("{} holds {} samples (0..{}), the range {}:{} ends beyond them",
+                                                    what, size, size - 1, a, b));
+    if (a >= b) throw ParameterError("samples", fmt::format("the range {}:{} is empty (expected first < end)", a, b));
+    return {a, b};
+}
+
+// One simulated sample's events as float64 times (ms) and channels.
+struct SampleEvents {
+    std::vector<double> times_ms;
+    std::vector<std::int32_t> channels;
+};
+
+// SHD-Adding: the first sample cut to the window, then the second cut likewise and shifted by it.
+void append_events(const io::SpikeSample& s, double window_ms, double shift_ms, SampleEvents& out) {
+    for (std::size_t k = 0; k < s.times_ms.size(); ++k)
+        if (s.times_ms[k] < window_ms) {
+            out.times_ms.push_back(s.times_ms[k] + shift_ms);
+            out.channels.push_back(s.units[k]);
+        }
+}
+
+int argmax(const float* v, int n) { return static_cast<int>(std::max_element(v, v + n) - v); }
+
+}  // namespace
+
+Simulation::Simulation(const SimulationRequest& r) : request_(r), model_(load_model(r.model_path)) {
+    const auto& cfg = model_.config;
+    const auto& mc = model_.checkpoint.net.cfg;
+    if (r.mode == TimeMode::event) {
+        grid_ = sim::make_event_grid(r.resolution_ms.value_or(0.1), r.max_dt_ms.value_or(mc.dt_ms));
+    } else if (r.resolution_ms || r.max_dt_ms) {
+        throw ParameterError(r.resolution_ms ? "resolution_ms" : "max_dt_ms",
+                             fmt::format("only used in event mode (clock mode steps by the model's dt = {} ms)", mc.dt_ms));
+    }
+    check_record(r.record);
+    check_data_fits_model(r.data_path, r.model_path, cfg);
+    backend_ = open_backend(r.backend, model_.checkpoint.net, r.threads, cfg.train);
+
+    bytes_ = cfg.task.kind == io::TaskKind::bytes;
+    std::pair<std::int64_t, std::int64_t> range;
+    if (bytes_) {
+        stream_.emplace(r.data_path, std::array<double, 3>{1.0, 0.0, 0.0}, 1);
+        const std::int64_t n = stream_->size(io::Split::train);
+        range = check_range(r.first, r.end, n, fmt::format("{} ({} bytes)", r.data_path, n));
+    } else {
+        dataset_ = io::read_spike_dataset(r.data_path);
+        if (dataset_.num_channels != mc.C)
+            throw InputError(fmt::format("{}: {} input channels, the model {} reads C = {}", r.data_path,
+                                         dataset_.num_channels, r.model_path, mc.C));
+        const bool adding = cfg.task.kind == io::TaskKind::shd_adding;
+        const int classes = adding ? 20 : mc.n_out;
+        for (std::size_t i = 0; i < dataset_.samples.size(); ++i)
+            if (dataset_.samples[i].label < 0 || dataset_.samples[i].label >= classes)
+                throw InputError(fmt::format("{}: /labels[{}]: expected a class 0..{} of task \"{}\", found {}",
+                                             r.data_path, i, classes - 1, io::to_string(cfg.task.kind),
+                                             dataset_.samples[i].label));
+        if (adding) {
+            const std::int64_t count = cfg.task.adding_test_pairs;
+            range = check_range(r.first, r.end, count,
+                                fmt::format("the model's evaluation set ({} fixed SHD-Adding pairs of {})", count,
+                                            r.data_path));
+            if (dataset_.samples.empty()) throw InputError(fmt::format("{}: the dataset holds no samples", r.data_path));
+            // The evaluator's pairs: the first `end` of the run's seeded sequence.
+            pairs_ = io::evaluation_pairs(dataset_, range.second, cfg.train.seed);
+        } else {
+            range = check_range(r.first, r.end, static_cast<std::int64_t>(dataset_.samples.size()), r.data_path);
+        }
+    }
+    first_ = range.first;
+    end_ = range.second;
+}
+
+Simulation::~Simulation() = default;
+
+void Simulation::check_record(const io::TraceOptions& record) const {
+    if (model_.checkpoint.net.cfg.output_mode == models::OutputMode::lif && (record.m || record.b))
+        throw ParameterError("record", fmt::format("the model {} is a LIF network, which has no memory units or branch "
+                                                   "traces (record y, logits or spikes)",
+                                                   request_.model_path));
+}
+
+void Simulation::set_record(const io::TraceOptions& record) {
+    check_record(record);
+    request_.record = record;
+}
+
+io::RecordingSetup Simulation::recording_setup() const {
+    const auto& mc = model_.checkpoint.net.cfg;
+    return io::RecordingSetup{request_.record, mc.N, mc.d_m, mc.n_b, mc.n_out,
+                              request_.model_path, to_string(request_.mode), request_.created_by};
+}
+
+SimulationResult Simulation::run(io::Recorder& recorder) {
+    recorder.prepare(recording_setup());
+    const auto t0 = std::chrono::steady_clock::now();
+    SimulationResult result = bytes_ ? run_bytes(recorder) : run_spikes(recorder);
+    result.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    recorder.commit();
+    result.first = first_;
+    result.end = end_;
+    return result;
+}
+
+// Spike tasks: every selected sample (or pair) through the simulator, recorded and scored.
+SimulationResult Simulation::run_spikes(io::Recorder& recorder) {
+    const auto& cfg = model_.config;
+    const auto& mc = model_.checkpoint.net.cfg;
+    const int C = mc.C, n_out = mc.n_out;
+    const bool adding = cfg.task.kind == io::TaskKind::shd_adding;
+    const double window = cfg.task.duration_ms, dt = mc.dt_ms;
+    const std::int64_t T1 = models::num_steps(window, dt), T = adding ? 2 * T1 : T1;
+    const sim::RunOptions scoring = scoring_options(cfg);
+    sim::Simulator sim(*backend_);
+    sim::SampleScorer scorer(scoring.loss, scoring.last_k, n_out);
+    std::vector<float> x;
+    SampleEvents ev;
+    sim::EventSchedule sched;
+    const auto observer = [&](const sim::UpdateView& v) {
+        recorder.write(v.time_ms, v.y, v.m, v.b, v.logits);
+        scorer.push(v.logits);
+    };
+    SimulationResult res;
+    for (std::int64_t i = first_; i < end_; ++i) {
+        const int label = adding ? pairs_[i].label : dataset_.samples[i].label;
+        recorder.begin_sample(i, label);
+        sim.reset();
+        scorer.reset();
+        if (!grid_) {
+            x.assign(static_cast<std::size_t>(T) * C, 0.0f);
+            if (adding)
+                io::bin_adding_pair(dataset_, pairs_[i], dt, window, x.data(), T, 1, 0, C);
+            else
+                io::bin_sample(dataset_.samples[i], dt, window, 0, x.data(), T, 1, 0, C);
+            sim.run_clock(x.data(), T, observer);
+        } else {
+            ev.times_ms.clear();
+            ev.channels.clear();
+            if (adding) {
+                append_events(dataset_.samples[pairs_[i].a], window, 0.0, ev);
+                append_events(dataset_.samples[pairs_[i].b], window, window, ev);
+            } else {
+                append_events(dataset_.samples[i], window, 0.0, ev);
+            }
+            sim::EventScheduleBuilder builder(*grid_, adding ? 2 * window : window);
+            builder.next_slice(ev.times_ms.data(), ev.channels.data(), ev.times_ms.size(), true, sched);
+            sim.run_event(sched, observer);
+        }
+        res.stats.add(scorer.score(label));
+        recorder.end_sample(sim.logits(), scorer.prediction());
+        res.updates += sim.updates();
+        ++res.samples;
+    }
+    return res;
+}
+
+// Bytes: one sample, bytes [first, end) of the file; after each update that delivered bytes, the
+// logits predict the next byte not yet delivered.
+SimulationResult Simulation::run_bytes(io::Recorder& recorder) {
+    const auto& mc = model_.checkpoint.net.cfg;
+    const int n_out = mc.n_out;
+    const double dt = mc.dt_ms;
+    const std::int64_t n = end_ - first_;
+    constexpr std::int64_t kChunk = 1 << 16;  // bytes read (and scheduled) at a time: memory stays bounded
+    sim::Simulator sim(*backend_);
+    SimulationResult res;
+    res.bytes = true;
+    std::vector<std::uint8_t> buf;
+    std::vector<double> times;
+    std::vector<std::int32_t> channels;
+    sim::EventSchedule sched;
+    std::optional<sim::EventScheduleBuilder> builder;
+    if (grid_) builder.emplace(*grid_, static_cast<double>(n) * dt);
+    std::int64_t delivered = 0;  // bytes of the sample delivered so far
+    std::int64_t k0 = 0;         // sample index of buf[0]
+    const float one = 1.0f;
+    // After an update: predict the next undelivered byte (in buf: each chunk is read with one byte of
+    // look-ahead), then record.
+    const auto after_update = [&](std::int64_t delivered_now) {
+        delivered += delivered_now;
+        if (delivered_now > 0 && delivered < n) {
+            const std::int32_t target = buf[static_cast<std::size_t>(delivered - k0)];
+            res.stats.add(
+                sim::compute_loss<float>(models::LossMode::next_byte, sim.logits(), 1, 1, n_out, &target, nullptr));
+        }
+        const auto v = sim.view();
+        recorder.write(v.time_ms, v.y, v.m, v.b, v.logits);
+    };
+    recorder.begin_sample(first_, -1);
+    while (k0 < n) {
+        std::int64_t k1 = std::min(n, k0 + kChunk);
+        // Event mode: a slice must end between cells (bytes sharing a cell are delivered together).
+        if (builder)
+            while (k1 < n &&
+                   builder->cell_of(static_cast<double>(k1) * dt) == builder->cell_of(static_cast<double>(k1 - 1) * dt))
+                ++k1;
+        const std::int64_t len = k1 - k0, ahead = k1 < n ? 1 : 0;
+        buf.resize(static_cast<std::size_t>(len + ahead));
+        stream_->read(io::Split::train, first_ + k0, len + ahead, buf.data());
+        if (!builder) {
+            for (std::int64_t k = k0; k < k1; ++k) {
+                const std::int32_t ch = buf[static_cast<std::size_t>(k - k0)];
+                sim.step(static_cast<double>(k + 1) * dt, dt, &ch, &one, 1);
+                after_update(1);
+            }
+        } else {
+            times.resize(static_cast<std::size_t>(len));
+            channels.resize(static_cast<std::size_t>(len));
+            for (std::size_t j = 0; j < times.size(); ++j) {
+                times[j] = static_cast<double>(k0 + static_cast<std::int64_t>(j)) * dt;
+                channels[j] = buf[j];
+            }
+            builder->next_slice(times.data(), channels.data(), times.size(), k1 == n, sched);
+            for (std::int64_t u = 0; u < sched.updates(); ++u) {
+                const std::int64_t s0 = sched.start[u], s1 = sched.start[u + 1];
+                sim.step(sched.time_ms[u], sched.dt_ms[u], sched.channel.data() + s0, sched.count.data() + s0,
+                         static_cast<std::size_t>(s1 - s0));
+                std::int64_t got = 0;
+                for (std::int64_t e = s0; e < s1; ++e) got += static_cast<std::int64_t>(sched.count[e]);
+                after_update(got);
+            }
+        }
+        k0 = k1;
+    }
+    recorder.end_sample(sim.logits(), argmax(sim.logits(), n_out));
+    res.updates = sim.updates();
+    res.samples = 1;
+    return res;
+}
+
+}  // namespace elm::workflow

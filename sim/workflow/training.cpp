@@ -1,0 +1,103 @@
+#include "elmsim/sim/workflow/training.hpp"
+
+#include <algorithm>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "elmsim/io/atomic_output.hpp"
+#include "elmsim/io/batch_dump.hpp"
+#include "elmsim/io/task_data.hpp"
+#include "elmsim/models/error.hpp"
+#include "elmsim/sim/workflow/model_file.hpp"
+
+namespace elm::workflow {
+
+namespace fs = std::filesystem;
+
+// Periodic and final checkpoints: the backend's parameters, the config text and the resume state.
+class TrainingRun::CheckpointWriter final : public sim::TrainObserver {
+public:
+    explicit CheckpointWriter(TrainingRun& run) : run_(run) {}
+    void on_checkpoint(const models::TrainState& st) override {
+        run_.backend_->read_params(run_.net_.params);
+        io::save_checkpoint(run_.out_, run_.net_, run_.cfg_.toml_text, &st, run_.created_by_);
+    }
+
+private:
+    TrainingRun& run_;
+};
+
+// The first batch as the network sees it, for comparisons with other implementations.
+class TrainingRun::BatchDump final : public sim::TrainObserver {
+public:
+    BatchDump(std::string path, int C) : path_(std::move(path)), C_(C) {}
+    bool wants_first_batch() const override { return true; }
+    void on_first_batch(const models::Batch& batch, const std::vector<float>& input) override {
+        io::write_batch_dump(path_, batch, input, C_);
+    }
+
+private:
+    std::string path_;
+    int C_;
+};
+
+TrainingRun::TrainingRun(const TrainRequest& r)
+    : cfg_(r.config ? *r.config : io::load_experiment_config(r.config_path)), created_by_(r.created_by),
+      net_(cfg_.model) {
+    if (!r.init_path.empty() && !r.resume_path.empty())
+        throw InputError("train: give an initial model or a run to resume, not both");
+    if (r.steps && *r.steps < 0) throw ParameterError("steps", fmt::format("expected >= 0, got {}", *r.steps));
+    out_ = r.out_path.empty() ? (fs::path(cfg_.train.out_dir) / "model.h5").string() : r.out_path;
+    const fs::path dir = fs::path(out_).parent_path();
+    fs::create_directories(dir.empty() ? fs::path(".") : dir);
+    io::ensure_writable_dir(out_);
+    metrics_path_ = metrics_path_for(out_);
+
+    std::optional<io::Checkpoint> ck;
+    const std::string& from = r.resume_path.empty() ? r.init_path : r.resume_path;
+    if (!from.empty()) {
+        ck = io::load_checkpoint(from);
+        check_model_fits_task(ck->net.cfg, cfg_.model, from);
+        cfg_.model = ck->net.cfg;
+        net_ = ck->net;
+    } else {
+        net_ = models::make_network<float>(cfg_.model);
+    }
+    if (!r.resume_path.empty() && !ck->train)
+        throw InputError(fmt::format("{}: /train: the checkpoint holds no training state to resume (start a new run "
+                                     "from its parameters instead)", r.resume_path));
+
+    backend_ = open_backend(r.backend, net_, r.threads, cfg_.train);
+    train_ = io::make_train_source(cfg_);
+    const std::string eval_path = cfg_.task.kind == io::TaskKind::bytes ? cfg_.task.bytes_path
+                                  : !cfg_.task.valid_path.empty()       ? cfg_.task.valid_path
+                                                                        : cfg_.task.test_path;
+    eval_ = io::make_eval_source(cfg_, eval_path, io::Split::valid);
+    metrics_ = std::make_unique<MetricsLogObserver>(metrics_path_, cfg_.train.log_every);
+    trainer_ = std::make_unique<sim::Trainer>(*backend_, cfg_.train, *train_, eval_.get());
+    if (!r.resume_path.empty()) trainer_->restore(*ck->train);
+    steps_ = r.steps.value_or(cfg_.train.max_steps);
+    checkpoints_ = std::make_unique<CheckpointWriter>(*this);
+    trainer_->add_observer(*metrics_);
+    trainer_->add_observer(*checkpoints_);
+    if (!r.dump_batch_path.empty()) {
+        dump_ = std::make_unique<BatchDump>(r.dump_batch_path, cfg_.model.input_width());
+        trainer_->add_observer(*dump_);
+    }
+}
+
+TrainingRun::~TrainingRun() = default;
+
+std::int64_t TrainingRun::last_step() const { return std::min(cfg_.train.max_steps, trainer_->step() + steps_); }
+
+TrainResult TrainingRun::run() {
+    TrainResult result;
+    result.final_eval = trainer_->run(steps_);
+    result.model_path = out_;
+    result.metrics_path = metrics_path_;
+    result.step = trainer_->step();
+    return result;
+}
+
+}  // namespace elm::workflow

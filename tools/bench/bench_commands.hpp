@@ -1,0 +1,14 @@
+// The benchmark programs, reachable as `elmsim bench`, `elmsim bench-gemm` and `elmsim bench-sim`
+// but kept apart from the user-facing commands and libraries (library elm_bench): each measures
+// elmsim against a reference in the same run and prints a table (docs/benchmarks.md).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace elm::bench {
+
+void register_bench(CLI::App& app);       // training speed against the PyTorch reference
+void register_bench_gemm(CLI::App& app);  // the CPU backend's GEMM kernels against tuned BLAS
+void register_bench_sim(CLI::App& app);   // clock vs event simulation cost
+
+}  // namespace elm::bench

@@ -1,0 +1,110 @@
+#include "tools/bench/bench_support.hpp"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+extern char** environ;
+
+namespace elm::bench {
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    const std::size_t n = v.size();
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+ChildResult run_child(const std::vector<std::string>& argv, const std::vector<std::string>& env_extra,
+                      bool quiet_stderr) {
+    std::vector<std::string> env_store;
+    for (char** e = environ; *e; ++e) {
+        const std::string entry(*e);
+        const bool overridden = std::any_of(env_extra.begin(), env_extra.end(), [&](const std::string& x) {
+            return entry.compare(0, x.find('=') + 1, x, 0, x.find('=') + 1) == 0;
+        });
+        if (!overridden) env_store.push_back(entry);
+    }
+    env_store.insert(env_store.end(), env_extra.begin(), env_extra.end());
+    std::vector<char*> cargv, cenv;
+    for (const auto& s : argv) cargv.push_back(const_cast<char*>(s.c_str()));
+    for (const auto& s : env_store) cenv.push_back(const_cast<char*>(s.c_str()));
+    cargv.push_back(nullptr);
+    cenv.push_back(nullptr);
+
+    int fds[2];
+    if (pipe(fds) != 0) throw std::runtime_error("bench: pipe() failed");
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addclose(&fa, fds[0]);
+    posix_spawn_file_actions_addclose(&fa, fds[1]);
+    if (quiet_stderr) posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+    pid_t pid = 0;
+    const int rc = posix_spawn(&pid, cargv[0], &fa, nullptr, cargv.data(), cenv.data());
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[1]);
+    ChildResult r;
+    if (rc != 0) {
+        close(fds[0]);
+        return r;
+    }
+    char buf[4096];
+    for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) r.out.append(buf, static_cast<std::size_t>(n));
+    close(fds[0]);
+    int status = 0;
+    rusage ru{};
+    wait4(pid, &status, 0, &ru);
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    r.maxrss_mb = static_cast<double>(ru.ru_maxrss) / 1024.0;  // Linux: kilobytes
+    return r;
+}
+
+std::optional<double> json_number(const std::string& out, const std::string& key) {
+    const std::size_t line = out.rfind('{');
+    if (line == std::string::npos) return std::nullopt;
+    const std::size_t k = out.find("\"" + key + "\"", line);
+    if (k == std::string::npos) return std::nullopt;
+    const std::size_t colon = out.find(':', k);
+    if (colon == std::string::npos) return std::nullopt;
+    char* end = nullptr;
+    const double v = std::strtod(out.c_str() + colon + 1, &end);
+    if (end == out.c_str() + colon + 1) return std::nullopt;
+    return v;
+}
+
+std::string first_line_of(const std::string& cmd) {
+    std::string s;
+    if (FILE* p = popen(cmd.c_str(), "r")) {
+        char buf[512];
+        if (std::fgets(buf, sizeof buf, p)) s = buf;
+        pclose(p);
+    }
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+    return s;
+}
+
+std::string cpu_model() {
+    std::ifstream f("/proc/cpuinfo");
+    for (std::string line; std::getline(f, line);)
+        if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+    return "unknown CPU";
+}
+
+std::string load_average() {
+    std::ifstream f("/proc/loadavg");
+    std::string a, b, c;
+    f >> a >> b >> c;
+    return fmt::format("{} {} {}", a, b, c);
+}
+
+}  // namespace elm::bench

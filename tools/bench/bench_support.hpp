@@ -1,0 +1,48 @@
+// Helpers shared by the benchmark commands (`elmsim bench`, `bench-gemm`): medians of timed
+// repeats, running a child process with its own peak-memory measurement, reading a number from a
+// child's JSON line, and describing the machine (CPU model, load) for a result's header.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace elm::bench {
+
+// Median of the values (the mean of the two middle ones for an even count); v must not be empty.
+double median(std::vector<double> v);
+
+// Median wall time in milliseconds of `repeats` calls of f, after `warmup` untimed calls.
+template <class F>
+double median_ms(F&& f, int warmup, int repeats) {
+    for (int r = 0; r < warmup; ++r) f();
+    std::vector<double> ms;
+    for (int r = 0; r < repeats; ++r) {
+        const auto t0 = std::chrono::steady_clock::now();
+        f();
+        ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+    return median(std::move(ms));
+}
+
+struct ChildResult {
+    int exit_code = -1;  // -1: could not be started
+    std::string out;     // its standard output
+    double maxrss_mb = 0;
+};
+
+// Run argv (argv[0] a path) with `env_extra` ("NAME=value") added to the environment; capture its
+// stdout; peak RSS from wait4. quiet_stderr sends its stderr to /dev/null.
+ChildResult run_child(const std::vector<std::string>& argv, const std::vector<std::string>& env_extra,
+                      bool quiet_stderr = false);
+
+// A number field of the last JSON object line in `out` (the children print flat objects).
+std::optional<double> json_number(const std::string& out, const std::string& key);
+
+// First line of a shell command's output, trailing blanks removed ("" when it fails).
+std::string first_line_of(const std::string& cmd);
+std::string cpu_model();     // /proc/cpuinfo "model name"
+std::string load_average();  // the three numbers of /proc/loadavg
+
+}  // namespace elm::bench

@@ -1,0 +1,152 @@
+// `elmsim simulate` and `elmsim generate`: flags -> workflow::Simulation (with the HDF5 trace writer
+// as its recorder) and workflow::generate_text. Everything is validated before the trace file is
+// created; the trace is committed only after the last sample, so a failed run leaves no trace and
+// never touches an existing one.
+#include <cstdio>
+#include <filesystem>
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "elmsim/io/trace_writer.hpp"
+#include "elmsim/models/error.hpp"
+#include "elmsim/sim/workflow/generation.hpp"
+#include "elmsim/sim/workflow/simulation.hpp"
+#include "tools/cli/commands.hpp"
+#include "tools/cli/flag_errors.hpp"
+#include "tools/cli/trace_selection.hpp"
+
+namespace elm::tools {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct SimulateArgs {
+    workflow::SimulationRequest request;
+    std::string samples, mode = "clock", trace, record = "y", neurons = "all";
+    std::int64_t decimate = 1;
+    bool final_logits = false;
+};
+
+struct GenerateArgs {
+    workflow::GenerateRequest request;
+};
+
+// "a:b" (half-open), "a:", ":b", "a" (one sample) or "" (all).
+void parse_samples(const std::string& text, workflow::SimulationRequest& r) {
+    const auto number = [&](const std::string& s) -> std::optional<std::int64_t> {
+        if (s.empty()) return std::nullopt;
+        std::size_t used = 0;
+        long long v = 0;
+        try {
+            v = std::stoll(s, &used);
+        } catch (const std::exception&) {
+            used = 0;
+        }
+        if (used != s.size() || v < 0)
+            throw InputError(fmt::format("--samples: expected a range a:b of non-negative integers, got \"{}\"", text));
+        return v;
+    };
+    const auto colon = text.find(':');
+    if (colon == std::string::npos) {
+        r.first = number(text);
+        if (r.first) r.end = *r.first + 1;
+    } else {
+        r.first = number(text.substr(0, colon));
+        r.end = number(text.substr(colon + 1));
+    }
+}
+
+bool same_file(const std::string& a, const std::string& b) {
+    std::error_code ec1, ec2;
+    const auto pa = fs::weakly_canonical(a, ec1), pb = fs::weakly_canonical(b, ec2);
+    return !ec1 && !ec2 && pa == pb;
+}
+
+void run_simulate(SimulateArgs& a) {
+    auto& r = a.request;
+    if (a.mode != "clock" && a.mode != "event")
+        throw InputError(fmt::format("--mode: expected \"clock\" or \"event\", got \"{}\"", a.mode));
+    r.mode = a.mode == "event" ? workflow::TimeMode::event : workflow::TimeMode::clock;
+    parse_samples(a.samples, r);
+    // The selection is parsed against the model's N, which only the model file knows: the record
+    // flags first (no N needed), then the neurons once the simulation has loaded the model.
+    r.record = parse_trace_options(a.record, "all", a.decimate, 1);
+    if (a.final_logits) {
+        r.record.logits = true;
+        r.record.final_logits_only = true;
+    }
+    r.created_by = created_by();
+    workflow::Simulation sim = with_flag_names({{"samples", "--samples"},
+                                                {"resolution_ms", "--resolution-ms"},
+                                                {"max_dt_ms", "--max-dt-ms"},
+                                                {"record", "--record"},
+                                                {"threads", "--threads"},
+                                                {"backend", "--backend"}},
+                                               [&] { return workflow::Simulation(r); });
+    if (same_file(a.trace, r.model_path) || (r.data_path != "-" && same_file(a.trace, r.data_path)))
+        throw InputError(fmt::format("--trace {}: is the model or data file; choose another path", a.trace));
+    io::TraceOptions record = r.record;
+    record.neurons = parse_trace_options(a.record, a.neurons, a.decimate, sim.model().checkpoint.net.cfg.N).neurons;
+    sim.set_record(record);
+    io::TraceWriter writer(a.trace);
+    const auto tot = sim.run(writer);
+
+    if (tot.bytes)
+        fmt::print("simulate ({} mode): {} bytes, bpc {:.4f} over {} predicted bytes, next-byte accuracy {:.4f}\n",
+                   a.mode, tot.end - tot.first, tot.stats.bpc(), tot.stats.count, tot.stats.accuracy());
+    else
+        fmt::print("simulate ({} mode): {} samples, accuracy {:.4f}, loss {:.4f}\n", a.mode, tot.samples,
+                   tot.stats.accuracy(), tot.stats.loss());
+    const double wall = tot.wall_seconds;
+    fmt::print("updates {}  wall {:.3f} s  {:.0f} updates/s  {}\ntrace: {}\n", tot.updates, wall,
+               wall > 0 ? static_cast<double>(tot.updates) / wall : 0.0, sim.backend().describe(), a.trace);
+}
+
+}  // namespace
+
+void register_simulate(CLI::App& app) {
+    auto a = std::make_shared<SimulateArgs>();
+    auto& r = a->request;
+    auto* cmd = app.add_subcommand("simulate", "Run a model sample by sample (clock or event mode) and record a trace");
+    cmd->add_option("--model", r.model_path, "Model checkpoint (HDF5)")->required();
+    cmd->add_option("--data", r.data_path, "SHD-format file, or for byte models a byte file or - (standard input)")
+        ->required();
+    cmd->add_option("--samples", a->samples, "Half-open range a:b of samples (pairs for SHD-Adding, bytes for text)");
+    cmd->add_option("--mode", a->mode, "clock (fixed dt, as training) or event (updates only when needed)");
+    cmd->add_option("--trace", a->trace, "Output trace (HDF5)")->required();
+    cmd->add_option("--record", a->record, "Variables to record: comma list of y, m, b, logits, spikes (default y)");
+    cmd->add_option("--neurons", a->neurons, "Neurons to record: all, ids and ranges, e.g. 0:64 or 3,5,9");
+    cmd->add_option("--decimate", a->decimate, "Keep every K-th update in the trace");
+    cmd->add_option("--resolution-ms", r.resolution_ms, "Event mode: events closer than this merge (default 0.1)");
+    cmd->add_option("--max-dt-ms", r.max_dt_ms, "Event mode: longest step between updates (default: the model's dt)");
+    add_engine_options(*cmd, r.backend, r.threads);
+    cmd->add_flag("--final-logits", a->final_logits, "Record only the final readout of each sample ([1, n_out])");
+    cmd->callback([a] { run_simulate(*a); });
+}
+
+void register_generate(CLI::App& app) {
+    auto a = std::make_shared<GenerateArgs>();
+    auto& r = a->request;
+    auto* cmd = app.add_subcommand("generate", "Sample text from a byte model (prompt, then one byte per update)");
+    cmd->add_option("--model", r.model_path, "Byte-model checkpoint (HDF5)")->required();
+    cmd->add_option("--prompt", r.prompt, "Text fed before sampling (default: none)");
+    cmd->add_option("--length", r.length, "Bytes to generate (default 200)");
+    cmd->add_option("--temperature", r.temperature, "Softmax temperature (0 = argmax; default 0.8)");
+    cmd->add_option("--seed", r.seed, "Sampling seed (default 1)");
+    add_engine_options(*cmd, r.backend, r.threads);
+    cmd->callback([a] {
+        with_flag_names({{"temperature", "--temperature"}, {"length", "--length"}, {"threads", "--threads"},
+                         {"backend", "--backend"}},
+                        [&] {
+                            workflow::generate_text(a->request, [](std::string_view piece) {
+                                std::fwrite(piece.data(), 1, piece.size(), stdout);
+                            });
+                        });
+        std::fputc('\n', stdout);
+        std::fflush(stdout);
+    });
+}
+
+}  // namespace elm::tools

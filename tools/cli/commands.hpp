@@ -1,0 +1,30 @@
+// The `elmsim` subcommands (spec files-and-cli.md "Command line"). Each register_* adds one
+// subcommand to the CLI11 app and binds its handler: flags -> a library call (sim/workflow/, models/,
+// io/) -> printed results. Handlers throw elm::InputError on bad input and main turns that into one
+// error line and exit code 2. The benchmark programs (tools/bench/) register themselves likewise.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+namespace elm::tools {
+
+void register_info(CLI::App& app);
+void register_budget(CLI::App& app);
+void register_init(CLI::App& app);
+void register_train(CLI::App& app);
+void register_eval(CLI::App& app);
+void register_gen_shd(CLI::App& app);
+void register_simulate(CLI::App& app);
+void register_generate(CLI::App& app);
+
+// "elmsim <version>", recorded as created_by in files this tool writes.
+std::string created_by();
+
+// --backend NAME and --threads K, shared by every command that runs a network.
+void add_engine_options(CLI::App& cmd, std::string& backend, std::optional<std::int64_t>& threads);
+
+}  // namespace elm::tools
