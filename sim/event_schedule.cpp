@@ -48,6 +48,10 @@ EventScheduleBuilder::EventScheduleBuilder(const EventGrid& grid, double duratio
     end_cell_ = static_cast<std::int64_t>(k);
 }
 
+EventScheduleBuilder::EventScheduleBuilder(const EventGrid& grid)
+    : grid_(grid), duration_ms_(std::numeric_limits<double>::infinity()),
+      end_cell_(static_cast<std::int64_t>(kMaxCells)) {}
+
 std::int64_t EventScheduleBuilder::cell_of(double time_ms) const {
     return models::grid_cell(time_ms, grid_.resolution_ms);
 }
@@ -66,13 +70,35 @@ void EventScheduleBuilder::push_ticks_until(std::int64_t cell, EventSchedule& ou
     while (cell - last_cell_ > G) push_update(last_cell_ + G, out);
 }
 
-void EventScheduleBuilder::next_slice(const double* times_ms, const std::int32_t* channels, std::size_t n, bool last,
-                                      EventSchedule& out) {
+void EventScheduleBuilder::clear(EventSchedule& out) {
     out.time_ms.clear();
     out.dt_ms.clear();
     out.start.clear();
     out.channel.clear();
     out.count.clear();
+}
+
+void EventScheduleBuilder::ticks_through(std::int64_t cell, EventSchedule& out) {
+    clear(out);
+    const std::int64_t G = grid_.max_gap_cells;
+    while (last_cell_ + G <= cell) push_update(last_cell_ + G, out);
+    out.start.push_back(static_cast<std::int64_t>(out.channel.size()));
+}
+
+void EventScheduleBuilder::end_at(std::int64_t cell, EventSchedule& out) {
+    clear(out);
+    if (last_cell_ < cell) {
+        push_ticks_until(cell, out);
+        push_update(cell, out);
+    }
+    out.start.push_back(static_cast<std::int64_t>(out.channel.size()));
+}
+
+void EventScheduleBuilder::next_slice(const double* times_ms, const std::int32_t* channels, std::size_t n, bool last,
+                                      EventSchedule& out) {
+    if (last && !std::isfinite(duration_ms_))
+        throw std::logic_error("EventScheduleBuilder::next_slice: an open-ended stream has no last slice (use end_at)");
+    clear(out);
     // start[u] is the offset of update u's first impulse; the closing offset is appended at the end.
     const std::int64_t delivered = last_cell_;  // cells before this were delivered by earlier slices
     order_.clear();

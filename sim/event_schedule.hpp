@@ -57,13 +57,17 @@ template <class Channel>
 EventSchedule make_event_schedule(const std::vector<double>& times_ms, const std::vector<Channel>& channels,
                                   double duration_ms, double resolution_ms, double max_dt_ms);
 
-// Incremental form, for inputs too long to hold as one schedule (a whole byte file): events come in
-// slices whose cells do not go back in time (every event of a slice lies in a cell >= every cell of
-// the previous slices; cells shared across slices are not allowed, so cut slices between cells).
+// Incremental form, for inputs too long to hold as one schedule (a whole byte file) or that arrive
+// as they happen (sim/session.hpp): events come in slices whose cells do not go back in time (every
+// event of a slice lies in a cell >= every cell of the previous slices; cells shared across slices
+// are not allowed, so cut slices between cells). Ticks depend only on the previous update and G, so
+// any cut into slices, ticks_through and end_at gives the schedule of the whole sample.
 class EventScheduleBuilder {
 public:
     // The sample lasts duration_ms (> 0, finite; InputError otherwise): K = end_cell() cells.
     EventScheduleBuilder(const EventGrid& grid, double duration_ms);
+    // An open-ended stream: no sample end (next_slice never gets `last`; end_at ends a piece of it).
+    explicit EventScheduleBuilder(const EventGrid& grid);
 
     // Cell of time s: models::grid_cell(s, resolution_ms), the clock-mode binning rule.
     std::int64_t cell_of(double time_ms) const;
@@ -75,8 +79,17 @@ public:
     // InputError for a NaN or negative time or a negative channel; std::invalid_argument when a
     // slice reaches back into a cell already delivered (a caller bug).
     void next_slice(const double* times_ms, const std::int32_t* channels, std::size_t n, bool last, EventSchedule& out);
+    // Replaces `out` with the ticks (G cells apart after the previous update) at or before `cell`: what
+    // is due by then when no event comes before it.
+    void ticks_through(std::int64_t cell, EventSchedule& out);
+    // Replaces `out` with the ticks before and an update at `cell` (none if the previous update ends
+    // there): the end of a sample at cell end `cell`, as next_slice's `last` ends one at end_cell().
+    void end_at(std::int64_t cell, EventSchedule& out);
+    // Cell end of the previous update (0 before the first).
+    std::int64_t last_cell() const { return last_cell_; }
 
 private:
+    static void clear(EventSchedule& out);
     void push_update(std::int64_t cell, EventSchedule& out);
     void push_ticks_until(std::int64_t cell, EventSchedule& out);
 

@@ -6,7 +6,7 @@
 #include <fmt/format.h>
 
 #include "elmsim/models/error.hpp"
-#include "elmsim/sim/simulator.hpp"
+#include "elmsim/sim/session.hpp"
 #include "elmsim/sim/workflow/model_file.hpp"
 
 namespace elm::workflow {
@@ -36,19 +36,14 @@ void generate_text(const GenerateRequest& r, const std::function<void(std::strin
                                      r.model_path, io::to_string(m.config.task.kind), m.checkpoint.net.cfg.C));
     const auto& mc = m.checkpoint.net.cfg;
     auto backend = open_backend(r.backend, m.checkpoint.net, r.threads, m.config.train);
-    sim::Simulator sim(*backend);
-    const double dt = mc.dt_ms;
-    const float one = 1.0f;
-    const auto feed = [&](std::uint8_t byte) {
-        const std::int32_t ch = byte;
-        sim.step(static_cast<double>(sim.updates() + 1) * dt, dt, &ch, &one, 1);
-    };
+    sim::Session session(*backend, sim::SessionOptions{});  // clock mode: one update per byte
+    const auto feed = [&](std::uint8_t byte) { session.push_bytes(std::span<const std::uint8_t>(&byte, 1)); };
     for (const char c : r.prompt) feed(static_cast<std::uint8_t>(c));
     Rng rng(r.seed);
     std::string out;
     out.reserve(static_cast<std::size_t>(std::min<std::int64_t>(r.length, 1 << 16)));
     for (std::int64_t k = 0; k < r.length; ++k) {
-        const auto byte = static_cast<std::uint8_t>(sample_byte(sim.logits(), mc.n_out, r.temperature, rng));
+        const auto byte = static_cast<std::uint8_t>(sample_byte(session.logits(), mc.n_out, r.temperature, rng));
         out.push_back(static_cast<char>(byte));
         if (out.size() >= (1u << 16)) {
             sink(out);

@@ -1,0 +1,142 @@
+#include "elmsim/sim/session.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "elmsim/models/error.hpp"
+#include "elmsim/models/time_grid.hpp"
+
+namespace elm::sim {
+
+namespace {
+EventGrid session_grid(const models::ModelConfig& cfg, const SessionOptions& o) {
+    if (!o.event_mode) return make_event_grid(cfg.dt_ms, cfg.dt_ms);
+    return make_event_grid(o.resolution_ms, o.max_dt_ms > 0.0 ? o.max_dt_ms : cfg.dt_ms);
+}
+}  // namespace
+
+Session::Session(Backend& backend, const SessionOptions& options, UpdateObserver observer)
+    : cfg_(backend.config()), options_(options), observer_(std::move(observer)), sim_(backend),
+      grid_(session_grid(cfg_, options)), builder_(grid_) {
+    if (options.score != models::LossMode::next_byte)
+        scorer_ = std::make_unique<SampleScorer>(options.score, options.score_last_k, cfg_.n_out);
+}
+
+void Session::reset() {
+    sim_.reset();
+    builder_ = EventScheduleBuilder(grid_);
+    if (scorer_) scorer_->reset();
+    pending_t_.clear();
+    pending_c_.clear();
+    head_ = 0;
+    time_ms_ = 0.0;
+    bytes_ = 0;
+}
+
+int Session::prediction() const {
+    if (scorer_ && sim_.updates() > 0) return scorer_->prediction();
+    const float* l = sim_.logits();
+    return static_cast<int>(std::max_element(l, l + cfg_.n_out) - l);
+}
+
+void Session::run(const EventSchedule& s) {
+    sim_.run_event(s, [&](const UpdateView& v) {
+        if (scorer_) scorer_->push(v.logits);
+        if (observer_) observer_(v);
+    });
+}
+
+void Session::push_events(std::span<const double> times_ms, std::span<const std::int32_t> channels) {
+    if (times_ms.size() != channels.size())
+        throw InputError(fmt::format("session: {} event times but {} channels", times_ms.size(), channels.size()));
+    const int C = sim_.raw_channels();
+    double previous = pending_t_.size() > head_ ? pending_t_.back() : time_ms_;
+    for (std::size_t k = 0; k < times_ms.size(); ++k) {
+        const double t = times_ms[k];
+        if (!std::isfinite(t) || t < previous)
+            throw InputError(fmt::format("session: event {} at {} ms: expected a time >= {} ms (events come in time "
+                                         "order, not before the session's time)",
+                                         k, t, previous));
+        if (channels[k] < 0 || channels[k] >= C)
+            throw InputError(fmt::format("session: event {} on channel {}: the model reads channels 0..{}", k,
+                                         channels[k], C - 1));
+        previous = t;
+    }
+    if (head_ == pending_t_.size()) {  // everything delivered: reuse the buffers from the start
+        pending_t_.clear();
+        pending_c_.clear();
+        head_ = 0;
+    }
+    pending_t_.insert(pending_t_.end(), times_ms.begin(), times_ms.end());
+    pending_c_.insert(pending_c_.end(), channels.begin(), channels.end());
+}
+
+void Session::push_bytes(std::span<const std::uint8_t> bytes) {
+    if (cfg_.C != 256)
+        throw InputError(fmt::format("session: bytes pushed to a model of C = {} spike channels", cfg_.C));
+    const double dt = cfg_.dt_ms;
+    if (!options_.event_mode) {
+        // One update per byte, at once (what simulate and generate do in clock mode).
+        const float one = 1.0f;
+        for (const std::uint8_t byte : bytes) {
+            const std::int32_t ch = byte;
+            ++bytes_;
+            sim_.step(static_cast<double>(bytes_) * dt, dt, &ch, &one, 1);
+            const UpdateView v = sim_.view();
+            if (scorer_) scorer_->push(v.logits);
+            if (observer_) observer_(v);
+        }
+        time_ms_ = static_cast<double>(bytes_) * dt;
+        return;
+    }
+    std::vector<double> times(bytes.size());
+    std::vector<std::int32_t> channels(bytes.size());
+    for (std::size_t j = 0; j < bytes.size(); ++j) {
+        times[j] = static_cast<double>(bytes_ + static_cast<std::int64_t>(j)) * dt;
+        channels[j] = bytes[j];
+    }
+    push_events(times, channels);
+    bytes_ += static_cast<std::int64_t>(bytes.size());
+    advance_to(static_cast<double>(bytes_) * dt);
+}
+
+// Delivers the pending events of the cells that end at or before cell_of(t) (times before that cell).
+void Session::deliver_before(double t_ms) {
+    const std::int64_t c = builder_.cell_of(t_ms);
+    std::size_t end = head_;
+    while (end < pending_t_.size() && builder_.cell_of(pending_t_[end]) < c) ++end;
+    if (end > head_) {
+        builder_.next_slice(pending_t_.data() + head_, pending_c_.data() + head_, end - head_, false, sched_);
+        head_ = end;
+        run(sched_);
+    }
+}
+
+void Session::advance_to(double t_ms) {
+    if (!std::isfinite(t_ms) || t_ms < time_ms_)
+        throw InputError(fmt::format("session: advance to {} ms: expected a time >= the session's {} ms", t_ms, time_ms_));
+    deliver_before(t_ms);
+    builder_.ticks_through(builder_.cell_of(t_ms), sched_);
+    run(sched_);
+    time_ms_ = t_ms;
+}
+
+void Session::finish(double t_ms) {
+    advance_to(t_ms);
+    // The events of t's own cell that lie before t: delivered at that cell's end, the sample's end.
+    std::size_t end = head_;
+    while (end < pending_t_.size() && pending_t_[end] < t_ms) ++end;
+    if (end > head_) {
+        builder_.next_slice(pending_t_.data() + head_, pending_c_.data() + head_, end - head_, false, sched_);
+        head_ = end;
+        run(sched_);
+    }
+    const auto end_cell = static_cast<std::int64_t>(models::grid_ceil(t_ms / grid_.resolution_ms));
+    builder_.end_at(end_cell, sched_);
+    run(sched_);
+    time_ms_ = std::max(time_ms_, static_cast<double>(builder_.last_cell()) * grid_.resolution_ms);
+}
+
+}  // namespace elm::sim

@@ -1,0 +1,88 @@
+// Session: one live stream through a trained network — events (spike times and channels) or bytes
+// pushed as they happen, time advanced by the caller, the network's outputs read after every update
+// (an observer) or at any time. The unit of a live server (`elmsim serve`) and of an embedding
+// application; a sweep or a test can drive one too.
+//
+// Semantics (spec elm-network.md sections 1 and 5), the same as `simulate`:
+//  - event mode: an event at time s is delivered, as an impulse, at the end of its resolution cell;
+//    updates happen at cell ends with events and at ticks so that no gap exceeds max_dt. An update is
+//    run once time has passed its cell end (advance_to), because until then more events of that cell
+//    may arrive. Events must come in time order and not before the session's time.
+//  - clock mode: the grid of the model's dt with an update at every bin end (resolution = max_dt =
+//    dt), which is exactly clock binning: floor(s / dt) selects the bin.
+//  - byte models: byte k of the stream is an event at time k dt. In clock mode each byte is one update
+//    at once (time (k + 1) dt), as `simulate` and `generate` feed bytes.
+//  - finish(t) ends a sample of duration t as `simulate` ends one: the due updates, then a last update
+//    at the end of t's cell. So a session fed a sample's events and finished at its duration makes
+//    exactly simulate's updates, with the same floats (tests/test_session.cpp).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "elmsim/models/train_config.hpp"
+#include "elmsim/sim/backend.hpp"
+#include "elmsim/sim/event_schedule.hpp"
+#include "elmsim/sim/scoring.hpp"
+#include "elmsim/sim/simulator.hpp"
+
+namespace elm::sim {
+
+struct SessionOptions {
+    bool event_mode = false;
+    double resolution_ms = 0.1;  // event mode: events closer than this merge
+    double max_dt_ms = 0.0;      // event mode: longest gap between updates (0 = the model's dt)
+    // How prediction() scores the sample so far (the model's loss mode; see sim/scoring.hpp).
+    models::LossMode score = models::LossMode::last;
+    int score_last_k = 1;
+};
+
+class Session {
+public:
+    // The backend must outlive the session; `observer` (may be empty) sees every update.
+    Session(Backend& backend, const SessionOptions& options, UpdateObserver observer = {});
+
+    // Input events at times_ms[k] (>= time_ms(), ascending) on raw channels[k]. InputError otherwise,
+    // or for a channel the model does not read; nothing is taken from a rejected call.
+    void push_events(std::span<const double> times_ms, std::span<const std::int32_t> channels);
+    // Byte models: the next bytes of the stream (see the header comment).
+    void push_bytes(std::span<const std::uint8_t> bytes);
+    // Runs every update due at or before t_ms (>= time_ms()).
+    void advance_to(double t_ms);
+    // Ends a sample of duration t_ms (>= time_ms()): advance_to(t_ms), the events before t_ms, and a
+    // final update at the end of t's cell. Time then stands at that cell end.
+    void finish(double t_ms);
+    // Zero state, time 0, nothing pending (keeps every buffer).
+    void reset();
+
+    double time_ms() const { return time_ms_; }
+    std::int64_t updates() const { return sim_.updates(); }
+    std::int64_t pending_events() const { return static_cast<std::int64_t>(pending_t_.size() - head_); }
+    std::int64_t bytes_pushed() const { return bytes_; }
+    const float* logits() const { return sim_.logits(); }
+    // The class the sample so far predicts (next_byte: the most likely next byte).
+    int prediction() const;
+    UpdateView view() const { return sim_.view(); }
+
+private:
+    void run(const EventSchedule& s);
+    void deliver_before(double t_ms);
+
+    const models::ModelConfig cfg_;
+    SessionOptions options_;
+    UpdateObserver observer_;
+    Simulator sim_;
+    EventGrid grid_;
+    EventScheduleBuilder builder_;
+    std::unique_ptr<SampleScorer> scorer_;  // null for next_byte
+    std::vector<double> pending_t_;         // events not yet delivered, in time order
+    std::vector<std::int32_t> pending_c_;
+    std::size_t head_ = 0;                  // first pending event
+    EventSchedule sched_;
+    double time_ms_ = 0.0;
+    std::int64_t bytes_ = 0;
+};
+
+}  // namespace elm::sim
