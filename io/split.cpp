@@ -19,7 +19,7 @@ Split split_from_string(const std::string& s) {
     if (s == "train") return Split::train;
     if (s == "valid") return Split::valid;
     if (s == "test") return Split::test;
-    throw InputError(fmt::format("split: expected \"train\", \"valid\" or \"test\", got \"{}\"", s));
+    throw ParameterError("split", fmt::format("expected \"train\", \"valid\" or \"test\", got \"{}\"", s));
 }
 
 }  // namespace elm::io

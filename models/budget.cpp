@@ -27,7 +27,7 @@ Axis axis_from_string(const std::string& s) {
     if (s == "N") return Axis::N;
     if (s == "k_e") return Axis::k_e;
     if (s == "k_c") return Axis::k_c;
-    throw InputError(fmt::format("axis: expected \"N\", \"k_e\" or \"k_c\", got \"{}\"", s));
+    throw ParameterError("axis", fmt::format("expected \"N\", \"k_e\" or \"k_c\", got \"{}\"", s));
 }
 
 namespace {

@@ -170,15 +170,6 @@ void write_batch_file(const std::string& path, const models::Batch& batch) {
     f.close();
 }
 
-const char* loss_name(LossMode m) {
-    switch (m) {
-        case LossMode::last: return "last";
-        case LossMode::mean_last_k: return "mean_last_k";
-        case LossMode::next_byte: return "next_byte";
-    }
-    return "last";
-}
-
 double max_abs(const std::vector<double>& v) {
     double m = 0;
     for (double x : v) m = std::max(m, std::abs(x));
@@ -253,7 +244,7 @@ Prepared prepare_case(const Case& k, int index) {
 
     r.out_path = (dir / "ref.h5").string();
     r.argv = "['--model', '" + model_path + "', '--batch', '" + batch_path + "', '--out', '" + r.out_path +
-             "', '--loss', '" + loss_name(k.loss) + "', '--last-k', '" + std::to_string(k.last_k) +
+             "', '--loss', '" + models::to_string(k.loss) + "', '--last-k', '" + std::to_string(k.last_k) +
              "', '--double', '--threads', '1']";
     return r;
 }

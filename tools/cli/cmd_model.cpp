@@ -14,6 +14,7 @@
 #include "elmsim/models/param_count.hpp"
 #include "elmsim/sim/registry/backend_registry.hpp"
 #include "tools/cli/commands.hpp"
+#include "tools/cli/flag_errors.hpp"
 
 namespace elm::tools {
 
@@ -116,7 +117,7 @@ void register_budget(CLI::App& app) {
             base = cfg.model;
         }
         const std::int64_t P = parse_budget(args->params);
-        const auto axis = models::axis_from_string(args->axis);
+        const auto axis = with_flag_names({{"axis", "--axis"}}, [&] { return models::axis_from_string(args->axis); });
         const auto list = models::configs_for_budget(base, P, axis, args->tolerance);
         fmt::print("# task {}  budget P = {}  axis {}  tolerance {}\n", task, P, args->axis, args->tolerance);
         fmt::print("{:>7} {:>7} {:>7} {:>5} {:>5} {:>5} {:>10} {:>8}\n", "N", "k_e", "k_c", "d_m", "d_h", "n_b", "P",

@@ -1,0 +1,164 @@
+// The table of cases every backend is checked on (tests/test_backend_parity.cpp), in the manner of
+// ggml's test-backend-ops: one list of small networks and batches covering analog / spike / LIF
+// outputs, ReLU / SiLU, 1-3 hidden layers, every loss mode, a byte embedding, a carried state, fixed
+// timescales, input dropout and recomputation. The parity test runs each case on every registered
+// backend against the float64 CPU reference, and by finite differences on the reference itself.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "elmsim/models/batch.hpp"
+#include "elmsim/models/model_config.hpp"
+#include "elmsim/models/rng.hpp"
+#include "elmsim/models/train_config.hpp"
+
+namespace elm::test {
+
+struct BackendCase {
+    std::string name;
+    models::ModelConfig cfg;
+    models::LossMode loss = models::LossMode::last;
+    int last_k = 1;
+    int T = 10;
+    int B = 3;
+    double input_scale = 1.0;  // LIF needs stronger input to reach its threshold of 1
+    bool carried = false;      // start from a non-zero state (truncated BPTT) and read the final one
+    double dropout = 0.0;      // input dropout, masks drawn from the same seeded RNG on both sides
+    int recompute_every = 0;   // the backend recomputes stretches; the reference keeps the full tape
+};
+
+inline models::ModelConfig case_base() {
+    models::ModelConfig c;
+    c.N = 7;
+    c.C = 16;
+    c.n_out = 5;
+    c.d_m = 4;
+    c.d_h = 7;
+    c.n_b = 2;
+    c.k_c = 6;
+    c.dt_ms = 2.0;
+    c.tau_init_min_ms = 2.0;
+    c.tau_init_max_ms = 60.0;
+    c.tau_max_ms = 200.0;
+    c.seed = 17;
+    return c;
+}
+
+inline std::vector<BackendCase> backend_cases() {
+    using models::LossMode;
+    using models::OutputMode;
+    using models::Phi;
+    std::vector<BackendCase> out;
+    auto add = [&](BackendCase k) { out.push_back(std::move(k)); };
+    {
+        BackendCase k{"analog relu l=1 last", case_base()};
+        add(k);
+    }
+    {
+        BackendCase k{"analog silu l=2 mean_last_k", case_base(), LossMode::mean_last_k, 4};
+        k.cfg.phi = Phi::silu;
+        k.cfg.l = 2;
+        add(k);
+    }
+    {
+        BackendCase k{"analog silu l=3 carried state, fixed tau_m", case_base()};
+        k.cfg.phi = Phi::silu;
+        k.cfg.l = 3;
+        k.cfg.learn_tau_m = false;
+        k.carried = true;
+        add(k);
+    }
+    {
+        BackendCase k{"analog relu l=2 dropout, recompute every 3", case_base(), LossMode::mean_last_k, 3};
+        k.cfg.l = 2;
+        k.cfg.n_b = 3;
+        k.dropout = 0.3;
+        k.recompute_every = 3;
+        add(k);
+    }
+    {
+        BackendCase k{"spike silu mean_last_k carried", case_base(), LossMode::mean_last_k, 5};
+        k.cfg.output_mode = OutputMode::spike;
+        k.cfg.phi = Phi::silu;
+        k.cfg.theta = 0.03;
+        k.carried = true;
+        add(k);
+    }
+    {
+        BackendCase k{"spike relu l=2 last", case_base()};
+        k.cfg.output_mode = OutputMode::spike;
+        k.cfg.l = 2;
+        k.cfg.theta = 0.02;
+        add(k);
+    }
+    {
+        BackendCase k{"lif last", case_base()};
+        k.cfg.output_mode = OutputMode::lif;
+        k.cfg.tau_v_ms = 8.0;
+        k.T = 14;
+        k.input_scale = 4.0;
+        add(k);
+    }
+    {
+        BackendCase k{"lif mean_last_k carried", case_base(), LossMode::mean_last_k, 6};
+        k.cfg.output_mode = OutputMode::lif;
+        k.cfg.tau_v_ms = 6.0;
+        k.T = 14;
+        k.input_scale = 4.0;
+        k.carried = true;
+        add(k);
+    }
+    {
+        BackendCase k{"bytes embedding silu next_byte carried", case_base(), LossMode::next_byte};
+        k.cfg.C = 256;
+        k.cfg.n_out = 256;
+        k.cfg.C_e = 5;
+        k.cfg.phi = Phi::silu;
+        k.cfg.dt_ms = 1.0;
+        k.cfg.tau_init_max_ms = 1000.0;
+        k.cfg.tau_max_ms = 1000.0;
+        k.carried = true;
+        add(k);
+    }
+    {
+        BackendCase k{"bytes one-hot relu l=2 next_byte", case_base(), LossMode::next_byte};
+        k.cfg.C = 256;
+        k.cfg.n_out = 256;
+        k.cfg.l = 2;
+        k.cfg.dt_ms = 1.0;
+        k.T = 8;
+        add(k);
+    }
+    return out;
+}
+
+// A batch of the case: sparse event counts (or random bytes) and random targets, from `seed`.
+inline models::Batch case_batch(const BackendCase& k, std::uint64_t seed) {
+    const models::ModelConfig& cfg = k.cfg;
+    Rng rng(seed, 23);
+    models::Batch batch;
+    batch.T = k.T;
+    batch.B = k.B;
+    batch.C = cfg.C;
+    if (cfg.C == 256) {
+        batch.tokens.resize(static_cast<std::size_t>(k.T) * k.B);
+        for (auto& t : batch.tokens) t = static_cast<std::uint8_t>(rng.below(256));
+        if (cfg.C_e == 0) {  // one-hot channels
+            batch.x.assign(static_cast<std::size_t>(k.T) * k.B * 256, 0.0f);
+            for (std::size_t tb = 0; tb < batch.tokens.size(); ++tb) batch.x[tb * 256 + batch.tokens[tb]] = 1.0f;
+        }
+    } else {
+        batch.x.resize(static_cast<std::size_t>(k.T) * k.B * cfg.C);
+        for (auto& v : batch.x)
+            v = rng.uniform() < 0.25 ? static_cast<float>(k.input_scale * static_cast<double>(1 + rng.below(2))) : 0.0f;
+    }
+    const std::size_t targets =
+        k.loss == models::LossMode::next_byte ? static_cast<std::size_t>(k.T) * k.B : static_cast<std::size_t>(k.B);
+    batch.targets.resize(targets);
+    for (auto& t : batch.targets) t = static_cast<std::int32_t>(rng.below(static_cast<std::uint64_t>(cfg.n_out)));
+    return batch;
+}
+
+}  // namespace elm::test
