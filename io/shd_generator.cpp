@@ -107,7 +107,7 @@ SpikeSample make_sample(int label, int speaker_id, const Speaker& speaker, const
 }  // namespace
 
 SpikeDataset generate_shd(std::int64_t samples, std::uint64_t seed, const ShdGeneratorOptions& o) {
-    if (samples < 0) throw InputError("gen-shd: --samples: expected a number >= 0, got " + std::to_string(samples));
+    if (samples < 0) throw ParameterError("samples", "expected a number >= 0, got " + std::to_string(samples));
     if (o.num_speakers < 1 || o.num_speakers > 65536)
         throw InputError("gen-shd: expected 1..65536 speakers, got " + std::to_string(o.num_speakers));
     if (!(o.time_warp >= 0.0 && o.time_warp < 0.3) || !(o.spikes_per_segment >= 0.0) || !(o.noise_rate_hz >= 0.0))

@@ -109,7 +109,7 @@ TraceFile read_trace(const std::string& path) {
 
     if (!has_attribute(root, "format"))
         fail(h5_location(root),
-             "expected attribute format = 'elm-trace' (a trace from `elmsim simulate --trace`), found none");
+             "expected attribute format = 'elm-trace' (a trace written by elmsim's simulation), found none");
     const std::string format = read_attr_string(root, "format");
     if (format != "elm-trace") fail(attr_where(root, "format"), "expected 'elm-trace', found '" + format + "'");
     tf.format_version = read_attr_int(root, "format_version");

@@ -36,18 +36,17 @@ template <class Real>
 LossStats compute_loss(LossMode mode, const Real* logits, int steps, int B, int n_out, const std::int32_t* targets,
                        Real* g_logits, std::int32_t* predictions) {
     LossStats st;
-    st.batches = 1;
     std::vector<double> lp(n_out), acc(n_out);
     // Every (step, sample) term of the loss has the same weight: 1 / (number of terms averaged).
     const double weight = 1.0 / (static_cast<double>(B) * steps);
-    double total = 0;
     for (int b = 0; b < B; ++b) {
         std::fill(acc.begin(), acc.end(), 0.0);
+        double sample_total = 0;  // this sample's cross-entropies
         for (int r = 0; r < steps; ++r) {
             const std::size_t row = (static_cast<std::size_t>(r) * B + b) * n_out;
             const int target = mode == LossMode::next_byte ? targets[static_cast<std::size_t>(r) * B + b] : targets[b];
             log_softmax(logits + row, n_out, lp.data());
-            total -= lp[target];
+            sample_total -= lp[target];
             if (g_logits)
                 for (int o = 0; o < n_out; ++o)
                     g_logits[row + o] = static_cast<Real>(weight * (std::exp(lp[o]) - (o == target ? 1.0 : 0.0)));
@@ -60,14 +59,18 @@ LossStats compute_loss(LossMode mode, const Real* logits, int steps, int B, int 
                 for (int o = 0; o < n_out; ++o) acc[o] += lp[o];
             }
         }
-        if (mode != LossMode::next_byte) {
+        if (mode == LossMode::next_byte) {  // one term per predicted byte
+            st.loss_sum += sample_total;
+            st.terms += steps;
+        } else {  // one term per sample: the mean over its loss steps
             const int predicted = argmax(acc.data(), n_out);
             if (predictions) predictions[b] = predicted;
             st.correct += predicted == targets[b];
             ++st.count;
+            st.loss_sum += sample_total / steps;
+            st.terms += 1;
         }
     }
-    st.loss_sum = total * weight;
     return st;
 }
 

@@ -13,17 +13,22 @@
 
 namespace elm::sim {
 
+// Statistics of the predictions scored so far. The loss is the mean over every scored term — one per
+// sample for "last" and "mean_last_k" (whose per-sample loss is already the mean over its K steps),
+// one per predicted byte for "next_byte" — so batches of different sizes (the last batch of an
+// evaluation) weigh by what they hold, and `eval` of a dataset gives the loss `simulate` gives it
+// sample by sample.
 struct LossStats {
-    double loss_sum = 0.0;    // summed mean loss (nats) of the batches seen
-    std::int64_t batches = 0;
+    double loss_sum = 0.0;    // summed loss (nats) of the terms scored
+    double terms = 0.0;       // terms scored (samples, or predicted bytes), each of weight 1
     std::int64_t correct = 0; // correct predictions (classes or next bytes)
     std::int64_t count = 0;   // predictions made
-    double loss() const { return batches ? loss_sum / static_cast<double>(batches) : 0.0; }
+    double loss() const { return terms > 0 ? loss_sum / terms : 0.0; }
     double accuracy() const { return count ? static_cast<double>(correct) / static_cast<double>(count) : 0.0; }
     double bpc() const { return loss() / 0.6931471805599453; }
     void add(const LossStats& o) {
         loss_sum += o.loss_sum;
-        batches += o.batches;
+        terms += o.terms;
         correct += o.correct;
         count += o.count;
     }

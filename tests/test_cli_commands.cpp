@@ -104,3 +104,31 @@ TEST_CASE("cli simulate: a sample range beyond the data is an error giving the d
     CHECK(split.code == 2);
     CHECK_THAT(split.output, Catch::Contains("--split"));
 }
+
+TEST_CASE("cli: eval and simulate score a model the same way (loss mode, ragged last batch)", "[cli]") {
+    const auto dir = test::fresh_dir("same_score");
+    const std::string d = dir.string();
+    REQUIRE(run_elmsim(fmt::format("gen-shd --out {}/data.h5 --samples 21 --seed 3", d)).code == 0);
+    // 21 samples: evaluation batches of 16 and 5; the model scores the mean of its last 4 steps.
+    for (const char* loss : {"last", "mean_last_k"}) {
+        INFO(loss);
+        test::write_text(dir / "c.toml",
+                         fmt::format("[task]\nkind = \"shd\"\ndt_ms = 50.0\n[model]\nN = 12\nd_m = 3\nn_b = 2\nk_c = 6\n"
+                                     "[train]\nloss = \"{}\"\nloss_last_k = 4\n",
+                                     loss));
+        REQUIRE(run_elmsim(fmt::format("init --config {0}/c.toml --out {0}/m.h5", d)).code == 0);
+        const auto e = run_elmsim(fmt::format("eval --model {0}/m.h5 --data {0}/data.h5", d));
+        const auto s = run_elmsim(fmt::format("simulate --model {0}/m.h5 --data {0}/data.h5 --trace {0}/t.h5", d));
+        INFO(e.output << s.output);
+        REQUIRE(e.code == 0);
+        REQUIRE(s.code == 0);
+        // "data.h5: loss 2.9957  accuracy 0.0476 over 21 samples" vs "... 21 samples, accuracy 0.0476, loss 2.9957"
+        const auto number_after = [](const std::string& text, const std::string& key) {
+            const auto at = text.find(key);
+            REQUIRE(at != std::string::npos);
+            return std::stod(text.substr(at + key.size()));
+        };
+        CHECK(number_after(e.output, "loss ") == number_after(s.output, "loss "));
+        CHECK(number_after(e.output, "accuracy ") == number_after(s.output, "accuracy "));
+    }
+}
