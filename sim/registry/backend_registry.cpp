@@ -13,14 +13,15 @@ namespace {
 
 bool always(std::string*) { return true; }
 
-// The table. A backend built only on some machines (gpu/ when ELM_WITH_CUDA) sits behind its macro.
+// The table: one line per backend. A backend that is built only on some machines (gpu/, when CMake
+// finds nvcc: elm_backends then has ELM_WITH_CUDA defined) sits behind its macro.
 const BackendEntry kBackends[] = {
     {"cpu", "oneTBB thread pool (sim/cpu/)", &always, &cpu::supports, &cpu::make_backend},
 };
 
-// Backends this project has, whether or not this build has them: a clearer message for "cuda".
+// Names users may try that this build does not have, with what to say about them.
 constexpr std::array<std::pair<const char*, const char*>, 1> kKnownElsewhere{
-    {{"cuda", "this build has no CUDA backend (configure with -DELM_CUDA=ON where nvcc is installed)"}}};
+    {{"cuda", "this build of elmsim has no CUDA backend"}}};
 
 const BackendEntry* find(const std::string& name) {
     for (const auto& e : kBackends)
