@@ -4,9 +4,12 @@
 // all run the same formulas. A backend combines them (batched over neurons and samples, with its own
 // GEMMs for the MLP layers) but never re-derives one.
 //
-// Floats: every function is a fixed sequence of IEEE operations. The build turns off implicit
-// fused multiply-adds (-ffp-contract=off on the host, --fmad=false for device code that must match),
-// so two backends that call the same function on the same inputs get the same bits.
+// Floats: every function is a fixed sequence of operations, and the build turns off implicit fused
+// multiply-adds (-ffp-contract=off on the host, --fmad=false for device code that must match). Where
+// those operations are IEEE-exact (+, -, *, /, sqrt, comparisons — the float tanh included), two
+// backends that call the same function on the same inputs get the same bits; std::exp (decays,
+// sigmoid, SiLU) is the platform's (glibc's on the host, CUDA's on a GPU), within a few ulp of each
+// other but not always equal.
 //
 // Forward of one neuron (section 2), per step of elapsed time dt:
 //   b_t = branch_trace(kappa_b, b_{t-1}, drive)           u = [b_t, decayed_memory(kappa_m, m_{t-1})]

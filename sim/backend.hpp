@@ -69,8 +69,8 @@ struct StepperView {
     const float* logits = nullptr;
 };
 
-// B streams through the network without a tape or gradients. The backend's parameters must not change
-// while a Stepper is in use (update / write_params make it re-derive what it caches at its next update).
+// B streams through the network without a tape or gradients. When the backend's parameters change
+// (update, write_params), a stepper re-derives what it caches at its next update.
 class Stepper {
 public:
     virtual ~Stepper() = default;
@@ -119,6 +119,9 @@ public:
 
     virtual void read_params(std::span<float> out) const = 0;  // out.size() == layout().total_size()
     virtual void write_params(std::span<const float> in) = 0;
+    // Changes whenever the parameters change (update, write_params): what caches derived from them
+    // (a stepper's packed weights, a simulator's embedding rows) compare to know they are stale.
+    virtual std::uint64_t params_version() const = 0;
 
     // ---- outputs of the last step(), host-visible ----
     // Logits of the steps it computed, [logit_steps()][B][n_out] (the loss steps, or every step with

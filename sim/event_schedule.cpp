@@ -85,6 +85,13 @@ void EventScheduleBuilder::ticks_through(std::int64_t cell, EventSchedule& out) 
     out.start.push_back(static_cast<std::int64_t>(out.channel.size()));
 }
 
+void EventScheduleBuilder::skip_to(std::int64_t cell) {
+    if (cell <= last_cell_)
+        throw std::invalid_argument(fmt::format("EventScheduleBuilder::skip_to: cell {} is not after the previous "
+                                                "update's {}", cell, last_cell_));
+    last_cell_ = cell;
+}
+
 void EventScheduleBuilder::end_at(std::int64_t cell, EventSchedule& out) {
     clear(out);
     if (last_cell_ < cell) {

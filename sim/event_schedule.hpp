@@ -85,6 +85,9 @@ public:
     // Replaces `out` with the ticks before and an update at `cell` (none if the previous update ends
     // there): the end of a sample at cell end `cell`, as next_slice's `last` ends one at end_cell().
     void end_at(std::int64_t cell, EventSchedule& out);
+    // The updates up to cell end `cell` (> last_cell()) were run without this builder (a clock-mode
+    // byte stream: one update per cell); ticks continue from there.
+    void skip_to(std::int64_t cell);
     // Cell end of the previous update (0 before the first).
     std::int64_t last_cell() const { return last_cell_; }
 

@@ -5,6 +5,8 @@
 
 namespace elm::sim {
 
+int argmax(const float* v, int n) { return static_cast<int>(std::max_element(v, v + n) - v); }
+
 SampleScorer::SampleScorer(models::LossMode mode, int last_k, int n_out)
     : mode_(mode), keep_(mode == models::LossMode::mean_last_k ? std::max(1, last_k) : 1), n_out_(n_out),
       ring_(static_cast<std::size_t>(keep_) * n_out, 0.0f), rows_ordered_(ring_.size()) {

@@ -14,6 +14,9 @@
 
 namespace elm::sim {
 
+// Index of the largest of v[0..n) (the first one on ties): the predicted class or byte of one readout.
+int argmax(const float* v, int n);
+
 class SampleScorer {
 public:
     // mode: last or mean_last_k (next_byte scores every update instead: see compute_loss).

@@ -37,8 +37,7 @@ void Session::reset() {
 
 int Session::prediction() const {
     if (scorer_ && sim_.updates() > 0) return scorer_->prediction();
-    const float* l = sim_.logits();
-    return static_cast<int>(std::max_element(l, l + cfg_.n_out) - l);
+    return argmax(sim_.logits(), cfg_.n_out);
 }
 
 void Session::run(const EventSchedule& s) {
@@ -78,19 +77,28 @@ void Session::push_bytes(std::span<const std::uint8_t> bytes) {
         throw InputError(fmt::format("session: bytes pushed to a model of C = {} spike channels", cfg_.C));
     const double dt = cfg_.dt_ms;
     if (!options_.event_mode) {
-        // One update per byte, at once (what simulate and generate do in clock mode).
+        // One update per byte, at once, in the next bin (what simulate and generate do in clock mode:
+        // byte k of a stream that started at 0 ends its update at (k + 1) dt).
+        if (pending_events() > 0)
+            throw InputError("session: bytes pushed while events wait for their bin; advance time first");
         const float one = 1.0f;
         for (const std::uint8_t byte : bytes) {
             const std::int32_t ch = byte;
+            const std::int64_t cell = builder_.last_cell() + 1;
+            sim_.step(static_cast<double>(cell) * dt, dt, &ch, &one, 1);
+            builder_.skip_to(cell);
             ++bytes_;
-            sim_.step(static_cast<double>(bytes_) * dt, dt, &ch, &one, 1);
             const UpdateView v = sim_.view();
             if (scorer_) scorer_->push(v.logits);
             if (observer_) observer_(v);
         }
-        time_ms_ = static_cast<double>(bytes_) * dt;
+        time_ms_ = std::max(time_ms_, static_cast<double>(builder_.last_cell()) * dt);
         return;
     }
+    if (static_cast<double>(bytes_) * dt < time_ms_)
+        throw InputError(fmt::format("session: the byte stream is at {} ms, but time was advanced to {} ms; bytes "
+                                     "are timed by their position in the stream (one per dt)",
+                                     static_cast<double>(bytes_) * dt, time_ms_));
     std::vector<double> times(bytes.size());
     std::vector<std::int32_t> channels(bytes.size());
     for (std::size_t j = 0; j < bytes.size(); ++j) {
@@ -134,6 +142,9 @@ void Session::finish(double t_ms) {
         run(sched_);
     }
     const auto end_cell = static_cast<std::int64_t>(models::grid_ceil(t_ms / grid_.resolution_ms));
+    // Events at or after t in the sample's last cell come too late for it: dropped, as simulate drops
+    // events at or after a sample's duration.
+    while (head_ < pending_t_.size() && builder_.cell_of(pending_t_[head_]) < end_cell) ++head_;
     builder_.end_at(end_cell, sched_);
     run(sched_);
     time_ms_ = std::max(time_ms_, static_cast<double>(builder_.last_cell()) * grid_.resolution_ms);

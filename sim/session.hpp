@@ -11,7 +11,8 @@
 //  - clock mode: the grid of the model's dt with an update at every bin end (resolution = max_dt =
 //    dt), which is exactly clock binning: floor(s / dt) selects the bin.
 //  - byte models: byte k of the stream is an event at time k dt. In clock mode each byte is one update
-//    at once (time (k + 1) dt), as `simulate` and `generate` feed bytes.
+//    at once, in the next bin (time (k + 1) dt for a stream of bytes from time 0), as `simulate` and
+//    `generate` feed bytes.
 //  - finish(t) ends a sample of duration t as `simulate` ends one: the due updates, then a last update
 //    at the end of t's cell. So a session fed a sample's events and finished at its duration makes
 //    exactly simulate's updates, with the same floats (tests/test_session.cpp).
@@ -52,7 +53,8 @@ public:
     // Runs every update due at or before t_ms (>= time_ms()).
     void advance_to(double t_ms);
     // Ends a sample of duration t_ms (>= time_ms()): advance_to(t_ms), the events before t_ms, and a
-    // final update at the end of t's cell. Time then stands at that cell end.
+    // final update at the end of t's cell; events of that cell at or after t_ms are dropped. Time then
+    // stands at that cell end.
     void finish(double t_ms);
     // Zero state, time 0, nothing pending (keeps every buffer).
     void reset();

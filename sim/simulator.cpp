@@ -15,19 +15,22 @@ namespace elm::sim {
 using models::TensorId;
 
 Simulator::Simulator(Backend& backend)
-    : cfg_(backend.config()), stepper_(backend.make_stepper(1)), C_raw_(cfg_.C_e > 0 ? 256 : cfg_.C),
+    : backend_(backend), cfg_(backend.config()), stepper_(backend.make_stepper(1)), C_raw_(cfg_.C_e > 0 ? 256 : cfg_.C),
       C_model_(cfg_.input_width()) {
-    if (cfg_.C_e > 0) {
-        // The embedding rows, read once: the simulator builds each update's model input on the host.
-        std::vector<float> params(backend.layout().total_size());
-        backend.read_params(params);
-        const auto& spec = backend.layout()[TensorId::embedding];
-        embedding_.assign(params.begin() + static_cast<std::ptrdiff_t>(spec.offset),
-                          params.begin() + static_cast<std::ptrdiff_t>(spec.offset + spec.size));
-    }
+    if (cfg_.C_e > 0) refresh_embedding();
     x_.assign(static_cast<std::size_t>(C_model_), 0.0f);
     nz_channel_.reserve(static_cast<std::size_t>(C_raw_));
     nz_count_.reserve(static_cast<std::size_t>(C_raw_));
+}
+
+void Simulator::refresh_embedding() {
+    // The simulator builds each update's model input on the host from the embedding rows.
+    std::vector<float> params(backend_.layout().total_size());
+    backend_.read_params(params);
+    const auto& spec = backend_.layout()[TensorId::embedding];
+    embedding_.assign(params.begin() + static_cast<std::ptrdiff_t>(spec.offset),
+                      params.begin() + static_cast<std::ptrdiff_t>(spec.offset + spec.size));
+    embedding_version_ = backend_.params_version();
 }
 
 void Simulator::reset() {
@@ -52,6 +55,7 @@ void Simulator::step(double time_ms, double dt_ms, const std::int32_t* channels,
             throw InputError(fmt::format("input event on channel {} at {} ms: the model reads channels 0..{}",
                                          channels[k], time_ms, C_raw_ - 1));
     if (cfg_.C_e > 0) {
+        if (backend_.params_version() != embedding_version_) refresh_embedding();
         // sum_c count_c E[c]: for a single byte exactly its embedding row (0 + 1 * e = e).
         std::fill(x_.begin(), x_.end(), 0.0f);
         for (std::size_t k = 0; k < n; ++k) {

@@ -6,7 +6,7 @@
 // and update counts, and hands each update to the backend's Stepper (sim/backend.hpp).
 //
 // The backend runs the same forward and readout as in training, so a clock-mode run gives the
-// evaluator's floats bit for bit. The backend's parameters must not change while a Simulator uses it.
+// evaluator's floats bit for bit. Parameters changed in the backend are picked up at the next update.
 #pragma once
 
 #include <cstdint>
@@ -64,12 +64,15 @@ public:
 
 private:
     void advance(double time_ms, double dt_ms, const float* x_model);
+    void refresh_embedding();  // the backend's current embedding rows, when its parameters changed
 
+    Backend& backend_;
     const models::ModelConfig cfg_;
     std::unique_ptr<Stepper> stepper_;
     int C_raw_;                             // task channels the inputs are given on
     int C_model_;                           // model input width (C_e with an embedding)
     std::vector<float> embedding_;          // [256][C_e] host copy of the byte embedding (C_e > 0)
+    std::uint64_t embedding_version_ = 0;   // the backend's params_version() of that copy
     std::vector<float> x_;                  // model input of one update [C_model], all zero between updates
     std::vector<std::int32_t> nz_channel_;  // step_dense with an embedding: the row's non-zero channels
     std::vector<float> nz_count_;

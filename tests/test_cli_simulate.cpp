@@ -123,7 +123,7 @@ TEST_CASE("cli simulate: clock-mode trace layout and the evaluator's logits bit 
     const auto ck = io::load_checkpoint(s.model);
     const auto cfg = io::parse_experiment_config(ck.config_toml, "config");
     const auto ds = io::read_spike_dataset(s.d + "/data.h5");
-    const auto pairs = io::fixed_adding_pairs(ds, 4, cfg.train.seed + 7919);
+    const auto pairs = io::evaluation_pairs(ds, 4, cfg.train.seed);
     const auto backend = test::backend_for(ck.net);
     const int N = 10, d_m = 4, n_b = 2, n_out = 19, T = 40;
     for (int k = 0; k < 3; ++k) {

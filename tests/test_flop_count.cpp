@@ -1,4 +1,4 @@
-// Analytic FLOP count of the training benchmark (sim/flop_count.hpp), checked against numbers
+// Analytic FLOP count of the training benchmark (tools/bench/flop_count.hpp), checked against numbers
 // worked out by hand for tiny configurations. No timing here: benchmarks are programs, not tests.
 #include <catch2/catch.hpp>
 

@@ -225,6 +225,40 @@ TEST_CASE("session with bytes: clock and event mode give simulate's byte updates
     CHECK(got_event.size() < bytes.size());  // bytes merged into shared cells
 }
 
+TEST_CASE("session: clock-mode bytes keep the schedule; a sample's late events are dropped", "[session]") {
+    ModelConfig cfg = session_config(OutputMode::analog);
+    cfg.C = 256;
+    cfg.n_out = 256;
+    cfg.dt_ms = 1.0;
+    const auto backend = test::backend_for(models::make_network<float>(cfg));
+    std::vector<Update> got;
+    sim::Session bytes(*backend, sim::SessionOptions{}, collect(got, cfg));
+    const std::vector<std::uint8_t> text{'a', 'b', 'c', 'd', 'e'};
+    bytes.push_bytes(text);
+    bytes.finish(5.0);  // the bytes filled every bin up to 5 ms: nothing more to run
+    CHECK(bytes.updates() == 5);
+    bytes.advance_to(8.5);  // silence: ticks at 6, 7, 8 ms
+    CHECK(bytes.updates() == 8);
+    bytes.push_bytes(std::span(text).first(1));  // in the next bin, ending at 9 ms
+    REQUIRE(got.size() == 9);
+    CHECK(got.back().time == 9.0);
+    CHECK(got.back().dt == 1.0);
+    CHECK(bytes.time_ms() == 9.0);
+
+    // A spike session: an event at or after a sample's end, in the end's cell, is dropped by finish.
+    const auto spiking = test::backend_for(lively(session_config(OutputMode::analog)));
+    sim::SessionOptions opt;
+    opt.event_mode = true;
+    opt.resolution_ms = 1.0;
+    sim::Session session(*spiking, opt);
+    session.push_events(std::vector<double>{3.2, 10.5, 10.7}, std::vector<std::int32_t>{1, 2, 3});
+    session.finish(10.6);  // delivers 3.2 and 10.5 at 11 ms; 10.7 lies after the end
+    CHECK(session.pending_events() == 0);
+    CHECK(session.time_ms() == 11.0);
+    CHECK_NOTHROW(session.advance_to(20.0));
+    CHECK_THROWS_AS(session.push_events(std::vector<double>{15.0}, std::vector<std::int32_t>{1}), InputError);
+}
+
 TEST_CASE("session predictions score the sample as evaluation does", "[session]") {
     const auto cfg = session_config(OutputMode::analog);
     const auto backend = test::backend_for(lively(cfg));

@@ -1,4 +1,4 @@
-// Per step t (backwards), neuron i, sample b — the chain rule through sim/forward.cpp:
+// Per step t (backwards), neuron i, sample b — the chain rule through sim/cpu/forward.cpp:
 //   g_v = g_y (analog) | g_y H'(v - theta) (spike, surrogate);  g_wy += g_v m_t;  g_c += g_v
 //   g_m += g_v wy;  g_dm = g_m (1 - kappa_l);  g_kappa_m += g_m m_{t-1};  g_kappa_l -= g_m dm
 //   g_a2 = g_dm dm'(a2);  g_W2 += g_a2 h^T;  g_h = W2^T g_a2;  ... through l layers ... g_u = W1^T g_a1

@@ -1,4 +1,4 @@
-// Exact backpropagation through time over the forward of sim/forward.hpp (spec section 7), with the
+// Exact backpropagation through time over the forward of sim/cpu/forward.hpp (spec section 7), with the
 // surrogate derivative where spikes occur. Parameter gradients accumulate (+=) into a flat buffer in
 // ParamLayout order; activation gradients overwrite (=).
 //

@@ -71,6 +71,8 @@ public:
         ++version_;
     }
 
+    std::uint64_t params_version() const override { return version_; }
+
     std::span<const float> logits() const override { return learner_.logits(); }
     int logit_steps() const override { return learner_.logit_steps(); }
     std::vector<float> model_input() const override { return learner_.model_input(); }

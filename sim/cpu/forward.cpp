@@ -5,7 +5,7 @@
 // LIF (section 6): v_t = kappa_v v_{t-1} (1 - s_{t-1}) + w . z;  y_t = s_t = H(v_t - 1).
 //
 // Speed: each neuron's layer is one [B x in] x [in x out] GEMM over weights transposed and packed in
-// column panels once per parameter version (sim/small_gemm.hpp), so each step streams them in order;
+// column panels once per parameter version (sim/cpu/small_gemm.hpp), so each step streams them in order;
 // synapses read the step's presynaptic values as [source][batch] rows; spiking networks build the
 // synaptic drive by scattering only from sources that fired (spec section 5).
 #include "elmsim/sim/cpu/forward.hpp"

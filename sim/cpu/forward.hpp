@@ -14,7 +14,7 @@ namespace elm::sim::cpu {
 
 // What the forward step derives from the parameters once per parameter version, and its scratch:
 //  - MLP weights transposed to [in][out] per neuron and packed in column panels, the layout the
-//    step's GEMMs stream through (sim/small_gemm.hpp, gemm_nn_acc_packed);
+//    step's GEMMs stream through (sim/cpu/small_gemm.hpp, gemm_nn_acc_packed);
 //  - the fan-out table, for the event-driven drive of spiking networks (only synapses whose source
 //    fired are touched);
 //  - per-neuron scratch and the branch-drive buffer. Allocated once; nothing is allocated per step.

@@ -3,7 +3,7 @@
 // issue 4 asked for). Register-tiled loops written so that the compiler vectorises the column
 // dimension; each output element sums its k terms in ascending order starting from its initial
 // value, so results do not depend on tiling or on the thread that runs them.
-// float products go to the AVX2 + FMA kernels (sim/small_gemm_avx2.cpp) when the CPU has them; the
+// float products go to the AVX2 + FMA kernels (sim/cpu/small_gemm_avx2.cpp) when the CPU has them; the
 // portable tiles below (4-wide vectors, multiply then add) run otherwise and for double. The two give
 // different roundings, so a process uses one of them for all its products (avx2::available()).
 #pragma once

@@ -1,4 +1,4 @@
-// AVX2 + FMA kernels for the float small GEMMs (sim/small_gemm.hpp). This file alone is compiled with
+// AVX2 + FMA kernels for the float small GEMMs (sim/cpu/small_gemm.hpp). This file alone is compiled with
 // -mavx2 -mfma (CMakeLists.txt); everything else stays baseline x86-64 and calls in here only after
 // avx2::available() has checked the CPU, so one binary runs everywhere and uses 8-wide FMAs where it
 // can. The file uses no inline functions or templates from other headers: an AVX2 copy of a shared

@@ -1,4 +1,4 @@
-// Entry points of the AVX2 + FMA float GEMM kernels (sim/small_gemm_avx2.cpp, the only file built with
+// Entry points of the AVX2 + FMA float GEMM kernels (sim/cpu/small_gemm_avx2.cpp, the only file built with
 // -mavx2 -mfma). Deliberately free of includes so that the kernel file sees nothing it could
 // instantiate with AVX2 instructions for the rest of the program.
 #pragma once

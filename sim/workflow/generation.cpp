@@ -6,13 +6,14 @@
 #include <fmt/format.h>
 
 #include "elmsim/models/error.hpp"
+#include "elmsim/sim/scoring.hpp"
 #include "elmsim/sim/session.hpp"
 #include "elmsim/sim/workflow/model_file.hpp"
 
 namespace elm::workflow {
 
 int sample_byte(const float* logits, int n, double temperature, Rng& rng) {
-    const int best = static_cast<int>(std::max_element(logits, logits + n) - logits);
+    const int best = sim::argmax(logits, n);
     if (temperature == 0.0) return best;
     double sum = 0.0;
     for (int k = 0; k < n; ++k) sum += std::exp((static_cast<double>(logits[k]) - logits[best]) / temperature);

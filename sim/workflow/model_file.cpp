@@ -18,13 +18,8 @@ void check_model_fits_task(const models::ModelConfig& model, const models::Model
 LoadedModel load_model(const std::string& path) {
     LoadedModel m{path, io::load_checkpoint(path), {}};
     m.config = io::parse_experiment_config(m.checkpoint.config_toml, path + ": /config");
-    const auto& net = m.checkpoint.net.cfg;
-    if (net.C != m.config.model.C || net.n_out != m.config.model.n_out)
-        throw InputError(
-            fmt::format("{}: /model reads C = {} channels into n_out = {} classes, but its /config task "
-                        "\"{}\" needs C = {}, n_out = {}",
-                        path, net.C, net.n_out, io::to_string(m.config.task.kind), m.config.model.C, m.config.model.n_out));
-    m.config.model = net;
+    check_model_fits_task(m.checkpoint.net.cfg, m.config.model, path + ": /model and its /config task");
+    m.config.model = m.checkpoint.net.cfg;
     return m;
 }
 

@@ -73,8 +73,6 @@ void append_events(const io::SpikeSample& s, double window_ms, double shift_ms, 
         }
 }
 
-int argmax(const float* v, int n) { return static_cast<int>(std::max_element(v, v + n) - v); }
-
 }  // namespace
 
 Simulation::Simulation(const SimulationRequest& r) : request_(r), model_(load_model(r.model_path)) {
@@ -275,7 +273,7 @@ SimulationResult Simulation::run_bytes(io::Recorder& recorder) {
         }
         k0 = k1;
     }
-    recorder.end_sample(sim.logits(), argmax(sim.logits(), n_out));
+    recorder.end_sample(sim.logits(), sim::argmax(sim.logits(), n_out));
     res.updates = sim.updates();
     res.samples = 1;
     return res;

@@ -44,7 +44,7 @@ struct SimulationRequest {
     // Event mode: events closer than resolution_ms merge (default 0.1 ms); no gap between updates
     // exceeds max_dt_ms (default: the model's dt). Rejected in clock mode.
     std::optional<double> resolution_ms, max_dt_ms;
-    io::TraceOptions record;  // what the recorder is asked to record
+    io::TraceOptions record;  // what the recorder is asked to record (set_record may replace it)
     std::optional<std::int64_t> threads;
     std::string backend = "cpu";
     std::string created_by = "elmsim";
@@ -62,7 +62,7 @@ struct SimulationResult {
 class Simulation {
 public:
     // InputError / ParameterError ("samples", "resolution_ms", "max_dt_ms", "record", "threads",
-    // "backend", "data_path") for anything that would make the run fail.
+    // "backend") for anything that would make the run fail.
     explicit Simulation(const SimulationRequest& request);
     ~Simulation();
     Simulation(const Simulation&) = delete;

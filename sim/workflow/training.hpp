@@ -73,7 +73,7 @@ private:
     class BatchDump;
 
     io::ExperimentConfig cfg_;
-    std::string out_, metrics_path_, dump_path_, created_by_;
+    std::string out_, metrics_path_, created_by_;
     std::int64_t steps_ = 0;
     models::Network<float> net_;  // host copy of the parameters, refreshed for every checkpoint
     std::unique_ptr<sim::Backend> backend_;

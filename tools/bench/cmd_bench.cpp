@@ -2,7 +2,7 @@
 // side by side in one run, elmsim's training step (forward + backward + Adamax) and inference pass
 // against the PyTorch reference (tools/reference/elm_reference.py --bench), and prints one table:
 // times and ratios, neuron-steps per second, peak memory, achieved GFLOP/s against the measured FMA
-// peak (sim/peak_flops.hpp, FLOPs from sim/flop_count.hpp), activation memory and time with
+// peak (tools/bench/peak_flops.hpp, FLOPs from tools/bench/flop_count.hpp), activation memory and time with
 // recomputation (spec section 7), and the 1- vs K-thread speedup on `wide`.
 //
 // Each elmsim measurement runs in its own child process (`/proc/self/exe bench --worker NAME ...`,

@@ -60,7 +60,7 @@ struct Shape {
     int neurons;
 };
 
-// The products of one step of `elmsim bench`'s configurations (sim/forward.cpp, sim/backward.cpp):
+// The products of one step of `elmsim bench`'s configurations (sim/cpu/forward.cpp, sim/cpu/backward.cpp):
 // B samples, in = n_b + d_m MLP inputs, d_h hidden units, d_m memory units.
 std::vector<Shape> step_shapes() {
     std::vector<Shape> s;

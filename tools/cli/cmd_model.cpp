@@ -1,5 +1,4 @@
-// `elmsim info`, `elmsim budget`, `elmsim init`: structure, parameter accounting, untrained models;
-// and the flags every command that runs a network shares.
+// `elmsim info`, `elmsim budget`, `elmsim init`: structure, parameter accounting, untrained models.
 #include <cmath>
 #include <cstdio>
 #include <optional>
@@ -12,18 +11,10 @@
 #include "elmsim/models/error.hpp"
 #include "elmsim/models/network.hpp"
 #include "elmsim/models/param_count.hpp"
-#include "elmsim/sim/registry/backend_registry.hpp"
 #include "tools/cli/commands.hpp"
 #include "tools/cli/flag_errors.hpp"
 
 namespace elm::tools {
-
-std::string created_by() { return std::string("elmsim ") + ELMSIM_VERSION; }
-
-void add_engine_options(CLI::App& cmd, std::string& backend, std::optional<std::int64_t>& threads) {
-    cmd.add_option("--backend", backend, fmt::format("Where the network runs: {} (default cpu)", sim::backend_names()));
-    cmd.add_option("--threads", threads, "Worker threads of the cpu backend (0 = all cores; default: train.threads)");
-}
 
 namespace {
 // A parameter budget as typed: a whole number, also in scientific notation (20000, 1e6, 2.5e5).
@@ -40,9 +31,6 @@ std::int64_t parse_budget(const std::string& text) {
                                      "or 1e6, got \"{}\"", text));
     return static_cast<std::int64_t>(v);
 }
-}  // namespace
-
-namespace {
 
 void print_counts(const models::ModelConfig& cfg, const std::string& task) {
     const auto pc = models::count_params(cfg);

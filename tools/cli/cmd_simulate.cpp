@@ -70,26 +70,20 @@ void run_simulate(SimulateArgs& a) {
         throw InputError(fmt::format("--mode: expected \"clock\" or \"event\", got \"{}\"", a.mode));
     r.mode = a.mode == "event" ? workflow::TimeMode::event : workflow::TimeMode::clock;
     parse_samples(a.samples, r);
-    // The selection is parsed against the model's N, which only the model file knows: the record
-    // flags first (no N needed), then the neurons once the simulation has loaded the model.
-    r.record = parse_trace_options(a.record, "all", a.decimate, 1);
-    if (a.final_logits) {
-        r.record.logits = true;
-        r.record.final_logits_only = true;
-    }
     r.created_by = created_by();
-    workflow::Simulation sim = with_flag_names({{"samples", "--samples"},
-                                                {"resolution_ms", "--resolution-ms"},
-                                                {"max_dt_ms", "--max-dt-ms"},
-                                                {"record", "--record"},
-                                                {"threads", "--threads"},
-                                                {"backend", "--backend"}},
-                                               [&] { return workflow::Simulation(r); });
+    const FlagNames flags = {{"samples", "--samples"},     {"resolution_ms", "--resolution-ms"},
+                             {"max_dt_ms", "--max-dt-ms"}, {"record", "--record"},
+                             {"threads", "--threads"},     {"backend", "--backend"}};
+    workflow::Simulation sim = with_flag_names(flags, [&] { return workflow::Simulation(r); });
+    // The neuron selection is parsed against the model's N, known once the model is loaded.
+    io::TraceOptions record = parse_trace_options(a.record, a.neurons, a.decimate, sim.model().checkpoint.net.cfg.N);
+    if (a.final_logits) {
+        record.logits = true;
+        record.final_logits_only = true;
+    }
+    with_flag_names(flags, [&] { sim.set_record(record); });
     if (same_file(a.trace, r.model_path) || (r.data_path != "-" && same_file(a.trace, r.data_path)))
         throw InputError(fmt::format("--trace {}: is the model or data file; choose another path", a.trace));
-    io::TraceOptions record = r.record;
-    record.neurons = parse_trace_options(a.record, a.neurons, a.decimate, sim.model().checkpoint.net.cfg.N).neurons;
-    sim.set_record(record);
     io::TraceWriter writer(a.trace);
     const auto tot = sim.run(writer);
 

@@ -27,7 +27,7 @@ struct EvalArgs {
     std::string split = "test";
 };
 
-const FlagNames kEngineFlags = {{"threads", "--threads"}, {"backend", "--backend"}};
+const FlagNames kEvalFlags = {{"threads", "--threads"}, {"backend", "--backend"}, {"data_path", "--data"}};
 
 void run_train(TrainArgs& a) {
     auto& r = a.request;
@@ -57,7 +57,7 @@ void run_train(TrainArgs& a) {
 
 void run_eval(EvalArgs& a) {
     a.request.split = with_flag_names({{"split", "--split"}}, [&] { return io::split_from_string(a.split); });
-    const auto r = with_flag_names(kEngineFlags, [&] { return workflow::evaluate_model(a.request); });
+    const auto r = with_flag_names(kEvalFlags, [&] { return workflow::evaluate_model(a.request); });
     const auto& s = r.stats;
     if (r.text)
         fmt::print("{} ({}): loss {:.4f} nats  bpc {:.4f}  next-byte accuracy {:.4f} over {} bytes\n",

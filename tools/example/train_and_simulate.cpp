@@ -1,5 +1,6 @@
 // elmsim as a library: train a tiny ELM Network on generated spoken-digit spikes, then simulate it
-// event by event on held-out samples and record what every neuron did. Build: tools/example/README.md.
+// event by event on held-out samples and record what every neuron did. Build: README "C++ API"
+// (against an installed elmsim: tools/example/CMakeLists.txt), or the target elmsim_example in-tree.
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
