@@ -78,6 +78,7 @@ void write_model_attrs(hid_t g, const ModelConfig& c) {
     write_attr_double(g, "tau_init_max_ms", c.tau_init_max_ms);
     write_attr_double(g, "input_share", c.input_share);
     write_attr_int(g, "self_synapse", c.self_synapse ? 1 : 0);
+    write_attr_string(g, "drive", models::to_string(c.drive));
 }
 
 void check_train_state(const std::string& path, const Network<float>& net, const models::TrainState& t) {
@@ -177,6 +178,15 @@ ModelConfig read_model_config(const std::string& file, hid_t g) {
     if (a.has("tau_init_min_ms")) c.tau_init_min_ms = a.real("tau_init_min_ms");
     if (a.has("tau_init_max_ms")) c.tau_init_max_ms = a.real("tau_init_max_ms");
     if (a.has("self_synapse")) c.self_synapse = a.flag("self_synapse");
+    // Written since the rate rule (spec section 5); a file without it follows the rule of its time.
+    c.drive = models::DriveRule::per_update;
+    if (a.has("drive")) {
+        try {
+            c.drive = models::drive_rule_from_string(read_attr_string(g, "drive"));
+        } catch (const InputError& e) {
+            fail(file, "/model", fmt::format("attribute {}", e.what()));
+        }
+    }
     c.input_share = a.has("input_share") ? a.real("input_share") : static_cast<double>(k_in) / c.k_c;
     // With an embedding the task is bytes (C = 256, checked by validate); without, C is the task's C.
     c.C = a.has("C_task") ? a.integer("C_task", 1) : (c.C_e > 0 ? 256 : width);
@@ -353,7 +363,8 @@ Checkpoint load_checkpoint(const std::string& path) {
 
     std::optional<models::TrainState> train;
     if (has_path(f.id(), "/train")) train = read_train(path, f.id(), net.layout);
-    return Checkpoint{std::move(net), std::move(config), std::move(train)};
+    const bool drive_declared = has_attribute(g.id(), "drive");
+    return Checkpoint{std::move(net), std::move(config), std::move(train), drive_declared};
 }
 
 }  // namespace elm::io

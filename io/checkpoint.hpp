@@ -7,6 +7,8 @@
 // task's raw channel count; C is the model's input width, C_e with an embedding), tau_init_min_ms,
 // tau_init_max_ms, input_share, self_synapse. A file without them (another writer) still loads:
 // input_share is derived as k_in / k_c, C_task from C (256 with an embedding), the rest default.
+// /model drive ("rate" | "per_update", spec section 5) is absent in files written before the rate
+// rule: they load with drive = per_update, the rule they were made with.
 //
 // /train layout (this project's extension of "optimizer state, RNG state"):
 //   /train                      attrs step, epoch, best_metric, optimizer ("sgd"|"adam"|"adamax"),
@@ -44,6 +46,9 @@ struct Checkpoint {
     models::Network<float> net;
     std::string config_toml;
     std::optional<models::TrainState> train;
+    // Whether /model has the drive attribute; without it (a file from before the rate rule) net.cfg.drive
+    // is per_update.
+    bool drive_declared = true;
 };
 
 // Throws InputError for an unwritable destination, non-finite parameters (named by tensor) or a

@@ -279,6 +279,8 @@ void read_model(Section& s, models::ModelConfig& m) {
     s.read("beta", m.beta, "a number > 0", positive);
     s.read("tau_v_ms", m.tau_v_ms, "a time constant > 0 ms", positive);
     s.read("learn_tau_m", m.learn_tau_m);
+    s.read_enum("drive", m.drive, std::array<std::pair<const char*, models::DriveRule>, 2>{
+                                      {{"rate", models::DriveRule::rate}, {"per_update", models::DriveRule::per_update}}});
     s.read("self_synapse", m.self_synapse);
     s.read("seed", m.seed);
 }

@@ -152,6 +152,12 @@ ELM_HD Real tau_raw_grad(Real g_kappa_m, Real dkappa_m_dp, Real g_kappa_l, Real 
 
 // ---- branches and memory input ------------------------------------------------------------------
 
+// The rate rule of spec section 5: an analog output held over an update of length dt drives a branch
+// by w y g(dt), g(dt) = (1 - kappa_b(dt)) / (1 - kappa_b(dt_ms)) — the exact integral of a held input
+// through the branch filter, normalised to 1 on a clock step (dt = dt_ms: x / x, exactly 1).
+template <class Real>
+ELM_HD Real rate_gain(Real kappa_b_dt, Real kappa_b_clock) { return (Real(1) - kappa_b_dt) / (Real(1) - kappa_b_clock); }
+
 // b_t = kappa_b b_{t-1} + drive, drive = branch_sum(w z).
 template <class Real>
 ELM_HD Real branch_trace(Real kappa_b, Real b_prev, Real drive) { return kappa_b * b_prev + drive; }

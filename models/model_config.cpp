@@ -19,6 +19,14 @@ std::string to_string(OutputMode m) {
 
 std::string to_string(Phi p) { return p == Phi::relu ? "relu" : "silu"; }
 
+std::string to_string(DriveRule d) { return d == DriveRule::rate ? "rate" : "per_update"; }
+
+DriveRule drive_rule_from_string(const std::string& s) {
+    if (s == "rate") return DriveRule::rate;
+    if (s == "per_update") return DriveRule::per_update;
+    throw ParameterError("drive", fmt::format("expected \"rate\" or \"per_update\", got \"{}\"", s));
+}
+
 OutputMode output_mode_from_string(const std::string& s) {
     if (s == "analog") return OutputMode::analog;
     if (s == "spike") return OutputMode::spike;

@@ -10,11 +10,19 @@ namespace elm::models {
 
 enum class OutputMode { analog, spike, lif };
 enum class Phi { relu, silu };
+// How analog neuron outputs drive their targets' branch traces (spec section 5, "Impulses and
+// rates"): `rate` — a held rate, w y_prev g(dt) per update of length dt (the rule of this version,
+// the same at every schedule); `per_update` — w y_prev at every update whatever its dt (the rule of
+// models written before it: identical on the clock, but finer updates inject more drive per ms).
+// Events (inputs, bytes, spike and LIF outputs) are impulses under both.
+enum class DriveRule { rate, per_update };
 
 std::string to_string(OutputMode m);
 std::string to_string(Phi p);
+std::string to_string(DriveRule d);
 OutputMode output_mode_from_string(const std::string& s);  // throws InputError
 Phi phi_from_string(const std::string& s);                  // throws InputError
+DriveRule drive_rule_from_string(const std::string& s);     // "rate" | "per_update"; throws ParameterError
 
 struct ModelConfig {
     int N = 64;              // neurons
@@ -41,6 +49,7 @@ struct ModelConfig {
     double tau_v_ms = 5.0;   // LIF membrane time constant
     bool learn_tau_m = true;
     bool self_synapse = false;
+    DriveRule drive = DriveRule::rate;
     std::uint64_t seed = 1;
 
     // Width of the model's input as the neurons see it: C_e with an embedding, else C.

@@ -189,9 +189,8 @@ double max_error(const Recording& event, const Recording& clock, const ModelConf
 }
 
 TEST_CASE("event mode converges to the fine clock solution as max_dt shrinks", "[event]") {
-    // The neurons read only input channels here: a recurrent synapse adds y_{t-1} into the branch
-    // trace at EVERY update (spec section 2 has no dt factor on it), so the recurrent drive grows with
-    // the update rate and only the input-driven dynamics have a dt -> 0 limit to converge to.
+    // The neurons read only input channels here, so a clock model at the fine dt is the limit to
+    // compare with (with recurrent synapses the rate rule makes the limit exist too: test_rate_rule.cpp).
     // The update is a first-order step: it converges once max_dt is well below tau_b and tau_m / lambda,
     // so the memory timescales start at 20 ms here (tau_m / lambda >= 4 ms); with 1 ms units the error
     // only starts to fall below max_dt ~ 0.2 ms. At max_dt = 0.05 ms (the fine dt) it is exactly 0.

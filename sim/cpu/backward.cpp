@@ -25,18 +25,19 @@ namespace {
 
 template <class Real>
 std::size_t scratch_per_neuron(const ModelConfig& cfg, int B) {
-    // U, g_U [B][in]; H [B][l d_h]; g_H, g_A [B][d_h]; g_A2 [B][d_m]; g_km, g_kl [d_m]
-    return static_cast<std::size_t>(B) * (2 * cfg.mlp_in() + cfg.l * cfg.d_h + 2 * cfg.d_h + cfg.d_m) + 2 * cfg.d_m;
+    // U, g_U [B][in]; H [B][l d_h]; g_H, g_A [B][d_h]; g_A2 [B][d_m]; g_km, g_kl [B][d_m] (row 0 only
+    // when the step's rows share their decays)
+    return static_cast<std::size_t>(B) * (2 * cfg.mlp_in() + cfg.l * cfg.d_h + 2 * cfg.d_h + 3 * cfg.d_m);
 }
 
-// One neuron over the whole batch at step t; the MLP's backward is a set of small GEMMs.
+// One neuron over the batch's updating rows at step t; the MLP's backward is a set of small GEMMs.
 template <class Real>
-void elm_neuron_backward(const models::Network<Real>& net, const StepDecays<Real>& dec, int i, int t,
+void elm_neuron_backward(const models::Network<Real>& net, const StepTiming<Real>& timing, int i, int t,
                          const PresynapticRows<Real>& presyn, const Tape<Real>& tape, const Real* g_y_readout_t,
                          Real* grads, BackwardWorkspace<Real>& ws, Real* scratch) {
     const ModelConfig& cfg = net.cfg;
     const models::ParamLayout& L = net.layout;
-    const int B = tape.B, kc = cfg.k_c, nb = cfg.n_b, dmn = cfg.d_m, dh = cfg.d_h;
+    const int B = tape.B, Ba = timing.active, kc = cfg.k_c, nb = cfg.n_b, dmn = cfg.d_m, dh = cfg.d_h;
     const int in = cfg.mlp_in(), nl = cfg.l, ah = nl * dh, per_branch = kc / nb;
     const bool silu = cfg.phi == models::Phi::silu;
     const bool spike = cfg.output_mode == OutputMode::spike;
@@ -58,8 +59,6 @@ void elm_neuron_backward(const models::Network<Real>& net, const StepDecays<Real
     Real* gwy = grads + L[TensorId::wy].offset + I * dmn;
     Real* gc = grads + L[TensorId::c].offset + I;
     Real* gtau = grads + L[TensorId::tau_m_raw].offset + I * dmn;
-    const Real* km = dec.kappa_m.data() + I * dmn;
-    const Real* kl = dec.kappa_l.data() + I * dmn;
 
     const std::size_t Bz = static_cast<std::size_t>(B);
     Real* U = scratch;                 // [B][in]
@@ -68,17 +67,26 @@ void elm_neuron_backward(const models::Network<Real>& net, const StepDecays<Real
     Real* gH = H + Bz * ah;            // [B][d_h]
     Real* gA = gH + Bz * dh;           // [B][d_h]
     Real* gA2 = gA + Bz * dh;          // [B][d_m]
-    Real* g_km = gA2 + Bz * dmn;       // [d_m]
-    Real* g_kl = g_km + dmn;           // [d_m]
+    // dL/d kappa_m and dL/d kappa_l: one sum over the rows when they share their decays (the clock),
+    // else one per row, each with its own derivative by tau_m_raw below.
+    const int kappa_rows = timing.uniform ? 1 : Ba;
+    Real* g_km = gA2 + Bz * dmn;                    // [kappa_rows][d_m]
+    Real* g_kl = g_km + Bz * dmn;                   // [kappa_rows][d_m]
+    const auto kappa_row = [&](int b) { return static_cast<std::size_t>(timing.uniform ? 0 : b) * dmn; };
     Real* g_br = ws.g_drive.data() + I * nb * B;  // [n_b][B] dL/d(branch drive), read by the gather
-    std::fill(g_km, g_km + dmn, Real(0));
-    std::fill(g_kl, g_kl + dmn, Real(0));
+    std::fill(g_km, g_km + static_cast<std::size_t>(kappa_rows) * dmn, Real(0));
+    std::fill(g_kl, g_kl + static_cast<std::size_t>(kappa_rows) * dmn, Real(0));
 
     const std::size_t slot_prev = static_cast<std::size_t>(t), slot = slot_prev + 1;
     const Real* A = tape.a.data() + slot_prev * tape.a_stride + IB * ah;   // [B][l d_h]
     const Real* DM = tape.dm.data() + slot_prev * tape.m_stride + IB * dmn;  // [B][d_m]
     // Output and memory update, per sample; rebuild u and h from the tape.
-    for (int b = 0; b < B; ++b) {
+    for (int b = 0; b < Ba; ++b) {
+        const StepDecays<Real>& dec = *timing.rows[b];
+        const Real* km = dec.kappa_m.data() + I * dmn;
+        const Real* kl = dec.kappa_l.data() + I * dmn;
+        Real* gkm = g_km + kappa_row(b);
+        Real* gkl = g_kl + kappa_row(b);
         const std::size_t nbi = IB + b;
         const Real* b_new = tape.b.data() + slot * tape.b_stride + nbi * nb;
         const Real* m_prev = tape.m.data() + slot_prev * tape.m_stride + nbi * dmn;
@@ -93,8 +101,8 @@ void elm_neuron_backward(const models::Network<Real>& net, const StepDecays<Real
         for (int k = 0; k < dmn; ++k) {
             gwy[k] += models::unit_readout_grad_weight(gv, m_new[k]);
             gm[k] += models::unit_readout_grad_memory(gv, wy[k]);
-            g_km[k] += models::memory_update_grad_kappa_m(gm[k], m_prev[k]);
-            g_kl[k] += models::memory_update_grad_kappa_l(gm[k], dm[k]);
+            gkm[k] += models::memory_update_grad_kappa_m(gm[k], m_prev[k]);
+            gkl[k] += models::memory_update_grad_kappa_l(gm[k], dm[k]);
             ga2[k] = models::memory_update_grad_drive(gm[k], kl[k]) * models::dm_activation_grad_from_output(dm[k]);
             gb2[k] += ga2[k];
             // dL/dm_{t-1} through m_t; the path through u is added below
@@ -109,40 +117,43 @@ void elm_neuron_backward(const models::Network<Real>& net, const StepDecays<Real
     }
     // dm = f(W2 h + b2): gW2 += gA2^T H_last, gH = gA2 W2.
     const Real* H_last = H + static_cast<std::size_t>(nl - 1) * dh;
-    gemm_tn_acc(dmn, dh, B, gA2, dmn, H_last, ah, gW2, dh);
-    std::fill(gH, gH + Bz * dh, Real(0));
-    gemm_nn_acc(B, dh, dmn, gA2, dmn, W2, dh, gH, dh);
+    gemm_tn_acc(dmn, dh, Ba, gA2, dmn, H_last, ah, gW2, dh);
+    std::fill(gH, gH + static_cast<std::size_t>(Ba) * dh, Real(0));
+    gemm_nn_acc(Ba, dh, dmn, gA2, dmn, W2, dh, gH, dh);
     for (int layer = nl - 1; layer >= 1; --layer) {
         const std::size_t off = static_cast<std::size_t>(layer) * dh;
         Real* gbias = gbh + static_cast<std::size_t>(layer - 1) * dh;
-        for (int b = 0; b < B; ++b)
+        for (int b = 0; b < Ba; ++b)
             for (int o = 0; o < dh; ++o) {
                 const Real g = gH[b * dh + o] * models::phi_grad(A[b * ah + off + o], silu);
                 gA[b * dh + o] = g;
                 gbias[o] += g;
             }
-        gemm_tn_acc(dh, dh, B, gA, dh, H + off - dh, ah, gWh + static_cast<std::size_t>(layer - 1) * dh * dh, dh);
-        std::fill(gH, gH + Bz * dh, Real(0));
-        gemm_nn_acc(B, dh, dh, gA, dh, Wh + static_cast<std::size_t>(layer - 1) * dh * dh, dh, gH, dh);
+        gemm_tn_acc(dh, dh, Ba, gA, dh, H + off - dh, ah, gWh + static_cast<std::size_t>(layer - 1) * dh * dh, dh);
+        std::fill(gH, gH + static_cast<std::size_t>(Ba) * dh, Real(0));
+        gemm_nn_acc(Ba, dh, dh, gA, dh, Wh + static_cast<std::size_t>(layer - 1) * dh * dh, dh, gH, dh);
     }
-    for (int b = 0; b < B; ++b)
+    for (int b = 0; b < Ba; ++b)
         for (int o = 0; o < dh; ++o) {
             const Real g = gH[b * dh + o] * models::phi_grad(A[b * ah + o], silu);
             gA[b * dh + o] = g;
             gb1[o] += g;
         }
-    gemm_tn_acc(dh, in, B, gA, dh, U, in, gW1, in);
-    std::fill(gU, gU + Bz * in, Real(0));
-    gemm_nn_acc(B, in, dh, gA, dh, W1, in, gU, in);
+    gemm_tn_acc(dh, in, Ba, gA, dh, U, in, gW1, in);
+    std::fill(gU, gU + static_cast<std::size_t>(Ba) * in, Real(0));
+    gemm_nn_acc(Ba, in, dh, gA, dh, W1, in, gU, in);
     // u = [b_t, kappa_m m_{t-1}] and b_t = kappa_b b_{t-1} + branch_sum(w z).
-    for (int b = 0; b < B; ++b) {
+    for (int b = 0; b < Ba; ++b) {
+        const StepDecays<Real>& dec = *timing.rows[b];
+        const Real* km = dec.kappa_m.data() + I * dmn;
+        Real* gkm = g_km + kappa_row(b);
         const std::size_t nbi = IB + b;
         const Real* gu = gU + static_cast<std::size_t>(b) * in;
         const Real* m_prev = tape.m.data() + slot_prev * tape.m_stride + nbi * dmn;
         Real* gm = ws.g_m.data() + nbi * dmn;
         for (int k = 0; k < dmn; ++k) {
             const Real gum = gu[nb + k];
-            g_km[k] += models::decayed_memory_grad_kappa(gum, m_prev[k]);
+            gkm[k] += models::decayed_memory_grad_kappa(gum, m_prev[k]);
             gm[k] += models::decayed_memory_grad_prev(gum, km[k]);  // carry dL/dm_{t-1}
         }
         Real* gb = ws.g_b.data() + nbi * nb;
@@ -157,38 +168,43 @@ void elm_neuron_backward(const models::Network<Real>& net, const StepDecays<Real
         const Real* g = g_br + static_cast<std::size_t>(k / per_branch) * B;
         const Real* z = presyn.row(src[k]);
         Real acc = gw[k];
-        for (int b = 0; b < B; ++b) acc += g[b] * z[b];
+        for (int b = 0; b < Ba; ++b) acc += g[b] * z[b];
         gw[k] = acc;
     }
     if (cfg.learn_tau_m) {
-        const Real* dkm = dec.dkm_draw.data() + I * dmn;
-        const Real* dkl = dec.dkl_draw.data() + I * dmn;
-        for (int k = 0; k < dmn; ++k) gtau[k] += models::tau_raw_grad(g_km[k], dkm[k], g_kl[k], dkl[k]);
+        for (int r = 0; r < kappa_rows; ++r) {
+            const StepDecays<Real>& dec = *timing.rows[r];
+            const Real* dkm = dec.dkm_draw.data() + I * dmn;
+            const Real* dkl = dec.dkl_draw.data() + I * dmn;
+            const Real* gkm = g_km + static_cast<std::size_t>(r) * dmn;
+            const Real* gkl = g_kl + static_cast<std::size_t>(r) * dmn;
+            for (int k = 0; k < dmn; ++k) gtau[k] += models::tau_raw_grad(gkm[k], dkm[k], gkl[k], dkl[k]);
+        }
     }
 }
 
 template <class Real>
-void lif_neuron_backward(const models::Network<Real>& net, const StepDecays<Real>& dec, int i, int t,
+void lif_neuron_backward(const models::Network<Real>& net, const StepTiming<Real>& timing, int i, int t,
                          const PresynapticRows<Real>& presyn, const Tape<Real>& tape, const Real* g_y_readout_t,
                          Real* grads, BackwardWorkspace<Real>& ws) {
     const ModelConfig& cfg = net.cfg;
-    const int B = tape.B, kc = cfg.k_c;
-    const Real beta = static_cast<Real>(cfg.beta), kv = dec.kappa_v;
+    const int B = tape.B, Ba = timing.active, kc = cfg.k_c;
+    const Real beta = static_cast<Real>(cfg.beta);
     const std::size_t I = static_cast<std::size_t>(i);
     const std::int32_t* src = net.src.data() + I * kc;
     Real* gw = grads + net.layout[TensorId::w_syn].offset + I * kc;
     const std::size_t slot = static_cast<std::size_t>(t) + 1;
     Real* gv = ws.g_v.data() + I * B;  // in: dL/dv_{t+1}; out: dL/dv_t
-    for (int b = 0; b < B; ++b) {
+    for (int b = 0; b < Ba; ++b) {
         const std::size_t nbi = I * B + b;
         const Real v = tape.v[slot * tape.y_stride + nbi];
         const Real s = tape.y[slot * tape.y_stride + nbi];
-        gv[b] = models::lif_backward(g_y_readout_t[nbi] + ws.g_yrec[nbi], gv[b], v, s, kv, beta);
+        gv[b] = models::lif_backward(g_y_readout_t[nbi] + ws.g_yrec[nbi], gv[b], v, s, timing.rows[b]->kappa_v, beta);
     }
     for (int k = 0; k < kc; ++k) {
         const Real* z = presyn.row(src[k]);
         Real acc = gw[k];
-        for (int b = 0; b < B; ++b) acc += gv[b] * z[b];
+        for (int b = 0; b < Ba; ++b) acc += gv[b] * z[b];
         gw[k] = acc;
     }
 }
@@ -229,7 +245,7 @@ void begin_backward(const models::Network<Real>& net, int B, BackwardWorkspace<R
 }
 
 template <class Real>
-void segment_backward(const models::Network<Real>& net, const StepDecays<Real>& dec, const Real* x,
+void segment_backward(const models::Network<Real>& net, const BatchTiming<Real>& timing, const Real* x,
                       const Tape<Real>& tape, const Real* g_y_readout, Real* grads, Real* g_x,
                       BackwardWorkspace<Real>& ws, Executor& ex) {
     const ModelConfig& cfg = net.cfg;
@@ -238,32 +254,44 @@ void segment_backward(const models::Network<Real>& net, const StepDecays<Real>& 
     const std::size_t slot = static_cast<std::size_t>(N) * B;
     const std::size_t per_neuron = scratch_per_neuron<Real>(cfg, B);
     const bool lif = cfg.output_mode == OutputMode::lif;
+    const bool analog = !uses_event_drive(cfg);
     const auto& fo = ws.fan_out;
     for (int t = tape.T - 1; t >= 0; --t) {
+        const StepTiming<Real> st = timing.at(t);
+        const int Ba = st.active;
         const Real* x_t = x + t * step_in;
         const Real* gyr = g_y_readout + t * slot;
-        const PresynapticRows<Real> presyn{x_t, tape.y_at(t), C, B};
+        // The presynaptic values the step's synapses read: as in the forward (rates scaled by g(dt)).
+        const Real* y_presyn = analog ? presynaptic_outputs(cfg, st, tape.y_at(t), B, ws.y_rate) : tape.y_at(t);
+        const PresynapticRows<Real> presyn{x_t, y_presyn, C, B};
         ex.parallel_for(N, [&](int begin, int end) {
             for (int i = begin; i < end; ++i) {
                 if (lif)
-                    lif_neuron_backward(net, dec, i, t, presyn, tape, gyr, grads, ws);
+                    lif_neuron_backward(net, st, i, t, presyn, tape, gyr, grads, ws);
                 else
-                    elm_neuron_backward(net, dec, i, t, presyn, tape, gyr, grads, ws,
-                                        ws.scratch.data() + i * per_neuron);
+                    elm_neuron_backward(net, st, i, t, presyn, tape, gyr, grads, ws, ws.scratch.data() + i * per_neuron);
             }
         });
         // Gather dL/dy of the previous slot (and dL/dx) through the fan-out table, synapses in
         // ascending order: synapse e adds w[e] times its drive's gradient row (B contiguous values), the
-        // per-synapse dL/dz = g_drive w computed on the fly instead of stored.
+        // per-synapse dL/dz = g_drive w computed on the fly instead of stored. Rows [0, Ba) only: a row
+        // that held its state at this step held it at every step before (padding comes first), so its
+        // gradients reach no parameter.
         const Real* w = net.tensor(TensorId::w_syn);
         const Real* g_rows = lif ? ws.g_v.data() : ws.g_drive.data();  // [N][drives][B]
         auto gather_source = [&](int source, Real* acc) {
-            std::fill(acc, acc + B, Real(0));
+            std::fill(acc, acc + Ba, Real(0));
             for (int e = fo.start[source]; e < fo.start[source + 1]; ++e)
-                axpy(B, w[fo.synapse[e]], g_rows + static_cast<std::size_t>(ws.drive_row[e]) * B, acc);
+                axpy(static_cast<std::size_t>(Ba), w[fo.synapse[e]], g_rows + static_cast<std::size_t>(ws.drive_row[e]) * B,
+                     acc);
         };
         ex.parallel_for(N, [&](int begin, int end) {
-            for (int j = begin; j < end; ++j) gather_source(C + j, ws.g_yrec.data() + static_cast<std::size_t>(j) * B);
+            for (int j = begin; j < end; ++j) {
+                Real* g = ws.g_yrec.data() + static_cast<std::size_t>(j) * B;
+                gather_source(C + j, g);
+                if (st.scaled && analog)  // y_{t-1} entered the drive as y_{t-1} g(dt)
+                    for (int b = 0; b < Ba; ++b) g[b] *= st.rows[b]->rate_gain;
+            }
         });
         if (g_x) {
             Real* gx = g_x + t * step_in;
@@ -271,7 +299,8 @@ void segment_backward(const models::Network<Real>& net, const StepDecays<Real>& 
                 for (int c = begin; c < end; ++c) {
                     Real* acc = ws.g_x_rows.data() + static_cast<std::size_t>(c) * B;
                     gather_source(c, acc);
-                    for (int b = 0; b < B; ++b) gx[static_cast<std::size_t>(b) * C + c] = acc[b];
+                    for (int b = 0; b < Ba; ++b) gx[static_cast<std::size_t>(b) * C + c] = acc[b];
+                    for (int b = Ba; b < B; ++b) gx[static_cast<std::size_t>(b) * C + c] = Real(0);
                 }
             });
         }
@@ -279,20 +308,20 @@ void segment_backward(const models::Network<Real>& net, const StepDecays<Real>& 
 }
 
 template <class Real>
-void sequence_backward(const models::Network<Real>& net, const StepDecays<Real>& dec, const Real* x,
+void sequence_backward(const models::Network<Real>& net, const BatchTiming<Real>& timing, const Real* x,
                        const Tape<Real>& tape, const Real* g_y_readout, Real* grads, Real* g_x,
                        BackwardWorkspace<Real>& ws, Executor& ex) {
     begin_backward(net, tape.B, ws);
-    segment_backward(net, dec, x, tape, g_y_readout, grads, g_x, ws, ex);
+    segment_backward(net, timing, x, tape, g_y_readout, grads, g_x, ws, ex);
 }
 
-#define ELM_INSTANTIATE(Real)                                                                                  \
-    template struct BackwardWorkspace<Real>;                                                                   \
-    template void sequence_backward<Real>(const models::Network<Real>&, const StepDecays<Real>&, const Real*, \
+#define ELM_INSTANTIATE(Real)                                                                                   \
+    template struct BackwardWorkspace<Real>;                                                                    \
+    template void sequence_backward<Real>(const models::Network<Real>&, const BatchTiming<Real>&, const Real*, \
                                           const Tape<Real>&, const Real*, Real*, Real*, BackwardWorkspace<Real>&, \
-                                          Executor&);                                                     \
-    template void begin_backward<Real>(const models::Network<Real>&, int, BackwardWorkspace<Real>&);         \
-    template void segment_backward<Real>(const models::Network<Real>&, const StepDecays<Real>&, const Real*,  \
+                                          Executor&);                                                           \
+    template void begin_backward<Real>(const models::Network<Real>&, int, BackwardWorkspace<Real>&);          \
+    template void segment_backward<Real>(const models::Network<Real>&, const BatchTiming<Real>&, const Real*,  \
                                          const Tape<Real>&, const Real*, Real*, Real*, BackwardWorkspace<Real>&, \
                                          Executor&);
 ELM_INSTANTIATE(float)

@@ -13,6 +13,7 @@
 #include "elmsim/models/connectivity.hpp"
 #include "elmsim/models/network.hpp"
 #include "elmsim/sim/cpu/executor.hpp"
+#include "elmsim/sim/cpu/step_timing.hpp"
 #include "elmsim/sim/cpu/tape.hpp"
 
 namespace elm::sim::cpu {
@@ -27,6 +28,7 @@ struct BackwardWorkspace {
     std::vector<Real> g_drive; // [N][n_b][B] dL/d(branch drive) of the step (ELM; LIF's is g_v)
     std::vector<std::int32_t> drive_row;  // per fan-out entry: the row of g_drive its synapse feeds
     std::vector<Real> g_x_rows;  // [C][B] dL/dx of one step, per input channel
+    std::vector<Real> y_rate;    // [N][B] the step's presynaptic outputs under the rate rule
     std::vector<Real> scratch; // per-neuron temporaries
     int B = 0;
 
@@ -35,9 +37,10 @@ struct BackwardWorkspace {
 
 // Backward over the whole tape. g_y_readout [T][N][B] is dL/dy_t from the readout; grads += dL/dθ.
 // x is the input by channel, [T][C][B], as for the forward. When g_x is not null it receives dL/dx
-// [T][B][C] (needed for the embedding).
+// [T][B][C] (needed for the embedding). `timing` is the forward's: rows that held their state
+// (padding before a sample's first update) take no part, and no gradient reaches a parameter from them.
 template <class Real>
-void sequence_backward(const models::Network<Real>& net, const StepDecays<Real>& dec, const Real* x,
+void sequence_backward(const models::Network<Real>& net, const BatchTiming<Real>& timing, const Real* x,
                        const Tape<Real>& tape, const Real* g_y_readout, Real* grads, Real* g_x,
                        BackwardWorkspace<Real>& ws, Executor& ex);
 
@@ -49,7 +52,7 @@ template <class Real>
 void begin_backward(const models::Network<Real>& net, int B, BackwardWorkspace<Real>& ws);
 
 template <class Real>
-void segment_backward(const models::Network<Real>& net, const StepDecays<Real>& dec, const Real* x,
+void segment_backward(const models::Network<Real>& net, const BatchTiming<Real>& timing, const Real* x,
                       const Tape<Real>& tape, const Real* g_y_readout, Real* grads, Real* g_x,
                       BackwardWorkspace<Real>& ws, Executor& ex);
 

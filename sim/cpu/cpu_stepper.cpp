@@ -59,10 +59,12 @@ void CpuStepper::advance(double dt_ms, const float* x) {
         seen_version_ = *params_version_;
     }
     const StepDecays<float>& dec = decays_for(dt_ms);
+    rows_.assign(static_cast<std::size_t>(B_), &dec);
+    const StepTiming<float> timing{rows_.data(), B_, true, dec.rate_gain != 1.0f};
     const StepSlots<float> slots{prev_.b.data(), prev_.m.data(), prev_.v.data(), prev_.y.data(),  // read
                                  next_.b.data(), next_.m.data(), next_.v.data(), next_.y.data(),  // written
                                  a_.data(),      dm_.data()};
-    network_step_forward(net_, dec, x, B_, slots, ws_, ex_);
+    network_step_forward(net_, timing, x, B_, slots, ws_, ex_);
     std::swap(prev_, next_);  // swaps the vectors' buffers: no copy, no allocation
     readout();
 }

@@ -54,6 +54,7 @@ private:
     ForwardWorkspace<float> ws_;
     std::vector<float> a_, dm_;  // MLP pre-activations and memory drive (not kept: no tape)
     std::vector<float> logits_;  // [B][n_out]
+    std::vector<const StepDecays<float>*> rows_;  // [B] the decays of each row's update
     std::array<DecayEntry, kDecayCacheSize> cache_;
     std::uint64_t clock_ = 0;
     std::int64_t decay_computations_ = 0;

@@ -84,8 +84,9 @@ inline void gather_drive(const models::Network<Real>& net, int i, int B, const P
 
 // Drive of every neuron by scattering from non-zero sources through the fan-out table, in ascending
 // source order (a fixed order, so any thread count gives the same floats). Cost ~ active synapses.
+// Rows [0, active) only.
 template <class Real>
-void scatter_drive(const models::Network<Real>& net, const models::FanOut& fo, int B, const Real* x_t,
+void scatter_drive(const models::Network<Real>& net, const models::FanOut& fo, int B, int active, const Real* x_t,
                    const Real* y_prev, Real* drive) {
     const ModelConfig& cfg = net.cfg;
     const int C = cfg.input_width(), kc = cfg.k_c, nb = drive_width(cfg), per_branch = kc / nb;
@@ -98,7 +99,7 @@ void scatter_drive(const models::Network<Real>& net, const models::FanOut& fo, i
             drive[(i * B + b) * nb + (syn % kc) / per_branch] += w[syn] * value;
         }
     };
-    for (int b = 0; b < B; ++b) {
+    for (int b = 0; b < active; ++b) {
         for (int c = 0; c < C; ++c) {
             const Real x = x_t[static_cast<std::size_t>(c) * B + b];
             if (x != Real(0)) deliver(c, b, x);
@@ -110,13 +111,28 @@ void scatter_drive(const models::Network<Real>& net, const models::FanOut& fo, i
     }
 }
 
-// One neuron over the whole batch: the MLP layers are [B x in] x [in x out] products (small GEMMs).
+// Rows [active, B) of neuron i hold their state: padding of an event-schedule batch.
+template <class Real>
+void hold_rows(const ModelConfig& cfg, int i, int B, int active, const StepSlots<Real>& s) {
+    if (active >= B) return;
+    const std::size_t I = static_cast<std::size_t>(i), lo = I * B + active, hi = (I + 1) * B;
+    std::copy(s.v_prev + lo, s.v_prev + hi, s.v + lo);
+    std::copy(s.y_prev + lo, s.y_prev + hi, s.y + lo);
+    if (cfg.output_mode == OutputMode::lif) return;
+    const std::size_t nb = cfg.n_b, dm = cfg.d_m;
+    std::copy(s.b_prev + lo * nb, s.b_prev + hi * nb, s.b + lo * nb);
+    std::copy(s.m_prev + lo * dm, s.m_prev + hi * dm, s.m + lo * dm);
+}
+
+// One neuron over the batch's updating rows: the MLP layers are [B x in] x [in x out] products (small
+// GEMMs) on rows [0, active).
 template <class Real>
 void elm_neuron_forward(const models::Network<Real>& net, const ForwardWorkspace<Real>& ws,
-                        const StepDecays<Real>& dec, int i, const Real* x_t, int B, const StepSlots<Real>& s,
-                        Real* scratch, bool scattered) {
+                        const StepTiming<Real>& timing, int i, const Real* x_t, const Real* y_presyn, int B,
+                        const StepSlots<Real>& s, Real* scratch, bool scattered) {
     const ModelConfig& cfg = net.cfg;
     const int nb = cfg.n_b, dmn = cfg.d_m, dh = cfg.d_h, in = cfg.mlp_in(), nl = cfg.l, ah = nl * dh;
+    const int Ba = timing.active;
     const bool silu = cfg.phi == models::Phi::silu;
     const std::size_t I = static_cast<std::size_t>(i), IB = I * B;
     const Real* W1t = ws.W1t.data() + I * dh * in;
@@ -127,16 +143,16 @@ void elm_neuron_forward(const models::Network<Real>& net, const ForwardWorkspace
     const Real* b2 = net.tensor(TensorId::b2) + I * dmn;
     const Real* wy = net.tensor(TensorId::wy) + I * dmn;
     const Real c = net.tensor(TensorId::c)[i];
-    const Real* km = dec.kappa_m.data() + I * dmn;
-    const Real* kl = dec.kappa_l.data() + I * dmn;
     const Real theta = static_cast<Real>(cfg.theta), beta = static_cast<Real>(cfg.beta);
     Real* U = scratch;                                   // [B][in]
     Real* H = scratch + static_cast<std::size_t>(B) * in;  // [B][l d_h]
     Real* A = s.a + IB * ah;                             // [B][l d_h] pre-activations (tape)
     Real* D = s.dm + IB * dmn;                           // [B][d_m] W2 h + b2, then dm (tape)
     if (!scattered)  // H: scratch until the MLP
-        gather_drive(net, i, B, PresynapticRows<Real>{x_t, s.y_prev, cfg.input_width(), B}, nb, U, in, H);
-    for (int b = 0; b < B; ++b) {
+        gather_drive(net, i, Ba, PresynapticRows<Real>{x_t, y_presyn, cfg.input_width(), B}, nb, U, in, H);
+    for (int b = 0; b < Ba; ++b) {
+        const StepDecays<Real>& dec = *timing.rows[b];
+        const Real* km = dec.kappa_m.data() + I * dmn;
         const std::size_t nbi = IB + b;
         Real* u = U + static_cast<std::size_t>(b) * in;
         if (scattered) std::copy(ws.drive.data() + nbi * nb, ws.drive.data() + (nbi + 1) * nb, u);
@@ -150,22 +166,25 @@ void elm_neuron_forward(const models::Network<Real>& net, const ForwardWorkspace
         for (int k = 0; k < dmn; ++k) u[nb + k] = models::decayed_memory(km[k], mp[k]);
         std::copy(b1, b1 + dh, A + static_cast<std::size_t>(b) * ah);
     }
-    gemm_nn_acc_packed(B, dh, in, U, in, W1t, A, ah);
-    for (int b = 0; b < B; ++b)
+    gemm_nn_acc_packed(Ba, dh, in, U, in, W1t, A, ah);
+    for (int b = 0; b < Ba; ++b)
         for (int o = 0; o < dh; ++o) H[b * ah + o] = models::phi_forward(A[b * ah + o], silu);
     for (int layer = 1; layer < nl; ++layer) {
         const std::size_t off = static_cast<std::size_t>(layer) * dh;
-        for (int b = 0; b < B; ++b)
+        for (int b = 0; b < Ba; ++b)
             std::copy(bh + (layer - 1) * dh, bh + layer * dh, A + static_cast<std::size_t>(b) * ah + off);
-        gemm_nn_acc_packed(B, dh, dh, H + off - dh, ah, Wht + static_cast<std::size_t>(layer - 1) * dh * dh, A + off,
+        gemm_nn_acc_packed(Ba, dh, dh, H + off - dh, ah, Wht + static_cast<std::size_t>(layer - 1) * dh * dh, A + off,
                            ah);
-        for (int b = 0; b < B; ++b)
+        for (int b = 0; b < Ba; ++b)
             for (int o = 0; o < dh; ++o) H[b * ah + off + o] = models::phi_forward(A[b * ah + off + o], silu);
     }
-    for (int b = 0; b < B; ++b) std::copy(b2, b2 + dmn, D + static_cast<std::size_t>(b) * dmn);
-    gemm_nn_acc_packed(B, dmn, dh, H + static_cast<std::size_t>(nl - 1) * dh, ah, W2t, D, dmn);
-    dm_activation_inplace(D, static_cast<std::size_t>(B) * dmn);
-    for (int b = 0; b < B; ++b) {
+    for (int b = 0; b < Ba; ++b) std::copy(b2, b2 + dmn, D + static_cast<std::size_t>(b) * dmn);
+    gemm_nn_acc_packed(Ba, dmn, dh, H + static_cast<std::size_t>(nl - 1) * dh, ah, W2t, D, dmn);
+    dm_activation_inplace(D, static_cast<std::size_t>(Ba) * dmn);
+    for (int b = 0; b < Ba; ++b) {
+        const StepDecays<Real>& dec = *timing.rows[b];
+        const Real* km = dec.kappa_m.data() + I * dmn;
+        const Real* kl = dec.kappa_l.data() + I * dmn;
         const std::size_t nbi = IB + b;
         const Real* mp = s.m_prev + nbi * dmn;
         Real* mo = s.m + nbi * dmn;
@@ -175,31 +194,48 @@ void elm_neuron_forward(const models::Network<Real>& net, const ForwardWorkspace
         s.v[nbi] = v;
         s.y[nbi] = cfg.output_mode == OutputMode::spike ? models::spike_output(v, theta, beta, ws.soft_spikes) : v;
     }
+    hold_rows(cfg, i, B, Ba, s);
 }
 
 template <class Real>
-void lif_neuron_forward(const ForwardWorkspace<Real>& ws, const StepDecays<Real>& dec, int i, int B,
-                        const StepSlots<Real>& s, Real beta) {
-    for (int b = 0; b < B; ++b) {
+void lif_neuron_forward(const ModelConfig& cfg, const ForwardWorkspace<Real>& ws, const StepTiming<Real>& timing, int i,
+                        int B, const StepSlots<Real>& s, Real beta) {
+    for (int b = 0; b < timing.active; ++b) {
         const std::size_t nbi = static_cast<std::size_t>(i) * B + b;
-        const Real v = models::lif_membrane(s.v_prev[nbi], s.y_prev[nbi], dec.kappa_v, ws.drive[nbi]);
+        const Real v = models::lif_membrane(s.v_prev[nbi], s.y_prev[nbi], timing.rows[b]->kappa_v, ws.drive[nbi]);
         s.v[nbi] = v;
         s.y[nbi] = models::lif_output(v, beta, ws.soft_spikes);
     }
+    hold_rows(cfg, i, B, timing.active, s);
 }
 
 }  // namespace
 
 template <class Real>
-void network_step_forward(const models::Network<Real>& net, const StepDecays<Real>& dec, const Real* x_t, int B,
+const Real* presynaptic_outputs(const ModelConfig& cfg, const StepTiming<Real>& timing, const Real* y_prev, int B,
+                                std::vector<Real>& scratch) {
+    if (!timing.scaled) return y_prev;
+    scratch.resize(static_cast<std::size_t>(cfg.N) * B);
+    for (int j = 0; j < cfg.N; ++j)
+        for (int b = 0; b < timing.active; ++b) {
+            const std::size_t k = static_cast<std::size_t>(j) * B + b;
+            scratch[k] = timing.rows[b]->rate_gain * y_prev[k];
+        }
+    return scratch.data();
+}
+
+template <class Real>
+void network_step_forward(const models::Network<Real>& net, const StepTiming<Real>& timing, const Real* x_t, int B,
                           const StepSlots<Real>& s, ForwardWorkspace<Real>& ws, Executor& ex) {
     const ModelConfig& cfg = net.cfg;
     if (!ws.prepared) ws.prepare(net);
     const bool scattered = uses_event_drive(cfg);
     if (scattered) {
         ws.drive.resize(static_cast<std::size_t>(cfg.N) * B * drive_width(cfg));
-        scatter_drive(net, ws.fan_out, B, x_t, s.y_prev, ws.drive.data());
+        scatter_drive(net, ws.fan_out, B, timing.active, x_t, s.y_prev, ws.drive.data());
     }
+    // Spiking outputs are impulses; an analog output is a rate held over the update (spec section 5).
+    const Real* y_presyn = scattered ? s.y_prev : presynaptic_outputs(cfg, timing, s.y_prev, B, ws.y_rate);
     const std::size_t per_neuron = static_cast<std::size_t>(B) * (cfg.mlp_in() + cfg.l * cfg.d_h);
     if (ws.batch != B) {
         ws.scratch.resize(static_cast<std::size_t>(cfg.N) * per_neuron);
@@ -208,9 +244,10 @@ void network_step_forward(const models::Network<Real>& net, const StepDecays<Rea
     ex.parallel_for(cfg.N, [&](int begin, int end) {
         for (int i = begin; i < end; ++i) {
             if (cfg.output_mode == OutputMode::lif)
-                lif_neuron_forward(ws, dec, i, B, s, static_cast<Real>(cfg.beta));
+                lif_neuron_forward(cfg, ws, timing, i, B, s, static_cast<Real>(cfg.beta));
             else
-                elm_neuron_forward(net, ws, dec, i, x_t, B, s, ws.scratch.data() + i * per_neuron, scattered);
+                elm_neuron_forward(net, ws, timing, i, x_t, y_presyn, B, s, ws.scratch.data() + i * per_neuron,
+                                   scattered);
         }
     });
 }
@@ -226,20 +263,22 @@ StepSlots<Real> tape_slots(Tape<Real>& tape, int t) {
 }
 
 template <class Real>
-void sequence_forward(const models::Network<Real>& net, const StepDecays<Real>& dec, const Real* x, Tape<Real>& tape,
+void sequence_forward(const models::Network<Real>& net, const BatchTiming<Real>& timing, const Real* x, Tape<Real>& tape,
                       ForwardWorkspace<Real>& ws, Executor& ex) {
     if (!ws.prepared) ws.prepare(net);
     const std::size_t step_in = static_cast<std::size_t>(tape.B) * net.cfg.input_width();
     for (int t = 0; t < tape.T; ++t)
-        network_step_forward(net, dec, x + t * step_in, tape.B, tape_slots(tape, t), ws, ex);
+        network_step_forward(net, timing.at(t), x + t * step_in, tape.B, tape_slots(tape, t), ws, ex);
 }
 
 #define ELM_INSTANTIATE(Real)                                                                                     \
     template struct ForwardWorkspace<Real>;                                                                       \
-    template void network_step_forward<Real>(const models::Network<Real>&, const StepDecays<Real>&, const Real*, \
+    template const Real* presynaptic_outputs<Real>(const ModelConfig&, const StepTiming<Real>&, const Real*, int, \
+                                                   std::vector<Real>&);                                          \
+    template void network_step_forward<Real>(const models::Network<Real>&, const StepTiming<Real>&, const Real*, \
                                              int, const StepSlots<Real>&, ForwardWorkspace<Real>&, Executor&);  \
     template StepSlots<Real> tape_slots<Real>(Tape<Real>&, int);                                                  \
-    template void sequence_forward<Real>(const models::Network<Real>&, const StepDecays<Real>&, const Real*,     \
+    template void sequence_forward<Real>(const models::Network<Real>&, const BatchTiming<Real>&, const Real*,    \
                                          Tape<Real>&, ForwardWorkspace<Real>&, Executor&);
 ELM_INSTANTIATE(float)
 ELM_INSTANTIATE(double)

@@ -8,6 +8,7 @@
 #include "elmsim/models/connectivity.hpp"
 #include "elmsim/models/network.hpp"
 #include "elmsim/sim/cpu/executor.hpp"
+#include "elmsim/sim/cpu/step_timing.hpp"
 #include "elmsim/sim/cpu/tape.hpp"
 
 namespace elm::sim::cpu {
@@ -26,6 +27,7 @@ struct ForwardWorkspace {
     std::vector<Real> scratch;  // [N][B][mlp_in + l d_h]
     int batch = 0;              // B the scratch is sized for
     std::vector<Real> drive;    // [N][B][n_b] synaptic drive of the step (scatter path)
+    std::vector<Real> y_rate;   // [N][B] y_{t-1} g(dt) of the step's rows (rate rule at dt != dt_ms)
     models::FanOut fan_out;
     bool prepared = false;
     // Spikes through soft_spike instead of H (finite-difference checks of the surrogate path only).
@@ -71,10 +73,17 @@ struct PresynapticRows {
 };
 
 // One update of every neuron. x_t is the step's input by channel, [C][B] (counts or impulses; C = input
-// width; for B = 1 simply the C values). Learner::run transposes a batch's [T][B][C] input once.
+// width; for B = 1 simply the C values). Learner::run transposes a batch's [T][B][C] input once. Rows
+// [0, timing.active) update with their own decays; the others hold their state.
 template <class Real>
-void network_step_forward(const models::Network<Real>& net, const StepDecays<Real>& dec, const Real* x_t, int B,
+void network_step_forward(const models::Network<Real>& net, const StepTiming<Real>& timing, const Real* x_t, int B,
                           const StepSlots<Real>& s, ForwardWorkspace<Real>& ws, Executor& ex);
+
+// The rows the synapses read for neuron sources: y_{t-1} itself, or y_{t-1} g(dt) per row when the
+// step is scaled (the rate rule), written to `scratch` [N][B].
+template <class Real>
+const Real* presynaptic_outputs(const models::ModelConfig& cfg, const StepTiming<Real>& timing, const Real* y_prev,
+                                int B, std::vector<Real>& scratch);
 
 // Slots for step t (0-based) of a tape: prev = slot t, out = slot t + 1.
 template <class Real>
@@ -83,7 +92,7 @@ StepSlots<Real> tape_slots(Tape<Real>& tape, int t);
 // T steps of input x [T][C][B] from the state in tape slot 0; fills slots 1..T. Prepares `ws` if it
 // is not prepared (after a parameter update the caller calls ws.prepare: Learner::run does, once).
 template <class Real>
-void sequence_forward(const models::Network<Real>& net, const StepDecays<Real>& dec, const Real* x,
+void sequence_forward(const models::Network<Real>& net, const BatchTiming<Real>& timing, const Real* x,
                       Tape<Real>& tape, ForwardWorkspace<Real>& ws, Executor& ex);
 
 }  // namespace elm::sim::cpu

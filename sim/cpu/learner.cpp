@@ -72,6 +72,62 @@ void Learner<Real>::build_input(const models::Batch& batch, double dropout, Rng*
 }
 
 template <class Real>
+void Learner<Real>::build_timing(const models::Batch& batch) {
+    const auto& cfg = net_.cfg;
+    const int T = batch.T, B = batch.B;
+    timing_ = BatchTiming<Real>{};
+    timing_.B = B;
+    if (batch.cells.empty()) {  // clock mode: every row of every step one dt_ms
+        compute_decays(net_, cfg.dt_ms, decays_);
+        row_decays_.assign(static_cast<std::size_t>(B), &decays_);
+        timing_.rows = row_decays_.data();
+        return;
+    }
+    const std::size_t n = static_cast<std::size_t>(T) * B;
+    if (batch.cells.size() != n || !(batch.resolution_ms > 0.0))
+        throw InputError(fmt::format("batch: an event schedule needs T x B = {} x {} update lengths and a resolution, "
+                                     "found {} and {} ms", T, B, batch.cells.size(), batch.resolution_ms));
+    // The decays of every gap length in the batch, each computed once (dt = g resolution_ms, exactly as
+    // the event schedule computes an update's dt, so simulation gets the same floats).
+    std::int32_t longest = 0;
+    for (const std::int32_t g : batch.cells) {
+        if (g < 0) throw InputError(fmt::format("batch: an update of {} cells", g));
+        longest = std::max(longest, g);
+    }
+    if (gap_decays_.size() <= static_cast<std::size_t>(longest)) gap_decays_.resize(static_cast<std::size_t>(longest) + 1);
+    std::vector<unsigned char> seen(static_cast<std::size_t>(longest) + 1, 0);
+    for (const std::int32_t g : batch.cells) seen[static_cast<std::size_t>(g)] = 1;
+    for (std::int32_t g = 1; g <= longest; ++g)
+        if (seen[static_cast<std::size_t>(g)])
+            compute_decays(net_, static_cast<double>(g) * batch.resolution_ms, gap_decays_[static_cast<std::size_t>(g)]);
+    row_decays_.assign(n, nullptr);
+    active_.assign(static_cast<std::size_t>(T), 0);
+    uniform_.assign(static_cast<std::size_t>(T), 1);
+    scaled_.assign(static_cast<std::size_t>(T), 0);
+    for (int t = 0; t < T; ++t) {
+        const std::int32_t* row = batch.cells.data() + static_cast<std::size_t>(t) * B;
+        int active = 0;
+        while (active < B && row[active] > 0) ++active;
+        for (int b = active; b < B; ++b)
+            if (row[b] != 0)
+                throw InputError(fmt::format("batch: at step {} row {} updates after row {} held: the updating rows "
+                                             "must come first", t, b, active));
+        active_[t] = active;
+        for (int b = 0; b < active; ++b) {
+            const StepDecays<Real>* d = &gap_decays_[static_cast<std::size_t>(row[b])];
+            row_decays_[static_cast<std::size_t>(t) * B + b] = d;
+            if (row[b] != row[0]) uniform_[t] = 0;
+            if (d->rate_gain != Real(1)) scaled_[t] = 1;
+        }
+    }
+    timing_.rows = row_decays_.data();
+    timing_.step_stride = static_cast<std::size_t>(B);
+    timing_.active = active_.data();
+    timing_.uniform = uniform_.data();
+    timing_.scaled = scaled_.data();
+}
+
+template <class Real>
 std::vector<Real> Learner<Real>::model_input() const {
     const int C = net_.cfg.input_width(), T = input_T_, B = input_B_;
     std::vector<Real> x(xt_.size());
@@ -88,7 +144,7 @@ void Learner<Real>::forward_stretch(int t0, int len, int B, const NetworkState<R
     tape_.resize(net_.cfg, len, B);
     tape_.load_state(start);
     const std::size_t step_in = static_cast<std::size_t>(B) * net_.cfg.input_width();
-    sequence_forward(net_, decays_, xt_.data() + t0 * step_in, tape_, fws_, ex_);
+    sequence_forward(net_, timing_.from(t0), xt_.data() + t0 * step_in, tape_, fws_, ex_);
 }
 
 template <class Real>
@@ -107,7 +163,7 @@ void Learner<Real>::forward_untaped(int T, int B, int t_record, NetworkState<Rea
         const StepSlots<Real> s{prev->b.data(), prev->m.data(), prev->v.data(), prev->y.data(),
                                 next->b.data(), next->m.data(), next->v.data(), next->y.data(),
                                 a_scratch_.data(), dm_scratch_.data()};
-        network_step_forward(net_, decays_, xt_.data() + t * step_in, B, s, fws_, ex_);
+        network_step_forward(net_, timing_.at(t), xt_.data() + t * step_in, B, s, fws_, ex_);
         if (t >= t_record)
             std::copy(next->y.begin(), next->y.end(),
                       y_record_.begin() + static_cast<std::ptrdiff_t>((t - t_record) * slot));
@@ -128,8 +184,8 @@ LossStats Learner<Real>::run(const models::Batch& batch, const RunOptions& opt, 
     if (opt.recompute_every < 0) throw InputError("recompute_every must be >= 0");
     build_input(batch, opt.dropout, rng);
     fws_.soft_spikes = opt.soft_spikes;
-    compute_decays(net_, cfg.dt_ms, decays_);  // parameters (tau_m) may have changed since the last run
-    fws_.prepare(net_);                         // likewise the packed weights: once per run, not per stretch
+    build_timing(batch);  // parameters (tau_m) may have changed since the last run
+    fws_.prepare(net_);   // likewise the packed weights: once per run, not per stretch
     if (carry && carry->B == B) {
         start_ = *carry;
     } else {
@@ -197,14 +253,14 @@ LossStats Learner<Real>::run(const models::Batch& batch, const RunOptions& opt, 
     if (need_gx) g_x_.resize(xt_.size());
     Real* gx = need_gx ? g_x_.data() : nullptr;
     if (!segmented) {
-        sequence_backward(net_, decays_, xt_.data(), tape_, g_y_.data(), grads, gx, bws_, ex_);
+        sequence_backward(net_, timing_, xt_.data(), tape_, g_y_.data(), grads, gx, bws_, ex_);
     } else {
         const std::size_t step_in = static_cast<std::size_t>(B) * cfg.input_width();
         begin_backward(net_, B, bws_);
         for (int s = stretches - 1; s >= 0; --s) {
             const int s0 = s * K, len = std::min(K, T - s0);
             forward_stretch(s0, len, B, checkpoints_[s]);
-            segment_backward(net_, decays_, xt_.data() + s0 * step_in, tape_, g_y_.data() + s0 * slot, grads,
+            segment_backward(net_, timing_.from(s0), xt_.data() + s0 * step_in, tape_, g_y_.data() + s0 * slot, grads,
                              gx ? gx + s0 * step_in : nullptr, bws_, ex_);
         }
     }

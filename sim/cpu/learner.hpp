@@ -56,7 +56,15 @@ private:
 
     const models::Network<Real>& net_;
     Executor& ex_;
-    StepDecays<Real> decays_;
+    // When each row updates and with which decays (sim/cpu/step_timing.hpp), rebuilt for every batch
+    // because the parameters (tau_m) change between runs.
+    void build_timing(const models::Batch& batch);
+    StepDecays<Real> decays_;                          // of the model's dt (clock mode)
+    std::vector<StepDecays<Real>> gap_decays_;         // event batches: of a gap of g cells, at index g
+    std::vector<const StepDecays<Real>*> row_decays_;  // [B] (clock) or [T][B]
+    std::vector<int> active_;                          // [T] (event batches)
+    std::vector<unsigned char> uniform_, scaled_;      // [T] (event batches)
+    BatchTiming<Real> timing_;
     Tape<Real> tape_;
     ForwardWorkspace<Real> fws_;
     BackwardWorkspace<Real> bws_;

@@ -16,6 +16,9 @@ void compute_decays(const models::Network<Real>& net, double dt_ms, StepDecays<R
     d.dt = dt;
     d.kappa_b = models::decay(dt, static_cast<Real>(cfg.tau_b_ms));
     d.kappa_v = models::decay(dt, static_cast<Real>(cfg.tau_v_ms));
+    d.rate_gain = Real(1);
+    if (cfg.output_mode == OutputMode::analog && cfg.drive == models::DriveRule::rate && dt_ms != cfg.dt_ms)
+        d.rate_gain = models::rate_gain(d.kappa_b, models::decay(static_cast<Real>(cfg.dt_ms), static_cast<Real>(cfg.tau_b_ms)));
     if (cfg.output_mode == OutputMode::lif) return;
     const std::size_t n = static_cast<std::size_t>(cfg.N) * cfg.d_m;
     d.kappa_m.resize(n);

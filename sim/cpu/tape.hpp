@@ -20,6 +20,9 @@ struct StepDecays {
     Real dt = 0;
     Real kappa_b = 0;              // exp(-dt / tau_b)
     Real kappa_v = 0;              // exp(-dt / tau_v) (LIF)
+    // Factor on analog outputs as presynaptic values: g(dt) under the rate rule, exactly 1 on the clock
+    // step and under the per-update rule (models/elm_math.hpp, rate_gain).
+    Real rate_gain = 1;
     std::vector<Real> kappa_m;     // [N, d_m] exp(-dt / tau_m)
     std::vector<Real> kappa_l;     // [N, d_m] exp(-dt lambda / tau_m)
     std::vector<Real> dkm_draw;    // [N, d_m] d kappa_m / d tau_m_raw

@@ -76,6 +76,18 @@ void append_events(const io::SpikeSample& s, double window_ms, double shift_ms, 
 }  // namespace
 
 Simulation::Simulation(const SimulationRequest& r) : request_(r), model_(load_model(r.model_path)) {
+    auto& net_cfg = model_.checkpoint.net.cfg;
+    if (r.drive) {
+        net_cfg.drive = *r.drive;
+    } else if (!model_.checkpoint.drive_declared) {
+        if (r.mode == TimeMode::event && net_cfg.output_mode == models::OutputMode::analog)
+            notices_.push_back(fmt::format("{}: the model predates the rate rule (no /model drive attribute): event mode "
+                                           "drives by rates, as spec section 5 defines; the old rule on request "
+                                           "(drive per_update)",
+                                           r.model_path));
+        net_cfg.drive = models::DriveRule::rate;
+    }
+    model_.config.model.drive = net_cfg.drive;
     const auto& cfg = model_.config;
     const auto& mc = model_.checkpoint.net.cfg;
     if (r.mode == TimeMode::event) {

@@ -44,6 +44,9 @@ struct SimulationRequest {
     // Event mode: events closer than resolution_ms merge (default 0.1 ms); no gap between updates
     // exceeds max_dt_ms (default: the model's dt). Rejected in clock mode.
     std::optional<double> resolution_ms, max_dt_ms;
+    // How analog outputs drive their targets (spec section 5). Default: the model's rule; a model
+    // written before the rate rule (no drive attribute) gets the rate rule, with a notice in event mode.
+    std::optional<models::DriveRule> drive;
     io::TraceOptions record;  // what the recorder is asked to record (set_record may replace it)
     std::optional<std::int64_t> threads;
     std::string backend = "cpu";
@@ -69,6 +72,8 @@ public:
     Simulation& operator=(const Simulation&) = delete;
 
     const LoadedModel& model() const { return model_; }
+    // One-line notes about the run for its user (e.g. which drive rule an old model gets).
+    const std::vector<std::string>& notices() const { return notices_; }
     const sim::Backend& backend() const { return *backend_; }
     bool bytes() const { return bytes_; }
     std::int64_t first() const { return first_; }
@@ -95,6 +100,7 @@ private:
     io::SpikeDataset dataset_;
     std::vector<io::AddingPair> pairs_;
     std::int64_t first_ = 0, end_ = 0;
+    std::vector<std::string> notices_;
 };
 
 }  // namespace elm::workflow

@@ -59,6 +59,9 @@ TrainingRun::TrainingRun(const TrainRequest& r)
     if (!from.empty()) {
         ck = io::load_checkpoint(from);
         check_model_fits_task(ck->net.cfg, cfg_.model, from);
+        // A model from before the rate rule trains on under it: the same on the clock (g = 1), and
+        // what its checkpoints will say.
+        if (!ck->drive_declared) ck->net.cfg.drive = models::DriveRule::rate;
         cfg_.model = ck->net.cfg;
         net_ = ck->net;
     } else {

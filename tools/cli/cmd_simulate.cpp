@@ -24,7 +24,7 @@ namespace fs = std::filesystem;
 
 struct SimulateArgs {
     workflow::SimulationRequest request;
-    std::string samples, mode = "clock", trace, record = "y", neurons = "all";
+    std::string samples, mode = "clock", trace, record = "y", neurons = "all", drive;
     std::int64_t decimate = 1;
     bool final_logits = false;
 };
@@ -70,11 +70,14 @@ void run_simulate(SimulateArgs& a) {
         throw InputError(fmt::format("--mode: expected \"clock\" or \"event\", got \"{}\"", a.mode));
     r.mode = a.mode == "event" ? workflow::TimeMode::event : workflow::TimeMode::clock;
     parse_samples(a.samples, r);
+    if (!a.drive.empty())
+        r.drive = with_flag_names({{"drive", "--drive"}}, [&] { return models::drive_rule_from_string(a.drive); });
     r.created_by = created_by();
     const FlagNames flags = {{"samples", "--samples"},     {"resolution_ms", "--resolution-ms"},
                              {"max_dt_ms", "--max-dt-ms"}, {"record", "--record"},
                              {"threads", "--threads"},     {"backend", "--backend"}};
     workflow::Simulation sim = with_flag_names(flags, [&] { return workflow::Simulation(r); });
+    for (const auto& note : sim.notices()) fmt::print(stderr, "elmsim: note: {}\n", note);
     // The neuron selection is parsed against the model's N, known once the model is loaded.
     io::TraceOptions record = parse_trace_options(a.record, a.neurons, a.decimate, sim.model().checkpoint.net.cfg.N);
     if (a.final_logits) {
@@ -115,6 +118,9 @@ void register_simulate(CLI::App& app) {
     cmd->add_option("--decimate", a->decimate, "Keep every K-th update in the trace");
     cmd->add_option("--resolution-ms", r.resolution_ms, "Event mode: events closer than this merge (default 0.1)");
     cmd->add_option("--max-dt-ms", r.max_dt_ms, "Event mode: longest step between updates (default: the model's dt)");
+    cmd->add_option("--drive", a->drive,
+                    "How analog outputs drive their targets: rate (default) or per_update (the rule of models "
+                    "written before the rate rule)");
     add_engine_options(*cmd, r.backend, r.threads);
     cmd->add_flag("--final-logits", a->final_logits, "Record only the final readout of each sample ([1, n_out])");
     cmd->callback([a] { run_simulate(*a); });
