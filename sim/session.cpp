@@ -11,9 +11,9 @@
 namespace elm::sim {
 
 namespace {
-EventGrid session_grid(const models::ModelConfig& cfg, const SessionOptions& o) {
-    if (!o.event_mode) return make_event_grid(cfg.dt_ms, cfg.dt_ms);
-    return make_event_grid(o.resolution_ms, o.max_dt_ms > 0.0 ? o.max_dt_ms : cfg.dt_ms);
+models::EventGrid session_grid(const models::ModelConfig& cfg, const SessionOptions& o) {
+    if (!o.event_mode) return models::make_event_grid(cfg.dt_ms, cfg.dt_ms);
+    return models::make_event_grid(o.resolution_ms, o.max_dt_ms > 0.0 ? o.max_dt_ms : cfg.dt_ms);
 }
 }  // namespace
 
@@ -26,7 +26,7 @@ Session::Session(Backend& backend, const SessionOptions& options, UpdateObserver
 
 void Session::reset() {
     sim_.reset();
-    builder_ = EventScheduleBuilder(grid_);
+    builder_ = models::EventScheduleBuilder(grid_);
     if (scorer_) scorer_->reset();
     pending_t_.clear();
     pending_c_.clear();
@@ -40,7 +40,7 @@ int Session::prediction() const {
     return argmax(sim_.logits(), cfg_.n_out);
 }
 
-void Session::run(const EventSchedule& s) {
+void Session::run(const models::EventSchedule& s) {
     sim_.run_event(s, [&](const UpdateView& v) {
         if (scorer_) scorer_->push(v.logits);
         if (observer_) observer_(v);

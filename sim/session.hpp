@@ -25,7 +25,7 @@
 
 #include "elmsim/models/train_config.hpp"
 #include "elmsim/sim/backend.hpp"
-#include "elmsim/sim/event_schedule.hpp"
+#include "elmsim/models/event_schedule.hpp"
 #include "elmsim/sim/scoring.hpp"
 #include "elmsim/sim/simulator.hpp"
 
@@ -69,20 +69,20 @@ public:
     UpdateView view() const { return sim_.view(); }
 
 private:
-    void run(const EventSchedule& s);
+    void run(const models::EventSchedule& s);
     void deliver_before(double t_ms);
 
     const models::ModelConfig cfg_;
     SessionOptions options_;
     UpdateObserver observer_;
     Simulator sim_;
-    EventGrid grid_;
-    EventScheduleBuilder builder_;
+    models::EventGrid grid_;
+    models::EventScheduleBuilder builder_;
     std::unique_ptr<SampleScorer> scorer_;  // null for next_byte
     std::vector<double> pending_t_;         // events not yet delivered, in time order
     std::vector<std::int32_t> pending_c_;
     std::size_t head_ = 0;                  // first pending event
-    EventSchedule sched_;
+    models::EventSchedule sched_;
     double time_ms_ = 0.0;
     std::int64_t bytes_ = 0;
 };

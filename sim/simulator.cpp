@@ -100,7 +100,7 @@ void Simulator::run_clock(const float* x, std::int64_t T, const UpdateObserver& 
     }
 }
 
-void Simulator::run_event(const EventSchedule& s, const UpdateObserver& observer) {
+void Simulator::run_event(const models::EventSchedule& s, const UpdateObserver& observer) {
     for (std::int64_t u = 0; u < s.updates(); ++u) {
         const std::int64_t k = s.start[u];
         step(s.time_ms[u], s.dt_ms[u], s.channel.data() + k, s.count.data() + k,

@@ -1,5 +1,5 @@
 // Simulator: one sample at a time (B = 1) through an ELM Network on any backend, in clock mode (fixed
-// dt, spec elm-network.md sections 1-3) or event mode (one update per EventSchedule entry, each with
+// dt, spec elm-network.md sections 1-3) or event mode (one update per models::EventSchedule entry, each with
 // its own dt, section 5). It turns inputs on the task's RAW channels (700 spike channels, 256 byte
 // values) into the model's input — counts per channel, which with a byte embedding (C_e > 0) become
 // sum_c count_c E[c] (for one byte exactly its embedding row, as the trainer feeds it) — keeps time
@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "elmsim/sim/backend.hpp"
-#include "elmsim/sim/event_schedule.hpp"
+#include "elmsim/models/event_schedule.hpp"
 
 namespace elm::sim {
 
@@ -52,7 +52,7 @@ public:
     // B = 1), update t ending at (t + 1) dt. Starts from the current state (call reset() first).
     void run_clock(const float* x, std::int64_t T, const UpdateObserver& observer);
     // Event mode: every update of `schedule` with its own dt. Starts from the current state.
-    void run_event(const EventSchedule& schedule, const UpdateObserver& observer);
+    void run_event(const models::EventSchedule& schedule, const UpdateObserver& observer);
 
     // State after the last update (B = 1 layouts: [N], [N][d_m], [N][n_b]).
     UpdateView view() const;

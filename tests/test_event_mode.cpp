@@ -15,7 +15,7 @@
 #include "elmsim/models/error.hpp"
 #include "elmsim/models/network.hpp"
 #include "elmsim/models/rng.hpp"
-#include "elmsim/sim/event_schedule.hpp"
+#include "elmsim/models/event_schedule.hpp"
 #include "elmsim/sim/simulator.hpp"
 #include "tests/backend_helpers.hpp"
 
@@ -100,7 +100,7 @@ TEST_CASE("event schedule: cells, merging, dropped events, ticks", "[event]") {
     // 0.9 (cell 0, channel 2), 7.0 (cell 7), 10.0 and 12.0 (at / after the end: dropped); any order.
     const std::vector<double> t{7.0, 0.5, 0.7, 0.9, 10.0, 12.0};
     const std::vector<std::uint16_t> c{1, 4, 4, 2, 3, 3};
-    const auto s = sim::make_event_schedule(t, c, 10.0, 1.0, 3.0);
+    const auto s = models::make_event_schedule(t, c, 10.0, 1.0, 3.0);
     // Cell 0 delivered at 1; 7 cells to the next delivery (8): ticks at 4 and 7; the end at 10.
     CHECK(s.time_ms == std::vector<double>{1.0, 4.0, 7.0, 8.0, 10.0});
     CHECK(s.dt_ms == std::vector<double>{1.0, 3.0, 3.0, 1.0, 2.0});
@@ -109,10 +109,10 @@ TEST_CASE("event schedule: cells, merging, dropped events, ticks", "[event]") {
     CHECK(s.count == std::vector<float>{1.0f, 2.0f, 1.0f});
 
     // No events at all: ticks to the end.
-    const auto empty = sim::make_event_schedule(std::vector<double>{}, std::vector<std::int32_t>{}, 10.0, 1.0, 4.0);
+    const auto empty = models::make_event_schedule(std::vector<double>{}, std::vector<std::int32_t>{}, 10.0, 1.0, 4.0);
     CHECK(empty.time_ms == std::vector<double>{4.0, 8.0, 10.0});
     // A duration that the resolution does not divide ends at the next cell end (as clock mode's T).
-    const auto odd = sim::make_event_schedule(std::vector<double>{}, std::vector<std::int32_t>{}, 2.5, 1.0, 10.0);
+    const auto odd = models::make_event_schedule(std::vector<double>{}, std::vector<std::int32_t>{}, 2.5, 1.0, 10.0);
     CHECK(odd.time_ms == std::vector<double>{3.0});
 }
 
@@ -120,18 +120,18 @@ TEST_CASE("event schedule: bad resolution / max_dt are rejected, naming the para
     const std::vector<double> t{1.0};
     const std::vector<std::int32_t> c{0};
     const double nan = std::numeric_limits<double>::quiet_NaN();
-    CHECK_THROWS_WITH(sim::make_event_schedule(t, c, 10.0, 0.0, 1.0), Catch::Contains("resolution_ms"));
-    CHECK_THROWS_WITH(sim::make_event_schedule(t, c, 10.0, -1.0, 1.0), Catch::Contains("resolution_ms"));
-    CHECK_THROWS_WITH(sim::make_event_schedule(t, c, 10.0, nan, 1.0), Catch::Contains("resolution_ms"));
-    CHECK_THROWS_WITH(sim::make_event_schedule(t, c, 10.0, 0.5, 0.25), Catch::Contains("max_dt_ms"));
-    CHECK_THROWS_WITH(sim::make_event_schedule(t, c, 10.0, 0.5, std::numeric_limits<double>::infinity()),
+    CHECK_THROWS_WITH(models::make_event_schedule(t, c, 10.0, 0.0, 1.0), Catch::Contains("resolution_ms"));
+    CHECK_THROWS_WITH(models::make_event_schedule(t, c, 10.0, -1.0, 1.0), Catch::Contains("resolution_ms"));
+    CHECK_THROWS_WITH(models::make_event_schedule(t, c, 10.0, nan, 1.0), Catch::Contains("resolution_ms"));
+    CHECK_THROWS_WITH(models::make_event_schedule(t, c, 10.0, 0.5, 0.25), Catch::Contains("max_dt_ms"));
+    CHECK_THROWS_WITH(models::make_event_schedule(t, c, 10.0, 0.5, std::numeric_limits<double>::infinity()),
                       Catch::Contains("max_dt_ms"));
-    CHECK_THROWS_AS(sim::make_event_schedule(std::vector<double>{nan}, c, 10.0, 0.5, 1.0), InputError);
-    CHECK_THROWS_AS(sim::make_event_schedule(t, std::vector<std::int32_t>{-1}, 10.0, 0.5, 1.0), InputError);
-    CHECK_THROWS_AS(sim::make_event_schedule(t, c, 0.0, 0.5, 1.0), InputError);
+    CHECK_THROWS_AS(models::make_event_schedule(std::vector<double>{nan}, c, 10.0, 0.5, 1.0), InputError);
+    CHECK_THROWS_AS(models::make_event_schedule(t, std::vector<std::int32_t>{-1}, 10.0, 0.5, 1.0), InputError);
+    CHECK_THROWS_AS(models::make_event_schedule(t, c, 0.0, 0.5, 1.0), InputError);
     // 2 / 0.1 is 20 cells, not 19 (the ratio's rounding noise is absorbed).
-    CHECK(sim::make_event_grid(0.1, 2.0).max_gap_cells == 20);
-    CHECK(sim::make_event_grid(0.1, 0.3).max_gap_cells == 3);
+    CHECK(models::make_event_grid(0.1, 2.0).max_gap_cells == 20);
+    CHECK(models::make_event_grid(0.1, 0.3).max_gap_cells == 3);
 }
 
 TEST_CASE("event mode with resolution = max_dt = dt is clock mode, same floats", "[event]") {
@@ -151,7 +151,7 @@ TEST_CASE("event mode with resolution = max_dt = dt is clock mode, same floats",
         sim.run_clock(x.data(), T, recorder(clock, cfg));
         const std::vector<float> clock_logits(sim.logits(), sim.logits() + cfg.n_out);
 
-        const auto sched = sim::make_event_schedule(sample.times_ms, sample.units, duration, cfg.dt_ms, cfg.dt_ms);
+        const auto sched = models::make_event_schedule(sample.times_ms, sample.units, duration, cfg.dt_ms, cfg.dt_ms);
         REQUIRE(sched.updates() == T);
         sim.reset();
         sim.run_event(sched, recorder(event, cfg));
@@ -216,7 +216,7 @@ TEST_CASE("event mode converges to the fine clock solution as max_dt shrinks", "
         for (const double max_dt : {8.0, 4.0, 2.0, 1.0, 0.5, 0.25, 0.1}) {
             sim::Simulator sim(*backend);
             Recording event;
-            sim.run_event(sim::make_event_schedule(sample.times_ms, sample.units, duration, fine, max_dt),
+            sim.run_event(models::make_event_schedule(sample.times_ms, sample.units, duration, fine, max_dt),
                           recorder(event, cfg));
             errors.push_back(max_error(event, clock, cfg, fine));
         }
@@ -267,7 +267,7 @@ TEST_CASE("a silent stretch costs ceil(gap / max_dt) updates, one when max_dt ex
         const auto run = [&](double gap_ms, double max_dt) {
             const auto s = sample_with_gap(gap_ms);
             sim.reset();
-            sim.run_event(sim::make_event_schedule(s.times_ms, s.units, gap_ms + 10.0, res, max_dt), nullptr);
+            sim.run_event(models::make_event_schedule(s.times_ms, s.units, gap_ms + 10.0, res, max_dt), nullptr);
             for (const float y : std::vector<float>(sim.view().y, sim.view().y + cfg.N)) REQUIRE(std::isfinite(y));
             return sim.updates();
         };
@@ -345,7 +345,7 @@ TEST_CASE("clock-mode simulator gives the trainer's batch logits bit for bit", "
         }
         sim.reset();
         std::vector<float> event_logits;
-        sim.run_event(sim::make_event_schedule(times, channels, T * cfg.dt_ms, cfg.dt_ms, cfg.dt_ms),
+        sim.run_event(models::make_event_schedule(times, channels, T * cfg.dt_ms, cfg.dt_ms, cfg.dt_ms),
                       [&](const sim::UpdateView& v) {
                           event_logits.insert(event_logits.end(), v.logits, v.logits + cfg.n_out);
                       });

@@ -20,7 +20,7 @@
 #include "elmsim/models/elm_math.hpp"
 #include "elmsim/models/network.hpp"
 #include "elmsim/models/rng.hpp"
-#include "elmsim/sim/event_schedule.hpp"
+#include "elmsim/models/event_schedule.hpp"
 #include "elmsim/sim/simulator.hpp"
 #include "tests/backend_helpers.hpp"
 #include "tests/cli_runner.hpp"
@@ -48,7 +48,7 @@ ModelConfig rate_config() {
 }
 
 // The branch traces b [N][n_b] after running `schedule` (no input events: only ticks).
-std::vector<float> branches_after(const models::Network<float>& net, const sim::EventSchedule& schedule) {
+std::vector<float> branches_after(const models::Network<float>& net, const models::EventSchedule& schedule) {
     const auto backend = test::backend_for(net);
     sim::Simulator sim(*backend);
     sim.run_event(schedule, nullptr);
@@ -106,12 +106,12 @@ TEST_CASE("a held analog input drives a branch to the same steady state under an
     };
     for (const auto& [res, max_dt] : {std::pair{2.0, 2.0}, std::pair{0.1, 0.1}, std::pair{0.5, 100.0}}) {
         INFO("resolution " << res << " ms, max_dt " << max_dt << " ms");
-        CHECK(worst_error(branches_after(net, sim::make_event_schedule(none, no_channels, duration, res, max_dt))) < 1e-5);
+        CHECK(worst_error(branches_after(net, models::make_event_schedule(none, no_channels, duration, res, max_dt))) < 1e-5);
     }
     // The old rule injects w y at every update: 20 fine updates per clock step overshoot ~20x.
     auto old_rule = net;
     old_rule.cfg.drive = models::DriveRule::per_update;
-    CHECK(worst_error(branches_after(old_rule, sim::make_event_schedule(none, no_channels, duration, 0.1, 0.1))) > 5.0);
+    CHECK(worst_error(branches_after(old_rule, models::make_event_schedule(none, no_channels, duration, 0.1, 0.1))) > 5.0);
 }
 
 TEST_CASE("with recurrent synapses, event mode converges under the rate rule as max_dt shrinks", "[rate][event]") {
@@ -134,7 +134,7 @@ TEST_CASE("with recurrent synapses, event mode converges under the rate rule as 
     const auto run = [&](double max_dt) {
         std::vector<std::pair<long long, std::vector<float>>> out;
         sim::Simulator sim(*backend);
-        sim.run_event(sim::make_event_schedule(t, ch, duration, fine, max_dt), [&](const sim::UpdateView& v) {
+        sim.run_event(models::make_event_schedule(t, ch, duration, fine, max_dt), [&](const sim::UpdateView& v) {
             out.emplace_back(std::llround(v.time_ms / fine), std::vector<float>(v.m, v.m + cfg.N * cfg.d_m));
         });
         return out;

@@ -13,7 +13,7 @@
 #include "elmsim/models/error.hpp"
 #include "elmsim/models/network.hpp"
 #include "elmsim/models/rng.hpp"
-#include "elmsim/sim/event_schedule.hpp"
+#include "elmsim/models/event_schedule.hpp"
 #include "elmsim/sim/scoring.hpp"
 #include "elmsim/sim/session.hpp"
 #include "elmsim/sim/simulator.hpp"
@@ -125,7 +125,7 @@ TEST_CASE("session in event mode makes simulate's updates, whatever the pieces",
             // simulate: one schedule for the whole sample.
             std::vector<Update> want;
             sim::Simulator simulator(*backend);
-            simulator.run_event(sim::make_event_schedule(e.t, e.c, duration, res, max_dt), collect(want, cfg));
+            simulator.run_event(models::make_event_schedule(e.t, e.c, duration, res, max_dt), collect(want, cfg));
             REQUIRE(want.size() > 20);
             sim::SessionOptions opt;
             opt.event_mode = true;
@@ -210,7 +210,7 @@ TEST_CASE("session with bytes: clock and event mode give simulate's byte updates
     const double duration = static_cast<double>(bytes.size()) * dt;
     std::vector<Update> want_event;
     sim::Simulator simulator(*backend);
-    simulator.run_event(sim::make_event_schedule(times, channels, duration, 3.0, 7.0), collect(want_event, cfg));
+    simulator.run_event(models::make_event_schedule(times, channels, duration, 3.0, 7.0), collect(want_event, cfg));
     sim::SessionOptions opt;
     opt.event_mode = true;
     opt.resolution_ms = 3.0;

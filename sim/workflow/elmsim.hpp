@@ -29,7 +29,7 @@
 
 #include "elmsim/sim/backend.hpp"
 #include "elmsim/sim/evaluation.hpp"
-#include "elmsim/sim/event_schedule.hpp"
+#include "elmsim/models/event_schedule.hpp"
 #include "elmsim/sim/registry/backend_registry.hpp"
 #include "elmsim/sim/session.hpp"
 #include "elmsim/sim/simulator.hpp"

@@ -91,7 +91,7 @@ Simulation::Simulation(const SimulationRequest& r) : request_(r), model_(load_mo
     const auto& cfg = model_.config;
     const auto& mc = model_.checkpoint.net.cfg;
     if (r.mode == TimeMode::event) {
-        grid_ = sim::make_event_grid(r.resolution_ms.value_or(0.1), r.max_dt_ms.value_or(mc.dt_ms));
+        grid_ = models::make_event_grid(r.resolution_ms.value_or(0.1), r.max_dt_ms.value_or(mc.dt_ms));
     } else if (r.resolution_ms || r.max_dt_ms) {
         throw ParameterError(r.resolution_ms ? "resolution_ms" : "max_dt_ms",
                              fmt::format("only used in event mode (clock mode steps by the model's dt = {} ms)", mc.dt_ms));
@@ -178,7 +178,7 @@ SimulationResult Simulation::run_spikes(io::Recorder& recorder) {
     sim::SampleScorer scorer(scoring.loss, scoring.last_k, n_out);
     std::vector<float> x;
     SampleEvents ev;
-    sim::EventSchedule sched;
+    models::EventSchedule sched;
     const auto observer = [&](const sim::UpdateView& v) {
         recorder.write(v.time_ms, v.y, v.m, v.b, v.logits);
         scorer.push(v.logits);
@@ -205,7 +205,7 @@ SimulationResult Simulation::run_spikes(io::Recorder& recorder) {
             } else {
                 append_events(dataset_.samples[i], window, 0.0, ev);
             }
-            sim::EventScheduleBuilder builder(*grid_, adding ? 2 * window : window);
+            models::EventScheduleBuilder builder(*grid_, adding ? 2 * window : window);
             builder.next_slice(ev.times_ms.data(), ev.channels.data(), ev.times_ms.size(), true, sched);
             sim.run_event(sched, observer);
         }
@@ -231,8 +231,8 @@ SimulationResult Simulation::run_bytes(io::Recorder& recorder) {
     std::vector<std::uint8_t> buf;
     std::vector<double> times;
     std::vector<std::int32_t> channels;
-    sim::EventSchedule sched;
-    std::optional<sim::EventScheduleBuilder> builder;
+    models::EventSchedule sched;
+    std::optional<models::EventScheduleBuilder> builder;
     if (grid_) builder.emplace(*grid_, static_cast<double>(n) * dt);
     std::int64_t delivered = 0;  // bytes of the sample delivered so far
     std::int64_t k0 = 0;         // sample index of buf[0]

@@ -26,7 +26,7 @@
 #include "elmsim/io/shd_adding.hpp"
 #include "elmsim/io/spike_dataset.hpp"
 #include "elmsim/sim/backend.hpp"
-#include "elmsim/sim/event_schedule.hpp"
+#include "elmsim/models/event_schedule.hpp"
 #include "elmsim/sim/loss.hpp"
 #include "elmsim/sim/workflow/model_file.hpp"
 
@@ -95,7 +95,7 @@ private:
     LoadedModel model_;
     std::unique_ptr<sim::Backend> backend_;
     bool bytes_ = false;
-    std::optional<sim::EventGrid> grid_;
+    std::optional<models::EventGrid> grid_;
     std::optional<io::ByteStream> stream_;
     io::SpikeDataset dataset_;
     std::vector<io::AddingPair> pairs_;

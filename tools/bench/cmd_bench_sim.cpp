@@ -38,7 +38,7 @@
 #include "elmsim/models/error.hpp"
 #include "elmsim/models/network.hpp"
 #include "elmsim/models/rng.hpp"
-#include "elmsim/sim/event_schedule.hpp"
+#include "elmsim/models/event_schedule.hpp"
 #include "elmsim/sim/registry/backend_registry.hpp"
 #include "elmsim/sim/simulator.hpp"
 #include "tools/bench/bench_commands.hpp"
@@ -96,14 +96,14 @@ struct PreparedInputs {
     double p = 1.0;
     std::int64_t spikes = 0;                // input spikes in the 1 s windows, all samples
     std::vector<std::vector<float>> x;      // per sample [T][C]
-    std::vector<sim::EventSchedule> sched;  // per sample
+    std::vector<models::EventSchedule> sched;  // per sample
 };
 
 PreparedInputs prepare(const io::SpikeDataset& ds, double p, const BenchSimArgs& a) {
     PreparedInputs in;
     in.p = p;
     const std::int64_t T = models::num_steps(kDurationMs, kDtMs);
-    const sim::EventGrid grid = sim::make_event_grid(a.resolution_ms, a.max_dt_ms);
+    const models::EventGrid grid = models::make_event_grid(a.resolution_ms, a.max_dt_ms);
     std::vector<double> times;
     std::vector<std::int32_t> channels;
     for (const auto& s : ds.samples) {
@@ -117,7 +117,7 @@ PreparedInputs prepare(const io::SpikeDataset& ds, double p, const BenchSimArgs&
                 channels.push_back(s.units[k]);
             }
         in.spikes += static_cast<std::int64_t>(times.size());
-        sim::EventScheduleBuilder builder(grid, kDurationMs);
+        models::EventScheduleBuilder builder(grid, kDurationMs);
         in.sched.emplace_back();
         builder.next_slice(times.data(), channels.data(), times.size(), true, in.sched.back());
     }

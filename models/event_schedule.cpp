@@ -1,5 +1,5 @@
 // Event-mode update schedule (spec elm-network.md section 5; the definition is in event_schedule.hpp).
-#include "elmsim/sim/event_schedule.hpp"
+#include "elmsim/models/event_schedule.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -11,7 +11,7 @@
 #include "elmsim/models/error.hpp"
 #include "elmsim/models/time_grid.hpp"
 
-namespace elm::sim {
+namespace elm::models {
 
 namespace {
 
@@ -26,7 +26,7 @@ EventGrid make_event_grid(double resolution_ms, double max_dt_ms) {
     if (!std::isfinite(max_dt_ms) || max_dt_ms <= 0.0)
         throw ParameterError("max_dt_ms", fmt::format("expected a finite number > 0, got {}", max_dt_ms));
     const double ratio = max_dt_ms / resolution_ms;
-    const double g = models::grid_floor(ratio);
+    const double g = grid_floor(ratio);
     if (g < 1.0)
         throw ParameterError("max_dt_ms", fmt::format("expected a value >= the resolution ({} ms), got {} ms",
                                      resolution_ms, max_dt_ms));
@@ -41,7 +41,7 @@ EventScheduleBuilder::EventScheduleBuilder(const EventGrid& grid, double duratio
     : grid_(grid), duration_ms_(duration_ms) {
     if (!std::isfinite(duration_ms) || duration_ms <= 0.0)
         throw InputError(fmt::format("event schedule: expected a sample duration > 0 ms, got {}", duration_ms));
-    const double k = models::grid_ceil(duration_ms / grid.resolution_ms);
+    const double k = grid_ceil(duration_ms / grid.resolution_ms);
     if (k > kMaxCells)
         throw ParameterError("resolution_ms", fmt::format("{} ms cuts the {} ms sample into more than {:.0e} cells",
                                      grid.resolution_ms, duration_ms, kMaxCells));
@@ -53,7 +53,7 @@ EventScheduleBuilder::EventScheduleBuilder(const EventGrid& grid)
       end_cell_(static_cast<std::int64_t>(kMaxCells)) {}
 
 std::int64_t EventScheduleBuilder::cell_of(double time_ms) const {
-    return models::grid_cell(time_ms, grid_.resolution_ms);
+    return grid_cell(time_ms, grid_.resolution_ms);
 }
 
 void EventScheduleBuilder::push_update(std::int64_t cell, EventSchedule& out) {
@@ -179,4 +179,4 @@ template EventSchedule make_event_schedule<std::uint16_t>(const std::vector<doub
 template EventSchedule make_event_schedule<std::int32_t>(const std::vector<double>&, const std::vector<std::int32_t>&,
                                                          double, double, double);
 
-}  // namespace elm::sim
+}  // namespace elm::models

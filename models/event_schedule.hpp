@@ -25,7 +25,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace elm::sim {
+namespace elm::models {
 
 // Updates of one sample. Update u ends at time_ms[u] after dt_ms[u]; its input impulses are entries
 // start[u] .. start[u + 1] of (channel, count), channels ascending within an update.
@@ -69,7 +69,7 @@ public:
     // An open-ended stream: no sample end (next_slice never gets `last`; end_at ends a piece of it).
     explicit EventScheduleBuilder(const EventGrid& grid);
 
-    // Cell of time s: models::grid_cell(s, resolution_ms), the clock-mode binning rule.
+    // Cell of time s: grid_cell(s, resolution_ms), the clock-mode binning rule.
     std::int64_t cell_of(double time_ms) const;
     std::int64_t end_cell() const { return end_cell_; }
 
@@ -104,4 +104,4 @@ private:
     std::vector<std::int64_t> cells_;
 };
 
-}  // namespace elm::sim
+}  // namespace elm::models
