@@ -22,6 +22,8 @@
 #include <toml++/toml.h>
 
 #include "elmsim/models/error.hpp"
+#include "elmsim/models/event_batch.hpp"
+#include "elmsim/models/event_schedule.hpp"
 
 namespace elm::io {
 
@@ -312,6 +314,15 @@ void read_train(Section& s, models::TrainConfig& t, TaskKind kind) {
                                         {{"last", LossMode::last}, {"mean_last_k", LossMode::mean_last_k}}});
     }
     s.read("loss_last_k", t.loss_last_k, 1);
+    s.read_enum("time", t.time, models::kTimeBaseNames);
+    if (kind == TaskKind::bytes && t.time == models::TimeBase::event)
+        s.fail("time", "bytes tasks learn on their own clock (one byte per dt); \"event\" is for spike tasks",
+               s.node("time"));
+    for (const char* k : {"resolution_ms", "max_dt_ms"})
+        if (t.time != models::TimeBase::event && s.has(k))
+            s.fail(k, "only used with time = \"event\"", s.node(k));
+    s.read("resolution_ms", t.resolution_ms, "a resolution > 0 ms", positive);
+    s.read("max_dt_ms", t.max_dt_ms, "a time >= 0 ms (0 = the model's dt_ms)", non_negative);
     s.read("eval_every", t.eval_every, 0);
     s.read("log_every", t.log_every, 1);
     s.read("checkpoint_every", t.checkpoint_every, 0);
@@ -382,7 +393,30 @@ ExperimentConfig parse_experiment_config(const std::string& toml_text, const std
     } catch (const InputError& e) {
         throw InputError(fmt::format("{}: {}", origin, e.what()));
     }
+    if (cfg.train.time == models::TimeBase::event) {
+        // The grid must be valid, and a loss over the last K updates needs K updates in every sample.
+        models::EventGrid grid;
+        try {
+            grid = models::make_event_grid(cfg.train.resolution_ms, event_max_dt_ms(cfg));
+        } catch (const ParameterError& e) {
+            train.fail(e.parameter(), e.problem(), train.node(e.parameter()));
+        }
+        const std::int64_t fewest = models::fewest_updates(grid, sample_duration_ms(cfg.task));
+        if (cfg.train.loss == models::LossMode::mean_last_k && cfg.train.loss_last_k > fewest)
+            train.fail("loss_last_k",
+                       fmt::format("expected at most {}: a {} ms sample has as few updates on this event grid", fewest,
+                                   sample_duration_ms(cfg.task)),
+                       train.node("loss_last_k"));
+    }
     return cfg;
+}
+
+double sample_duration_ms(const TaskConfig& task) {
+    return task.kind == TaskKind::shd_adding ? 2.0 * task.duration_ms : task.duration_ms;
+}
+
+double event_max_dt_ms(const ExperimentConfig& cfg) {
+    return cfg.train.max_dt_ms > 0.0 ? cfg.train.max_dt_ms : cfg.model.dt_ms;
 }
 
 ExperimentConfig load_experiment_config(const std::string& path) {

@@ -49,4 +49,9 @@ ExperimentConfig parse_experiment_config(const std::string& toml_text, const std
                                          const std::string& base_dir = "");
 ExperimentConfig load_experiment_config(const std::string& path);
 
+// How long one sample of the task lasts (SHD-Adding: two windows back to back).
+double sample_duration_ms(const TaskConfig& task);
+// The event time base's longest gap: train.max_dt_ms, or the model's dt_ms when it is 0.
+double event_max_dt_ms(const ExperimentConfig& cfg);
+
 }  // namespace elm::io

@@ -2,14 +2,19 @@
 
 #include <algorithm>
 #include <numeric>
+#include <optional>
 
 #include <fmt/format.h>
 
 #include "elmsim/io/byte_stream.hpp"
+#include "elmsim/io/sample_events.hpp"
+#include "elmsim/io/spike_batcher.hpp"
 #include "elmsim/io/shd_adding.hpp"
 #include "elmsim/io/spike_binning.hpp"
 #include "elmsim/io/spike_dataset.hpp"
 #include "elmsim/models/error.hpp"
+#include "elmsim/models/event_batch.hpp"
+#include "elmsim/models/event_schedule.hpp"
 
 namespace elm::io {
 
@@ -22,16 +27,6 @@ void check_channels(const SpikeDataset& ds, const ExperimentConfig& cfg) {
             throw InputError(fmt::format("{}: /labels: label {} is outside the {} classes of task \"{}\"", ds.path,
                                          s.label, cfg.task.kind == TaskKind::shd ? cfg.model.n_out : 20,
                                          to_string(cfg.task.kind)));
-}
-
-void start_batch(models::Batch& b, int T, int B, int C) {
-    b.T = T;
-    b.B = B;
-    b.C = C;
-    b.x.assign(static_cast<std::size_t>(T) * B * C, 0.0f);
-    b.tokens.clear();
-    b.targets.assign(B, 0);
-    b.continues = false;
 }
 
 // Permutation of [0, n) for an epoch, a pure function of (seed, epoch) so that resuming needs only
@@ -48,35 +43,31 @@ std::vector<std::int64_t> epoch_order(std::int64_t n, std::uint64_t seed, std::i
 class SpikeClassSource : public models::BatchSource {
 public:
     SpikeClassSource(SpikeDataset ds, const ExperimentConfig& cfg, int batch)
-        : ds_(std::move(ds)), dt_(cfg.model.dt_ms), duration_(cfg.task.duration_ms), B_(batch), seed_(cfg.train.seed),
-          T_(static_cast<int>(models::num_steps(duration_, dt_))) {
+        : ds_(std::move(ds)), assembler_(ds_, cfg), B_(batch), seed_(cfg.train.seed) {
         order_ = epoch_order(size(), seed_, 0);
     }
     std::int64_t size() const { return static_cast<std::int64_t>(ds_.samples.size()); }
     std::int64_t train_size() const override { return size(); }
     void next_train(models::Batch& b, Rng&) override {
-        start_batch(b, T_, B_, ds_.num_channels);
+        items_.clear();
         for (int r = 0; r < B_; ++r) {
             if (pos_ == size()) {
                 ++epoch_;
                 pos_ = 0;
                 order_ = epoch_order(size(), seed_, epoch_);
             }
-            const auto& s = ds_.samples[order_[pos_++]];
-            bin_sample(s, dt_, duration_, 0, b.x.data(), T_, B_, r, ds_.num_channels);
-            b.targets[r] = s.label;
+            const std::int64_t k = order_[pos_++];
+            items_.push_back(BatchItem{k, -1, ds_.samples[k].label});
         }
+        assembler_.assemble(items_, b);
     }
     void rewind_eval() override { eval_pos_ = 0; }
     bool next_eval(models::Batch& b) override {
         if (eval_pos_ >= size()) return false;
         const int rows = static_cast<int>(std::min<std::int64_t>(B_, size() - eval_pos_));
-        start_batch(b, T_, rows, ds_.num_channels);
-        for (int r = 0; r < rows; ++r) {
-            const auto& s = ds_.samples[eval_pos_++];
-            bin_sample(s, dt_, duration_, 0, b.x.data(), T_, rows, r, ds_.num_channels);
-            b.targets[r] = s.label;
-        }
+        items_.clear();
+        for (int r = 0; r < rows; ++r, ++eval_pos_) items_.push_back(BatchItem{eval_pos_, -1, ds_.samples[eval_pos_].label});
+        assembler_.assemble(items_, b);
         return true;
     }
     std::vector<std::int64_t> cursor() const override { return {epoch_, pos_}; }
@@ -90,11 +81,11 @@ public:
 
 private:
     SpikeDataset ds_;
-    double dt_, duration_;
+    SpikeBatcher assembler_;
     int B_;
     std::uint64_t seed_;
-    int T_;
     std::vector<std::int64_t> order_;
+    std::vector<BatchItem> items_;
     std::int64_t epoch_ = 0, pos_ = 0, eval_pos_ = 0;
 };
 
@@ -102,30 +93,29 @@ private:
 class AddingSource : public models::BatchSource {
 public:
     AddingSource(SpikeDataset ds, const ExperimentConfig& cfg, int batch, std::int64_t eval_pairs)
-        : ds_(std::move(ds)), dt_(cfg.model.dt_ms), window_(cfg.task.duration_ms), B_(batch),
-          T_(static_cast<int>(2 * models::num_steps(window_, dt_))) {
+        : ds_(std::move(ds)), assembler_(ds_, cfg), B_(batch) {
         if (eval_pairs > 0) pairs_ = evaluation_pairs(ds_, eval_pairs, cfg.train.seed);
     }
     std::int64_t train_size() const override { return static_cast<std::int64_t>(ds_.samples.size()); }
     void next_train(models::Batch& b, Rng& rng) override {
-        start_batch(b, T_, B_, ds_.num_channels);
+        items_.clear();
         for (int r = 0; r < B_; ++r) {
             const AddingPair p = draw_adding_pair(ds_, rng);
-            bin_adding_pair(ds_, p, dt_, window_, b.x.data(), T_, B_, r, ds_.num_channels);
-            b.targets[r] = p.label;
+            items_.push_back(BatchItem{p.a, p.b, p.label});
         }
+        assembler_.assemble(items_, b);
     }
     void rewind_eval() override { eval_pos_ = 0; }
     bool next_eval(models::Batch& b) override {
         const auto n = static_cast<std::int64_t>(pairs_.size());
         if (eval_pos_ >= n) return false;
         const int rows = static_cast<int>(std::min<std::int64_t>(B_, n - eval_pos_));
-        start_batch(b, T_, rows, ds_.num_channels);
+        items_.clear();
         for (int r = 0; r < rows; ++r) {
             const AddingPair& p = pairs_[eval_pos_++];
-            bin_adding_pair(ds_, p, dt_, window_, b.x.data(), T_, rows, r, ds_.num_channels);
-            b.targets[r] = p.label;
+            items_.push_back(BatchItem{p.a, p.b, p.label});
         }
+        assembler_.assemble(items_, b);
         return true;
     }
     std::vector<std::int64_t> cursor() const override { return {}; }
@@ -133,9 +123,10 @@ public:
 
 private:
     SpikeDataset ds_;
-    double dt_, window_;
-    int B_, T_;
+    SpikeBatcher assembler_;
+    int B_;
     std::vector<AddingPair> pairs_;
+    std::vector<BatchItem> items_;
     std::int64_t eval_pos_ = 0;
 };
 

@@ -59,6 +59,7 @@ std::int64_t EventScheduleBuilder::cell_of(double time_ms) const {
 void EventScheduleBuilder::push_update(std::int64_t cell, EventSchedule& out) {
     out.time_ms.push_back(static_cast<double>(cell) * grid_.resolution_ms);
     out.dt_ms.push_back(static_cast<double>(cell - last_cell_) * grid_.resolution_ms);
+    out.gap_cells.push_back(cell - last_cell_);
     out.start.push_back(static_cast<std::int64_t>(out.channel.size()));
     last_cell_ = cell;
 }
@@ -73,6 +74,7 @@ void EventScheduleBuilder::push_ticks_until(std::int64_t cell, EventSchedule& ou
 void EventScheduleBuilder::clear(EventSchedule& out) {
     out.time_ms.clear();
     out.dt_ms.clear();
+    out.gap_cells.clear();
     out.start.clear();
     out.channel.clear();
     out.count.clear();

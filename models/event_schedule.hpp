@@ -31,7 +31,8 @@ namespace elm::models {
 // start[u] .. start[u + 1] of (channel, count), channels ascending within an update.
 struct EventSchedule {
     std::vector<double> time_ms;
-    std::vector<double> dt_ms;
+    std::vector<double> dt_ms;        // = gap_cells x resolution_ms
+    std::vector<std::int64_t> gap_cells;  // cells since the previous update
     std::vector<std::int64_t> start;  // [updates + 1] (CSR offsets)
     std::vector<std::int32_t> channel;
     std::vector<float> count;

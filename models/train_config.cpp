@@ -17,6 +17,7 @@ std::string name_in(const Table& table, E value) {
 std::string to_string(OptimizerKind k) { return name_in(kOptimizerNames, k); }
 std::string to_string(Schedule s) { return name_in(kScheduleNames, s); }
 std::string to_string(LossMode m) { return name_in(kLossNames, m); }
+std::string to_string(TimeBase t) { return name_in(kTimeBaseNames, t); }
 
 bool optimizer_from_string(const std::string& name, OptimizerKind* out) {
     for (const auto& [n, v] : kOptimizerNames)

@@ -18,6 +18,9 @@ enum class Schedule { constant, cosine };
 //  - mean_last_k: mean of the per-step cross-entropies over the last K steps;
 //  - next_byte:   per-step cross-entropy against the next byte (text), mean over B x T.
 enum class LossMode { last, mean_last_k, next_byte };
+// The time base of learning mode (spec section 5): the clock grid of dt_ms, or each sample's own event
+// schedule (merged events and ticks on a grid of resolution_ms, no gap over max_dt_ms).
+enum class TimeBase { clock, event };
 
 inline constexpr std::array<std::pair<const char*, OptimizerKind>, 3> kOptimizerNames{
     {{"sgd", OptimizerKind::sgd}, {"adam", OptimizerKind::adam}, {"adamax", OptimizerKind::adamax}}};
@@ -25,10 +28,13 @@ inline constexpr std::array<std::pair<const char*, Schedule>, 2> kScheduleNames{
     {{"constant", Schedule::constant}, {"cosine", Schedule::cosine}}};
 inline constexpr std::array<std::pair<const char*, LossMode>, 3> kLossNames{
     {{"last", LossMode::last}, {"mean_last_k", LossMode::mean_last_k}, {"next_byte", LossMode::next_byte}}};
+inline constexpr std::array<std::pair<const char*, TimeBase>, 2> kTimeBaseNames{
+    {{"clock", TimeBase::clock}, {"event", TimeBase::event}}};
 
 std::string to_string(OptimizerKind k);
 std::string to_string(Schedule s);
 std::string to_string(LossMode m);
+std::string to_string(TimeBase t);
 // The kind named `name`; false when no entry of kOptimizerNames has that name.
 bool optimizer_from_string(const std::string& name, OptimizerKind* out);
 
@@ -46,7 +52,10 @@ struct TrainConfig {
     double dropout = 0.0;              // input dropout probability
     double clip_norm = 0.0;            // global gradient-norm clip (0 = off)
     LossMode loss = LossMode::last;    // bytes tasks always use next_byte
-    std::int64_t loss_last_k = 10;     // K for mean_last_k
+    std::int64_t loss_last_k = 10;     // K for mean_last_k: the last K updates of each sample
+    TimeBase time = TimeBase::clock;   // spike tasks may learn on their event schedule
+    double resolution_ms = 1.0;        // event time base: events closer than this merge
+    double max_dt_ms = 0.0;            // event time base: longest gap between updates (0 = the model's dt_ms)
     std::int64_t eval_every = 0;       // steps between evaluations (0 = only at the end)
     std::int64_t log_every = 10;       // steps between metrics-log lines
     std::int64_t checkpoint_every = 0; // steps between checkpoints (0 = only at the end)

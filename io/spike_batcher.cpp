@@ -1,0 +1,63 @@
+#include "elmsim/io/spike_batcher.hpp"
+
+#include "elmsim/io/shd_adding.hpp"
+#include "elmsim/io/spike_binning.hpp"
+#include "elmsim/models/time_grid.hpp"
+
+namespace elm::io {
+
+namespace {
+std::optional<models::EventGrid> run_grid(const ExperimentConfig& cfg) {
+    if (cfg.train.time != models::TimeBase::event) return std::nullopt;
+    return models::make_event_grid(cfg.train.resolution_ms, event_max_dt_ms(cfg));
+}
+}  // namespace
+
+SpikeBatcher::SpikeBatcher(const SpikeDataset& ds, const ExperimentConfig& cfg) : SpikeBatcher(ds, cfg, run_grid(cfg)) {}
+
+SpikeBatcher::SpikeBatcher(const SpikeDataset& ds, const ExperimentConfig& cfg, std::optional<models::EventGrid> grid)
+    : ds_(ds), dt_(cfg.model.dt_ms), window_(cfg.task.duration_ms), duration_(sample_duration_ms(cfg.task)),
+      T_(static_cast<int>((cfg.task.kind == TaskKind::shd_adding ? 2 : 1) * models::num_steps(window_, dt_))),
+      grid_(grid) {}
+
+void SpikeBatcher::assemble(const std::vector<BatchItem>& items, models::Batch& b) {
+    const int B = static_cast<int>(items.size()), C = ds_.num_channels;
+    if (!grid_) {
+        b.T = T_;
+        b.B = B;
+        b.C = C;
+        b.x.assign(static_cast<std::size_t>(T_) * B * C, 0.0f);
+        b.tokens.clear();
+        b.cells.clear();
+        b.resolution_ms = 0.0;
+        b.targets.assign(static_cast<std::size_t>(B), 0);
+        b.continues = false;
+        for (int r = 0; r < B; ++r) {
+            const BatchItem& it = items[r];
+            if (it.b >= 0)
+                bin_adding_pair(ds_, AddingPair{it.a, it.b, it.label}, dt_, window_, b.x.data(), T_, B, r, C);
+            else
+                bin_sample(ds_.samples[it.a], dt_, window_, 0, b.x.data(), T_, B, r, C);
+            b.targets[r] = it.label;
+        }
+        return;
+    }
+    schedules_.resize(items.size());
+    for (std::size_t k = 0; k < items.size(); ++k) {
+        const BatchItem& it = items[k];
+        if (it.b >= 0)
+            pair_events(ds_, AddingPair{it.a, it.b, it.label}, window_, events_);
+        else
+            sample_events(ds_, it.a, window_, events_);
+        models::EventScheduleBuilder builder(*grid_, duration_);
+        builder.next_slice(events_.times_ms.data(), events_.channels.data(), events_.times_ms.size(), true,
+                           schedules_[k]);
+    }
+    pointers_.clear();
+    for (const auto& sc : schedules_) pointers_.push_back(&sc);
+    rows_ = models::fill_event_batch(pointers_, C, grid_->resolution_ms, b);
+    b.targets.assign(static_cast<std::size_t>(B), 0);
+    for (int k = 0; k < B; ++k) b.targets[rows_.row_of[k]] = items[k].label;
+}
+
+}  // namespace elm::io
