@@ -2,7 +2,8 @@
 //   open      construct the recorder (e.g. with a path: an unwritable one fails before any work);
 //   prepare   once, before the run: which variables of which neurons, every K-th update, and the
 //             sizes and provenance of the network (RecordingSetup);
-//   write     per update of one sample, between begin_sample and end_sample;
+//   write     per update of a sample, between its begin_sample and end_sample (samples may
+//             interleave);
 //   commit    close and make the recording visible (a recorder destroyed without commit leaves
 //             nothing behind).
 // The HDF5 trace writer (io/trace_writer.hpp) is one implementation; a server or a test can add
@@ -43,15 +44,18 @@ public:
     // neuron id >= N, decimate < 1, an unknown mode).
     virtual void prepare(const RecordingSetup& setup) = 0;
     // Opens sample i = 0, 1, ... (call order) from source sample `source_index`, with its label
-    // (< 0: unknown). A sample still open is closed first, without prediction.
-    virtual void begin_sample(std::int64_t source_index, int label) = 0;
-    // One engine update for ONE sample, full-network arrays: y [N], m [N][d_m], b [N][n_b],
+    // (< 0: unknown), and returns its handle. Several samples may be open at once (a batched
+    // simulation writes one per row, update by update).
+    virtual int begin_sample(std::int64_t source_index, int label) = 0;
+    // One engine update of ONE open sample, full-network arrays: y [N], m [N][d_m], b [N][n_b],
     // logits [n_out]. Pointers of variables not recorded may be null (y is needed for spikes).
-    virtual void write(double time_ms, const float* y, const float* m, const float* b, const float* logits) = 0;
+    virtual void write(int sample, double time_ms, const float* y, const float* m, const float* b,
+                       const float* logits) = 0;
     // Closes the sample with its prediction; final_logits [n_out] is what a final-readout-only
     // recording stores (may be null otherwise).
-    virtual void end_sample(const float* final_logits, int prediction) = 0;
-    // Closes any open sample and makes the recording permanent. Nothing may be called afterwards.
+    virtual void end_sample(int sample, const float* final_logits, int prediction) = 0;
+    // Closes any open sample (without prediction) and makes the recording permanent. Nothing may be
+    // called afterwards.
     virtual void commit() = 0;
 };
 

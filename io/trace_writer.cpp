@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <stdexcept>
 
 #include "elmsim/io/hdf5_file.hpp"
@@ -147,11 +148,20 @@ struct TraceWriter::Impl {
     explicit Impl(const std::string& path) : out(path) {}
 
     void prepare(const RecordingSetup& setup);
-    void require_open(const char* call) const;
-    void begin_sample(std::int64_t source_index, int label);
-    void write(double time_ms, const float* y, const float* m, const float* b, const float* logits);
-    void end_sample(const float* final_logits, int prediction);
-    void close_sample();
+    // One sample being written: its group and its extendible datasets.
+    struct OpenSample {
+        H5Handle group;
+        std::vector<std::unique_ptr<Stream>> streams;  // time_ms, y, m, b, logits, spike_times, spike_neurons
+        Stream *time = nullptr, *y = nullptr, *m = nullptr, *b = nullptr, *logits = nullptr;
+        Stream *spike_t = nullptr, *spike_n = nullptr;
+        std::int64_t updates = 0;
+    };
+
+    OpenSample& open_sample(int handle, const char* call);
+    int begin_sample(std::int64_t source_index, int label);
+    void write(int handle, double time_ms, const float* y, const float* m, const float* b, const float* logits);
+    void end_sample(int handle, const float* final_logits, int prediction);
+    void close_sample(OpenSample& s);
     void commit();
 
     AtomicOutput out;
@@ -163,14 +173,10 @@ struct TraceWriter::Impl {
     bool all_neurons = false;       // sel == 0..N-1: copy rows without gathering
     std::vector<float> row;         // gather scratch, one row of the widest variable
 
-    H5Handle sample_group;
-    std::vector<std::unique_ptr<Stream>> streams;  // time_ms, y, m, b, logits, spike_times, spike_neurons
-    Stream *time = nullptr, *y_ = nullptr, *m_ = nullptr, *b_ = nullptr, *logits_ = nullptr;
-    Stream *spike_t = nullptr, *spike_n = nullptr;
-    std::int64_t updates_in_sample = 0;
+    std::map<int, OpenSample> open;  // by handle = the sample's number
+    int last_begun = -1;             // the handle of the single-sample calls
     std::int64_t samples = 0;
     bool prepared = false;
-    bool sample_open = false;
     bool committed = false;
 };
 
@@ -240,49 +246,54 @@ void TraceWriter::Impl::prepare(const RecordingSetup& setup) {
     prepared = true;
 }
 
-void TraceWriter::Impl::require_open(const char* call) const {
+TraceWriter::Impl::OpenSample& TraceWriter::Impl::open_sample(int handle, const char* call) {
     if (committed) throw std::logic_error(std::string("TraceWriter::") + call + ": the trace was already committed");
-    if (!sample_open)
-        throw std::logic_error(std::string("TraceWriter::") + call + ": no open sample (call begin_sample first)");
+    const auto it = open.find(handle);
+    if (it == open.end())
+        throw std::logic_error(std::string("TraceWriter::") + call + ": sample " + std::to_string(handle) +
+                               " is not open (call begin_sample first)");
+    return it->second;
 }
 
-void TraceWriter::Impl::begin_sample(std::int64_t source_index, int label) {
+int TraceWriter::Impl::begin_sample(std::int64_t source_index, int label) {
     if (committed) throw std::logic_error("TraceWriter::begin_sample: the trace was already committed");
     if (!prepared) throw std::logic_error("TraceWriter::begin_sample: call prepare first");
-    if (sample_open) close_sample();
-    sample_group = create_group(samples_group.id(), std::to_string(samples));
+    const int handle = static_cast<int>(samples);
+    OpenSample& s = open[handle];
+    s.group = create_group(samples_group.id(), std::to_string(samples));
     ++samples;
-    sample_open = true;
-    updates_in_sample = 0;
-    const hid_t g = sample_group.id();
+    last_begun = handle;
+    const hid_t g = s.group.id();
     write_attr_int(g, "source_index", source_index);
     if (label >= 0) write_attr_int(g, "label", label);
 
     const hsize_t n_sel = sel.size();
     const auto add = [&](const char* name, hid_t file_type, hid_t mem, std::size_t size, std::vector<hsize_t> r,
                          hsize_t max_rows) {
-        streams.push_back(std::make_unique<Stream>(g, name, file_type, mem, size, std::move(r), max_rows));
-        return streams.back().get();
+        s.streams.push_back(std::make_unique<Stream>(g, name, file_type, mem, size, std::move(r), max_rows));
+        return s.streams.back().get();
     };
-    time = add("time_ms", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, sizeof(double), {}, kVectorChunkRows);
-    y_ = opt.y ? add("y", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, sizeof(float), {n_sel}, kDenseChunkRows) : nullptr;
-    m_ = opt.m ? add("m", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, sizeof(float), {n_sel, hsize_t(d_m)}, kDenseChunkRows)
-               : nullptr;
-    b_ = opt.b ? add("b", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, sizeof(float), {n_sel, hsize_t(n_b)}, kDenseChunkRows)
-               : nullptr;
+    s.time = add("time_ms", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, sizeof(double), {}, kVectorChunkRows);
+    s.y = opt.y ? add("y", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, sizeof(float), {n_sel}, kDenseChunkRows) : nullptr;
+    s.m = opt.m ? add("m", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, sizeof(float), {n_sel, hsize_t(d_m)}, kDenseChunkRows)
+                : nullptr;
+    s.b = opt.b ? add("b", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, sizeof(float), {n_sel, hsize_t(n_b)}, kDenseChunkRows)
+                : nullptr;
     // The final readout is a single row: a one-row chunk avoids padding it to a full chunk.
-    logits_ = opt.logits ? add("logits", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, sizeof(float), {hsize_t(n_out)},
-                               opt.final_logits_only ? 1 : kDenseChunkRows)
-                         : nullptr;
-    spike_t = opt.spikes ? add("spike_times", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, sizeof(double), {}, kVectorChunkRows)
-                         : nullptr;
-    spike_n = opt.spikes
-                  ? add("spike_neurons", H5T_STD_I32LE, H5T_NATIVE_INT32, sizeof(std::int32_t), {}, kVectorChunkRows)
-                  : nullptr;
+    s.logits = opt.logits ? add("logits", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, sizeof(float), {hsize_t(n_out)},
+                                opt.final_logits_only ? 1 : kDenseChunkRows)
+                          : nullptr;
+    s.spike_t = opt.spikes ? add("spike_times", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, sizeof(double), {}, kVectorChunkRows)
+                           : nullptr;
+    s.spike_n = opt.spikes
+                    ? add("spike_neurons", H5T_STD_I32LE, H5T_NATIVE_INT32, sizeof(std::int32_t), {}, kVectorChunkRows)
+                    : nullptr;
+    return handle;
 }
 
-void TraceWriter::Impl::write(double time_ms, const float* y, const float* m, const float* b, const float* logits) {
-    require_open("write");
+void TraceWriter::Impl::write(int handle, double time_ms, const float* y, const float* m, const float* b,
+                              const float* logits) {
+    OpenSample& s = open_sample(handle, "write");
     const auto need = [](bool on, const float* p, const char* name) {
         if (on && !p)
             throw std::logic_error(std::string("TraceWriter::write: ") + name + " is recorded but was passed null");
@@ -293,57 +304,57 @@ void TraceWriter::Impl::write(double time_ms, const float* y, const float* m, co
     need(opt.logits && !opt.final_logits_only, logits, "logits");
 
     // Spikes are events: taken at every update, whatever the decimation.
-    if (spike_t) {
+    if (s.spike_t) {
         for (const std::int32_t id : sel) {
             if (y[id] == 0.0f) continue;
-            spike_t->push(&time_ms);
-            spike_n->push(&id);
+            s.spike_t->push(&time_ms);
+            s.spike_n->push(&id);
         }
     }
-    const bool keep = updates_in_sample % opt.decimate == 0;
-    ++updates_in_sample;
+    const bool keep = s.updates % opt.decimate == 0;
+    ++s.updates;
     if (!keep) return;
 
-    time->push(&time_ms);
+    s.time->push(&time_ms);
     // Rows of `width` floats per neuron, gathered for the recorded neurons.
-    const auto push_rows = [&](Stream* s, const float* src, std::size_t width) {
+    const auto push_rows = [&](Stream* st, const float* src, std::size_t width) {
         if (all_neurons) {
-            s->push(src);
+            st->push(src);
             return;
         }
         for (std::size_t j = 0; j < sel.size(); ++j)
             std::memcpy(row.data() + j * width, src + static_cast<std::size_t>(sel[j]) * width, width * sizeof(float));
-        s->push(row.data());
+        st->push(row.data());
     };
-    if (y_) push_rows(y_, y, 1);
-    if (m_) push_rows(m_, m, static_cast<std::size_t>(d_m));
-    if (b_) push_rows(b_, b, static_cast<std::size_t>(n_b));
-    if (logits_ && !opt.final_logits_only) logits_->push(logits);
+    if (s.y) push_rows(s.y, y, 1);
+    if (s.m) push_rows(s.m, m, static_cast<std::size_t>(d_m));
+    if (s.b) push_rows(s.b, b, static_cast<std::size_t>(n_b));
+    if (s.logits && !opt.final_logits_only) s.logits->push(logits);
 }
 
-void TraceWriter::Impl::end_sample(const float* final_logits, int prediction) {
-    require_open("end_sample");
-    if (logits_ && opt.final_logits_only) {
+void TraceWriter::Impl::end_sample(int handle, const float* final_logits, int prediction) {
+    OpenSample& s = open_sample(handle, "end_sample");
+    if (s.logits && opt.final_logits_only) {
         if (!final_logits)
             throw std::logic_error("TraceWriter::end_sample: final logits are recorded but were passed null");
-        logits_->push(final_logits);
+        s.logits->push(final_logits);
     }
-    write_attr_int(sample_group.id(), "prediction", prediction);
-    close_sample();
+    write_attr_int(s.group.id(), "prediction", prediction);
+    close_sample(s);
+    open.erase(handle);
 }
 
-void TraceWriter::Impl::close_sample() {
-    for (auto& s : streams) s->flush();
-    streams.clear();
-    time = y_ = m_ = b_ = logits_ = spike_t = spike_n = nullptr;
-    sample_group.reset();
-    sample_open = false;
+void TraceWriter::Impl::close_sample(OpenSample& s) {
+    for (auto& st : s.streams) st->flush();
+    s.streams.clear();
+    s.group.reset();
 }
 
 void TraceWriter::Impl::commit() {
     if (committed) return;
     if (!prepared) throw std::logic_error("TraceWriter::commit: call prepare first");
-    if (sample_open) close_sample();
+    for (auto& [handle, s] : open) close_sample(s);
+    open.clear();
     samples_group.reset();
     if (H5Fflush(file.id(), H5F_SCOPE_LOCAL) < 0) fail(out.tmp_path(), "cannot flush the trace (disk full?)");
     // Release first: H5Fclose consumes the id even when it fails.
@@ -365,17 +376,27 @@ TraceWriter::TraceWriter(const std::string& path, const std::string& model_path,
 TraceWriter::~TraceWriter() = default;
 
 void TraceWriter::prepare(const RecordingSetup& setup) { impl_->prepare(setup); }
-void TraceWriter::begin_sample(std::int64_t source_index, int label) { impl_->begin_sample(source_index, label); }
-void TraceWriter::write(double time_ms, const float* y, const float* m, const float* b, const float* logits) {
-    impl_->write(time_ms, y, m, b, logits);
+int TraceWriter::begin_sample(std::int64_t source_index, int label) { return impl_->begin_sample(source_index, label); }
+void TraceWriter::write(int sample, double time_ms, const float* y, const float* m, const float* b,
+                        const float* logits) {
+    impl_->write(sample, time_ms, y, m, b, logits);
 }
-void TraceWriter::end_sample(const float* final_logits, int prediction) { impl_->end_sample(final_logits, prediction); }
+void TraceWriter::end_sample(int sample, const float* final_logits, int prediction) {
+    impl_->end_sample(sample, final_logits, prediction);
+}
+void TraceWriter::write(double time_ms, const float* y, const float* m, const float* b, const float* logits) {
+    impl_->write(impl_->last_begun, time_ms, y, m, b, logits);
+}
+void TraceWriter::end_sample(const float* final_logits, int prediction) {
+    impl_->end_sample(impl_->last_begun, final_logits, prediction);
+}
 void TraceWriter::commit() { impl_->commit(); }
 std::int64_t TraceWriter::samples_written() const { return impl_->samples; }
 
 std::size_t TraceWriter::buffered_bytes() const {
     std::size_t total = impl_->row.capacity() * sizeof(float);
-    for (const auto& s : impl_->streams) total += s->buf.capacity();
+    for (const auto& [handle, s] : impl_->open)
+        for (const auto& st : s.streams) total += st->buf.capacity();
     return total;
 }
 

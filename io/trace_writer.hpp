@@ -11,7 +11,7 @@
 //                        logits [T, n_out] (or [1, n_out]);  spike_times float64 [S], spike_neurons int32 [S]
 // Every dataset is chunked (unlimited along T), shuffled and deflated; rows are buffered per dataset
 // and written one whole chunk at a time, so memory stays bounded by about one chunk per dataset
-// whatever the run length. Output is atomic: NAME.tmp is created by prepare() and renamed by
+// whatever the run length (per open sample: a batched simulation keeps one open per row). Output is atomic: NAME.tmp is created by prepare() and renamed by
 // commit(); a writer destroyed without commit() leaves no file behind and never touches an existing
 // NAME. Spikes (recorded neurons with y != 0) are taken at EVERY update; the dense datasets keep
 // updates 0, K, 2K, ... of a sample (K = decimate).
@@ -41,10 +41,13 @@ public:
     TraceWriter& operator=(const TraceWriter&) = delete;
 
     void prepare(const RecordingSetup& setup) override;
-    void begin_sample(std::int64_t source_index, int label) override;
-    void write(double time_ms, const float* y, const float* m, const float* b, const float* logits) override;
-    void end_sample(const float* final_logits, int prediction) override;
+    int begin_sample(std::int64_t source_index, int label) override;
+    void write(int sample, double time_ms, const float* y, const float* m, const float* b, const float* logits) override;
+    void end_sample(int sample, const float* final_logits, int prediction) override;
     void commit() override;
+    // For one sample at a time: write to / end the sample begun last.
+    void write(double time_ms, const float* y, const float* m, const float* b, const float* logits);
+    void end_sample(const float* final_logits, int prediction);
 
     std::int64_t samples_written() const;
     // Bytes held by the row buffers (their capacity): bounded by about one chunk per dataset.

@@ -80,6 +80,9 @@ public:
     // One update of length dt_ms (> 0) for every stream; x [C][B] is the update's model input by
     // channel (C = the model's input width: counts or impulses, or embedding rows). Computes the logits.
     virtual void advance(double dt_ms, const float* x) = 0;
+    // One update of rows [0, active), row b of length dt_ms[b] (> 0); rows >= active hold their state
+    // (the padding of a batch of event schedules, models/batch.hpp). x as for advance.
+    virtual void advance_rows(const double* dt_ms, int active, const float* x) = 0;
     virtual StepperView view() const = 0;
     // Distinct dt values whose decays were computed (cache misses): tests check the cache works.
     virtual std::int64_t decay_computations() const = 0;

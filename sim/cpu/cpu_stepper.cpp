@@ -30,19 +30,13 @@ void CpuStepper::reset() {
 }
 
 const StepDecays<float>& CpuStepper::decays_for(double dt_ms) {
-    DecayEntry* lru = &cache_[0];
-    for (auto& e : cache_) {
-        if (e.dt_ms == dt_ms) {
-            e.used = ++clock_;
-            return e.decays;
-        }
-        if (e.used < lru->used) lru = &e;
+    auto& slot = cache_[dt_ms];
+    if (!slot) {
+        slot = std::make_unique<StepDecays<float>>();
+        compute_decays(net_, dt_ms, *slot);
+        ++decay_computations_;
     }
-    compute_decays(net_, dt_ms, lru->decays);
-    lru->dt_ms = dt_ms;
-    lru->used = ++clock_;
-    ++decay_computations_;
-    return lru->decays;
+    return *slot;
 }
 
 void CpuStepper::readout() {
@@ -51,16 +45,30 @@ void CpuStepper::readout() {
 }
 
 void CpuStepper::advance(double dt_ms, const float* x) {
-    if (!(dt_ms > 0.0) || !std::isfinite(dt_ms))
-        throw std::invalid_argument(fmt::format("Stepper: an update of dt = {} ms, expected > 0", dt_ms));
+    dt_rows_.assign(static_cast<std::size_t>(B_), dt_ms);
+    advance_rows(dt_rows_.data(), B_, x);
+}
+
+void CpuStepper::advance_rows(const double* dt_ms, int active, const float* x) {
+    if (active < 0 || active > B_)
+        throw std::invalid_argument(fmt::format("Stepper: {} updating rows of {}", active, B_));
+    for (int b = 0; b < active; ++b)
+        if (!(dt_ms[b] > 0.0) || !std::isfinite(dt_ms[b]))
+            throw std::invalid_argument(fmt::format("Stepper: an update of dt = {} ms, expected > 0", dt_ms[b]));
     if (*params_version_ != seen_version_) {  // the parameters changed: re-derive what depends on them
-        for (auto& e : cache_) e = DecayEntry{};
+        cache_.clear();
         ws_.prepared = false;
         seen_version_ = *params_version_;
     }
-    const StepDecays<float>& dec = decays_for(dt_ms);
-    rows_.assign(static_cast<std::size_t>(B_), &dec);
-    const StepTiming<float> timing{rows_.data(), B_, true, dec.rate_gain != 1.0f};
+    if (cache_.size() + static_cast<std::size_t>(active) > kDecayCacheSize) cache_.clear();
+    rows_.assign(static_cast<std::size_t>(B_), nullptr);
+    bool uniform = true, scaled = false;
+    for (int b = 0; b < active; ++b) {
+        rows_[b] = &decays_for(dt_ms[b]);
+        uniform = uniform && rows_[b] == rows_[0];
+        scaled = scaled || rows_[b]->rate_gain != 1.0f;
+    }
+    const StepTiming<float> timing{rows_.data(), active, uniform, scaled};
     const StepSlots<float> slots{prev_.b.data(), prev_.m.data(), prev_.v.data(), prev_.y.data(),  // read
                                  next_.b.data(), next_.m.data(), next_.v.data(), next_.y.data(),  // written
                                  a_.data(),      dm_.data()};

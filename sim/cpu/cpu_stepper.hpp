@@ -8,8 +8,9 @@
 // floats bit for bit.
 #pragma once
 
-#include <array>
 #include <cstdint>
+#include <memory>
+#include <unordered_map>
 #include <vector>
 
 #include "elmsim/models/network.hpp"
@@ -29,6 +30,7 @@ public:
     int batch() const override { return B_; }
     void reset() override;
     void advance(double dt_ms, const float* x) override;
+    void advance_rows(const double* dt_ms, int active, const float* x) override;
     StepperView view() const override;
     std::int64_t decay_computations() const override { return decay_computations_; }
 
@@ -36,14 +38,9 @@ private:
     const StepDecays<float>& decays_for(double dt_ms);
     void readout();
 
-    // A handful of entries covers clock mode (one dt) and event mode (the tick dt, the resolution,
-    // and a few gap lengths); misses recompute into the least recently used entry, reusing its vectors.
-    static constexpr std::size_t kDecayCacheSize = 8;
-    struct DecayEntry {
-        double dt_ms = -1.0;
-        std::uint64_t used = 0;
-        StepDecays<float> decays;
-    };
+    // Decays by dt. Event schedules have one dt per gap length (at most max_dt / resolution of them),
+    // clock mode one; the cache is emptied if a run ever brings more than kDecayCacheSize.
+    static constexpr std::size_t kDecayCacheSize = 1024;
 
     const models::Network<float>& net_;
     Executor& ex_;
@@ -55,8 +52,8 @@ private:
     std::vector<float> a_, dm_;  // MLP pre-activations and memory drive (not kept: no tape)
     std::vector<float> logits_;  // [B][n_out]
     std::vector<const StepDecays<float>*> rows_;  // [B] the decays of each row's update
-    std::array<DecayEntry, kDecayCacheSize> cache_;
-    std::uint64_t clock_ = 0;
+    std::vector<double> dt_rows_;                 // [B] advance's dt for every row
+    std::unordered_map<double, std::unique_ptr<StepDecays<float>>> cache_;
     std::int64_t decay_computations_ = 0;
 };
 

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "elmsim/io/spike_batcher.hpp"
 #include "elmsim/io/spike_binning.hpp"
 #include "elmsim/models/error.hpp"
 #include "elmsim/models/time_grid.hpp"
@@ -58,29 +59,17 @@ std::pair<std::int64_t, std::int64_t> check_range(std::optional<std::int64_t> fi
     return {a, b};
 }
 
-// One simulated sample's events as float64 times (ms) and channels.
-struct SampleEvents {
-    std::vector<double> times_ms;
-    std::vector<std::int32_t> channels;
-};
-
-// SHD-Adding: the first sample cut to the window, then the second cut likewise and shifted by it.
-void append_events(const io::SpikeSample& s, double window_ms, double shift_ms, SampleEvents& out) {
-    for (std::size_t k = 0; k < s.times_ms.size(); ++k)
-        if (s.times_ms[k] < window_ms) {
-            out.times_ms.push_back(s.times_ms[k] + shift_ms);
-            out.channels.push_back(s.units[k]);
-        }
-}
-
 }  // namespace
 
 Simulation::Simulation(const SimulationRequest& r) : request_(r), model_(load_model(r.model_path)) {
+    const bool event_trained = model_.config.train.time == models::TimeBase::event;
+    mode_ = r.mode.value_or(event_trained ? TimeMode::event : TimeMode::clock);
+    if (r.batch < 1 || r.batch > 4096) throw ParameterError("batch", fmt::format("expected 1 .. 4096, got {}", r.batch));
     auto& net_cfg = model_.checkpoint.net.cfg;
     if (r.drive) {
         net_cfg.drive = *r.drive;
     } else if (!model_.checkpoint.drive_declared) {
-        if (r.mode == TimeMode::event && net_cfg.output_mode == models::OutputMode::analog)
+        if (mode_ == TimeMode::event && net_cfg.output_mode == models::OutputMode::analog)
             notices_.push_back(fmt::format("{}: the model predates the rate rule (no /model drive attribute): event mode "
                                            "drives by rates, as spec section 5 defines; the old rule on request "
                                            "(drive per_update)",
@@ -90,8 +79,10 @@ Simulation::Simulation(const SimulationRequest& r) : request_(r), model_(load_mo
     model_.config.model.drive = net_cfg.drive;
     const auto& cfg = model_.config;
     const auto& mc = model_.checkpoint.net.cfg;
-    if (r.mode == TimeMode::event) {
-        grid_ = models::make_event_grid(r.resolution_ms.value_or(0.1), r.max_dt_ms.value_or(mc.dt_ms));
+    if (mode_ == TimeMode::event) {
+        grid_ = event_trained ? models::make_event_grid(r.resolution_ms.value_or(cfg.train.resolution_ms),
+                                                        r.max_dt_ms.value_or(io::event_max_dt_ms(cfg)))
+                              : models::make_event_grid(r.resolution_ms.value_or(0.1), r.max_dt_ms.value_or(mc.dt_ms));
     } else if (r.resolution_ms || r.max_dt_ms) {
         throw ParameterError(r.resolution_ms ? "resolution_ms" : "max_dt_ms",
                              fmt::format("only used in event mode (clock mode steps by the model's dt = {} ms)", mc.dt_ms));
@@ -151,7 +142,7 @@ void Simulation::set_record(const io::TraceOptions& record) {
 io::RecordingSetup Simulation::recording_setup() const {
     const auto& mc = model_.checkpoint.net.cfg;
     return io::RecordingSetup{request_.record, mc.N, mc.d_m, mc.n_b, mc.n_out,
-                              request_.model_path, to_string(request_.mode), request_.created_by};
+                              request_.model_path, to_string(mode_), request_.created_by};
 }
 
 SimulationResult Simulation::run(io::Recorder& recorder) {
@@ -165,54 +156,85 @@ SimulationResult Simulation::run(io::Recorder& recorder) {
     return result;
 }
 
-// Spike tasks: every selected sample (or pair) through the simulator, recorded and scored.
+// Spike tasks: the selected samples (or pairs), `batch` at a time through one stepper, recorded and
+// scored per sample.
 SimulationResult Simulation::run_spikes(io::Recorder& recorder) {
     const auto& cfg = model_.config;
     const auto& mc = model_.checkpoint.net.cfg;
-    const int C = mc.C, n_out = mc.n_out;
+    const int C = mc.C, N = mc.N, n_out = mc.n_out, d_m = mc.d_m, n_b = mc.n_b;
     const bool adding = cfg.task.kind == io::TaskKind::shd_adding;
-    const double window = cfg.task.duration_ms, dt = mc.dt_ms;
-    const std::int64_t T1 = models::num_steps(window, dt), T = adding ? 2 * T1 : T1;
+    const bool want_m = request_.record.m, want_b = request_.record.b;
     const sim::RunOptions scoring = scoring_options(cfg);
-    sim::Simulator sim(*backend_);
-    sim::SampleScorer scorer(scoring.loss, scoring.last_k, n_out);
-    std::vector<float> x;
-    SampleEvents ev;
-    models::EventSchedule sched;
-    const auto observer = [&](const sim::UpdateView& v) {
-        recorder.write(v.time_ms, v.y, v.m, v.b, v.logits);
-        scorer.push(v.logits);
-    };
+    io::SpikeBatcher batcher(dataset_, cfg, grid_);
+    std::vector<io::BatchItem> items;
+    models::Batch batch;
+    std::vector<float> x_t, y_row(static_cast<std::size_t>(N)), m_row(static_cast<std::size_t>(N) * d_m),
+        b_row(static_cast<std::size_t>(N) * n_b);
+    std::vector<double> dt_rows;
+    std::vector<int> item_of_row, handle_of_item;
+    std::vector<sim::SampleScorer> scorers;
     SimulationResult res;
-    for (std::int64_t i = first_; i < end_; ++i) {
-        const int label = adding ? pairs_[i].label : dataset_.samples[i].label;
-        recorder.begin_sample(i, label);
-        sim.reset();
-        scorer.reset();
-        if (!grid_) {
-            x.assign(static_cast<std::size_t>(T) * C, 0.0f);
-            if (adding)
-                io::bin_adding_pair(dataset_, pairs_[i], dt, window, x.data(), T, 1, 0, C);
-            else
-                io::bin_sample(dataset_.samples[i], dt, window, 0, x.data(), T, 1, 0, C);
-            sim.run_clock(x.data(), T, observer);
-        } else {
-            ev.times_ms.clear();
-            ev.channels.clear();
-            if (adding) {
-                append_events(dataset_.samples[pairs_[i].a], window, 0.0, ev);
-                append_events(dataset_.samples[pairs_[i].b], window, window, ev);
-            } else {
-                append_events(dataset_.samples[i], window, 0.0, ev);
+    for (std::int64_t i0 = first_; i0 < end_; i0 += request_.batch) {
+        const auto i1 = std::min<std::int64_t>(end_, i0 + request_.batch);
+        items.clear();
+        for (std::int64_t i = i0; i < i1; ++i)
+            items.push_back(adding ? io::BatchItem{pairs_[i].a, pairs_[i].b, pairs_[i].label}
+                                   : io::BatchItem{i, -1, dataset_.samples[i].label});
+        batcher.assemble(items, batch);
+        const int B = batch.B, T = batch.T;
+        item_of_row.assign(static_cast<std::size_t>(B), 0);
+        for (std::size_t k = 0; k < items.size(); ++k) item_of_row[batcher.row_of(k)] = static_cast<int>(k);
+        handle_of_item.clear();
+        scorers.assign(items.size(), sim::SampleScorer(scoring.loss, scoring.last_k, n_out));
+        for (std::size_t k = 0; k < items.size(); ++k)
+            handle_of_item.push_back(recorder.begin_sample(i0 + static_cast<std::int64_t>(k), items[k].label));
+        const auto stepper = backend_->make_stepper(B);
+        x_t.assign(static_cast<std::size_t>(C) * B, 0.0f);
+        dt_rows.assign(static_cast<std::size_t>(B), mc.dt_ms);
+        for (int t = 0; t < T; ++t) {
+            int active = B;
+            if (batcher.event()) {
+                active = 0;
+                while (active < B && batch.cells[static_cast<std::size_t>(t) * B + active] > 0) ++active;
+                for (int r = 0; r < active; ++r) {
+                    const auto& sched = batcher.schedule(static_cast<std::size_t>(item_of_row[r]));
+                    dt_rows[r] = sched.dt_ms[static_cast<std::size_t>(t - batcher.first_step(r))];
+                }
             }
-            models::EventScheduleBuilder builder(*grid_, adding ? 2 * window : window);
-            builder.next_slice(ev.times_ms.data(), ev.channels.data(), ev.times_ms.size(), true, sched);
-            sim.run_event(sched, observer);
+            // The update's input by channel, [C][B] (the engine's layout).
+            const float* xs = batch.x.data() + static_cast<std::size_t>(t) * B * C;
+            for (int c = 0; c < C; ++c)
+                for (int r = 0; r < B; ++r) x_t[static_cast<std::size_t>(c) * B + r] = xs[static_cast<std::size_t>(r) * C + c];
+            stepper->advance_rows(dt_rows.data(), active, x_t.data());
+            const sim::StepperView v = stepper->view();
+            for (int r = 0; r < active; ++r) {
+                const int k = item_of_row[r];
+                const double time = batcher.event()
+                                        ? batcher.schedule(static_cast<std::size_t>(k)).time_ms[static_cast<std::size_t>(
+                                              t - batcher.first_step(r))]
+                                        : static_cast<double>(t + 1) * mc.dt_ms;
+                // Row r of the [N][B][...] layouts, as one sample's [N][...] arrays.
+                for (int j = 0; j < N; ++j) y_row[j] = v.y[static_cast<std::size_t>(j) * B + r];
+                if (want_m)
+                    for (int j = 0; j < N; ++j)
+                        std::copy_n(v.m + (static_cast<std::size_t>(j) * B + r) * d_m, d_m, m_row.data() + static_cast<std::size_t>(j) * d_m);
+                if (want_b)
+                    for (int j = 0; j < N; ++j)
+                        std::copy_n(v.b + (static_cast<std::size_t>(j) * B + r) * n_b, n_b, b_row.data() + static_cast<std::size_t>(j) * n_b);
+                const float* logits = v.logits + static_cast<std::size_t>(r) * n_out;
+                recorder.write(handle_of_item[k], time, y_row.data(), want_m ? m_row.data() : nullptr,
+                               want_b ? b_row.data() : nullptr, logits);
+                scorers[k].push(logits);
+            }
+            res.updates += active;
         }
-        res.stats.add(scorer.score(label));
-        recorder.end_sample(sim.logits(), scorer.prediction());
-        res.updates += sim.updates();
-        ++res.samples;
+        const sim::StepperView v = stepper->view();
+        for (std::size_t k = 0; k < items.size(); ++k) {
+            res.stats.add(scorers[k].score(items[k].label));
+            recorder.end_sample(handle_of_item[k], v.logits + static_cast<std::size_t>(batcher.row_of(k)) * n_out,
+                                scorers[k].prediction());
+        }
+        res.samples += static_cast<std::int64_t>(items.size());
     }
     return res;
 }
@@ -237,6 +259,7 @@ SimulationResult Simulation::run_bytes(io::Recorder& recorder) {
     std::int64_t delivered = 0;  // bytes of the sample delivered so far
     std::int64_t k0 = 0;         // sample index of buf[0]
     const float one = 1.0f;
+    const int handle = recorder.begin_sample(first_, -1);
     // After an update: predict the next undelivered byte (in buf: each chunk is read with one byte of
     // look-ahead), then record.
     const auto after_update = [&](std::int64_t delivered_now) {
@@ -247,9 +270,8 @@ SimulationResult Simulation::run_bytes(io::Recorder& recorder) {
                 sim::compute_loss<float>(models::LossMode::next_byte, sim.logits(), 1, 1, n_out, &target, nullptr));
         }
         const auto v = sim.view();
-        recorder.write(v.time_ms, v.y, v.m, v.b, v.logits);
+        recorder.write(handle, v.time_ms, v.y, v.m, v.b, v.logits);
     };
-    recorder.begin_sample(first_, -1);
     while (k0 < n) {
         std::int64_t k1 = std::min(n, k0 + kChunk);
         // Event mode: a slice must end between cells (bytes sharing a cell are delivered together).
@@ -285,7 +307,7 @@ SimulationResult Simulation::run_bytes(io::Recorder& recorder) {
         }
         k0 = k1;
     }
-    recorder.end_sample(sim.logits(), sim::argmax(sim.logits(), n_out));
+    recorder.end_sample(handle, sim.logits(), sim::argmax(sim.logits(), n_out));
     res.updates = sim.updates();
     res.samples = 1;
     return res;

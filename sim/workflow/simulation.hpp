@@ -1,7 +1,11 @@
-// Simulation of a trained model over a dataset as a library call (`elmsim simulate`): samples one at
-// a time through the Simulator in clock mode (bins of the model's dt, exactly as training bins) or
-// event mode (sim/event_schedule.hpp: float64 event times, updates only when something happens),
-// every update handed to a Recorder, every sample scored as evaluation scores it.
+// Simulation of a trained model over a dataset as a library call (`elmsim simulate`): in clock mode
+// (bins of the model's dt, exactly as training bins) or event mode (models/event_schedule.hpp: float64
+// event times, updates only when something happens), every update handed to a Recorder, every sample
+// scored as evaluation scores it. Spike samples run `batch` at a time through one backend stepper,
+// made the way training and evaluation make batches (io::SpikeBatcher: in event mode each sample's own
+// schedule, padded at the start), so a test set costs about what evaluating it costs; each sample's
+// floats do not depend on the batch it ran in. The default time base is the model's own: an
+// event-trained model simulates on its event grid and reproduces its evaluation bit for bit.
 //
 // The samples: those of an SHD-format file (SHD-Adding: the run's fixed evaluation pairs,
 // io::evaluation_pairs, sample i = pair i), or for a byte model the whole byte file (or standard
@@ -40,10 +44,11 @@ struct SimulationRequest {
     std::string data_path;  // SHD-format file; for byte models any file, or "-" for standard input
     // Samples [first, end) (pairs for SHD-Adding, bytes for text); default: all.
     std::optional<std::int64_t> first, end;
-    TimeMode mode = TimeMode::clock;
-    // Event mode: events closer than resolution_ms merge (default 0.1 ms); no gap between updates
-    // exceeds max_dt_ms (default: the model's dt). Rejected in clock mode.
+    std::optional<TimeMode> mode;  // default: the time base the model was trained on
+    // Event mode: events closer than resolution_ms merge, no gap between updates exceeds max_dt_ms.
+    // Defaults: an event-trained model's own grid; else 0.1 ms and the model's dt. Rejected in clock mode.
     std::optional<double> resolution_ms, max_dt_ms;
+    int batch = 16;  // spike samples run together (1 = one at a time; the floats are the same)
     // How analog outputs drive their targets (spec section 5). Default: the model's rule; a model
     // written before the rate rule (no drive attribute) gets the rate rule, with a notice in event mode.
     std::optional<models::DriveRule> drive;
@@ -76,6 +81,7 @@ public:
     const std::vector<std::string>& notices() const { return notices_; }
     const sim::Backend& backend() const { return *backend_; }
     bool bytes() const { return bytes_; }
+    TimeMode mode() const { return mode_; }
     std::int64_t first() const { return first_; }
     std::int64_t end() const { return end_; }
     // What run() will ask the recorder to prepare.
@@ -95,6 +101,7 @@ private:
     LoadedModel model_;
     std::unique_ptr<sim::Backend> backend_;
     bool bytes_ = false;
+    TimeMode mode_ = TimeMode::clock;
     std::optional<models::EventGrid> grid_;
     std::optional<io::ByteStream> stream_;
     io::SpikeDataset dataset_;

@@ -24,7 +24,7 @@ namespace fs = std::filesystem;
 
 struct SimulateArgs {
     workflow::SimulationRequest request;
-    std::string samples, mode = "clock", trace, record = "y", neurons = "all", drive;
+    std::string samples, mode, trace, record = "y", neurons = "all", drive;
     std::int64_t decimate = 1;
     bool final_logits = false;
 };
@@ -66,16 +66,17 @@ bool same_file(const std::string& a, const std::string& b) {
 
 void run_simulate(SimulateArgs& a) {
     auto& r = a.request;
-    if (a.mode != "clock" && a.mode != "event")
+    if (!a.mode.empty() && a.mode != "clock" && a.mode != "event")
         throw InputError(fmt::format("--mode: expected \"clock\" or \"event\", got \"{}\"", a.mode));
-    r.mode = a.mode == "event" ? workflow::TimeMode::event : workflow::TimeMode::clock;
+    if (!a.mode.empty()) r.mode = a.mode == "event" ? workflow::TimeMode::event : workflow::TimeMode::clock;
     parse_samples(a.samples, r);
     if (!a.drive.empty())
         r.drive = with_flag_names({{"drive", "--drive"}}, [&] { return models::drive_rule_from_string(a.drive); });
     r.created_by = created_by();
     const FlagNames flags = {{"samples", "--samples"},     {"resolution_ms", "--resolution-ms"},
                              {"max_dt_ms", "--max-dt-ms"}, {"record", "--record"},
-                             {"threads", "--threads"},     {"backend", "--backend"}};
+                             {"threads", "--threads"},     {"backend", "--backend"},
+                             {"batch", "--batch"}};
     workflow::Simulation sim = with_flag_names(flags, [&] { return workflow::Simulation(r); });
     for (const auto& note : sim.notices()) fmt::print(stderr, "elmsim: note: {}\n", note);
     // The neuron selection is parsed against the model's N, known once the model is loaded.
@@ -90,11 +91,12 @@ void run_simulate(SimulateArgs& a) {
     io::TraceWriter writer(a.trace);
     const auto tot = sim.run(writer);
 
+    const std::string mode = workflow::to_string(sim.mode());
     if (tot.bytes)
         fmt::print("simulate ({} mode): {} bytes, bpc {:.4f} over {} predicted bytes, next-byte accuracy {:.4f}\n",
-                   a.mode, tot.end - tot.first, tot.stats.bpc(), tot.stats.count, tot.stats.accuracy());
+                   mode, tot.end - tot.first, tot.stats.bpc(), tot.stats.count, tot.stats.accuracy());
     else
-        fmt::print("simulate ({} mode): {} samples, accuracy {:.4f}, loss {:.4f}\n", a.mode, tot.samples,
+        fmt::print("simulate ({} mode): {} samples, accuracy {:.4f}, loss {:.4f}\n", mode, tot.samples,
                    tot.stats.accuracy(), tot.stats.loss());
     const double wall = tot.wall_seconds;
     fmt::print("updates {}  wall {:.3f} s  {:.0f} updates/s  {}\ntrace: {}\n", tot.updates, wall,
@@ -111,13 +113,17 @@ void register_simulate(CLI::App& app) {
     cmd->add_option("--data", r.data_path, "SHD-format file, or for byte models a byte file or - (standard input)")
         ->required();
     cmd->add_option("--samples", a->samples, "Half-open range a:b of samples (pairs for SHD-Adding, bytes for text)");
-    cmd->add_option("--mode", a->mode, "clock (fixed dt, as training) or event (updates only when needed)");
+    cmd->add_option("--mode", a->mode,
+                    "clock (fixed dt) or event (updates only when needed); default: what the model was trained on");
+    cmd->add_option("--batch", r.batch, "Spike samples simulated together (default 16; the floats do not depend on it)");
     cmd->add_option("--trace", a->trace, "Output trace (HDF5)")->required();
     cmd->add_option("--record", a->record, "Variables to record: comma list of y, m, b, logits, spikes (default y)");
     cmd->add_option("--neurons", a->neurons, "Neurons to record: all, ids and ranges, e.g. 0:64 or 3,5,9");
     cmd->add_option("--decimate", a->decimate, "Keep every K-th update in the trace");
-    cmd->add_option("--resolution-ms", r.resolution_ms, "Event mode: events closer than this merge (default 0.1)");
-    cmd->add_option("--max-dt-ms", r.max_dt_ms, "Event mode: longest step between updates (default: the model's dt)");
+    cmd->add_option("--resolution-ms", r.resolution_ms,
+                    "Event mode: events closer than this merge (default: the model's training grid, else 0.1)");
+    cmd->add_option("--max-dt-ms", r.max_dt_ms,
+                    "Event mode: longest step between updates (default: the model's training grid, else its dt)");
     cmd->add_option("--drive", a->drive,
                     "How analog outputs drive their targets: rate (default) or per_update (the rule of models "
                     "written before the rate rule)");
