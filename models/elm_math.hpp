@@ -267,7 +267,8 @@ ELM_HD Real lif_output(Real v, Real beta, bool soft) { return spike_output(v, Re
 
 // dL/dv_t of step t from g_y = dL/ds_t (readout and recurrent synapses) and G = dL/dv_{t+1}: s_t reaches
 // the loss directly and through the reset of v_{t+1} = kappa_v v_t (1 - s_t) + I_{t+1}; v_t through s_t
-// (surrogate) and through the leak.
+// (surrogate) and through the leak. kappa_v is the leak of update t + 1 (on an event schedule it need
+// not be update t's).
 template <class Real>
 ELM_HD Real lif_backward(Real g_y, Real G, Real v, Real s, Real kappa_v, Real beta) {
     const Real g_s = g_y - G * kappa_v * v;

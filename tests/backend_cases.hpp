@@ -1,8 +1,9 @@
 // The table of cases every backend is checked on (tests/test_backend_parity.cpp), in the manner of
 // ggml's test-backend-ops: one list of small networks and batches covering analog / spike / LIF
 // outputs, ReLU / SiLU, 1-3 hidden layers, every loss mode, a byte embedding, a carried state, fixed
-// timescales, input dropout and recomputation. The parity test runs each case on every registered
-// backend against the float64 CPU reference, and by finite differences on the reference itself.
+// timescales, input dropout and recomputation, on the clock or on each sample's own event schedule
+// (variable dt per update and row, padding at the start). The parity test runs each case on every
+// registered backend against the float64 CPU reference, and by finite differences on the reference.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +11,8 @@
 #include <vector>
 
 #include "elmsim/models/batch.hpp"
+#include "elmsim/models/event_batch.hpp"
+#include "elmsim/models/event_schedule.hpp"
 #include "elmsim/models/model_config.hpp"
 #include "elmsim/models/rng.hpp"
 #include "elmsim/models/train_config.hpp"
@@ -27,6 +30,9 @@ struct BackendCase {
     bool carried = false;      // start from a non-zero state (truncated BPTT) and read the final one
     double dropout = 0.0;      // input dropout, masks drawn from the same seeded RNG on both sides
     int recompute_every = 0;   // the backend recomputes stretches; the reference keeps the full tape
+    // Learning on the event schedule (0 = the clock): each row its own random events over event_ms,
+    // merged on this resolution, ticks at most max_dt_ms apart.
+    double resolution_ms = 0.0, max_dt_ms = 0.0, event_ms = 0.0;
 };
 
 inline models::ModelConfig case_base() {
@@ -111,6 +117,44 @@ inline std::vector<BackendCase> backend_cases() {
         add(k);
     }
     {
+        BackendCase k{"event schedule: analog silu l=2 mean_last_k, rate rule", case_base(), LossMode::mean_last_k, 3};
+        k.cfg.phi = Phi::silu;
+        k.cfg.l = 2;
+        k.resolution_ms = 0.5;
+        k.max_dt_ms = 3.0;
+        k.event_ms = 16.0;
+        add(k);
+    }
+    {
+        BackendCase k{"event schedule: analog relu carried, recompute every 4", case_base()};
+        k.carried = true;
+        k.recompute_every = 4;
+        k.resolution_ms = 1.0;
+        k.max_dt_ms = 4.0;
+        k.event_ms = 24.0;
+        add(k);
+    }
+    {
+        BackendCase k{"event schedule: spike silu last", case_base()};
+        k.cfg.output_mode = OutputMode::spike;
+        k.cfg.phi = Phi::silu;
+        k.cfg.theta = 0.03;
+        k.resolution_ms = 0.5;
+        k.max_dt_ms = 2.0;
+        k.event_ms = 14.0;
+        add(k);
+    }
+    {
+        BackendCase k{"event schedule: lif mean_last_k", case_base(), LossMode::mean_last_k, 3};
+        k.cfg.output_mode = OutputMode::lif;
+        k.cfg.tau_v_ms = 8.0;
+        k.input_scale = 4.0;
+        k.resolution_ms = 1.0;
+        k.max_dt_ms = 5.0;
+        k.event_ms = 30.0;
+        add(k);
+    }
+    {
         BackendCase k{"bytes embedding silu next_byte carried", case_base(), LossMode::next_byte};
         k.cfg.C = 256;
         k.cfg.n_out = 256;
@@ -134,8 +178,37 @@ inline std::vector<BackendCase> backend_cases() {
     return out;
 }
 
+// A batch on the event schedule: every row its own random events (some rows sparse, some busy, so
+// the schedules differ in length and the batch is padded).
+inline models::Batch case_event_batch(const BackendCase& k, std::uint64_t seed) {
+    const models::ModelConfig& cfg = k.cfg;
+    Rng rng(seed, 29);
+    const models::EventGrid grid = models::make_event_grid(k.resolution_ms, k.max_dt_ms);
+    std::vector<models::EventSchedule> schedules(static_cast<std::size_t>(k.B));
+    for (int b = 0; b < k.B; ++b) {
+        const int n = static_cast<int>(rng.below(static_cast<std::uint64_t>(6 + 12 * b)));
+        std::vector<double> t;
+        std::vector<std::int32_t> c;
+        for (int e = 0; e < n; ++e) {
+            t.push_back(rng.uniform(0.0, k.event_ms));
+            c.push_back(static_cast<std::int32_t>(rng.below(static_cast<std::uint64_t>(cfg.C))));
+        }
+        models::EventScheduleBuilder builder(grid, k.event_ms);
+        builder.next_slice(t.data(), c.data(), t.size(), true, schedules[static_cast<std::size_t>(b)]);
+    }
+    std::vector<const models::EventSchedule*> pointers;
+    for (const auto& s : schedules) pointers.push_back(&s);
+    models::Batch batch;
+    models::fill_event_batch(pointers, cfg.C, k.resolution_ms, batch);
+    for (auto& v : batch.x) v *= static_cast<float>(k.input_scale);
+    batch.targets.resize(static_cast<std::size_t>(k.B));
+    for (auto& t : batch.targets) t = static_cast<std::int32_t>(rng.below(static_cast<std::uint64_t>(cfg.n_out)));
+    return batch;
+}
+
 // A batch of the case: sparse event counts (or random bytes) and random targets, from `seed`.
 inline models::Batch case_batch(const BackendCase& k, std::uint64_t seed) {
+    if (k.resolution_ms > 0.0) return case_event_batch(k, seed);
     const models::ModelConfig& cfg = k.cfg;
     Rng rng(seed, 23);
     models::Batch batch;

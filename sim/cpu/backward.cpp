@@ -183,10 +183,13 @@ void elm_neuron_backward(const models::Network<Real>& net, const StepTiming<Real
     }
 }
 
+// `next` is the timing of step t + 1 (null at the last step): v_{t+1} = kappa_v(dt_{t+1}) v_t (1 - s_t)
+// + I_{t+1} carries dL/dv_{t+1} back with the NEXT update's leak, which on an event schedule differs
+// from this one's.
 template <class Real>
-void lif_neuron_backward(const models::Network<Real>& net, const StepTiming<Real>& timing, int i, int t,
-                         const PresynapticRows<Real>& presyn, const Tape<Real>& tape, const Real* g_y_readout_t,
-                         Real* grads, BackwardWorkspace<Real>& ws) {
+void lif_neuron_backward(const models::Network<Real>& net, const StepTiming<Real>& timing, const StepTiming<Real>* next,
+                         int i, int t, const PresynapticRows<Real>& presyn, const Tape<Real>& tape,
+                         const Real* g_y_readout_t, Real* grads, BackwardWorkspace<Real>& ws) {
     const ModelConfig& cfg = net.cfg;
     const int B = tape.B, Ba = timing.active, kc = cfg.k_c;
     const Real beta = static_cast<Real>(cfg.beta);
@@ -199,7 +202,8 @@ void lif_neuron_backward(const models::Network<Real>& net, const StepTiming<Real
         const std::size_t nbi = I * B + b;
         const Real v = tape.v[slot * tape.y_stride + nbi];
         const Real s = tape.y[slot * tape.y_stride + nbi];
-        gv[b] = models::lif_backward(g_y_readout_t[nbi] + ws.g_yrec[nbi], gv[b], v, s, timing.rows[b]->kappa_v, beta);
+        const Real kv_next = (next ? next->rows[b] : timing.rows[b])->kappa_v;  // no step t + 1: G is 0
+        gv[b] = models::lif_backward(g_y_readout_t[nbi] + ws.g_yrec[nbi], gv[b], v, s, kv_next, beta);
     }
     for (int k = 0; k < kc; ++k) {
         const Real* z = presyn.row(src[k]);
@@ -258,6 +262,8 @@ void segment_backward(const models::Network<Real>& net, const BatchTiming<Real>&
     const auto& fo = ws.fan_out;
     for (int t = tape.T - 1; t >= 0; --t) {
         const StepTiming<Real> st = timing.at(t);
+        const bool has_next = t + 1 < timing.steps;
+        const StepTiming<Real> next = has_next ? timing.at(t + 1) : st;
         const int Ba = st.active;
         const Real* x_t = x + t * step_in;
         const Real* gyr = g_y_readout + t * slot;
@@ -267,7 +273,7 @@ void segment_backward(const models::Network<Real>& net, const BatchTiming<Real>&
         ex.parallel_for(N, [&](int begin, int end) {
             for (int i = begin; i < end; ++i) {
                 if (lif)
-                    lif_neuron_backward(net, st, i, t, presyn, tape, gyr, grads, ws);
+                    lif_neuron_backward(net, st, has_next ? &next : nullptr, i, t, presyn, tape, gyr, grads, ws);
                 else
                     elm_neuron_backward(net, st, i, t, presyn, tape, gyr, grads, ws, ws.scratch.data() + i * per_neuron);
             }

@@ -77,6 +77,7 @@ void Learner<Real>::build_timing(const models::Batch& batch) {
     const int T = batch.T, B = batch.B;
     timing_ = BatchTiming<Real>{};
     timing_.B = B;
+    timing_.steps = T;
     if (batch.cells.empty()) {  // clock mode: every row of every step one dt_ms
         compute_decays(net_, cfg.dt_ms, decays_);
         row_decays_.assign(static_cast<std::size_t>(B), &decays_);

@@ -33,6 +33,7 @@ struct BatchTiming {
     const unsigned char* uniform = nullptr;  // [T]; null = every step uniform
     const unsigned char* scaled = nullptr;   // [T]; null = no step scaled
     int B = 0;
+    int steps = 0;  // steps from this origin on: at(t) is defined for t < steps
 
     StepTiming<Real> at(int t) const {
         return {rows + static_cast<std::size_t>(t) * step_stride, active ? active[t] : B, uniform ? uniform[t] != 0 : true,
@@ -45,6 +46,7 @@ struct BatchTiming {
         if (active) s.active += t0;
         if (uniform) s.uniform += t0;
         if (scaled) s.scaled += t0;
+        s.steps -= t0;
         return s;
     }
 };
