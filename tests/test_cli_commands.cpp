@@ -12,7 +12,7 @@ using test::run_elmsim;
 
 namespace {
 const char* kCommands[] = {"info", "budget", "init", "train", "eval", "simulate", "generate", "gen-shd",
-                           "bench", "bench-gemm", "bench-sim"};
+                           "bench", "bench-gemm", "bench-sim", "bench-event"};
 }
 
 TEST_CASE("cli: every command has help, and no help text talks about issues", "[cli]") {

@@ -1,4 +1,4 @@
-// The benchmark programs, reachable as `elmsim bench`, `elmsim bench-gemm` and `elmsim bench-sim`
+// The benchmark programs, reachable as `elmsim bench`, `bench-gemm`, `bench-sim` and `bench-event`
 // but kept apart from the user-facing commands and libraries (library elm_bench): each measures
 // elmsim against a reference in the same run and prints a table (docs/benchmarks.md).
 #pragma once
@@ -10,5 +10,6 @@ namespace elm::bench {
 void register_bench(CLI::App& app);       // training speed against the PyTorch reference
 void register_bench_gemm(CLI::App& app);  // the CPU backend's GEMM kernels against tuned BLAS
 void register_bench_sim(CLI::App& app);   // clock vs event simulation cost
+void register_bench_event(CLI::App& app); // learning on the event schedule vs the clock
 
 }  // namespace elm::bench
