@@ -28,7 +28,7 @@ void SpikeBatcher::assemble(const std::vector<BatchItem>& items, models::Batch& 
         b.C = C;
         b.x.assign(static_cast<std::size_t>(T_) * B * C, 0.0f);
         b.tokens.clear();
-        b.cells.clear();
+        b.gap_cells.clear();
         b.resolution_ms = 0.0;
         b.targets.assign(static_cast<std::size_t>(B), 0);
         b.continues = false;

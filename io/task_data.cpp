@@ -2,19 +2,14 @@
 
 #include <algorithm>
 #include <numeric>
-#include <optional>
 
 #include <fmt/format.h>
 
 #include "elmsim/io/byte_stream.hpp"
-#include "elmsim/io/sample_events.hpp"
-#include "elmsim/io/spike_batcher.hpp"
 #include "elmsim/io/shd_adding.hpp"
-#include "elmsim/io/spike_binning.hpp"
+#include "elmsim/io/spike_batcher.hpp"
 #include "elmsim/io/spike_dataset.hpp"
 #include "elmsim/models/error.hpp"
-#include "elmsim/models/event_batch.hpp"
-#include "elmsim/models/event_schedule.hpp"
 
 namespace elm::io {
 
@@ -43,9 +38,11 @@ std::vector<std::int64_t> epoch_order(std::int64_t n, std::uint64_t seed, std::i
 class SpikeClassSource : public models::BatchSource {
 public:
     SpikeClassSource(SpikeDataset ds, const ExperimentConfig& cfg, int batch)
-        : ds_(std::move(ds)), assembler_(ds_, cfg), B_(batch), seed_(cfg.train.seed) {
+        : ds_(std::move(ds)), batcher_(ds_, cfg), B_(batch), seed_(cfg.train.seed) {
         order_ = epoch_order(size(), seed_, 0);
     }
+    SpikeClassSource(const SpikeClassSource&) = delete;  // batcher_ refers to ds_
+    SpikeClassSource& operator=(const SpikeClassSource&) = delete;
     std::int64_t size() const { return static_cast<std::int64_t>(ds_.samples.size()); }
     std::int64_t train_size() const override { return size(); }
     void next_train(models::Batch& b, Rng&) override {
@@ -59,7 +56,7 @@ public:
             const std::int64_t k = order_[pos_++];
             items_.push_back(BatchItem{k, -1, ds_.samples[k].label});
         }
-        assembler_.assemble(items_, b);
+        batcher_.assemble(items_, b);
     }
     void rewind_eval() override { eval_pos_ = 0; }
     bool next_eval(models::Batch& b) override {
@@ -67,7 +64,7 @@ public:
         const int rows = static_cast<int>(std::min<std::int64_t>(B_, size() - eval_pos_));
         items_.clear();
         for (int r = 0; r < rows; ++r, ++eval_pos_) items_.push_back(BatchItem{eval_pos_, -1, ds_.samples[eval_pos_].label});
-        assembler_.assemble(items_, b);
+        batcher_.assemble(items_, b);
         return true;
     }
     std::vector<std::int64_t> cursor() const override { return {epoch_, pos_}; }
@@ -81,7 +78,7 @@ public:
 
 private:
     SpikeDataset ds_;
-    SpikeBatcher assembler_;
+    SpikeBatcher batcher_;
     int B_;
     std::uint64_t seed_;
     std::vector<std::int64_t> order_;
@@ -93,9 +90,11 @@ private:
 class AddingSource : public models::BatchSource {
 public:
     AddingSource(SpikeDataset ds, const ExperimentConfig& cfg, int batch, std::int64_t eval_pairs)
-        : ds_(std::move(ds)), assembler_(ds_, cfg), B_(batch) {
+        : ds_(std::move(ds)), batcher_(ds_, cfg), B_(batch) {
         if (eval_pairs > 0) pairs_ = evaluation_pairs(ds_, eval_pairs, cfg.train.seed);
     }
+    AddingSource(const AddingSource&) = delete;  // batcher_ refers to ds_
+    AddingSource& operator=(const AddingSource&) = delete;
     std::int64_t train_size() const override { return static_cast<std::int64_t>(ds_.samples.size()); }
     void next_train(models::Batch& b, Rng& rng) override {
         items_.clear();
@@ -103,7 +102,7 @@ public:
             const AddingPair p = draw_adding_pair(ds_, rng);
             items_.push_back(BatchItem{p.a, p.b, p.label});
         }
-        assembler_.assemble(items_, b);
+        batcher_.assemble(items_, b);
     }
     void rewind_eval() override { eval_pos_ = 0; }
     bool next_eval(models::Batch& b) override {
@@ -115,7 +114,7 @@ public:
             const AddingPair& p = pairs_[eval_pos_++];
             items_.push_back(BatchItem{p.a, p.b, p.label});
         }
-        assembler_.assemble(items_, b);
+        batcher_.assemble(items_, b);
         return true;
     }
     std::vector<std::int64_t> cursor() const override { return {}; }
@@ -123,7 +122,7 @@ public:
 
 private:
     SpikeDataset ds_;
-    SpikeBatcher assembler_;
+    SpikeBatcher batcher_;
     int B_;
     std::vector<AddingPair> pairs_;
     std::vector<BatchItem> items_;

@@ -3,11 +3,12 @@
 //    without embedding;
 //  - tokens [T][B]: input bytes — used instead of x when the model has an embedding (C_e > 0);
 //  - targets: [B] class labels, or [T][B] next bytes for text;
-//  - cells [T][B] (learning on the event schedule, spec section 5; empty = clock mode, every update one
-//    dt_ms): the length of row b's update t in cells of resolution_ms, 0 for padding. Each row is one
-//    sample's own schedule, padded at the START to the longest one (padding holds the initial state,
-//    so every sample's last update is the batch's last step and the loss steps are the same for all),
-//    and rows are ordered longest first, so the rows that update at a step form a prefix.
+//  - gap_cells [T][B] (learning on the event schedule, spec section 5; empty = clock mode, every
+//    update one dt_ms): the length of row b's update t in cells of resolution_ms, 0 for padding. Each
+//    row is one sample's own schedule, padded at the START to the longest one (padding holds the
+//    initial state, so every sample's last update is the batch's last step and the loss steps are the
+//    same for all), and rows are ordered longest first, so the rows that update at a step form a
+//    prefix.
 // BatchSource is what the trainer pulls batches from; io/ implements it for each task. Plain types,
 // shared by io/ (which makes batches) and sim/ (which runs them).
 #pragma once
@@ -26,7 +27,7 @@ struct Batch {
     std::vector<float> x;
     std::vector<std::uint8_t> tokens;
     std::vector<std::int32_t> targets;
-    std::vector<std::int32_t> cells;
+    std::vector<std::int32_t> gap_cells;
     double resolution_ms = 0.0;
     bool continues = false;  // text: this window continues the previous one (carry the state)
 };

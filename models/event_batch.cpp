@@ -33,7 +33,7 @@ EventBatchRows fill_event_batch(std::span<const EventSchedule* const> schedules,
     batch.C = C;
     batch.resolution_ms = resolution_ms;
     batch.x.assign(static_cast<std::size_t>(T) * B * C, 0.0f);
-    batch.cells.assign(static_cast<std::size_t>(T) * B, 0);
+    batch.gap_cells.assign(static_cast<std::size_t>(T) * B, 0);
     batch.tokens.clear();
     batch.continues = false;
     rows.row_of.resize(static_cast<std::size_t>(B));
@@ -47,7 +47,7 @@ EventBatchRows fill_event_batch(std::span<const EventSchedule* const> schedules,
             const std::size_t tb = static_cast<std::size_t>(first + u) * B + r;
             if (s.gap_cells[u] > std::numeric_limits<std::int32_t>::max())
                 throw InputError(fmt::format("event batch: an update of {} cells is too long for a batch", s.gap_cells[u]));
-            batch.cells[tb] = static_cast<std::int32_t>(s.gap_cells[u]);
+            batch.gap_cells[tb] = static_cast<std::int32_t>(s.gap_cells[u]);
             for (std::int64_t e = s.start[u]; e < s.start[u + 1]; ++e) {
                 if (s.channel[e] < 0 || s.channel[e] >= C)
                     throw InputError(fmt::format("event batch: an event on channel {}, the data has channels 0..{}",

@@ -19,12 +19,21 @@ struct EventBatchRows {
     std::vector<int> first_step;  // per row: the step of its first update (T - its updates)
 };
 
-// Fills batch.T, B, C, x [T][B][C] (each update's impulse counts on the raw channels), cells and
+// Fills batch.T, B, C, x [T][B][C] (each update's impulse counts on the raw channels), gap_cells and
 // resolution_ms from one schedule per sample (all on the grid of resolution_ms); targets are the
 // caller's to write, in row order. Leaves tokens empty. InputError for no schedules, an empty
 // schedule, a channel >= C or a gap too long for a batch (> 2^31 - 1 cells).
 EventBatchRows fill_event_batch(std::span<const EventSchedule* const> schedules, int C, double resolution_ms,
                                 Batch& batch);
+
+// The rows that update at step t of an event-schedule batch: the leading rows with gap_cells > 0
+// (they form a prefix, see models/batch.hpp).
+inline int updating_rows(const Batch& batch, int t) {
+    const std::int32_t* g = batch.gap_cells.data() + static_cast<std::size_t>(t) * batch.B;
+    int active = 0;
+    while (active < batch.B && g[active] > 0) ++active;
+    return active;
+}
 
 // The fewest updates a sample of duration_ms can have on a grid: its ticks alone (the final update at
 // the sample's end included). Losses over the last K updates need every sample to have K.

@@ -84,7 +84,8 @@ public:
     // (the padding of a batch of event schedules, models/batch.hpp). x as for advance.
     virtual void advance_rows(const double* dt_ms, int active, const float* x) = 0;
     virtual StepperView view() const = 0;
-    // Distinct dt values whose decays were computed (cache misses): tests check the cache works.
+    // Decay computations (cache misses: a dt seen for the first time, or again after the cache was
+    // emptied): tests check the cache works.
     virtual std::int64_t decay_computations() const = 0;
 };
 

@@ -19,6 +19,7 @@
 #include "elmsim/io/spike_batcher.hpp"
 #include "elmsim/io/spike_dataset.hpp"
 #include "elmsim/io/trace_reader.hpp"
+#include "elmsim/models/error.hpp"
 #include "elmsim/models/event_batch.hpp"
 #include "elmsim/models/network.hpp"
 #include "elmsim/sim/cpu/learner.hpp"
@@ -102,7 +103,7 @@ TEST_CASE("an event-trained model simulates in its event mode exactly as it eval
     for (const auto& p : pairs) items.push_back({p.a, p.b, p.label});
     models::Batch batch;
     batcher.assemble(items, batch);
-    REQUIRE(!batch.cells.empty());
+    REQUIRE(!batch.gap_cells.empty());
     const auto backend = test::backend_for(ck.net);
     sim::RunOptions opt;
     opt.loss = cfg.train.loss;
@@ -152,8 +153,8 @@ TEST_CASE("padding changes nothing: a sample alone and inside a padded batch", "
     k.event_ms = 16.0;
     k.B = 3;
     const models::Batch batch = test::case_batch(k, 4);
-    REQUIRE(batch.cells[0] > 0);
-    REQUIRE(batch.cells[static_cast<std::size_t>(batch.B - 1)] == 0);  // the last row starts padded
+    REQUIRE(batch.gap_cells[0] > 0);
+    REQUIRE(batch.gap_cells[static_cast<std::size_t>(batch.B - 1)] == 0);  // the last row starts padded
     auto net = models::make_network<double>(k.cfg);
     sim::cpu::Executor ex(1);
     sim::cpu::Learner<double> learner(net, ex);
@@ -169,14 +170,14 @@ TEST_CASE("padding changes nothing: a sample alone and inside a padded batch", "
     for (int r = 0; r < batch.B; ++r) {
         // Row r alone: its own updates only, without the padding.
         int first = 0;
-        while (batch.cells[static_cast<std::size_t>(first) * batch.B + r] == 0) ++first;
+        while (batch.gap_cells[static_cast<std::size_t>(first) * batch.B + r] == 0) ++first;
         models::Batch one;
         one.T = batch.T - first;
         one.B = 1;
         one.C = batch.C;
         one.resolution_ms = batch.resolution_ms;
         for (int t = first; t < batch.T; ++t) {
-            one.cells.push_back(batch.cells[static_cast<std::size_t>(t) * batch.B + r]);
+            one.gap_cells.push_back(batch.gap_cells[static_cast<std::size_t>(t) * batch.B + r]);
             const float* x = batch.x.data() + (static_cast<std::size_t>(t) * batch.B + r) * batch.C;
             one.x.insert(one.x.end(), x, x + batch.C);
         }
@@ -201,6 +202,53 @@ TEST_CASE("padding changes nothing: a sample alone and inside a padded batch", "
     INFO("largest gradient difference " << worst << " of " << scale);
     CHECK(scale > 0);
     CHECK(worst <= 1e-12 * scale);  // float64: only the order of the sum differs
+}
+
+TEST_CASE("event batches the engine cannot run are rejected with a message, not run", "[event][learn][input]") {
+    // The engine relies on the layout of models/batch.hpp: updating rows first, padding only at the
+    // start, every row updating at the last step, no negative gap.
+    test::BackendCase k{"bad", test::case_base(), models::LossMode::last, 1};
+    k.resolution_ms = 0.5;
+    k.max_dt_ms = 3.0;
+    k.event_ms = 16.0;
+    k.B = 3;
+    const models::Batch good = test::case_batch(k, 4);
+    auto net = models::make_network<float>(k.cfg);
+    sim::cpu::Executor ex(1);
+    sim::cpu::Learner<float> learner(net, ex);
+    sim::RunOptions opt;
+    std::vector<float> grads(net.params.size(), 0.0f);
+    REQUIRE_NOTHROW(learner.run(good, opt, nullptr, grads.data(), nullptr));
+    const auto at = [&](models::Batch& b, int t, int r) -> std::int32_t& {
+        return b.gap_cells[static_cast<std::size_t>(t) * b.B + r];
+    };
+    const int last = good.T - 1;
+    const auto rejected = [&](models::Batch b, const char* why) {
+        INFO(why);
+        CHECK_THROWS_AS(learner.run(b, opt, nullptr, grads.data(), nullptr), InputError);
+    };
+    models::Batch b = good;
+    at(b, last, 0) = 0;  // row 0 holds at the last step while the others update
+    rejected(b, "a held row before updating ones");
+    b = good;
+    for (int r = 0; r < b.B; ++r) at(b, last, r) = 0;
+    rejected(b, "no row updates at a step");
+    b = good;
+    at(b, last, b.B - 1) = 0;
+    rejected(b, "the last row does not update at the last step");
+    b = good;
+    REQUIRE(at(b, last - 2, b.B - 1) > 0);
+    at(b, last - 1, b.B - 1) = 0;  // the last row pauses: padding in the middle
+    rejected(b, "a row that stops updating");
+    b = good;
+    at(b, 0, 0) = -1;
+    rejected(b, "a negative gap");
+    b = good;
+    b.gap_cells.pop_back();
+    rejected(b, "gap_cells of the wrong size");
+    b = good;
+    b.resolution_ms = 0.0;
+    rejected(b, "no resolution");
 }
 
 TEST_CASE("event batches: recomputation gives the full tape's gradients bit for bit; 1 thread = 2", "[event][learn]") {
@@ -273,7 +321,7 @@ TEST_CASE("event batches: a silent stretch costs its ticks, not its length", "[e
     CHECK(rows.row_of[1] == 0);           // longest first
     CHECK(rows.first_step[1] == 1);       // the shorter one padded by one update at the start
     std::int64_t updates = 0;
-    for (const auto g : batch.cells) updates += g > 0;
+    for (const auto g : batch.gap_cells) updates += g > 0;
     CHECK(updates == short_s.updates() + long_s.updates());  // padding is not an update
 }
 

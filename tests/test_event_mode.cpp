@@ -188,6 +188,32 @@ double max_error(const Recording& event, const Recording& clock, const ModelConf
     return worst;
 }
 
+TEST_CASE("a stepper computes each dt's decays once: wide batches, many gaps, a cache emptied only when full",
+          "[event]") {
+    const auto cfg = event_config(OutputMode::analog);
+    const auto net = event_network(cfg);
+    const auto backend = test::backend_for(net);
+    {
+        const int B = 1100;  // more rows than the cache has entries
+        const auto stepper = backend->make_stepper(B);
+        const std::vector<float> x(static_cast<std::size_t>(cfg.C) * B, 0.0f);
+        for (int k = 0; k < 3; ++k) stepper->advance(cfg.dt_ms, x.data());
+        CHECK(stepper->decay_computations() == 1);
+    }
+    const auto stepper = backend->make_stepper(1);
+    const std::vector<float> x(static_cast<std::size_t>(cfg.C), 0.0f);
+    const int distinct = 1500;  // past the cache's 1024 entries once
+    for (int k = 1; k <= distinct; ++k) {
+        const double dt = 0.01 * k;
+        stepper->advance_rows(&dt, 1, x.data());
+    }
+    CHECK(stepper->decay_computations() == distinct);
+    const double again = 0.01 * distinct;  // still cached after the one emptying
+    stepper->advance_rows(&again, 1, x.data());
+    stepper->advance_rows(&again, 1, x.data());
+    CHECK(stepper->decay_computations() == distinct);
+}
+
 TEST_CASE("event mode converges to the fine clock solution as max_dt shrinks", "[event]") {
     // The neurons read only input channels here, so a clock model at the fine dt is the limit to
     // compare with (with recurrent synapses the rate rule makes the limit exist too: test_rate_rule.cpp).

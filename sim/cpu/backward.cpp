@@ -4,7 +4,9 @@
 //   g_a2 = g_dm dm'(a2);  g_W2 += g_a2 h^T;  g_h = W2^T g_a2;  ... through l layers ... g_u = W1^T g_a1
 //   g_b += g_u[:n_b];  g_m_prev = g_m kappa_m + g_u[n_b:] kappa_m;  g_kappa_m += g_u[n_b:] m_{t-1}
 //   g_w += g_b[branch] z;  g_z = g_b[branch] w (summed per source by the gather);  g_b_prev = kappa_b g_b
-// and kappa gradients reach tau_m_raw through StepDecays::dk*_draw.
+//   g_y_{t-1}[src - C] += g_z g(dt) for analog sources (z = y g(dt), the rate rule)
+// and kappa gradients reach tau_m_raw through StepDecays::dk*_draw (per row when the rows of a step
+// have their own dt; padded rows get no gradient).
 // LIF: g_s = g_y - G kappa_v v_t;  g_v = g_s H'(v_t - 1) + G kappa_v (1 - s_t), G = dL/dv_{t+1}.
 #include "elmsim/sim/cpu/backward.hpp"
 

@@ -1,5 +1,6 @@
 #include "elmsim/sim/cpu/cpu_stepper.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <utility>
@@ -20,6 +21,9 @@ CpuStepper::CpuStepper(const models::Network<float>& net, Executor& ex, int B, c
     a_.assign(lif ? 0 : slot * cfg.l * cfg.d_h, 0.0f);
     dm_.assign(lif ? 0 : slot * cfg.d_m, 0.0f);
     logits_.assign(static_cast<std::size_t>(B) * cfg.n_out, 0.0f);
+    const std::size_t entry_bytes =
+        sizeof(StepDecays<float>) + (lif ? 0 : 4 * sizeof(float) * static_cast<std::size_t>(cfg.N) * cfg.d_m);
+    cache_capacity_ = std::clamp<std::size_t>(kDecayCacheBytes / entry_bytes, kDecayCacheMin, kDecayCacheMax);
     reset();
 }
 
@@ -60,15 +64,13 @@ void CpuStepper::advance_rows(const double* dt_ms, int active, const float* x) {
         ws_.prepared = false;
         seen_version_ = *params_version_;
     }
-    if (cache_.size() + static_cast<std::size_t>(active) > kDecayCacheSize) cache_.clear();
+    // Emptied only when full, and never within an update (its rows point into it): at most
+    // cache_capacity_ + B entries.
+    if (cache_.size() >= cache_capacity_) cache_.clear();
     rows_.assign(static_cast<std::size_t>(B_), nullptr);
-    bool uniform = true, scaled = false;
-    for (int b = 0; b < active; ++b) {
-        rows_[b] = &decays_for(dt_ms[b]);
-        uniform = uniform && rows_[b] == rows_[0];
-        scaled = scaled || rows_[b]->rate_gain != 1.0f;
-    }
-    const StepTiming<float> timing{rows_.data(), active, uniform, scaled};
+    for (int b = 0; b < active; ++b)  // rows with the dt of the row before share its lookup
+        rows_[b] = b > 0 && dt_ms[b] == dt_ms[b - 1] ? rows_[b - 1] : &decays_for(dt_ms[b]);
+    const StepTiming<float> timing = make_step_timing<float>(rows_.data(), active);
     const StepSlots<float> slots{prev_.b.data(), prev_.m.data(), prev_.v.data(), prev_.y.data(),  // read
                                  next_.b.data(), next_.m.data(), next_.v.data(), next_.y.data(),  // written
                                  a_.data(),      dm_.data()};

@@ -1,7 +1,8 @@
 // The CPU backend's Stepper (sim/backend.hpp): B streams of one network advanced update by update
 // without a tape — a double buffer of NetworkState (previous / next), the forward workspace, scratch
-// for the MLP pre-activations and memory drive, and a small cache of StepDecays keyed by dt, so that
-// after the first updates no update allocates.
+// for the MLP pre-activations and memory drive, and a cache of StepDecays keyed by dt (clock mode
+// has one dt, an event schedule one per gap length), so that once every dt has been seen no update
+// allocates or recomputes a decay.
 //
 // Every update runs the same network_step_forward as training (sim/cpu/forward.hpp) and then the same
 // readout_forward (sim/cpu/readout.hpp) on one step, so a clock-mode simulation gives the evaluator's
@@ -39,8 +40,10 @@ private:
     void readout();
 
     // Decays by dt. Event schedules have one dt per gap length (at most max_dt / resolution of them),
-    // clock mode one; the cache is emptied if a run ever brings more than kDecayCacheSize.
-    static constexpr std::size_t kDecayCacheSize = 1024;
+    // clock mode one. The cache holds about kDecayCacheBytes (8 to 1024 entries, each 4 N d_m floats)
+    // and is emptied when full.
+    static constexpr std::size_t kDecayCacheBytes = std::size_t{64} << 20;
+    static constexpr std::size_t kDecayCacheMin = 8, kDecayCacheMax = 1024;
 
     const models::Network<float>& net_;
     Executor& ex_;
@@ -54,6 +57,7 @@ private:
     std::vector<const StepDecays<float>*> rows_;  // [B] the decays of each row's update
     std::vector<double> dt_rows_;                 // [B] advance's dt for every row
     std::unordered_map<double, std::unique_ptr<StepDecays<float>>> cache_;
+    std::size_t cache_capacity_ = kDecayCacheMin;
     std::int64_t decay_computations_ = 0;
 };
 

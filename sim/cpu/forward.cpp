@@ -1,5 +1,6 @@
-// Forward step: per neuron i and sample b (spec section 2)
-//   z = x_t[src] | y_{t-1}[src - C];  b_t = kappa_b b_{t-1} + branch_sum(w z)
+// Forward step: per neuron i and sample b (spec section 2; section 5 for the timing)
+//   z = x_t[src] | y_{t-1}[src - C] g(dt) (analog sources: held rates, g = 1 on the clock step; spike
+//   and LIF sources are impulses, g = 1);  b_t = kappa_b b_{t-1} + branch_sum(w z)
 //   u = [b_t, kappa_m m_{t-1}];  h = phi(W1 u + b1) (l layers);  dm = 1.7159 tanh(2/3 (W2 h + b2))
 //   m_t = kappa_m m_{t-1} + (1 - kappa_l) dm;  v_t = wy . m_t + c;  y_t = v_t | H(v_t - theta)
 // LIF (section 6): v_t = kappa_v v_{t-1} (1 - s_{t-1}) + w . z;  y_t = s_t = H(v_t - 1).
@@ -7,7 +8,8 @@
 // Speed: each neuron's layer is one [B x in] x [in x out] GEMM over weights transposed and packed in
 // column panels once per parameter version (sim/cpu/small_gemm.hpp), so each step streams them in order;
 // synapses read the step's presynaptic values as [source][batch] rows; spiking networks build the
-// synaptic drive by scattering only from sources that fired (spec section 5).
+// synaptic drive by scattering only from sources that fired (spec section 5). Every decay, and g, is
+// the row's own on an event-schedule batch (sim/cpu/step_timing.hpp); padded rows hold their state.
 #include "elmsim/sim/cpu/forward.hpp"
 
 #include <algorithm>

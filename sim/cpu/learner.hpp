@@ -60,7 +60,8 @@ private:
     // because the parameters (tau_m) change between runs.
     void build_timing(const models::Batch& batch);
     StepDecays<Real> decays_;                          // of the model's dt (clock mode)
-    std::vector<StepDecays<Real>> gap_decays_;         // event batches: of a gap of g cells, at index g
+    std::vector<std::int32_t> gaps_;                   // event batches: the distinct gap lengths (cells), ascending
+    std::vector<StepDecays<Real>> gap_decays_;         // the decays of gaps_[k] at index k
     std::vector<const StepDecays<Real>*> row_decays_;  // [B] (clock) or [T][B]
     std::vector<int> active_;                          // [T] (event batches)
     std::vector<unsigned char> uniform_, scaled_;      // [T] (event batches)

@@ -15,15 +15,27 @@ namespace elm::sim::cpu {
 
 template <class Real>
 struct StepTiming {
-    const StepDecays<Real>* const* rows;  // [B] decays of each row's update (rows >= active: unused)
-    int active;                           // rows [0, active) update
+    const StepDecays<Real>* const* rows = nullptr;  // [B] decays of each row's update (rows >= active: unused)
+    int active = 0;                                 // rows [0, active) update
     // Every updating row shares rows[0]'s decays (clock mode): gradients of the timescales then sum
     // over the rows first, as they always have.
-    bool uniform;
+    bool uniform = true;
     // Some updating row scales analog presynaptic values by a rate gain != 1 (the rate rule at dt !=
     // dt_ms).
-    bool scaled;
+    bool scaled = false;
 };
+
+// The timing of a step whose rows [0, active) update with decays rows[0..active): uniform and scaled
+// as they follow from the rows.
+template <class Real>
+StepTiming<Real> make_step_timing(const StepDecays<Real>* const* rows, int active) {
+    StepTiming<Real> s{rows, active, true, false};
+    for (int b = 0; b < active; ++b) {
+        s.uniform = s.uniform && rows[b] == rows[0];
+        s.scaled = s.scaled || rows[b]->rate_gain != Real(1);
+    }
+    return s;
+}
 
 template <class Real>
 struct BatchTiming {

@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
 
 #include <fmt/format.h>
 
 #include "elmsim/io/spike_batcher.hpp"
 #include "elmsim/io/spike_binning.hpp"
 #include "elmsim/models/error.hpp"
+#include "elmsim/models/event_batch.hpp"
 #include "elmsim/models/time_grid.hpp"
 #include "elmsim/sim/scoring.hpp"
 #include "elmsim/sim/simulator.hpp"
@@ -173,6 +175,7 @@ SimulationResult Simulation::run_spikes(io::Recorder& recorder) {
     std::vector<double> dt_rows;
     std::vector<int> item_of_row, handle_of_item;
     std::vector<sim::SampleScorer> scorers;
+    std::unique_ptr<sim::Stepper> stepper;
     SimulationResult res;
     for (std::int64_t i0 = first_; i0 < end_; i0 += request_.batch) {
         const auto i1 = std::min<std::int64_t>(end_, i0 + request_.batch);
@@ -188,18 +191,20 @@ SimulationResult Simulation::run_spikes(io::Recorder& recorder) {
         scorers.assign(items.size(), sim::SampleScorer(scoring.loss, scoring.last_k, n_out));
         for (std::size_t k = 0; k < items.size(); ++k)
             handle_of_item.push_back(recorder.begin_sample(i0 + static_cast<std::int64_t>(k), items[k].label));
-        const auto stepper = backend_->make_stepper(B);
+        // One stepper per batch size (every batch but a ragged last one has request_.batch rows).
+        if (!stepper || stepper->batch() != B)
+            stepper = backend_->make_stepper(B);
+        else
+            stepper->reset();
         x_t.assign(static_cast<std::size_t>(C) * B, 0.0f);
         dt_rows.assign(static_cast<std::size_t>(B), mc.dt_ms);
         for (int t = 0; t < T; ++t) {
             int active = B;
-            if (batcher.event()) {
-                active = 0;
-                while (active < B && batch.cells[static_cast<std::size_t>(t) * B + active] > 0) ++active;
-                for (int r = 0; r < active; ++r) {
-                    const auto& sched = batcher.schedule(static_cast<std::size_t>(item_of_row[r]));
-                    dt_rows[r] = sched.dt_ms[static_cast<std::size_t>(t - batcher.first_step(r))];
-                }
+            if (batcher.event()) {  // dt = gap cells x resolution, as the schedule and the learner have it
+                active = models::updating_rows(batch, t);
+                for (int r = 0; r < active; ++r)
+                    dt_rows[r] = static_cast<double>(batch.gap_cells[static_cast<std::size_t>(t) * B + r]) *
+                                 batch.resolution_ms;
             }
             // The update's input by channel, [C][B] (the engine's layout).
             const float* xs = batch.x.data() + static_cast<std::size_t>(t) * B * C;

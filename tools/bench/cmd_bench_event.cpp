@@ -76,16 +76,16 @@ void run_bench_event(const BenchEventArgs& a) {
     const models::Batch clock = random_batch(m, a.T, a.B, rng);
     models::Batch event_dt = clock;
     event_dt.resolution_ms = m.dt_ms;
-    event_dt.cells.assign(static_cast<std::size_t>(a.T) * a.B, 1);
+    event_dt.gap_cells.assign(static_cast<std::size_t>(a.T) * a.B, 1);
     models::Batch varied = clock;
     varied.resolution_ms = m.dt_ms / a.G;
-    varied.cells.resize(static_cast<std::size_t>(a.T) * a.B);
-    for (auto& g : varied.cells) g = static_cast<std::int32_t>(1 + rng.below(static_cast<std::uint64_t>(a.G)));
+    varied.gap_cells.resize(static_cast<std::size_t>(a.T) * a.B);
+    for (auto& g : varied.gap_cells) g = static_cast<std::int32_t>(1 + rng.below(static_cast<std::uint64_t>(a.G)));
     models::Batch padded = varied;
     const int late = a.T - a.T / 8;  // rows >= 1 update only from here on
     for (int t = 0; t < late; ++t)
         for (int r = 1; r < a.B; ++r) {
-            padded.cells[static_cast<std::size_t>(t) * a.B + r] = 0;
+            padded.gap_cells[static_cast<std::size_t>(t) * a.B + r] = 0;
             std::fill_n(padded.x.begin() + static_cast<std::ptrdiff_t>((static_cast<std::size_t>(t) * a.B + r) * m.C), m.C,
                         0.0f);
         }
@@ -96,7 +96,7 @@ void run_bench_event(const BenchEventArgs& a) {
     one.resolution_ms = varied.resolution_ms;
     one.targets = {varied.targets[0]};
     for (int t = 0; t < a.T; ++t) {
-        one.cells.push_back(varied.cells[static_cast<std::size_t>(t) * a.B]);
+        one.gap_cells.push_back(varied.gap_cells[static_cast<std::size_t>(t) * a.B]);
         const auto x = varied.x.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(t) * a.B * m.C);
         one.x.insert(one.x.end(), x, x + m.C);
     }
