@@ -2,6 +2,7 @@
 // other caller does (sim/backend.hpp).
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <string>
 
@@ -16,6 +17,15 @@ inline std::unique_ptr<sim::Backend> backend_for(const models::Network<float>& n
     sim::BackendOptions o;
     o.threads = threads;
     return sim::make_backend(name, net, o);
+}
+
+// A seeded network with its synaptic weights times `scale`, so that sparse input events visibly drive
+// every neuron (and make spikes).
+inline models::Network<float> network_with_scaled_synapses(const models::ModelConfig& cfg, float scale) {
+    auto net = models::make_network<float>(cfg);
+    float* w = net.tensor(models::TensorId::w_syn);
+    for (std::size_t k = 0; k < net.layout[models::TensorId::w_syn].size; ++k) w[k] *= scale;
+    return net;
 }
 
 }  // namespace elm::test

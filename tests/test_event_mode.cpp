@@ -42,12 +42,8 @@ ModelConfig event_config(OutputMode mode) {
     return cfg;
 }
 
-// Larger synaptic weights so that sparse input events visibly drive every neuron (and make spikes).
 models::Network<float> event_network(const ModelConfig& cfg, float scale = 4.0f) {
-    auto net = models::make_network<float>(cfg);
-    float* w = net.tensor(models::TensorId::w_syn);
-    for (std::size_t k = 0; k < net.layout[models::TensorId::w_syn].size; ++k) w[k] *= scale;
-    return net;
+    return test::network_with_scaled_synapses(cfg, scale);
 }
 
 io::SpikeSample random_events(int n, double t_max, int C, std::uint64_t seed, double grid_ms) {

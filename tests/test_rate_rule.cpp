@@ -119,9 +119,7 @@ TEST_CASE("with recurrent synapses, event mode converges under the rate rule as 
     // cells, ticks at most max_dt apart) approach it; under the old rule they would not (each update
     // adds a full w y, so the recurrent drive per ms grows as updates get finer).
     auto cfg = rate_config();  // input_share 0.5: half the synapses recurrent
-    auto net = models::make_network<float>(cfg);
-    float* w = net.tensor(models::TensorId::w_syn);
-    for (std::size_t k = 0; k < net.layout[models::TensorId::w_syn].size; ++k) w[k] *= 2.0f;
+    const auto net = test::network_with_scaled_synapses(cfg, 2.0f);
     Rng rng(5, 1);
     std::vector<double> t;
     std::vector<std::int32_t> ch;

@@ -43,12 +43,7 @@ ModelConfig session_config(OutputMode mode) {
     return cfg;
 }
 
-models::Network<float> lively(const ModelConfig& cfg) {
-    auto net = models::make_network<float>(cfg);
-    float* w = net.tensor(models::TensorId::w_syn);
-    for (std::size_t k = 0; k < net.layout[models::TensorId::w_syn].size; ++k) w[k] *= 4.0f;
-    return net;
-}
+models::Network<float> lively(const ModelConfig& cfg) { return test::network_with_scaled_synapses(cfg, 4.0f); }
 
 struct Events {
     std::vector<double> t;
