@@ -21,6 +21,7 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "elmsim/io/toml_section.hpp"
 #include "elmsim/models/error.hpp"
 #include "elmsim/models/event_batch.hpp"
 #include "elmsim/models/event_schedule.hpp"
@@ -34,162 +35,6 @@ std::string to_string(TaskKind k) {
 }
 
 namespace {
-
-std::string type_name(const toml::node& n) {
-    switch (n.type()) {
-        case toml::node_type::string: return "a string";
-        case toml::node_type::integer: return "an integer";
-        case toml::node_type::floating_point: return "a floating-point number";
-        case toml::node_type::boolean: return "a boolean";
-        case toml::node_type::array: return "an array";
-        case toml::node_type::table: return "a table";
-        default: return "a date/time";
-    }
-}
-
-// The value as it appears in the file, for "expected X, got Y" messages.
-std::string describe(const toml::node& n) {
-    if (auto v = n.as_integer()) return fmt::format("{}", v->get());
-    if (auto v = n.as_floating_point()) {
-        // fmt prints 64.0 as "64"; keep the decimal point so "expected an integer, got 64.0" reads right.
-        std::string text = fmt::format("{}", v->get());
-        if (text.find_first_of(".eEni") == std::string::npos) text += ".0";
-        return text;
-    }
-    if (auto v = n.as_boolean()) return v->get() ? "true" : "false";
-    if (auto v = n.as_string()) return fmt::format("\"{}\"", v->get());
-    return type_name(n);
-}
-
-std::string line_of(const toml::node& n) {
-    const auto& b = n.source().begin;
-    return b.line > 0 ? fmt::format(" (line {})", b.line) : std::string();
-}
-
-// One TOML table ([task], [model] or [train]) with bookkeeping of the keys that were read.
-class Section {
-public:
-    Section(std::string origin, std::string name, const toml::table* table)
-        : origin_(std::move(origin)), name_(std::move(name)), table_(table) {}
-
-    std::string key_path(std::string_view key) const { return fmt::format("{}.{}", name_, key); }
-
-    const toml::node* node(std::string_view key) const { return table_ ? table_->get(key) : nullptr; }
-    bool has(std::string_view key) const { return node(key) != nullptr; }
-
-    [[noreturn]] void fail(std::string_view key, const std::string& what, const toml::node* n = nullptr) const {
-        throw InputError(fmt::format("{}: {}: {}{}", origin_, key_path(key), what, n ? line_of(*n) : ""));
-    }
-
-    [[noreturn]] void fail_value(std::string_view key, const std::string& expected, const toml::node& n) const {
-        fail(key, fmt::format("expected {}, got {}", expected, describe(n)), &n);
-    }
-
-    // The node of `key` (marked as read), or nullptr when absent.
-    const toml::node* take(std::string_view key) {
-        if (!table_) return nullptr;
-        const toml::node* n = table_->get(key);
-        if (n) used_.insert(std::string(key));
-        return n;
-    }
-
-    std::optional<std::int64_t> integer(std::string_view key, std::int64_t min, std::int64_t max,
-                                        const std::string& expected) {
-        const toml::node* n = take(key);
-        if (!n) return std::nullopt;
-        // A float where an integer is expected (N = 64.0) is a type error: it usually means the
-        // wrong key or a unit mix-up, and silently truncating 64.5 would hide it.
-        const auto* v = n->as_integer();
-        if (!v) fail(key, fmt::format("expected {}, got {} ({})", expected, type_name(*n), describe(*n)), n);
-        if (v->get() < min || v->get() > max) fail_value(key, expected, *n);
-        return v->get();
-    }
-
-    void read(std::string_view key, int& out, int min) {
-        const auto v = integer(key, min, std::numeric_limits<int>::max(), fmt::format("an integer >= {}", min));
-        if (v) out = static_cast<int>(*v);
-    }
-
-    void read(std::string_view key, std::int64_t& out, std::int64_t min) {
-        const auto v = integer(key, min, std::numeric_limits<std::int64_t>::max(),
-                               fmt::format("an integer >= {}", min));
-        if (v) out = *v;
-    }
-
-    void read(std::string_view key, std::uint64_t& out) {
-        const auto v = integer(key, 0, std::numeric_limits<std::int64_t>::max(), "an integer >= 0");
-        if (v) out = static_cast<std::uint64_t>(*v);
-    }
-
-    // Integers are accepted where a number is expected (lr = 1 means 1.0). `ok` is the range test,
-    // `expected` says it in words; NaN and inf never pass.
-    void read(std::string_view key, double& out, const std::string& expected, const std::function<bool(double)>& ok) {
-        const auto v = number(key, expected);
-        if (!v) return;
-        if (!std::isfinite(*v) || !ok(*v)) fail_value(key, expected, *table_->get(key));
-        out = *v;
-    }
-
-    std::optional<double> number(std::string_view key, const std::string& expected) {
-        const toml::node* n = take(key);
-        if (!n) return std::nullopt;
-        if (const auto* i = n->as_integer()) return static_cast<double>(i->get());
-        if (const auto* f = n->as_floating_point()) return f->get();
-        fail(key, fmt::format("expected {}, got {} ({})", expected, type_name(*n), describe(*n)), n);
-    }
-
-    void read(std::string_view key, bool& out) {
-        const toml::node* n = take(key);
-        if (!n) return;
-        const auto* v = n->as_boolean();
-        if (!v) fail(key, fmt::format("expected a boolean (true or false), got {} ({})", type_name(*n), describe(*n)), n);
-        out = v->get();
-    }
-
-    std::optional<std::string> string(std::string_view key) {
-        const toml::node* n = take(key);
-        if (!n) return std::nullopt;
-        const auto* v = n->as_string();
-        if (!v) fail(key, fmt::format("expected a string, got {} ({})", type_name(*n), describe(*n)), n);
-        if (v->get().empty()) fail(key, "expected a non-empty string, got \"\"", n);
-        return v->get();
-    }
-
-    void read(std::string_view key, std::string& out) {
-        if (auto v = string(key)) out = *v;
-    }
-
-    template <class E, std::size_t K>
-    void read_enum(std::string_view key, E& out, const std::array<std::pair<const char*, E>, K>& choices) {
-        const auto v = string(key);
-        if (!v) return;
-        std::string list;
-        for (const auto& [name, value] : choices) {
-            if (*v == name) {
-                out = value;
-                return;
-            }
-            list += fmt::format("{}\"{}\"", list.empty() ? "" : " | ", name);
-        }
-        fail_value(key, list, *table_->get(key));
-    }
-
-    // After every read: any key nobody asked for is a typo or a setting this version does not know.
-    void reject_unknown() const {
-        if (!table_) return;
-        for (const auto& [k, node] : *table_)
-            if (!used_.count(std::string(k.str())))
-                throw InputError(fmt::format("{}: unknown key '{}'{}", origin_, key_path(k.str()), line_of(node)));
-    }
-
-    const std::string& origin() const { return origin_; }
-
-private:
-    std::string origin_;
-    std::string name_;
-    const toml::table* table_;
-    std::set<std::string> used_;
-};
 
 const auto positive = [](double v) { return v > 0.0; };
 const auto non_negative = [](double v) { return v >= 0.0; };
@@ -344,13 +189,7 @@ const toml::table* sub_table(const toml::table& root, const std::string& origin,
 
 ExperimentConfig parse_experiment_config(const std::string& toml_text, const std::string& origin,
                                          const std::string& base_dir) {
-    toml::table root;
-    try {
-        root = toml::parse(toml_text, origin);
-    } catch (const toml::parse_error& e) {
-        const auto& b = e.source().begin;
-        throw InputError(fmt::format("{}:{}:{}: TOML syntax error: {}", origin, b.line, b.column, e.description()));
-    }
+    const toml::table root = parse_toml(toml_text, origin);
     for (const auto& [k, node] : root)
         if (k.str() != "task" && k.str() != "model" && k.str() != "train")
             throw InputError(fmt::format("{}: unknown key '{}'{} (expected the tables [task], [model], [train])",

@@ -277,4 +277,68 @@ std::vector<BudgetCandidate> configs_for_budget(const ModelConfig& base, std::in
     return out;
 }
 
+namespace {
+
+std::int64_t axis_value(const BudgetCandidate& c, Axis axis) {
+    switch (axis) {
+        case Axis::N: return c.cfg.N;
+        case Axis::k_e: return c.count.k_e;
+        case Axis::k_c: return c.count.k_c;
+    }
+    return 0;
+}
+
+}  // namespace
+
+std::vector<BudgetCandidate> configs_spread_over_axis(const ModelConfig& base, std::int64_t P, Axis axis,
+                                                      double tolerance, int points) {
+    if (points < 2) throw InputError(fmt::format("budget: expected at least 2 points per axis, got {}", points));
+    // 16 points per octave reaches every N up to ~23 and a 4 % grid beyond: fine enough to pick from.
+    const std::vector<BudgetCandidate> all = configs_for_budget(base, P, axis, tolerance, 16);
+    if (static_cast<int>(all.size()) <= points) return all;
+    const double lo = std::log(static_cast<double>(axis_value(all.front(), axis)));
+    const double hi = std::log(static_cast<double>(axis_value(all.back(), axis)));
+    std::vector<std::size_t> picked;
+    for (int j = 0; j < points; ++j) {
+        const double target = lo + (hi - lo) * j / (points - 1);
+        std::size_t best = 0;
+        double best_d = std::numeric_limits<double>::infinity();
+        for (std::size_t i = 0; i < all.size(); ++i) {
+            // Each candidate once: a grid point whose nearest is taken already gets the next nearest.
+            if (std::find(picked.begin(), picked.end(), i) != picked.end()) continue;
+            const double d = std::abs(std::log(static_cast<double>(axis_value(all[i], axis))) - target);
+            if (d < best_d) best_d = d, best = i;
+        }
+        picked.push_back(best);
+    }
+    std::sort(picked.begin(), picked.end());
+    std::vector<BudgetCandidate> out;
+    for (auto i : picked) out.push_back(all[i]);
+    return out;
+}
+
+std::vector<BudgetCandidate> all_configs_for_budget(const ModelConfig& base, std::int64_t P, double tolerance) {
+    if (P <= 0) throw InputError(fmt::format("budget: the parameter budget P must be > 0, got {}", P));
+    if (!(tolerance > 0.0 && tolerance < 1.0))
+        throw InputError(fmt::format("budget: the tolerance must be in (0, 1), got {}", tolerance));
+    const Fit fit{P, tolerance};
+    std::vector<BudgetCandidate> out;
+    ModelConfig c = base;
+    for (int dm = 1;; ++dm) {
+        if (!is_lif(c)) c.d_m = dm, c.d_h = 2 * dm;
+        bool any_room = false;
+        for (int kc = kc_step(base);; kc += kc_step(base)) {
+            c.k_c = kc;
+            if (c.k_in() > c.input_width()) break;
+            const ParamCount per = count_params(c);
+            const double n = static_cast<double>(fit.P) * (1.0 + fit.tol) / static_cast<double>(per.k_c + per.k_e + c.n_out);
+            if (n < min_neurons(c)) break;
+            any_room = true;
+            if (auto cand = solve_neurons(c, fit)) out.push_back(*cand);
+        }
+        if (!any_room || is_lif(c)) break;
+    }
+    return out;
+}
+
 }  // namespace elm::models

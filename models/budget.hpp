@@ -41,4 +41,16 @@ struct BudgetCandidate {
 std::vector<BudgetCandidate> configs_for_budget(const ModelConfig& base, std::int64_t P, Axis axis,
                                                 double tolerance, int points_per_octave = 2);
 
+// `points` configurations of one axis spread over it (a budget sweep's tradeoff scan): all candidates
+// of configs_for_budget at full resolution, then the ones nearest (in log of the varied quantity: N,
+// k_e or k_c) to `points` evenly spaced values from one end to the other, both ends included. Fewer
+// come back when the axis has fewer distinct values. Throws as configs_for_budget; points >= 2.
+std::vector<BudgetCandidate> configs_spread_over_axis(const ModelConfig& base, std::int64_t P, Axis axis,
+                                                      double tolerance, int points);
+
+// Every configuration within the tolerance of P that varies N, d_m (d_h = 2 d_m) and k_c together
+// (n_b, l and the rest from `base`): for each d_m and k_c the N closest to the budget. Empty when none
+// fits. What "the budget's feasible configurations" are when a model's optimum is searched.
+std::vector<BudgetCandidate> all_configs_for_budget(const ModelConfig& base, std::int64_t P, double tolerance);
+
 }  // namespace elm::models

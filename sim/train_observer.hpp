@@ -45,6 +45,9 @@ public:
     // embedding and dropout, [T][B][C]) before it is trained on — for batch dumps. It costs one extra
     // forward pass, so the default is false.
     virtual bool wants_first_batch() const { return false; }
+    // Checked after every step: an observer that returns true ends the run there (a wall-clock
+    // budget); the final evaluation and checkpoint follow as after the last step.
+    virtual bool wants_stop() const { return false; }
     virtual void on_first_batch(const models::Batch&, const std::vector<float>& /*model_input*/) {}
 };
 

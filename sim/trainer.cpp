@@ -139,6 +139,8 @@ std::optional<EvalResult> Trainer::run(std::int64_t steps) {
             const models::TrainState st_now = state();
             for (auto* o : observers_) o->on_checkpoint(st_now);
         }
+        if (std::any_of(observers_.begin(), observers_.end(), [](const TrainObserver* o) { return o->wants_stop(); }))
+            break;
     }
     for (auto* o : observers_) o->on_steps_done();
     std::optional<EvalResult> final_eval;

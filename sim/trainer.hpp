@@ -37,8 +37,8 @@ public:
     void restore(const models::TrainState& st);
     models::TrainState state() const;
 
-    // Run until `steps` more optimizer steps are done or cfg.max_steps is reached, then evaluate and
-    // checkpoint. Returns the final evaluation (when an evaluation source exists).
+    // Run until `steps` more optimizer steps are done, cfg.max_steps is reached or an observer wants
+    // to stop, then evaluate and checkpoint. Returns the final evaluation (when an evaluation source exists).
     std::optional<EvalResult> run(std::int64_t steps);
 
     EvalResult evaluate(models::BatchSource& source);

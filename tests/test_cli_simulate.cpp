@@ -162,7 +162,7 @@ TEST_CASE("cli simulate: clock-mode trace layout and the evaluator's logits bit 
     }
 }
 
-TEST_CASE("cli simulate: event mode, neuron subset, decimation, final logits; dt grid equals clock",
+TEST_CASE("cli simulate: event mode, neuron subset, decimation, final logits, dt grid equals clock",
           "[cli][simulate]") {
     const auto s = spike_setup("sim_event");
     require_ok(

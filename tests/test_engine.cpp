@@ -169,7 +169,7 @@ TEST_CASE("P from the formula equals the trainable scalars of the layout", "[mod
                 }
 }
 
-TEST_CASE("optimizers: SGD is p -= lr g; Adam and Adamax move against the gradient", "[sim]") {
+TEST_CASE("optimizers: SGD is p -= lr g, Adam and Adamax move against the gradient", "[sim]") {
     auto cfg = engine_config();
     const auto net = models::make_network<float>(cfg);
     for (auto kind : {models::OptimizerKind::sgd, models::OptimizerKind::adam, models::OptimizerKind::adamax}) {

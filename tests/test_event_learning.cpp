@@ -251,7 +251,7 @@ TEST_CASE("event batches the engine cannot run are rejected with a message, not 
     rejected(b, "no resolution");
 }
 
-TEST_CASE("event batches: recomputation gives the full tape's gradients bit for bit; 1 thread = 2", "[event][learn]") {
+TEST_CASE("event batches: recomputation gives the full tape's gradients bit for bit, 1 thread = 2", "[event][learn]") {
     test::BackendCase k{"recompute", test::case_base()};
     k.resolution_ms = 0.5;
     k.max_dt_ms = 2.0;

@@ -154,7 +154,7 @@ TEST_CASE("with recurrent synapses, event mode converges under the rate rule as 
     CHECK(errors.back() < 0.1 * errors.front());
 }
 
-TEST_CASE("checkpoints record the drive rule; older files load with the old rule", "[rate][io]") {
+TEST_CASE("checkpoints record the drive rule, older files load with the old rule", "[rate][io]") {
     test::TempDir dir("rate_ckpt");
     auto net = models::make_network<float>(rate_config());
     io::save_checkpoint(dir.file("new.h5"), net, "# test\n", nullptr, "test");

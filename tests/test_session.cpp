@@ -220,7 +220,7 @@ TEST_CASE("session with bytes: clock and event mode give simulate's byte updates
     CHECK(got_event.size() < bytes.size());  // bytes merged into shared cells
 }
 
-TEST_CASE("session: clock-mode bytes keep the schedule; a sample's late events are dropped", "[session]") {
+TEST_CASE("session: clock-mode bytes keep the schedule, a sample's late events are dropped", "[session]") {
     ModelConfig cfg = session_config(OutputMode::analog);
     cfg.C = 256;
     cfg.n_out = 256;

@@ -40,7 +40,7 @@ TEST_CASE("vectorised tanh: special values", "[vector_math]") {
     CHECK(std::isnan(sim::cpu::tanh_vectorised(std::numeric_limits<float>::quiet_NaN())));
 }
 
-TEST_CASE("dm_activation_inplace: same value wherever an element sits; double is exact", "[vector_math]") {
+TEST_CASE("dm_activation_inplace: same value wherever an element sits, double is exact", "[vector_math]") {
     for (std::size_t n : {1u, 3u, 4u, 7u, 13u}) {
         std::vector<float> v(n);
         for (std::size_t k = 0; k < n; ++k) v[k] = -3.0f + 0.77f * static_cast<float>(k);

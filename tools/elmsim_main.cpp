@@ -23,6 +23,8 @@ int main(int argc, char** argv) {
     elm::tools::register_gen_shd(app);
     elm::tools::register_simulate(app);
     elm::tools::register_generate(app);
+    elm::tools::register_sweep(app);
+    elm::tools::register_fit(app);
     elm::bench::register_bench_sim(app);
     elm::bench::register_bench(app);
     elm::bench::register_bench_gemm(app);

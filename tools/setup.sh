@@ -2,6 +2,7 @@
 # elmsim set-up on a fresh Debian machine: installs the Debian packages the build needs (apt-get,
 # only those missing), configures with the CMake preset and builds. Then, by subcommand:
 #   tools/setup.sh demo    generate SHD-format data, train an ELM Network on SHD-Adding, evaluate it
+#   tools/setup.sh sweep   the demo budget sweep on that data (~18 minutes on 2 cores), its fit, pictures
 #   tools/setup.sh test    build and run every test (this is what .ci/run calls)
 #   tools/setup.sh asan    build and run every test under AddressSanitizer + UBSan
 #   tools/setup.sh build   install and build only
@@ -9,11 +10,11 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 mode=${1:-build}
-case "$mode" in demo|test|asan|build) ;; *) echo "usage: tools/setup.sh demo|test|asan|build" >&2; exit 2 ;; esac
+case "$mode" in demo|sweep|test|asan|build) ;; *) echo "usage: tools/setup.sh demo|sweep|test|asan|build" >&2; exit 2 ;; esac
 
 # Build tools and libraries (README "Dependencies" says why each is here).
 packages=(cmake ninja-build g++ pkg-config libboost-dev libtbb-dev libhdf5-dev libfmt-dev catch2
-          libtomlplusplus-dev libcli11-dev nlohmann-json3-dev)
+          libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libgsl-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -35,6 +36,20 @@ cmake --build --preset "$preset" -j "$jobs"
 case "$mode" in
   test|asan)
     ctest --preset "$preset" -j "$jobs"
+    ;;
+  sweep)
+    bin=build/release/elmsim
+    mkdir -p data/demo
+    [ -f data/demo/shd_train.h5 ] || "$bin" gen-shd --out data/demo/shd_train.h5 --samples 2000 --seed 1
+    [ -f data/demo/shd_test.h5 ] || "$bin" gen-shd --out data/demo/shd_test.h5 --samples 500 --seed 2
+    "$bin" sweep --config configs/sweep_demo_shd_adding.toml --out runs/sweep_demo
+    "$bin" fit --sweep runs/sweep_demo
+    if /usr/bin/python3 -c "import matplotlib" 2>/dev/null; then
+      /usr/bin/python3 tools/elmsim_plot_science.py all --sweep runs/sweep_demo
+    else
+      echo "setup: pictures need Debian's python3-matplotlib (apt install python3-matplotlib), then:"
+      echo "  /usr/bin/python3 tools/elmsim_plot_science.py all --sweep runs/sweep_demo"
+    fi
     ;;
   demo)
     bin=build/release/elmsim

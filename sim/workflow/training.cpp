@@ -103,4 +103,16 @@ TrainResult TrainingRun::run() {
     return result;
 }
 
+sim::EvalResult TrainingRun::evaluate(io::Split split) {
+    const auto& t = cfg_.task;
+    const std::string path = t.kind == io::TaskKind::bytes ? t.bytes_path
+                             : split == io::Split::valid    ? t.valid_path
+                             : split == io::Split::test     ? t.test_path
+                                                            : t.train_path;
+    if (path.empty())
+        throw InputError(fmt::format("{}: task: no data file for the {} split", cfg_.origin, io::to_string(split)));
+    const auto source = io::make_eval_source(cfg_, path, split);
+    return trainer_->evaluate(*source);
+}
+
 }  // namespace elm::workflow

@@ -16,6 +16,7 @@
 
 #include "elmsim/io/checkpoint.hpp"
 #include "elmsim/io/experiment_config.hpp"
+#include "elmsim/io/split.hpp"
 #include "elmsim/models/batch.hpp"
 #include "elmsim/models/network.hpp"
 #include "elmsim/sim/backend.hpp"
@@ -67,6 +68,11 @@ public:
 
     // Trains `steps` more steps (or up to train.max_steps), evaluating and checkpointing on the way.
     TrainResult run();
+
+    // The model as trained so far, scored on one split of the task's data (SHD tasks: test = the
+    // test file, valid = the valid file; byte tasks: that part of the byte file). InputError when
+    // the config names no file for it.
+    sim::EvalResult evaluate(io::Split split);
 
 private:
     class CheckpointWriter;

@@ -20,6 +20,8 @@ void register_eval(CLI::App& app);
 void register_gen_shd(CLI::App& app);
 void register_simulate(CLI::App& app);
 void register_generate(CLI::App& app);
+void register_sweep(CLI::App& app);
+void register_fit(CLI::App& app);
 
 // "elmsim <version>", recorded as created_by in files this tool writes.
 std::string created_by();

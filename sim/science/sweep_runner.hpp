@@ -1,0 +1,53 @@
+// Running a sweep (`elmsim sweep`): `workers` runs at once in this process, each a library training
+// run (workflow::TrainingRun) with `threads` threads, claimed through the SweepDirectory so that any
+// number of processes can share one directory. A run that has a checkpoint resumes from it bit for
+// bit (its metrics log is cut back to the checkpoint's step first); a finished run is skipped; a run
+// that throws is recorded in error.json and the sweep goes on. After each run its result.json is
+// written (test metrics, and valid ones where the task has a valid split, timings) and results.jsonl
+// is rebuilt.
+//
+// Testing hook: with ELMSIM_SWEEP_KILL_AFTER_CHECKPOINTS=K in the environment the process SIGKILLs
+// itself right after its K-th periodic checkpoint — "killed at any moment" made reproducible.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "elmsim/sim/science/sweep_plan.hpp"
+
+namespace elm::science {
+
+struct SweepProgress {
+    int total = 0;
+    int finished = 0;   // result.json exists (this process or another, now or before)
+    int failed = 0;
+    int running = 0;    // in this process
+    int elsewhere = 0;  // claimed by another live process when last looked at
+    int left = 0;
+    double elapsed_s = 0.0;
+    std::optional<double> eta_s;  // from this process's finished runs' seconds per estimated GFLOP
+};
+
+struct SweepOptions {
+    int workers = 1;
+    int threads = 1;
+    bool retry_failed = false;
+    std::string created_by = "elmsim";
+    std::function<void(const SweepProgress&)> on_progress;  // about once a second, and at every change
+    std::function<void(const std::string&)> on_message;     // a line: a run finished or failed
+};
+
+struct SweepSummary {
+    int finished_now = 0, failed_now = 0, resumed = 0;
+    int already_finished = 0, already_failed = 0;
+    int elsewhere = 0;            // left running in another process
+    double wall_s = 0.0;
+    double setup_s = 0.0;         // summed over the runs of this process: config, data, model
+    double train_s = 0.0;         // training steps and checkpoints
+    double eval_s = 0.0;          // final evaluations
+};
+
+SweepSummary run_sweep(const SweepPlan& plan, const std::string& dir, const SweepOptions& options);
+
+}  // namespace elm::science

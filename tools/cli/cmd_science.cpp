@@ -1,0 +1,201 @@
+// `elmsim sweep` and `elmsim fit` (spec science.md): flags -> science::make_sweep_plan / run_sweep /
+// fit_sweep -> the plan table, one progress line for the whole sweep, the fit table and fit.json.
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <mutex>
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "elmsim/io/sweep_config.hpp"
+#include "elmsim/models/error.hpp"
+#include "elmsim/sim/science/sweep_directory.hpp"
+#include "elmsim/sim/science/sweep_fit.hpp"
+#include "elmsim/sim/science/sweep_plan.hpp"
+#include "elmsim/sim/science/sweep_runner.hpp"
+#include "tools/cli/commands.hpp"
+#include "tools/cli/flag_errors.hpp"
+
+namespace elm::tools {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct SweepArgs {
+    std::string config, out;
+    bool dry_run = false, retry_failed = false, quiet = false;
+    std::optional<int> workers, threads;
+};
+
+struct FitArgs {
+    std::string sweep, out;
+    science::FitOptions options;
+};
+
+std::string duration(double s) {
+    if (!(s >= 0)) return "-";
+    const auto t = static_cast<long>(std::lround(s));
+    if (t >= 3600) return fmt::format("{}h{:02}m", t / 3600, (t / 60) % 60);
+    if (t >= 60) return fmt::format("{}m{:02}s", t / 60, t % 60);
+    return fmt::format("{}s", t);
+}
+
+std::string group_text(const science::PlannedRun& r) {
+    std::string s;
+    for (const auto& g : r.groups) {
+        if (!s.empty()) s += ",";
+        s += g.scan >= 0 ? fmt::format("scan{}:{}", g.scan, g.axis) : fmt::format("{:g}:{}", g.budget, g.axis);
+    }
+    return s;
+}
+
+void print_plan(const science::SweepPlan& plan, const std::string& out) {
+    const auto& sw = plan.sweep;
+    double total = 0.0;
+    for (const auto& r : plan.runs) total += r.est_gflop;
+    fmt::print("# sweep {}: base {}  task {}  metric {}  {} runs  {} per run  workers {} x threads {}\n", sw.origin,
+               sw.base_path, io::to_string(plan.base.task.kind), io::to_string(sw.metric), plan.runs.size(),
+               sw.steps > 0 ? fmt::format("{} steps", sw.steps) : fmt::format("{:g} minutes", sw.minutes), sw.workers,
+               sw.threads);
+    std::optional<science::SweepDirectory> dir;
+    if (fs::is_directory(out)) dir.emplace(out, sw.stale_minutes);
+    fmt::print("{:<34} {:>5} {:>6} {:>6} {:>9} {:>4} {:>4} {:>4} {:>10}  {:<9} {}\n", "id", "N", "k_e", "k_c", "P", "d_m",
+               "d_h", "n_b", "est GFLOP", "state", "groups (budget:axis)");
+    for (const auto& r : plan.runs) {
+        std::string state = "-";
+        if (dir) {
+            switch (dir->state(r.id)) {
+                case science::RunState::open: state = "open"; break;
+                case science::RunState::finished: state = "finished"; break;
+                case science::RunState::failed: state = "failed"; break;
+                case science::RunState::claimed: state = "claimed"; break;
+            }
+        }
+        fmt::print("{:<34} {:>5} {:>6} {:>6} {:>9} {:>4} {:>4} {:>4} {:>10.3g}  {:<9} {}\n", r.id, r.model.N, r.count.k_e,
+                   r.count.k_c, r.count.P, r.model.d_m, r.model.d_h, r.model.n_b, r.est_gflop, state, group_text(r));
+    }
+    fmt::print("# total estimated work {:.4g} GFLOP (training + final evaluation)\n", total);
+}
+
+// The sweep's one progress line on stderr: rewritten in place on a terminal, a plain line every 30 s
+// otherwise; finished and failed runs as full lines above it.
+class SweepProgressLine {
+public:
+    explicit SweepProgressLine(bool enabled) : enabled_(enabled), tty_(isatty(fileno(stderr)) != 0) {}
+
+    void progress(const science::SweepProgress& p) {
+        if (!enabled_) return;
+        std::lock_guard lk(mu_);
+        const std::string line = fmt::format(
+            "sweep: {}/{} finished  {} failed  {} running  {} elsewhere  {} left  | {}  ETA {}", p.finished, p.total,
+            p.failed, p.running, p.elsewhere, p.left, duration(p.elapsed_s), p.eta_s ? duration(*p.eta_s) : "-");
+        const auto now = std::chrono::steady_clock::now();
+        if (tty_) {
+            std::fprintf(stderr, "\r%-110s", line.c_str());
+            open_ = true;
+        } else if (now - last_ >= std::chrono::seconds(30)) {
+            std::fprintf(stderr, "%s\n", line.c_str());
+            last_ = now;
+        }
+        std::fflush(stderr);
+    }
+    void message(const std::string& line) {
+        if (!enabled_) return;
+        std::lock_guard lk(mu_);
+        if (open_) std::fprintf(stderr, "\r%-110s\r", "");
+        std::fprintf(stderr, "%s\n", line.c_str());
+        open_ = false;
+    }
+    void close() {
+        if (enabled_ && open_) std::fprintf(stderr, "\n");
+        open_ = false;
+    }
+
+private:
+    bool enabled_, tty_, open_ = false;
+    std::mutex mu_;
+    std::chrono::steady_clock::time_point last_{};
+};
+
+void run_sweep_command(SweepArgs& a) {
+    io::SweepConfig sw = io::load_sweep_config(a.config);
+    if (a.workers) {
+        if (*a.workers < 1) throw InputError(fmt::format("--workers: expected an integer >= 1, got {}", *a.workers));
+        sw.workers = *a.workers;
+    }
+    if (a.threads) {
+        if (*a.threads < 1) throw InputError(fmt::format("--threads: expected an integer >= 1, got {}", *a.threads));
+        sw.threads = *a.threads;
+    }
+    const science::SweepPlan plan = science::make_sweep_plan(sw);
+    if (a.dry_run) {
+        print_plan(plan, a.out);
+        return;
+    }
+    // Data every run needs: missing files are one error now, not a failed run per point.
+    const auto& task = plan.base.task;
+    for (const std::string* path : {&task.train_path, &task.test_path, &task.valid_path, &task.bytes_path})
+        if (!path->empty() && !fs::exists(*path))
+            throw InputError(fmt::format("{}: sweep.base: {}: data file {} not found{}", sw.origin, plan.base.origin, *path,
+                                         path->find("data/demo") != std::string::npos ? " (`tools/setup.sh demo` makes it)" : ""));
+    SweepProgressLine line(!a.quiet);
+    science::SweepOptions opt;
+    opt.workers = sw.workers;
+    opt.threads = sw.threads;
+    opt.retry_failed = a.retry_failed;
+    opt.created_by = created_by();
+    opt.on_progress = [&](const science::SweepProgress& p) { line.progress(p); };
+    opt.on_message = [&](const std::string& m) { line.message(m); };
+    if (!a.quiet)
+        fmt::print(stderr, "sweep: {} runs into {} ({} workers x {} threads)\n", plan.runs.size(), a.out, sw.workers,
+                   sw.threads);
+    const science::SweepSummary s = science::run_sweep(plan, a.out, opt);
+    line.close();
+    fmt::print("sweep: {} finished now ({} resumed), {} failed now; {} were finished and {} failed before; {} running "
+               "elsewhere\n",
+               s.finished_now, s.resumed, s.failed_now, s.already_finished, s.already_failed, s.elsewhere);
+    fmt::print("time:  {:.1f} s wall; per run setup {:.2f} s, training {:.2f} s, final test evaluation {:.2f} s (means)\n",
+               s.wall_s, s.finished_now ? s.setup_s / s.finished_now : 0.0, s.finished_now ? s.train_s / s.finished_now : 0.0,
+               s.finished_now ? s.eval_s / s.finished_now : 0.0);
+    fmt::print("results: {}\n", (fs::path(a.out) / "results.jsonl").string());
+    if (s.failed_now + s.already_failed > 0)
+        fmt::print("failed runs keep their error in runs/<id>/error.json; --retry-failed runs them again\n");
+}
+
+void run_fit_command(FitArgs& a) {
+    const auto fit = with_flag_names({{"bootstrap", "--bootstrap"}}, [&] { return science::fit_sweep(a.sweep, a.options); });
+    const std::string out = a.out.empty() ? (fs::path(a.sweep) / "fit.json").string() : a.out;
+    science::write_file_atomically(out, fit.dump(1) + "\n");
+    fmt::print("{}\nfit:     {}\npictures: /usr/bin/python3 tools/elmsim_plot_science.py all --sweep {}\n",
+               science::fit_table(fit), out, a.sweep);
+}
+
+}  // namespace
+
+void register_sweep(CLI::App& app) {
+    auto a = std::make_shared<SweepArgs>();
+    auto* cmd = app.add_subcommand("sweep", "Run a budget sweep (science.md): many budget-matched training runs, resumable and shareable");
+    cmd->add_option("--config", a->config, "Sweep file (TOML, table [sweep])")->required();
+    cmd->add_option("--out", a->out, "Sweep directory (runs/, results.jsonl, ...)")->required();
+    cmd->add_flag("--dry-run", a->dry_run, "Print the plan (every run with N, k_e, k_c, P, d_m, d_h, n_b, estimated work) and stop");
+    cmd->add_option("--workers", a->workers, "Runs at once in this process (default sweep.workers)");
+    cmd->add_option("--threads", a->threads, "Threads per run (default sweep.threads)");
+    cmd->add_flag("--retry-failed", a->retry_failed, "Run failed runs again (default: keep their error and skip them)");
+    cmd->add_flag("--quiet", a->quiet, "No progress line");
+    cmd->callback([a] { run_sweep_command(*a); });
+}
+
+void register_fit(CLI::App& app) {
+    auto a = std::make_shared<FitArgs>();
+    auto* cmd = app.add_subcommand("fit", "Fit the scaling law and the information model to a sweep's results");
+    cmd->add_option("--sweep", a->sweep, "Sweep directory made by `elmsim sweep`")->required();
+    cmd->add_option("--out", a->out, "Where to write the fit (default <sweep>/fit.json)");
+    cmd->add_option("--bootstrap", a->options.bootstrap, "Bootstrap resamples for the scaling-law intervals (default 1000)");
+    cmd->add_option("--seed", a->options.seed, "Seed of the bootstrap (default 1)");
+    cmd->callback([a] { run_fit_command(*a); });
+}
+
+}  // namespace elm::tools
