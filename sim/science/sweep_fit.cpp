@@ -54,15 +54,14 @@ struct Front {
     std::vector<ConfigSummary> best;  // one per budget
 };
 
-Front pareto_front(const SweepData& d, const std::vector<std::vector<const RunRecord*>>& per_budget,
-                   const std::vector<double>& budgets) {
+// The best configuration (mean over its seeds) of each budget that has runs.
+Front pareto_front(const std::vector<std::vector<const RunRecord*>>& per_budget, const std::vector<double>& budgets) {
     Front f;
     for (std::size_t b = 0; b < budgets.size(); ++b) {
         if (per_budget[b].empty()) continue;
         f.budgets.push_back(budgets[b]);
         f.best.push_back(best_of(summarize(per_budget[b])));
     }
-    (void)d;
     return f;
 }
 
@@ -142,7 +141,7 @@ json fit_sweep(const std::string& dir, const FitOptions& opt) {
         budgets.push_back(b);
         per_budget.push_back(runs_of_budget(d, b));
     }
-    const Front front = pareto_front(d, per_budget, budgets);
+    const Front front = pareto_front(per_budget, budgets);
     if (front.budgets.size() < 3)
         throw InputError(fmt::format("{}: the scaling law needs finished runs at 3 budgets or more, this sweep has them at {} "
                                      "(of {} planned)", dir, front.budgets.size(), budgets.size()));
@@ -162,7 +161,7 @@ json fit_sweep(const std::string& dir, const FitOptions& opt) {
             std::uniform_int_distribution<std::size_t> pick(0, runs.empty() ? 0 : runs.size() - 1);
             for (std::size_t k = 0; k < runs.size(); ++k) sample[b].push_back(runs[pick(rng)]);
         }
-        const Front f = pareto_front(d, sample, budgets);
+        const Front f = pareto_front(sample, budgets);
         try {
             const ScalingLawFit s = fit_scaling_law(front_points(f), &law.law);
             std::vector<double> p, n, e, c;

@@ -61,7 +61,7 @@ void print_plan(const science::SweepPlan& plan, const std::string& out) {
                sw.steps > 0 ? fmt::format("{} steps", sw.steps) : fmt::format("{:g} minutes", sw.minutes), sw.workers,
                sw.threads);
     std::optional<science::SweepDirectory> dir;
-    if (fs::is_directory(out)) dir.emplace(out, sw.stale_minutes);
+    if (fs::exists(fs::path(out) / "sweep.json")) dir.emplace(out, sw.stale_minutes);  // states of a sweep begun
     fmt::print("{:<34} {:>5} {:>6} {:>6} {:>9} {:>4} {:>4} {:>4} {:>10}  {:<9} {}\n", "id", "N", "k_e", "k_c", "P", "d_m",
                "d_h", "n_b", "est GFLOP", "state", "groups (budget:axis)");
     for (const auto& r : plan.runs) {
