@@ -170,6 +170,13 @@ TEST_CASE("sweep: runs finish, results.jsonl has the contract's fields, a second
             CHECK(std::filesystem::exists(rd / f));
         CHECK(!std::filesystem::exists(rd / "claim"));
     }
+    // A plan written by a version with another cost estimate is the same plan.
+    {
+        std::ifstream in(t.dir / "out" / "sweep.json");
+        json plan = json::parse(in);
+        plan["runs"][0]["est_gflop"] = 12345.0;
+        write_text(t.dir / "out" / "sweep.json", plan.dump(1));
+    }
     const auto events_before = read_lines(t.dir / "out" / "events.jsonl").size();
     const auto again = run_elmsim(sweep_cmd(t, "out"));
     CHECK(again.code == 0);

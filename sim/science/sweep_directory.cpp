@@ -145,7 +145,16 @@ void SweepDirectory::adopt_plan(const json& plan) {
     const auto old = read_json(p);
     if (!old || old->value("kind", "") != "elmsim-sweep")
         throw InputError(fmt::format("{}: exists but is not an elmsim sweep plan; use another --out", p.string()));
-    for (const char* key : {"runs", "steps", "minutes", "metric", "base_text"})
+    // The runs are compared by what they are; the cost estimate may change between versions.
+    const auto runs_of = [](json runs) {
+        for (auto& r : runs) r.erase("est_gflop");
+        return runs;
+    };
+    if (!old->contains("runs") || runs_of((*old)["runs"]) != runs_of(plan["runs"]))
+        throw InputError(fmt::format("{}: this directory holds another sweep (runs differs from the plan of this sweep "
+                                     "file); use another --out, or the sweep file it was made from",
+                                     p.string()));
+    for (const char* key : {"steps", "minutes", "metric", "base_text"})
         if (!old->contains(key) || (*old)[key] != plan[key])
             throw InputError(fmt::format("{}: this directory holds another sweep ({} differs from the plan of this sweep "
                                          "file); use another --out, or the sweep file it was made from",

@@ -34,7 +34,10 @@ double estimate_gflop(const io::ExperimentConfig& base, const io::SweepConfig& s
                       const models::ParamCount& pc) {
     // 2 FLOPs per parameter touched, and a per-neuron share for the work that does not scale with the
     // neuron's parameters (decays, state updates, loops): measured, many tiny neurons cost ~4x their P.
-    const double per_sample_step = 2.0 * static_cast<double>(m.N) * static_cast<double>(pc.k_c + pc.k_e + 128);
+    // Byte tasks read out every step: n_out N more (256 N, more than the neurons when they are small).
+    const double readout = base.train.loss == models::LossMode::next_byte ? static_cast<double>(m.n_out) : 0.0;
+    const double per_sample_step =
+        2.0 * static_cast<double>(m.N) * (static_cast<double>(pc.k_c + pc.k_e + 128) + readout);
     const double T = steps_per_sample(base);
     const double steps = sw.steps > 0 ? static_cast<double>(sw.steps) : static_cast<double>(base.train.max_steps);
     const double train = 3.0 * per_sample_step * T * static_cast<double>(base.train.batch_size) * steps;

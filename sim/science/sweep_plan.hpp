@@ -36,7 +36,7 @@ struct PlannedRun {
     models::ModelConfig model;
     models::ParamCount count;
     std::vector<RunGroup> groups;
-    double est_gflop = 0.0;  // training + final evaluation work, rough: 6 N (k_c + k_e + 128) per sample-step
+    double est_gflop = 0.0;  // training + final evaluation work, rough: 6 N (k_c + k_e + 128 [+ n_out for bytes]) per sample-step
     std::string config_key() const;  // the id without its seed: runs that differ only by seed
 };
 

@@ -7,6 +7,7 @@
 //   io/         files: experiment configs, checkpoints, SHD-format spike data, traces (Recorder)
 //   sim/        running a network on a backend ("cpu", make_backend): Trainer, Simulator, Session
 //   workflow/   training runs, evaluation, simulation over a dataset and text generation as calls
+//   science/    budget sweeps (plan, run, shared directories) and the fits of science.md
 #pragma once
 
 #include "elmsim/models/budget.hpp"
@@ -40,3 +41,8 @@
 #include "elmsim/sim/workflow/model_file.hpp"
 #include "elmsim/sim/workflow/simulation.hpp"
 #include "elmsim/sim/workflow/training.hpp"
+
+#include "elmsim/io/sweep_config.hpp"
+#include "elmsim/sim/science/sweep_fit.hpp"
+#include "elmsim/sim/science/sweep_plan.hpp"
+#include "elmsim/sim/science/sweep_runner.hpp"
