@@ -75,6 +75,13 @@ values = [4, 8]
 fixed = { d_m = 2, k_c = 4 }
 )";
 
+// Two runs with a wall-clock budget (`extra`: minutes and the rest), on a base with no step limit.
+void write_timed_sweep(const std::filesystem::path& dir, const std::string& extra) {
+    write_base(dir, /*max_steps=*/1000000);
+    write_text(dir / "sweep.toml",
+               "[sweep]\nbase = \"base.toml\"\nbudgets = [1200]\ntolerance = 0.1\naxes = [\"k_e\"]\npoints = 2\n" + extra);
+}
+
 std::vector<json> read_lines(const std::filesystem::path& p) {
     std::ifstream in(p);
     std::vector<json> out;
@@ -252,18 +259,8 @@ TEST_CASE("sweep: two processes on one directory run every point exactly once", 
 
 TEST_CASE("sweep: a running process keeps its claims fresh, so another machine does not take them", "[sweep]") {
     test::TempDir t("sweep_heartbeat");
-    write_base(t.dir, /*max_steps=*/1000000);
     // Runs of 6 s, claims stale after 3 s without a heartbeat: the second "machine" arrives at 4 s.
-    write_text(t.dir / "sweep.toml", R"([sweep]
-base = "base.toml"
-budgets = [1200]
-tolerance = 0.1
-axes = ["k_e"]
-points = 2
-minutes = 0.1
-stale_minutes = 0.05
-workers = 2
-)");
+    write_timed_sweep(t.dir, "minutes = 0.1\nstale_minutes = 0.05\nworkers = 2\n");
     const std::string cmd = fmt::format("{} {}", ELMSIM_BINARY, sweep_cmd(t, "out"));
     const auto r = run_command(fmt::format("ELMSIM_SWEEP_HOST=machine-a {0} & sleep 4; ELMSIM_SWEEP_HOST=machine-b {0}; wait", cmd));
     INFO(r.output);
@@ -343,16 +340,7 @@ TEST_CASE("sweep: a failing run is recorded with its error and the sweep goes on
 
 TEST_CASE("sweep: a wall-clock budget per run ends each run on time", "[sweep]") {
     test::TempDir t("sweep_minutes");
-    write_base(t.dir, /*max_steps=*/1000000);
-    write_text(t.dir / "sweep.toml", R"([sweep]
-base = "base.toml"
-budgets = [1200]
-tolerance = 0.1
-axes = ["k_e"]
-points = 2
-minutes = 0.004
-workers = 1
-)");
+    write_timed_sweep(t.dir, "minutes = 0.004\nworkers = 1\n");
     const auto r = run_elmsim(sweep_cmd(t, "out"));
     INFO(r.output);
     REQUIRE(r.code == 0);
