@@ -214,6 +214,36 @@ TEST_CASE("sweep: killed mid-run and restarted, it gives the results of an unint
     CHECK(stable_results(t.dir / "cut") == stable_results(t.dir / "whole"));
 }
 
+TEST_CASE("sweep: SIGTERM stops the runs at a checkpoint and gives their claims back, the next sweep resumes them", "[sweep]") {
+    test::TempDir t("sweep_sigterm");
+    write_base(t.dir, /*max_steps=*/1000000);
+    write_text(t.dir / "sweep.toml", "[sweep]\nbase = \"base.toml\"\nbudgets = [1200]\ntolerance = 0.1\naxes = [\"k_e\"]\n"
+                                     "points = 2\nsteps = 1500\ncheckpoint_every = 100\nworkers = 2\n");
+    REQUIRE(run_elmsim(sweep_cmd(t, "whole")).code == 0);
+    // Stopped once both runs have a checkpoint (as a scheduler's preemption would).
+    const std::string cut = t.file("cut");
+    const auto r = run_command(fmt::format(
+        "{} {} & pid=$!; for i in $(seq 1 600); do [ $(ls {}/runs/*/model.h5 2>/dev/null | wc -l) -ge 2 ] && break; "
+        "sleep 0.01; done; kill -TERM $pid; wait $pid",
+        ELMSIM_BINARY, sweep_cmd(t, "cut"), cut));
+    INFO(r.output);
+    REQUIRE(r.code == 128 + SIGTERM);
+    CHECK_THAT(r.output, Catch::Contains("stopped by signal"));
+    int interrupted = 0;
+    for (const auto& e : read_lines(t.dir / "cut" / "events.jsonl")) interrupted += e["event"] == "interrupted";
+    CHECK(interrupted == 2);
+    for (const auto& run : std::filesystem::directory_iterator(t.dir / "cut" / "runs")) {
+        CHECK(!std::filesystem::exists(run.path() / "claim"));  // given back, not left to go stale
+        CHECK(!std::filesystem::exists(run.path() / "error.json"));
+        CHECK(!std::filesystem::exists(run.path() / "result.json"));
+    }
+    const auto again = run_elmsim(sweep_cmd(t, "cut"));
+    INFO(again.output);
+    REQUIRE(again.code == 0);
+    CHECK_THAT(again.output, Catch::Contains("2 finished now (2 resumed)"));
+    CHECK(stable_results(t.dir / "cut") == stable_results(t.dir / "whole"));
+}
+
 TEST_CASE("sweep: a run whose checkpoint was damaged starts over and ends as it would have", "[sweep]") {
     test::TempDir t("sweep_damaged");
     write_base(t.dir);

@@ -31,6 +31,13 @@ namespace {
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 std::atomic<long> g_checkpoints{0};
+std::atomic<bool> g_stop{false};
+static_assert(std::atomic<bool>::is_always_lock_free, "request_sweep_stop() must be async-signal-safe");
+
+// A run stopped by request_sweep_stop() before its end: checkpointed, not finished.
+struct Interrupted {
+    std::int64_t step;
+};
 
 long kill_after_checkpoints() {
     const char* v = std::getenv("ELMSIM_SWEEP_KILL_AFTER_CHECKPOINTS");
@@ -81,7 +88,7 @@ public:
         step_ = r.step;
     }
     void on_steps_done() override { steps_done_ = Clock::now(); }
-    bool wants_stop() const override { return budget_s_ > 0 && seconds() >= budget_s_; }
+    bool wants_stop() const override { return g_stop.load() || (budget_s_ > 0 && seconds() >= budget_s_); }
     void on_checkpoint(const models::TrainState& st) override {
         write_file_atomically(elapsed_file_, json{{"step", st.step}, {"train_seconds", seconds()}}.dump() + "\n");
         if (st.step < last_ && budget_s_ <= 0) {
@@ -159,8 +166,13 @@ RunOutcome train_and_score(const SweepPlan& plan, const PlannedRun& run, SweepDi
     RunObserver observer(plan.sweep.minutes * 60.0, spent, elapsed_path, fraction);
     training.add_observer(observer);
     out.setup_s = seconds_since(t0);
+    const std::int64_t last = training.last_step();
     const auto t1 = Clock::now();
     const workflow::TrainResult tr = training.run();
+    // Stopped on request before the end (its last step or its time budget): the checkpoint is there
+    // to resume from; no result.
+    const bool done = tr.step >= last || (plan.sweep.minutes > 0 && observer.seconds() >= plan.sweep.minutes * 60.0);
+    if (g_stop.load() && !done) throw Interrupted{tr.step};
     out.train_s = std::chrono::duration<double>(Clock::now() - t1).count() - observer.seconds_after_steps();
     const double final_eval_s = observer.seconds_after_steps();
     const auto t2 = Clock::now();
@@ -268,6 +280,7 @@ SweepSummary run_sweep(const SweepPlan& plan, const std::string& dir_path, const
             std::optional<std::size_t> pick;
             std::optional<RunClaim> claim;
             for (std::size_t i : order) {
+                if (g_stop.load()) break;  // stopping: no new run
                 if (tried[i] || states[i] == RunState::finished || states[i] == RunState::failed) continue;
                 tried[i] = true;
                 lk.unlock();
@@ -293,9 +306,12 @@ SweepSummary run_sweep(const SweepPlan& plan, const std::string& dir_path, const
             const PlannedRun& run = plan.runs[*pick];
             const auto t = Clock::now();
             std::optional<RunOutcome> outcome;
+            std::optional<Interrupted> interrupted;
             std::string error;
             try {
                 outcome = train_and_score(plan, run, dir, opt, me->fraction);
+            } catch (const Interrupted& i) {
+                interrupted = i;
             } catch (const std::bad_alloc&) {
                 error = "out of memory";
             } catch (const std::exception& e) {
@@ -303,7 +319,10 @@ SweepSummary run_sweep(const SweepPlan& plan, const std::string& dir_path, const
             }
             const double wall = seconds_since(t);
             const bool ours = me->claim->still_ours();
-            if (ours) {
+            if (ours && interrupted) {
+                dir.log_event("interrupted", run.id, json{{"step", interrupted->step}});
+                me->claim->release();
+            } else if (ours) {
                 if (outcome) {
                     dir.write_result(run.id, outcome->result);
                     dir.log_event("finish", run.id, json{{"seconds", wall}});
@@ -316,7 +335,12 @@ SweepSummary run_sweep(const SweepPlan& plan, const std::string& dir_path, const
             }
 
             lk.lock();
-            if (!ours) {
+            if (interrupted) {
+                states[*pick] = RunState::open;
+                ++summary.interrupted;
+                report(fmt::format("sweep: {}: stopped at step {}, checkpointed; the next sweep resumes it", run.id,
+                                   interrupted->step));
+            } else if (!ours) {
                 states[*pick] = dir.state(run.id);
                 report(fmt::format("sweep: {}: taken over by another process while it ran; its result is theirs", run.id));
             } else if (outcome) {
@@ -374,5 +398,8 @@ SweepSummary run_sweep(const SweepPlan& plan, const std::string& dir_path, const
     summary.wall_s = seconds_since(start);
     return summary;
 }
+
+void request_sweep_stop() { g_stop.store(true); }
+bool sweep_stop_requested() { return g_stop.load(); }
 
 }  // namespace elm::science

@@ -6,6 +6,11 @@
 // written (test metrics, and valid ones where the task has a valid split, timings) and results.jsonl
 // is rebuilt.
 //
+// Stopping early: request_sweep_stop() (async-signal-safe; `elmsim sweep` calls it on SIGINT and
+// SIGTERM — a job scheduler's preemption) makes every running run stop at its next step, write its
+// checkpoint and give its claim back at once, and no new run starts: run the sweep again (here or on
+// any machine) and those runs resume from there, bit for bit.
+//
 // Testing hook: with ELMSIM_SWEEP_KILL_AFTER_CHECKPOINTS=K in the environment the process SIGKILLs
 // itself right after its K-th periodic checkpoint — "killed at any moment" made reproducible.
 #pragma once
@@ -40,6 +45,7 @@ struct SweepOptions {
 
 struct SweepSummary {
     int finished_now = 0, failed_now = 0, resumed = 0;
+    int interrupted = 0;          // stopped by request_sweep_stop(): checkpointed, claim released
     int already_finished = 0, already_failed = 0;
     int elsewhere = 0;            // left running in another process
     double wall_s = 0.0;
@@ -49,5 +55,8 @@ struct SweepSummary {
 };
 
 SweepSummary run_sweep(const SweepPlan& plan, const std::string& dir, const SweepOptions& options);
+
+void request_sweep_stop();
+bool sweep_stop_requested();
 
 }  // namespace elm::science

@@ -1,6 +1,8 @@
 // `elmsim sweep` and `elmsim fit` (spec science.md): flags -> science::make_sweep_plan / run_sweep /
 // fit_sweep -> the plan table, one progress line for the whole sweep, the fit table and fit.json.
 #include <chrono>
+#include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <mutex>
@@ -120,6 +122,15 @@ private:
     std::chrono::steady_clock::time_point last_{};
 };
 
+volatile std::sig_atomic_t g_signal = 0;
+
+// SIGINT / SIGTERM: the runs stop at their next step and checkpoint; a second signal kills at once.
+extern "C" void on_stop_signal(int sig) {
+    g_signal = sig;
+    science::request_sweep_stop();
+    std::signal(sig, SIG_DFL);
+}
+
 void run_sweep_command(SweepArgs& a) {
     io::SweepConfig sw = io::load_sweep_config(a.config);
     if (a.workers) {
@@ -152,7 +163,11 @@ void run_sweep_command(SweepArgs& a) {
     if (!a.quiet)
         fmt::print(stderr, "sweep: {} runs into {} ({} workers x {} threads)\n", plan.runs.size(), a.out, sw.workers,
                    sw.threads);
+    std::signal(SIGINT, on_stop_signal);
+    std::signal(SIGTERM, on_stop_signal);
     const science::SweepSummary s = science::run_sweep(plan, a.out, opt);
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
     line.close();
     fmt::print("sweep: {} finished now ({} resumed), {} failed now; {} were finished and {} failed before; {} running "
                "elsewhere\n",
@@ -163,6 +178,12 @@ void run_sweep_command(SweepArgs& a) {
     fmt::print("results: {}\n", (fs::path(a.out) / "results.jsonl").string());
     if (s.failed_now + s.already_failed > 0)
         fmt::print("failed runs keep their error in runs/<id>/error.json; --retry-failed runs them again\n");
+    if (g_signal != 0) {
+        fmt::print("sweep: stopped by signal {}: {} runs checkpointed and released; the same command continues\n",
+                   static_cast<int>(g_signal), s.interrupted);
+        std::fflush(stdout);
+        std::exit(128 + g_signal);
+    }
 }
 
 void run_fit_command(FitArgs& a) {
