@@ -8,6 +8,7 @@
 
 #include <map>
 #include <set>
+#include <sstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -80,6 +81,13 @@ void write_timed_sweep(const std::filesystem::path& dir, const std::string& extr
     write_base(dir, /*max_steps=*/1000000);
     write_text(dir / "sweep.toml",
                "[sweep]\nbase = \"base.toml\"\nbudgets = [1200]\ntolerance = 0.1\naxes = [\"k_e\"]\npoints = 2\n" + extra);
+}
+
+std::string read_file_text(const std::filesystem::path& p) {
+    std::ifstream in(p);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
 }
 
 std::vector<json> read_lines(const std::filesystem::path& p) {
@@ -280,7 +288,7 @@ TEST_CASE("sweep: two processes on one directory run every point exactly once", 
     CHECK(claims.size() == n);
     CHECK(finishes.size() == n);
     for (const auto& [id, c] : claims) {
-        INFO(id);
+        INFO(id << "\n" << read_file_text(t.dir / "shared" / "events.jsonl"));
         CHECK(c == 1);
         CHECK(finishes[id] == 1);
     }
@@ -315,9 +323,14 @@ TEST_CASE("sweep: a stale claim is taken over, a live one is left alone", "[swee
         std::filesystem::create_directories(dir.run_dir(id));
         write_text(claim_file(id), json{{"host", host}, {"pid", pid}, {"token", "theirs"}}.dump());
     };
-    // A live owner on this host (this very process): left alone.
+    // A live owner on this host (this very process): left alone while its claim is fresh ...
     plant("live", science::SweepDirectory::host_name(), static_cast<int>(::getpid()));
     CHECK(!dir.try_claim("live", false));
+    const struct timespec old[2] = {{std::time(nullptr) - 3600, 0}, {std::time(nullptr) - 3600, 0}};
+    // ... and taken over once untouched for stale_minutes (a hung owner, or a reused pid).
+    plant("hung", science::SweepDirectory::host_name(), static_cast<int>(::getpid()));
+    REQUIRE(::utimensat(AT_FDCWD, claim_file("hung").c_str(), old, 0) == 0);
+    CHECK(dir.try_claim("hung", false));
     // An owner on this host whose process is gone: taken over at once.
     const pid_t child = ::fork();
     if (child == 0) ::_exit(0);
@@ -329,7 +342,6 @@ TEST_CASE("sweep: a stale claim is taken over, a live one is left alone", "[swee
     // Another machine's claim: left alone while fresh, taken over once untouched for stale_minutes.
     plant("remote", "some-other-host", 1);
     CHECK(!dir.try_claim("remote", false));
-    const struct timespec old[2] = {{std::time(nullptr) - 3600, 0}, {std::time(nullptr) - 3600, 0}};
     REQUIRE(::utimensat(AT_FDCWD, claim_file("remote").c_str(), old, 0) == 0);
     CHECK(dir.try_claim("remote", false));
     // Claims are exclusive: a second claim of a held run fails; a released run can be claimed again.
@@ -340,7 +352,7 @@ TEST_CASE("sweep: a stale claim is taken over, a live one is left alone", "[swee
     CHECK(dir.try_claim("free", false));
     int takeovers = 0;
     for (const auto& e : read_lines(t.dir / "d" / "events.jsonl")) takeovers += e["event"] == "takeover";
-    CHECK(takeovers == 2);
+    CHECK(takeovers == 3);
 }
 
 TEST_CASE("sweep: a failing run is recorded with its error and the sweep goes on", "[sweep]") {

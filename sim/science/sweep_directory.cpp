@@ -49,13 +49,11 @@ std::optional<json> read_json(const fs::path& p) {
     }
 }
 
-}  // namespace
-
 // flock() on DIR/lock: exclusive between processes and, since every Lock opens the file anew,
 // between threads of one process too.
-class SweepDirectory::Lock {
+class DirLock {
 public:
-    explicit Lock(const fs::path& root) {
+    explicit DirLock(const fs::path& root) {
         const std::string p = (root / "lock").string();
         fd_ = ::open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
         if (fd_ < 0) throw InputError(fmt::format("{}: cannot open the sweep lock ({})", p, std::strerror(errno)));
@@ -66,16 +64,18 @@ public:
             }
         }
     }
-    ~Lock() {
+    ~DirLock() {
         ::flock(fd_, LOCK_UN);
         ::close(fd_);
     }
-    Lock(const Lock&) = delete;
-    Lock& operator=(const Lock&) = delete;
+    DirLock(const DirLock&) = delete;
+    DirLock& operator=(const DirLock&) = delete;
 
 private:
     int fd_ = -1;
 };
+
+}  // namespace
 
 void write_file_atomically(const fs::path& path, const std::string& text) {
     const fs::path tmp = path.string() + fmt::format(".tmp{}", ::getpid());
@@ -113,6 +113,8 @@ bool RunClaim::still_ours() const {
 }
 
 void RunClaim::release() const {
+    // Under the lock: a takeover cannot slip in between the check and the removal.
+    DirLock lock(path_.parent_path().parent_path().parent_path());
     std::error_code ec;
     if (still_ours()) fs::remove(path_, ec);
 }
@@ -136,7 +138,7 @@ std::string SweepDirectory::host_name() {
 }
 
 void SweepDirectory::adopt_plan(const json& plan) {
-    Lock lock(root_);
+    DirLock lock(root_);
     const fs::path p = root_ / "sweep.json";
     if (!fs::exists(p)) {
         write_file_atomically(p, plan.dump(1) + "\n");
@@ -175,31 +177,38 @@ bool SweepDirectory::claim_is_stale(const fs::path& claim) const {
     const double age = static_cast<double>(std::time(nullptr) - st.st_mtime);
     const auto j = read_json(claim);
     if (!j) return age > 5.0;  // torn or foreign: give its writer a moment
-    // On this host the owner's pid decides (a live owner keeps its run however late its heartbeat);
-    // another host's owner is judged by its heartbeat.
+    // Untouched for the timeout: the owner is gone or hung (or its pid was reused), wherever it ran.
+    if (age > stale_seconds_) return true;
+    // On this host a dead owner is known at once.
     if (j->value("host", "") == host_name()) {
         const int pid = j->value("pid", 0);
         if (pid <= 0) return true;
         return ::kill(pid, 0) != 0 && errno == ESRCH;
     }
-    return age > stale_seconds_;
+    return false;
 }
 
 std::optional<RunClaim> SweepDirectory::try_claim(const std::string& id, bool retry_failed) {
-    Lock lock(root_);
+    DirLock lock(root_);
     const fs::path d = run_dir(id);
     std::error_code ec;
     fs::create_directories(d, ec);
     if (ec) throw InputError(fmt::format("{}: cannot create ({})", d.string(), ec.message()));
-    if (fs::exists(d / "result.json")) return std::nullopt;
+    // The claim is looked at before the result: an owner writes result.json and then gives the claim
+    // back (outside the lock), so once its claim is gone its result is there to see.
+    const fs::path claim = d / "claim";
+    const bool claimed = fs::exists(claim);
+    if (claimed && !claim_is_stale(claim)) return std::nullopt;
+    if (fs::exists(d / "result.json")) {
+        if (claimed) fs::remove(claim, ec);  // its owner died between its result and its release
+        return std::nullopt;
+    }
     if (fs::exists(d / "error.json")) {
         if (!retry_failed) return std::nullopt;
         fs::remove(d / "error.json", ec);
     }
-    const fs::path claim = d / "claim";
     bool takeover = false;
-    if (fs::exists(claim)) {
-        if (!claim_is_stale(claim)) return std::nullopt;
+    if (claimed) {
         const auto old = read_json(claim);
         fs::remove(claim, ec);
         takeover = true;
@@ -237,7 +246,7 @@ void SweepDirectory::write_error(const std::string& id, const std::string& messa
 }
 
 void SweepDirectory::rebuild_results(const std::vector<std::string>& ids) {
-    Lock lock(root_);
+    DirLock lock(root_);
     std::string text;
     for (const auto& id : ids)
         if (const auto r = read_json(run_dir(id) / "result.json")) text += r->dump() + "\n";

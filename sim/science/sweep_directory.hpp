@@ -9,9 +9,10 @@
 //                             files under the lock and renamed into place, never torn
 //   DIR/events.jsonl          claim / takeover / resume / finish / fail events, one line each
 //   DIR/lock                  flock()ed around every decision that reads and writes claims
-// A claim is stale — and taken over — when its owner is on this host and its pid is gone, or when its
-// owner is on another host and it has not been touched for stale_minutes (that machine died or lost
-// the disk). The host is gethostname(), or $ELMSIM_SWEEP_HOST where machines share a name (containers).
+// A claim is stale — and taken over — when it has not been touched for stale_minutes (its owner died
+// on another machine, lost the disk, hangs, or its pid was reused), or at once when its owner is on
+// this host and its pid is gone. The host is gethostname(), or $ELMSIM_SWEEP_HOST where machines
+// share a name (containers). An owner whose claim was taken over discards its result.
 #pragma once
 
 #include <filesystem>
@@ -64,7 +65,6 @@ public:
     static std::string host_name();
 
 private:
-    class Lock;
     bool claim_is_stale(const std::filesystem::path& claim) const;
 
     std::filesystem::path root_;

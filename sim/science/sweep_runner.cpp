@@ -73,8 +73,9 @@ json metrics_of(const sim::EvalResult& r, const std::string& prefix) {
 // Per-run bookkeeping during training: progress for the ETA, the wall-clock budget, the testing hook.
 class RunObserver final : public sim::TrainObserver {
 public:
-    RunObserver(double budget_s, double spent_s, fs::path elapsed_file, std::atomic<double>& fraction)
-        : budget_s_(budget_s), spent_s_(spent_s), elapsed_file_(std::move(elapsed_file)), fraction_(fraction) {}
+    RunObserver(double budget_s, double spent_s, fs::path elapsed_file, std::atomic<double>& fraction,
+                const std::atomic<bool>& lost)
+        : budget_s_(budget_s), spent_s_(spent_s), elapsed_file_(std::move(elapsed_file)), fraction_(fraction), lost_(lost) {}
 
     void on_start(std::int64_t first, std::int64_t last) override {
         start_ = Clock::now();
@@ -88,7 +89,10 @@ public:
         step_ = r.step;
     }
     void on_steps_done() override { steps_done_ = Clock::now(); }
-    bool wants_stop() const override { return g_stop.load() || (budget_s_ > 0 && seconds() >= budget_s_); }
+    // Stop on request, when the claim was taken over (another process runs this run now), or on time.
+    bool wants_stop() const override {
+        return g_stop.load() || lost_.load() || (budget_s_ > 0 && seconds() >= budget_s_);
+    }
     void on_checkpoint(const models::TrainState& st) override {
         write_file_atomically(elapsed_file_, json{{"step", st.step}, {"train_seconds", seconds()}}.dump() + "\n");
         if (st.step < last_ && budget_s_ <= 0) {
@@ -107,6 +111,7 @@ private:
     double budget_s_, spent_s_;
     fs::path elapsed_file_;
     std::atomic<double>& fraction_;
+    const std::atomic<bool>& lost_;
     Clock::time_point start_ = Clock::now(), steps_done_ = Clock::now();
     std::int64_t first_ = 0, last_ = 0, step_ = 0;
 };
@@ -118,7 +123,7 @@ struct RunOutcome {
 };
 
 RunOutcome train_and_score(const SweepPlan& plan, const PlannedRun& run, SweepDirectory& dir, const SweepOptions& opt,
-                           std::atomic<double>& fraction) {
+                           std::atomic<double>& fraction, const std::atomic<bool>& lost) {
     RunOutcome out;
     const auto t0 = Clock::now();
     const fs::path rd = dir.run_dir(run.id);
@@ -163,16 +168,16 @@ RunOutcome train_and_score(const SweepPlan& plan, const PlannedRun& run, SweepDi
         fs::remove(model_path, ec);
     }
     workflow::TrainingRun training(req);
-    RunObserver observer(plan.sweep.minutes * 60.0, spent, elapsed_path, fraction);
+    RunObserver observer(plan.sweep.minutes * 60.0, spent, elapsed_path, fraction, lost);
     training.add_observer(observer);
     out.setup_s = seconds_since(t0);
     const std::int64_t last = training.last_step();
     const auto t1 = Clock::now();
     const workflow::TrainResult tr = training.run();
-    // Stopped on request before the end (its last step or its time budget): the checkpoint is there
-    // to resume from; no result.
+    // Stopped on request (or by losing the claim) before the end — its last step or its time budget:
+    // the checkpoint is there to resume from; no result.
     const bool done = tr.step >= last || (plan.sweep.minutes > 0 && observer.seconds() >= plan.sweep.minutes * 60.0);
-    if (g_stop.load() && !done) throw Interrupted{tr.step};
+    if ((g_stop.load() || lost.load()) && !done) throw Interrupted{tr.step};
     out.train_s = std::chrono::duration<double>(Clock::now() - t1).count() - observer.seconds_after_steps();
     const double final_eval_s = observer.seconds_after_steps();
     const auto t2 = Clock::now();
@@ -243,6 +248,7 @@ SweepSummary run_sweep(const SweepPlan& plan, const std::string& dir_path, const
         std::size_t index;
         std::optional<RunClaim> claim;
         std::atomic<double> fraction{0.0};
+        std::atomic<bool> lost{false};  // the claim was taken over: stop, the result is not ours
     };
     std::vector<std::unique_ptr<Active>> active;
     double done_seconds = 0.0, done_gflop = 0.0;
@@ -309,7 +315,7 @@ SweepSummary run_sweep(const SweepPlan& plan, const std::string& dir_path, const
             std::optional<Interrupted> interrupted;
             std::string error;
             try {
-                outcome = train_and_score(plan, run, dir, opt, me->fraction);
+                outcome = train_and_score(plan, run, dir, opt, me->fraction, me->lost);
             } catch (const Interrupted& i) {
                 interrupted = i;
             } catch (const std::bad_alloc&) {
@@ -335,14 +341,14 @@ SweepSummary run_sweep(const SweepPlan& plan, const std::string& dir_path, const
             }
 
             lk.lock();
-            if (interrupted) {
+            if (!ours) {
+                states[*pick] = dir.state(run.id);
+                report(fmt::format("sweep: {}: taken over by another process while it ran; its result is theirs", run.id));
+            } else if (interrupted) {
                 states[*pick] = RunState::open;
                 ++summary.interrupted;
                 report(fmt::format("sweep: {}: stopped at step {}, checkpointed; the next sweep resumes it", run.id,
                                    interrupted->step));
-            } else if (!ours) {
-                states[*pick] = dir.state(run.id);
-                report(fmt::format("sweep: {}: taken over by another process while it ran; its result is theirs", run.id));
             } else if (outcome) {
                 states[*pick] = RunState::finished;
                 ++summary.finished_now;
@@ -385,7 +391,10 @@ SweepSummary run_sweep(const SweepPlan& plan, const std::string& dir_path, const
         while (workers_left > 0) {
             cv.wait_for(lk, tick);
             if (seconds_since(last_beat) >= beat) {
-                for (const auto& a : active) a->claim->touch();
+                for (const auto& a : active) {
+                    if (a->claim->still_ours()) a->claim->touch();
+                    else a->lost = true;
+                }
                 last_beat = Clock::now();
             }
             if (opt.on_progress && workers_left > 0) opt.on_progress(progress());
