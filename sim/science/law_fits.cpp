@@ -64,6 +64,27 @@ void check_points(const std::vector<ConfigPoint>& pts, std::size_t params, const
     if (Ls.size() < 2) throw InputError(fmt::format("fit: degenerate input for the {}: every metric is the same", model));
 }
 
+// The least-squares problem of a model of the configurations: residual i = model(point i) - L_i,
+// with `map` taking the unconstrained parameters to the model (anything with loss(N, k_e, k_c)).
+template <class Map>
+LeastSquaresProblem configuration_problem(const std::vector<ConfigPoint>& points, std::size_t params, Map map) {
+    LeastSquaresProblem prob;
+    prob.n = points.size();
+    prob.p = params;
+    prob.residuals = [&points, map](const double* t, double* r) {
+        const auto model = map(t);
+        for (std::size_t i = 0; i < points.size(); ++i) r[i] = model.loss(points[i].N, points[i].k_e, points[i].k_c) - points[i].L;
+        return true;
+    };
+    return prob;
+}
+
+std::vector<double> metrics_of(const std::vector<ConfigPoint>& points) {
+    std::vector<double> L;
+    for (const auto& p : points) L.push_back(p.L);
+    return L;
+}
+
 }  // namespace
 
 double akaike(std::size_t n, double rss, std::size_t k) {
@@ -139,14 +160,7 @@ InformationModelFit fit_information_model(const std::vector<ConfigPoint>& points
         m.L_0 = L_0;
         return m;
     };
-    LeastSquaresProblem prob;
-    prob.n = points.size();
-    prob.p = 6;
-    prob.residuals = [&](const double* t, double* r) {
-        const InformationModel m = map(t);
-        for (std::size_t i = 0; i < points.size(); ++i) r[i] = m.loss(points[i].N, points[i].k_e, points[i].k_c) - points[i].L;
-        return true;
-    };
+    const LeastSquaresProblem prob = configuration_problem(points, 6, map);
     std::vector<double> Ns;
     for (const auto& p : points) Ns.push_back(p.N);
     std::sort(Ns.begin(), Ns.end());
@@ -174,9 +188,7 @@ InformationModelFit fit_information_model(const std::vector<ConfigPoint>& points
     if (!fit) throw InputError("fit: the information model could not be fitted (no start gave finite residuals)");
     InformationModelFit out;
     out.model = map(fit->theta.data());
-    std::vector<double> L;
-    for (const auto& p : points) L.push_back(p.L);
-    out.quality = quality_of(L, fit->rss, 6, fit->converged);
+    out.quality = quality_of(metrics_of(points), fit->rss, 6, fit->converged);
     const double t = t_quantile_95(static_cast<double>(points.size()) - 6.0);
     const auto back = [&](std::size_t j, double theta) {
         std::vector<double> th = fit->theta;
@@ -203,14 +215,7 @@ PowerLawFit fit_additive_power_law(const std::vector<ConfigPoint>& points) {
         return AdditivePowerLaw{Lmin * logistic(t[0]), std::exp(t[1]), std::exp(t[2]), std::exp(t[3]),
                                 std::exp(t[4]),        std::exp(t[5]), std::exp(t[6])};
     };
-    LeastSquaresProblem prob;
-    prob.n = points.size();
-    prob.p = 7;
-    prob.residuals = [&](const double* t, double* r) {
-        const AdditivePowerLaw law = map(t);
-        for (std::size_t i = 0; i < points.size(); ++i) r[i] = law.loss(points[i].N, points[i].k_e, points[i].k_c) - points[i].L;
-        return true;
-    };
+    const LeastSquaresProblem prob = configuration_problem(points, 7, map);
     std::vector<std::vector<double>> starts;
     for (double frac : {0.1, 0.8})
         for (double a : {0.2, 0.7})
@@ -230,9 +235,7 @@ PowerLawFit fit_additive_power_law(const std::vector<ConfigPoint>& points) {
     if (!fit) throw InputError("fit: the additive power law could not be fitted (no start gave finite residuals)");
     PowerLawFit out;
     out.law = map(fit->theta.data());
-    std::vector<double> L;
-    for (const auto& p : points) L.push_back(p.L);
-    out.quality = quality_of(L, fit->rss, 7, fit->converged);
+    out.quality = quality_of(metrics_of(points), fit->rss, 7, fit->converged);
     return out;
 }
 

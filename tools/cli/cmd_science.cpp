@@ -1,5 +1,6 @@
 // `elmsim sweep` and `elmsim fit` (spec science.md): flags -> science::make_sweep_plan / run_sweep /
 // fit_sweep -> the plan table, one progress line for the whole sweep, the fit table and fit.json.
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -19,6 +20,7 @@
 #include "elmsim/sim/science/sweep_runner.hpp"
 #include "tools/cli/commands.hpp"
 #include "tools/cli/flag_errors.hpp"
+#include "tools/cli/progress_line.hpp"
 
 namespace elm::tools {
 
@@ -82,44 +84,30 @@ void print_plan(const science::SweepPlan& plan, const std::string& out) {
     fmt::print("# total estimated work {:.4g} GFLOP (training + final evaluation)\n", total);
 }
 
-// The sweep's one progress line on stderr: rewritten in place on a terminal, a plain line every 30 s
-// otherwise; finished and failed runs as full lines above it.
+// The sweep's one progress line on stderr (a LiveLine): on a terminal rewritten at every change, in a
+// log every 30 s; finished and failed runs as full lines above it.
 class SweepProgressLine {
 public:
-    explicit SweepProgressLine(bool enabled) : enabled_(enabled), tty_(isatty(fileno(stderr)) != 0) {}
+    explicit SweepProgressLine(bool enabled) : line_(enabled) {}
 
     void progress(const science::SweepProgress& p) {
-        if (!enabled_) return;
-        std::lock_guard lk(mu_);
-        const std::string line = fmt::format(
-            "sweep: {}/{} finished  {} failed  {} running  {} elsewhere  {} left  | {}  ETA {}", p.finished, p.total,
-            p.failed, p.running, p.elsewhere, p.left, duration(p.elapsed_s), p.eta_s ? duration(*p.eta_s) : "-");
+        if (!line_.enabled()) return;
         const auto now = std::chrono::steady_clock::now();
-        if (tty_) {
-            std::fprintf(stderr, "\r%-110s", line.c_str());
-            open_ = true;
-        } else if (now - last_ >= std::chrono::seconds(30)) {
-            std::fprintf(stderr, "%s\n", line.c_str());
-            last_ = now;
-        }
-        std::fflush(stderr);
+        const bool log_it = now - last_logged_.load() >= std::chrono::seconds(30);
+        if (log_it && !line_.tty()) last_logged_ = now;
+        line_.show(fmt::format("sweep: {}/{} finished  {} failed  {} running  {} elsewhere  {} left  | {}  ETA {}",
+                               p.finished, p.total, p.failed, p.running, p.elsewhere, p.left, duration(p.elapsed_s),
+                               p.eta_s ? duration(*p.eta_s) : "-"),
+                   log_it);
     }
     void message(const std::string& line) {
-        if (!enabled_) return;
-        std::lock_guard lk(mu_);
-        if (open_) std::fprintf(stderr, "\r%-110s\r", "");
-        std::fprintf(stderr, "%s\n", line.c_str());
-        open_ = false;
+        if (line_.enabled()) line_.message(line);  // --quiet: no per-run lines either
     }
-    void close() {
-        if (enabled_ && open_) std::fprintf(stderr, "\n");
-        open_ = false;
-    }
+    void close() { line_.close(); }
 
 private:
-    bool enabled_, tty_, open_ = false;
-    std::mutex mu_;
-    std::chrono::steady_clock::time_point last_{};
+    LiveLine line_;
+    std::atomic<std::chrono::steady_clock::time_point> last_logged_{};
 };
 
 volatile std::sig_atomic_t g_signal = 0;

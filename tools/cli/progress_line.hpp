@@ -5,11 +5,30 @@
 
 #include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <string>
 
 #include "elmsim/sim/train_observer.hpp"
 
 namespace elm::tools {
+
+// A live status line on stderr: on a terminal rewritten in place, otherwise (a log file) printed as
+// a plain line when the caller says so; full lines (messages) go above it, and are printed even when
+// the live line is disabled (`--quiet`). Thread-safe.
+class LiveLine {
+public:
+    explicit LiveLine(bool enabled);
+    bool enabled() const { return enabled_; }
+    bool tty() const { return tty_; }
+    // Shows `line`: on a terminal always (in place); elsewhere only when `log_it`.
+    void show(const std::string& line, bool log_it);
+    void message(const std::string& line);  // a whole line; the live line is cleared first
+    void close();                           // ends the live line (a newline after it)
+
+private:
+    bool enabled_, tty_, open_ = false;
+    std::mutex mu_;
+};
 
 class ProgressObserver final : public sim::TrainObserver {
 public:
@@ -21,10 +40,9 @@ public:
     void on_eval(const sim::EvalReport& r) override;
 
 private:
-    void message(const std::string& line);  // a full line that does not disturb the live line
     double steps_per_second(std::int64_t step) const;
 
-    bool enabled_, tty_, open_ = false;
+    LiveLine line_;
     std::int64_t first_ = 0, last_ = 0;
     std::chrono::steady_clock::time_point start_, last_print_;
 };
