@@ -144,6 +144,22 @@ ELM_HD Real dtau_draw(Real p, Real tau_min, Real tau_max) {
     return (tau_max - tau_min) * s * (Real(1) - s);
 }
 
+// The decays of one memory unit for an update of length dt and their derivatives by its raw timescale
+// p (tau_m = tau_from_raw(p)): kappa_m = exp(-dt / tau_m), kappa_l = exp(-dt lambda / tau_m).
+template <class Real>
+struct UnitDecays {
+    Real kappa_m, kappa_l, dkm_draw, dkl_draw;
+};
+
+template <class Real>
+ELM_HD UnitDecays<Real> memory_unit_decays(Real p, Real dt, Real lambda, Real tau_min, Real tau_max) {
+    const Real tau = tau_from_raw(p, tau_min, tau_max);
+    const Real km = decay(dt, tau);
+    const Real kl = decay(dt * lambda, tau);
+    const Real dtau = dtau_draw(p, tau_min, tau_max);
+    return {km, kl, decay_grad_tau(km, dt, Real(1), tau) * dtau, decay_grad_tau(kl, dt, lambda, tau) * dtau};
+}
+
 // dL/d p of one memory unit, from dL/d kappa_m and dL/d kappa_l and their derivatives by p.
 template <class Real>
 ELM_HD Real tau_raw_grad(Real g_kappa_m, Real dkappa_m_dp, Real g_kappa_l, Real dkappa_l_dp) {

@@ -7,6 +7,7 @@
 #include "elmsim/models/error.hpp"
 #include "elmsim/models/event_batch.hpp"
 #include "elmsim/sim/cpu/readout.hpp"
+#include "elmsim/sim/event_batch_plan.hpp"
 
 namespace elm::sim::cpu {
 
@@ -86,54 +87,27 @@ void Learner<Real>::build_timing(const models::Batch& batch) {
         return;
     }
     const std::size_t n = static_cast<std::size_t>(T) * B;
-    if (batch.gap_cells.size() != n || !(batch.resolution_ms > 0.0))
-        throw InputError(fmt::format("batch: an event schedule needs T x B = {} x {} update lengths and a resolution, "
-                                     "found {} and {} ms", T, B, batch.gap_cells.size(), batch.resolution_ms));
     // The decays of every distinct gap length in the batch, each computed once (dt = g resolution_ms,
     // exactly as the event schedule computes an update's dt, so simulation gets the same floats).
-    gaps_.clear();
-    for (const std::int32_t g : batch.gap_cells) {
-        if (g < 0) throw InputError(fmt::format("batch: an update of {} cells", g));
-        if (g > 0) gaps_.push_back(g);
-    }
-    std::sort(gaps_.begin(), gaps_.end());
-    gaps_.erase(std::unique(gaps_.begin(), gaps_.end()), gaps_.end());
-    if (gap_decays_.size() < gaps_.size()) gap_decays_.resize(gaps_.size());
-    for (std::size_t k = 0; k < gaps_.size(); ++k)
-        compute_decays(net_, static_cast<double>(gaps_[k]) * batch.resolution_ms, gap_decays_[k]);
-    const auto decays_of = [&](std::int32_t g) {
-        return &gap_decays_[static_cast<std::size_t>(std::lower_bound(gaps_.begin(), gaps_.end(), g) - gaps_.begin())];
-    };
+    plan_ = plan_event_batch(batch);
+    if (gap_decays_.size() < plan_.gaps.size()) gap_decays_.resize(plan_.gaps.size());
+    for (std::size_t k = 0; k < plan_.gaps.size(); ++k)
+        compute_decays(net_, static_cast<double>(plan_.gaps[k]) * batch.resolution_ms, gap_decays_[k]);
     row_decays_.assign(n, nullptr);
-    active_.assign(static_cast<std::size_t>(T), 0);
     uniform_.assign(static_cast<std::size_t>(T), 1);
     scaled_.assign(static_cast<std::size_t>(T), 0);
-    // What the engine relies on (models/batch.hpp): the updating rows of a step are a prefix, at least
-    // one row updates at every step, a row that started updating keeps updating (padding comes first),
-    // and every row updates at the last step.
     for (int t = 0; t < T; ++t) {
-        const int active = models::updating_rows(batch, t);
-        const std::int32_t* row = batch.gap_cells.data() + static_cast<std::size_t>(t) * B;
-        for (int b = active; b < B; ++b)
-            if (row[b] != 0)
-                throw InputError(fmt::format("batch: at step {} row {} updates after row {} held: the updating rows "
-                                             "must come first", t, b, active));
-        if (active == 0) throw InputError(fmt::format("batch: no row updates at step {}", t));
-        if (t > 0 && active < active_[t - 1])
-            throw InputError(fmt::format("batch: row {} stops updating at step {} (padding must come first)", active, t));
-        if (t == T - 1 && active < B)
-            throw InputError(fmt::format("batch: row {} does not update at the last step (padding must come first)",
-                                         active));
-        active_[t] = active;
+        const int active = plan_.active[t];
+        const std::int32_t* slot = plan_.row_gap.data() + static_cast<std::size_t>(t) * B;
         const StepDecays<Real>** rows = row_decays_.data() + static_cast<std::size_t>(t) * B;
-        for (int b = 0; b < active; ++b) rows[b] = decays_of(row[b]);
+        for (int b = 0; b < active; ++b) rows[b] = &gap_decays_[static_cast<std::size_t>(slot[b])];
         const StepTiming<Real> st = make_step_timing<Real>(rows, active);
         uniform_[t] = st.uniform ? 1 : 0;
         scaled_[t] = st.scaled ? 1 : 0;
     }
     timing_.rows = row_decays_.data();
     timing_.step_stride = static_cast<std::size_t>(B);
-    timing_.active = active_.data();
+    timing_.active = plan_.active.data();
     timing_.uniform = uniform_.data();
     timing_.scaled = scaled_.data();
 }

@@ -16,6 +16,7 @@
 #include "elmsim/sim/loss.hpp"
 #include "elmsim/sim/run_options.hpp"
 #include "elmsim/sim/cpu/tape.hpp"
+#include "elmsim/sim/event_batch_plan.hpp"
 
 namespace elm::sim::cpu {
 
@@ -60,10 +61,9 @@ private:
     // because the parameters (tau_m) change between runs.
     void build_timing(const models::Batch& batch);
     StepDecays<Real> decays_;                          // of the model's dt (clock mode)
-    std::vector<std::int32_t> gaps_;                   // event batches: the distinct gap lengths (cells), ascending
-    std::vector<StepDecays<Real>> gap_decays_;         // the decays of gaps_[k] at index k
+    EventBatchPlan plan_;                              // event batches: gap lengths, rows, active rows
+    std::vector<StepDecays<Real>> gap_decays_;         // the decays of plan_.gaps[k] at index k
     std::vector<const StepDecays<Real>*> row_decays_;  // [B] (clock) or [T][B]
-    std::vector<int> active_;                          // [T] (event batches)
     std::vector<unsigned char> uniform_, scaled_;      // [T] (event batches)
     BatchTiming<Real> timing_;
     Tape<Real> tape_;

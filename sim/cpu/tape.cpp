@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "elmsim/sim/step_constants.hpp"
+
 namespace elm::sim::cpu {
 
 using models::ModelConfig;
@@ -12,13 +14,12 @@ using models::TensorId;
 template <class Real>
 void compute_decays(const models::Network<Real>& net, double dt_ms, StepDecays<Real>& d) {
     const ModelConfig& cfg = net.cfg;
-    const Real dt = static_cast<Real>(dt_ms);
+    const StepScalars<Real> sc = step_scalars<Real>(cfg, dt_ms);
+    const Real dt = sc.dt;
     d.dt = dt;
-    d.kappa_b = models::decay(dt, static_cast<Real>(cfg.tau_b_ms));
-    d.kappa_v = models::decay(dt, static_cast<Real>(cfg.tau_v_ms));
-    d.rate_gain = Real(1);
-    if (cfg.output_mode == OutputMode::analog && cfg.drive == models::DriveRule::rate && dt_ms != cfg.dt_ms)
-        d.rate_gain = models::rate_gain(d.kappa_b, models::decay(static_cast<Real>(cfg.dt_ms), static_cast<Real>(cfg.tau_b_ms)));
+    d.kappa_b = sc.kappa_b;
+    d.kappa_v = sc.kappa_v;
+    d.rate_gain = sc.rate_gain;
     if (cfg.output_mode == OutputMode::lif) return;
     const std::size_t n = static_cast<std::size_t>(cfg.N) * cfg.d_m;
     d.kappa_m.resize(n);
@@ -29,14 +30,11 @@ void compute_decays(const models::Network<Real>& net, double dt_ms, StepDecays<R
     const Real lambda = static_cast<Real>(cfg.lambda);
     const Real* raw = net.tensor(TensorId::tau_m_raw);
     for (std::size_t k = 0; k < n; ++k) {
-        const Real tau = models::tau_from_raw(raw[k], tmin, tmax);
-        const Real km = models::decay(dt, tau);
-        const Real kl = models::decay(dt * lambda, tau);
-        const Real dtau = models::dtau_draw(raw[k], tmin, tmax);
-        d.kappa_m[k] = km;
-        d.kappa_l[k] = kl;
-        d.dkm_draw[k] = models::decay_grad_tau(km, dt, Real(1), tau) * dtau;
-        d.dkl_draw[k] = models::decay_grad_tau(kl, dt, lambda, tau) * dtau;
+        const models::UnitDecays<Real> u = models::memory_unit_decays(raw[k], dt, lambda, tmin, tmax);
+        d.kappa_m[k] = u.kappa_m;
+        d.kappa_l[k] = u.kappa_l;
+        d.dkm_draw[k] = u.dkm_draw;
+        d.dkl_draw[k] = u.dkl_draw;
     }
 }
 
