@@ -3,7 +3,8 @@
 # only those missing), configures with the CMake preset and builds. Then, by subcommand:
 #   tools/setup.sh demo    generate SHD-format data, train an ELM Network on SHD-Adding, evaluate it
 #   tools/setup.sh sweep   the demo budget sweep on that data (~18 minutes on 2 cores), its fit, pictures
-#   tools/setup.sh test    build and run every test (this is what .ci/run calls)
+#   tools/setup.sh test    build and run every test (this is what .ci/run calls), and the cuda backend's
+#                          tests in its host emulation (when the CUDA toolkit's headers are there)
 #   tools/setup.sh asan    build and run every test under AddressSanitizer + UBSan
 #   tools/setup.sh build   install and build only
 set -euo pipefail
@@ -36,6 +37,17 @@ cmake --build --preset "$preset" -j "$jobs"
 case "$mode" in
   test|asan)
     ctest --preset "$preset" -j "$jobs"
+    if [ "$mode" = test ]; then
+      # The cuda backend's kernels on host threads (preset gpu-emulation, README "The CUDA backend"):
+      # its [gpu] tests and the parity table, bit for bit against the cpu backend, without a GPU.
+      if [ -f /usr/local/cuda/include/cuda_runtime_api.h ]; then
+        cmake --preset gpu-emulation >/dev/null
+        cmake --build --preset gpu-emulation -j "$jobs" --target elm_tests elmsim
+        build/gpu-emulation/tests/elm_tests "[gpu],[parity]"
+      else
+        echo "setup: no CUDA headers in /usr/local/cuda: the host emulation of the cuda backend is not tested"
+      fi
+    fi
     ;;
   sweep)
     bin=build/release/elmsim

@@ -6,6 +6,7 @@
 
 #include "elmsim/models/error.hpp"
 #include "elmsim/models/event_batch.hpp"
+#include "elmsim/sim/batch_checks.hpp"
 #include "elmsim/sim/cpu/readout.hpp"
 #include "elmsim/sim/event_batch_plan.hpp"
 
@@ -39,10 +40,7 @@ void Learner<Real>::build_input(const models::Batch& batch, double dropout, Rng*
     input_T_ = T;
     input_B_ = B;
     auto at = [&](std::size_t t, std::size_t b, std::size_t c) -> Real& { return xt_[t * step + c * B + b]; };
-    if (cfg.C_e > 0) {
-        if (batch.tokens.size() != static_cast<std::size_t>(T) * B)
-            throw InputError(fmt::format("batch: the model has an embedding but the batch holds {} tokens for "
-                                         "T x B = {} x {}", batch.tokens.size(), T, B));
+    if (cfg.C_e > 0) {  // shapes: sim::check_batch_input (run)
         const Real* E = net_.tensor(TensorId::embedding);
         for (int t = 0; t < T; ++t)
             for (int b = 0; b < B; ++b) {
@@ -50,9 +48,6 @@ void Learner<Real>::build_input(const models::Batch& batch, double dropout, Rng*
                 for (int c = 0; c < C; ++c) at(t, b, c) = row[c];
             }
     } else {
-        if (batch.C != C || batch.x.size() != n)
-            throw InputError(fmt::format("batch: the model reads {} input channels, the data has {} (x holds {} values "
-                                         "for T x B x C = {} x {} x {})", C, batch.C, batch.x.size(), T, B, C));
         ex_.parallel_for(T, [&](int t0, int t1) {
             for (int t = t0; t < t1; ++t) transpose_step(batch.x.data() + t * step, xt_.data() + t * step, B, C);
         });
@@ -164,9 +159,8 @@ LossStats Learner<Real>::run(const models::Batch& batch, const RunOptions& opt, 
                              Rng* rng) {
     const auto& cfg = net_.cfg;
     const int T = batch.T, B = batch.B;
-    if (T < 1 || B < 1) throw InputError("batch: empty (T or B is 0)");
+    check_batch_input(cfg, batch, opt);
     if (opt.dropout > 0.0 && !rng) throw InputError("input dropout needs a random generator");
-    if (opt.recompute_every < 0) throw InputError("recompute_every must be >= 0");
     build_input(batch, opt.dropout, rng);
     fws_.soft_spikes = opt.soft_spikes;
     build_timing(batch);  // parameters (tau_m) may have changed since the last run
@@ -222,9 +216,7 @@ LossStats Learner<Real>::run(const models::Batch& batch, const RunOptions& opt, 
     logits_.resize(static_cast<std::size_t>(logit_steps_) * B * cfg.n_out);
     readout_forward(net_, y_logit, logit_steps_, B, logits_.data(), ex_);
     const std::size_t loss_offset = static_cast<std::size_t>(logit_steps_ - ls) * B * cfg.n_out;
-    const std::size_t expected_targets = opt.loss == models::LossMode::next_byte ? static_cast<std::size_t>(T) * B : B;
-    if (batch.targets.size() != expected_targets)
-        throw InputError(fmt::format("batch: expected {} targets, found {}", expected_targets, batch.targets.size()));
+    check_batch_targets(batch, opt);
     const std::int32_t* targets = batch.targets.data();
     if (!grads) return compute_loss<Real>(opt.loss, logits_.data() + loss_offset, ls, B, cfg.n_out, targets, nullptr);
 

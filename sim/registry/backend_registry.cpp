@@ -6,6 +6,9 @@
 
 #include "elmsim/models/error.hpp"
 #include "elmsim/sim/cpu/cpu_backend.hpp"
+#if defined(ELM_WITH_CUDA)
+#include "elmsim/gpu/cuda_backend.hpp"
+#endif
 
 namespace elm::sim {
 
@@ -17,6 +20,9 @@ bool always(std::string*) { return true; }
 // finds nvcc: elm_backends then has ELM_WITH_CUDA defined) sits behind its macro.
 const BackendEntry kBackends[] = {
     {"cpu", "oneTBB thread pool (sim/cpu/)", &always, &cpu::supports, &cpu::make_backend},
+#if defined(ELM_WITH_CUDA)
+    {"cuda", "NVIDIA GPU (gpu/)", &gpu::available, &gpu::supports, &gpu::make_backend},
+#endif
 };
 
 // Names users may try that this build does not have, with what to say about them.

@@ -11,5 +11,6 @@ void register_bench(CLI::App& app);       // training speed against the PyTorch 
 void register_bench_gemm(CLI::App& app);  // the CPU backend's GEMM kernels against tuned BLAS
 void register_bench_sim(CLI::App& app);   // clock vs event simulation cost
 void register_bench_event(CLI::App& app); // learning on the event schedule vs the clock
+void register_bench_gpu(CLI::App& app);   // the CUDA backend against the CPU backend and PyTorch on the GPU
 
 }  // namespace elm::bench

@@ -1,5 +1,6 @@
 #include "tools/bench/bench_support.hpp"
 
+#include <filesystem>
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/resource.h>
@@ -105,6 +106,20 @@ std::string load_average() {
     std::string a, b, c;
     f >> a >> b >> c;
     return fmt::format("{} {} {}", a, b, c);
+}
+
+// The reference script: --reference, else tools/reference/ under the working directory or above
+// the executable (a build tree inside the source tree).
+std::string find_reference_script(const std::string& flag) {
+    namespace fs = std::filesystem;
+    if (!flag.empty()) return fs::exists(flag) ? flag : std::string();
+    const fs::path rel = "tools/reference/elm_reference.py";
+    if (fs::exists(rel)) return rel.string();
+    std::error_code ec;
+    fs::path dir = fs::read_symlink("/proc/self/exe", ec).parent_path();
+    for (int up = 0; up < 5 && !ec && !dir.empty(); ++up, dir = dir.parent_path())
+        if (fs::exists(dir / rel)) return (dir / rel).string();
+    return {};
 }
 
 }  // namespace elm::bench

@@ -44,5 +44,8 @@ std::optional<double> json_number(const std::string& out, const std::string& key
 std::string first_line_of(const std::string& cmd);
 std::string cpu_model();     // /proc/cpuinfo "model name"
 std::string load_average();  // the three numbers of /proc/loadavg
+// The PyTorch reference script: `flag` when given ("" if it does not exist), else
+// tools/reference/elm_reference.py under the working directory or above the executable.
+std::string find_reference_script(const std::string& flag);
 
 }  // namespace elm::bench

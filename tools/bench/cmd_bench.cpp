@@ -168,20 +168,6 @@ Measured median_of(const std::vector<Measured>& runs) {
     return m;
 }
 
-// The reference script: --reference, else tools/reference/ under the working directory or above
-// the executable (a build tree inside the source tree).
-std::string find_reference(const std::string& flag) {
-    namespace fs = std::filesystem;
-    if (!flag.empty()) return fs::exists(flag) ? flag : std::string();
-    const fs::path rel = "tools/reference/elm_reference.py";
-    if (fs::exists(rel)) return rel.string();
-    std::error_code ec;
-    fs::path dir = fs::read_symlink("/proc/self/exe", ec).parent_path();
-    for (int up = 0; up < 5 && !ec && !dir.empty(); ++up, dir = dir.parent_path())
-        if (fs::exists(dir / rel)) return (dir / rel).string();
-    return {};
-}
-
 struct Row {
     BenchConfig cfg;
     FlopCount flops;
@@ -205,7 +191,7 @@ void run_bench(const BenchArgs& a) {
         throw InputError("bench: expected --threads, --repeats, --T >= 1 and --warmup, --recompute >= 0");
     if (!a.json.empty()) io::ensure_writable_dir(a.json);
 
-    const std::string reference = a.no_torch ? std::string() : find_reference(a.reference);
+    const std::string reference = a.no_torch ? std::string() : find_reference_script(a.reference);
     std::string torch_note, torch_version;
     if (a.no_torch) {
         torch_note = "skipped (--no-torch)";
