@@ -6,20 +6,19 @@
 #include "elmsim/models/error.hpp"
 #include "elmsim/sim/batch_checks.hpp"
 #include "elmsim/sim/event_batch_plan.hpp"
+#include "elmsim/sim/input_layout.hpp"
 
 namespace elm::gpu {
 
-using models::OutputMode;
 
 void DeviceTape::resize(const models::ModelConfig& cfg, int steps, int batch) {
     T = steps;
     B = batch;
-    const std::size_t nb = static_cast<std::size_t>(cfg.N) * batch;
-    const bool elm = cfg.output_mode != OutputMode::lif;
-    b_stride = elm ? nb * cfg.n_b : 0;
-    m_stride = elm ? nb * cfg.d_m : 0;
-    y_stride = nb;
-    a_stride = elm ? nb * cfg.l * cfg.d_h : 0;
+    const sim::SlotSizes sz = sim::slot_sizes(cfg, batch);
+    b_stride = sz.b;
+    m_stride = sz.m;
+    y_stride = sz.y;
+    a_stride = sz.a;
     const std::size_t slots = static_cast<std::size_t>(steps) + 1;
     b.resize(slots * b_stride);
     m.resize(slots * m_stride);
@@ -305,16 +304,9 @@ sim::LossStats CudaLearner::run(const models::Batch& batch, const sim::RunOption
 }
 
 std::vector<float> CudaLearner::model_input() const {
-    const int C = net_.dims().C, T = T_, B = B_;
     std::vector<float> xt;
     xt_.to_host(xt, s_);
-    std::vector<float> x(xt.size());
-    const std::size_t step = static_cast<std::size_t>(B) * C;
-    for (int t = 0; t < T; ++t)
-        for (int b = 0; b < B; ++b)
-            for (int c = 0; c < C; ++c)
-                x[t * step + static_cast<std::size_t>(b) * C + c] = xt[t * step + static_cast<std::size_t>(c) * B + b];
-    return x;
+    return sim::batch_major_input(xt, T_, B_, net_.dims().C);
 }
 
 sim::StateTrace CudaLearner::state_trace() const {

@@ -17,13 +17,12 @@ struct DeviceState {
 
     // Sized for `batch` rows of cfg, all zeros.
     void reset(const models::ModelConfig& cfg, int batch, cudaStream_t s) {
-        const std::size_t nb = static_cast<std::size_t>(cfg.N) * batch;
-        const bool elm = cfg.output_mode != models::OutputMode::lif;
+        const sim::SlotSizes sz = sim::slot_sizes(cfg, batch);
         B = batch;
-        b.resize(elm ? nb * cfg.n_b : 0);
-        m.resize(elm ? nb * cfg.d_m : 0);
-        v.resize(nb);
-        y.resize(nb);
+        b.resize(sz.b);
+        m.resize(sz.m);
+        v.resize(sz.y);
+        y.resize(sz.y);
         for (auto* buf : {&b, &m, &v, &y}) buf->zero(s);
     }
     StateView view() {

@@ -14,6 +14,14 @@
 
 namespace elm::sim {
 
+// Floats of one state slot of B rows ([N][B][...] each) and of one step's MLP pre-activations: the
+// sizes every backend's state, tape and carry are made of.
+struct SlotSizes {
+    std::size_t b = 0, m = 0, y = 0;  // branch traces, memory units (0 for LIF); v and y each
+    std::size_t a = 0;                // MLP pre-activations of one step (0 for LIF)
+};
+SlotSizes slot_sizes(const models::ModelConfig& cfg, int batch);
+
 template <class Real>
 struct NetworkState {
     int B = 0;

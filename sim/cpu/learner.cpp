@@ -9,6 +9,7 @@
 #include "elmsim/sim/batch_checks.hpp"
 #include "elmsim/sim/cpu/readout.hpp"
 #include "elmsim/sim/event_batch_plan.hpp"
+#include "elmsim/sim/input_layout.hpp"
 
 namespace elm::sim::cpu {
 
@@ -109,14 +110,7 @@ void Learner<Real>::build_timing(const models::Batch& batch) {
 
 template <class Real>
 std::vector<Real> Learner<Real>::model_input() const {
-    const int C = net_.cfg.input_width(), T = input_T_, B = input_B_;
-    std::vector<Real> x(xt_.size());
-    const std::size_t step = static_cast<std::size_t>(B) * C;
-    for (int t = 0; t < T; ++t)
-        for (int b = 0; b < B; ++b)
-            for (int c = 0; c < C; ++c)
-                x[t * step + static_cast<std::size_t>(b) * C + c] = xt_[t * step + static_cast<std::size_t>(c) * B + b];
-    return x;
+    return batch_major_input(xt_, input_T_, input_B_, net_.cfg.input_width());
 }
 
 template <class Real>

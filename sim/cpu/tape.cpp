@@ -42,12 +42,11 @@ template <class Real>
 void Tape<Real>::resize(const ModelConfig& cfg, int steps, int batch) {
     T = steps;
     B = batch;
-    const std::size_t nb = static_cast<std::size_t>(cfg.N) * batch;
-    const bool elm = cfg.output_mode != OutputMode::lif;
-    b_stride = elm ? nb * cfg.n_b : 0;
-    m_stride = elm ? nb * cfg.d_m : 0;
-    y_stride = nb;
-    a_stride = elm ? nb * cfg.l * cfg.d_h : 0;
+    const SlotSizes sz = slot_sizes(cfg, batch);
+    b_stride = sz.b;
+    m_stride = sz.m;
+    y_stride = sz.y;
+    a_stride = sz.a;
     const std::size_t slots = static_cast<std::size_t>(steps) + 1;
     b.resize(slots * b_stride);
     m.resize(slots * m_stride);

@@ -1,6 +1,7 @@
 #include "tools/bench/bench_support.hpp"
 
 #include <filesystem>
+#include <ctime>
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/resource.h>
@@ -120,6 +121,28 @@ std::string find_reference_script(const std::string& flag) {
     for (int up = 0; up < 5 && !ec && !dir.empty(); ++up, dir = dir.parent_path())
         if (fs::exists(dir / rel)) return (dir / rel).string();
     return {};
+}
+
+ScratchDir::ScratchDir(const std::string& prefix)
+    : path_(std::filesystem::temp_directory_path() / (prefix + "-" + std::to_string(getpid()))) {
+    std::filesystem::create_directories(path_);
+}
+
+ScratchDir::~ScratchDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+}
+
+std::string commit_or_unknown() {
+    const std::string c = first_line_of("git rev-parse --short HEAD 2>/dev/null");
+    return c.empty() ? "unknown" : c;
+}
+
+std::string local_time_minutes() {
+    const std::time_t now = std::time(nullptr);
+    char date[32];
+    std::strftime(date, sizeof date, "%Y-%m-%d %H:%M", std::localtime(&now));
+    return date;
 }
 
 }  // namespace elm::bench

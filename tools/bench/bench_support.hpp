@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -44,6 +45,24 @@ std::optional<double> json_number(const std::string& out, const std::string& key
 std::string first_line_of(const std::string& cmd);
 std::string cpu_model();     // /proc/cpuinfo "model name"
 std::string load_average();  // the three numbers of /proc/loadavg
+// A fresh folder under the system's temporary directory, removed with everything in it at the end.
+class ScratchDir {
+public:
+    explicit ScratchDir(const std::string& prefix);
+    ScratchDir(const ScratchDir&) = delete;
+    ScratchDir& operator=(const ScratchDir&) = delete;
+    ~ScratchDir();
+    const std::filesystem::path& path() const { return path_; }
+
+private:
+    std::filesystem::path path_;
+};
+
+// The short commit of the working directory ("unknown" outside a git checkout) and the local time,
+// "YYYY-MM-DD HH:MM": what a result's header records.
+std::string commit_or_unknown();
+std::string local_time_minutes();
+
 // The PyTorch reference script: `flag` when given ("" if it does not exist), else
 // tools/reference/elm_reference.py under the working directory or above the executable.
 std::string find_reference_script(const std::string& flag);

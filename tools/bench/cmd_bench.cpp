@@ -207,21 +207,9 @@ void run_bench(const BenchArgs& a) {
     }
     const bool torch = !torch_version.empty();
 
-    namespace fs = std::filesystem;
-    const fs::path tmp = fs::temp_directory_path() / fmt::format("elmsim-bench-{}", getpid());
-    fs::create_directories(tmp);
-    struct Cleanup {
-        fs::path p;
-        ~Cleanup() {
-            std::error_code ec;
-            fs::remove_all(p, ec);
-        }
-    } cleanup{tmp};
-
-    const std::string commit = first_line_of("git rev-parse --short HEAD 2>/dev/null");
-    const std::time_t now = std::time(nullptr);
-    char date[32];
-    std::strftime(date, sizeof date, "%Y-%m-%d %H:%M", std::localtime(&now));
+    const ScratchDir scratch("elmsim-bench");
+    const std::filesystem::path& tmp = scratch.path();
+    const std::string commit = commit_or_unknown(), date = local_time_minutes();
     const std::string load = load_average();
     const auto peak1 = measure_peak_flops(1, PeakIsa::best);
     const auto peak = measure_peak_flops(a.threads, PeakIsa::best);
@@ -229,7 +217,7 @@ void run_bench(const BenchArgs& a) {
 
     fmt::print("elmsim bench: training speed against the PyTorch reference\n");
     fmt::print("machine {} ({} hardware threads), load {} | commit {} | {}{}\n", cpu_model(),
-               std::thread::hardware_concurrency(), load, commit.empty() ? "unknown" : commit, date,
+               std::thread::hardware_concurrency(), load, commit, date,
 #ifdef NDEBUG
                "");
 #else

@@ -50,6 +50,8 @@ struct GpuBenchArgs {
     bool no_torch = false, no_cpu = false, quick = false;
 };
 
+#if defined(ELM_WITH_CUDA)
+
 struct GpuRow {
     std::string name;
     int N, d_m, d_h, n_b, k_c, B;
@@ -123,10 +125,6 @@ std::string cell(double v, int width, int precision) {
 }
 
 void run_bench_gpu(const GpuBenchArgs& a) {
-#if !defined(ELM_WITH_CUDA)
-    (void)a;
-    throw ParameterError("backend", "this build of elmsim has no CUDA backend (build with -DELM_CUDA=ON)");
-#else
     if (a.T < 1 || a.repeats < 1 || a.warmup < 0 || a.cpu_threads < 1 || a.recompute < 0)
         throw InputError("bench-gpu: expected --T, --repeats, --cpu-threads >= 1 and --warmup, --recompute >= 0");
     std::string why;
@@ -147,25 +145,13 @@ void run_bench_gpu(const GpuBenchArgs& a) {
     const bool torch = !a.no_torch && !reference.empty() && torch_note.rfind("skipped", 0) != 0;
     const int T = a.quick ? std::min(a.T, 100) : a.T;
 
-    namespace fs = std::filesystem;
-    const fs::path tmp = fs::temp_directory_path() / fmt::format("elmsim-bench-gpu-{}", getpid());
-    fs::create_directories(tmp);
-    struct Cleanup {
-        fs::path p;
-        ~Cleanup() {
-            std::error_code ec;
-            fs::remove_all(p, ec);
-        }
-    } cleanup{tmp};
-
-    const std::string commit = first_line_of("git rev-parse --short HEAD 2>/dev/null");
-    const std::time_t now = std::time(nullptr);
-    char date[32];
-    std::strftime(date, sizeof date, "%Y-%m-%d %H:%M", std::localtime(&now));
+    const ScratchDir scratch("elmsim-bench-gpu");
+    const std::filesystem::path& tmp = scratch.path();
+    const std::string commit = commit_or_unknown(), date = local_time_minutes();
     fmt::print("elmsim bench-gpu: the cuda backend against the cpu backend and the PyTorch reference on the GPU\n");
     fmt::print("device {} (sm_{}{}, {} SMs, {:.2f} GHz, FP32 peak {:.0f} GFLOP/s) | host {} | commit {} | {}\n",
                dev.name, dev.major, dev.minor, dev.sms, dev.clock_ghz, dev.fp32_peak_gflops, cpu_model(),
-               commit.empty() ? "unknown" : commit, date);
+               commit, date);
     fmt::print("T = {}, recompute every {}, Adamax, loss on the last step; cpu: {} threads; torch: {}\n\n", T,
                a.recompute, a.cpu_threads, torch ? torch_note + " (cuda, float32)" : torch_note);
     fmt::print("{:<8} {:>5} {:>3} {:>4} {:>4} {:>4} | {:>9} {:>9} {:>8} {:>8} {:>5} | {:>9} {:>6} | {:>9} {:>6}\n", "config",
@@ -222,8 +208,15 @@ void run_bench_gpu(const GpuBenchArgs& a) {
     }
     fmt::print("\ncolumns: Mns/s = million neuron-steps per second in training; GFLOP/s of a training step "
                "(tools/bench/flop_count.hpp) and %pk its share of FP32 peak; cpu/x and tor/x = their time / cuda's\n");
-#endif
 }
+
+#else  // no CUDA backend in this build
+
+void run_bench_gpu(const GpuBenchArgs&) {
+    throw ParameterError("backend", "this build of elmsim has no CUDA backend (build with -DELM_CUDA=ON)");
+}
+
+#endif
 
 }  // namespace
 
