@@ -153,7 +153,7 @@ __device__ void elm_row_backward(const NetDims& d, const float* __restrict__ P, 
 }
 
 // Phase B of an ELM neuron: parameter e of neuron i summed over the step's rows.
-__device__ void elm_param_backward(const NetDims& d, const float* __restrict__ P, const ParamOffsets& o,
+__device__ void elm_param_backward(const NetDims& d, const ParamOffsets& o,
                                    const DeviceConnectivity& cn, const DecayTable& dec, const BackwardStep& st, int i,
                                    int e, float* __restrict__ G) {
     const int Ba = st.active, nb = d.n_b, dmn = d.d_m, dh = d.d_h, in = d.in, ah = d.ah, kc = d.k_c;
@@ -279,7 +279,7 @@ __global__ void elm_backward_step_kernel(NetDims d, const float* __restrict__ P,
     for (int b = static_cast<int>(threadIdx.x); b < st.active; b += blockDim.x) elm_row_backward(d, P, o, dec, st, i, b);
     __syncthreads();
     for (int e = static_cast<int>(threadIdx.x); e < per_neuron; e += blockDim.x)
-        elm_param_backward(d, P, o, cn, dec, st, i, e, G);
+        elm_param_backward(d, o, cn, dec, st, i, e, G);
 }
 
 // LIF (section 6): g_v carries dL/dv_{t+1} in and dL/dv_t out; the synapses' gradients per neuron.

@@ -7,7 +7,7 @@
 #if defined(ELM_CUDA_EMULATION)
 #include "elmsim/gpu/emulation/emulated_device.hpp"
 #define ELM_LAUNCH(kernel, grid, block, stream, ...) \
-    ::elm::gpu::emulation::launch(dim3(grid), dim3(block), [&] { kernel(__VA_ARGS__); })
+    ((void)(stream), ::elm::gpu::emulation::launch(dim3(grid), dim3(block), [&] { kernel(__VA_ARGS__); }))
 #else
 #define ELM_LAUNCH(kernel, grid, block, stream, ...) kernel<<<grid, block, 0, stream>>>(__VA_ARGS__)
 #endif

@@ -11,12 +11,12 @@
 #include <thread>
 #include <vector>
 
-thread_local uint3 threadIdx;
-thread_local uint3 blockIdx;
-thread_local dim3 blockDim;
-thread_local dim3 gridDim;
-
 namespace elm::gpu::emulation {
+
+ThreadIndices& indices() {
+    thread_local ThreadIndices here;
+    return here;
+}
 
 namespace {
 
@@ -68,10 +68,11 @@ private:
             self.wake.acquire();
             if (stop_) return;
             const Task& task = task_;  // written before the release that woke this worker
-            threadIdx = uint3{id % task.block.x, (id / task.block.x) % task.block.y, id / (task.block.x * task.block.y)};
-            blockIdx = task.index;
-            blockDim = task.block;
-            gridDim = task.grid;
+            ThreadIndices& ix = indices();
+            ix.thread = uint3{id % task.block.x, (id / task.block.x) % task.block.y, id / (task.block.x * task.block.y)};
+            ix.block = task.index;
+            ix.block_dim = uint3{task.block.x, task.block.y, task.block.z};
+            ix.grid_dim = uint3{task.grid.x, task.grid.y, task.grid.z};
             block_barrier = task.barrier;
             (*task.body)();
             block_barrier = nullptr;

@@ -12,10 +12,18 @@
 #undef __shared__
 #define __shared__ static
 
-extern thread_local uint3 threadIdx;
-extern thread_local uint3 blockIdx;
-extern thread_local dim3 blockDim;
-extern thread_local dim3 gridDim;
+namespace elm::gpu::emulation {
+// The built-in variables of the calling (emulated) CUDA thread.
+struct ThreadIndices {
+    uint3 thread{}, block{}, block_dim{}, grid_dim{};
+};
+ThreadIndices& indices();
+}  // namespace elm::gpu::emulation
+
+#define threadIdx (::elm::gpu::emulation::indices().thread)
+#define blockIdx (::elm::gpu::emulation::indices().block)
+#define blockDim (::elm::gpu::emulation::indices().block_dim)
+#define gridDim (::elm::gpu::emulation::indices().grid_dim)
 
 void __syncthreads();
 
