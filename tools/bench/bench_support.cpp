@@ -16,6 +16,8 @@
 
 #include <fmt/format.h>
 
+#include "elmsim/models/rng.hpp"
+
 extern char** environ;
 
 namespace elm::bench {
@@ -143,6 +145,18 @@ std::string local_time_minutes() {
     char date[32];
     std::strftime(date, sizeof date, "%Y-%m-%d %H:%M", std::localtime(&now));
     return date;
+}
+
+models::Batch random_spike_batch(const models::ModelConfig& m, int T, int B) {
+    Rng rng(4);
+    models::Batch batch;
+    batch.T = T;
+    batch.B = B;
+    batch.C = m.C;
+    batch.x.resize(static_cast<std::size_t>(T) * B * m.C);
+    for (auto& v : batch.x) v = rng.uniform() < kBenchEventRate ? 1.0f : 0.0f;
+    for (int b = 0; b < B; ++b) batch.targets.push_back(static_cast<std::int32_t>(rng.below(m.n_out)));
+    return batch;
 }
 
 }  // namespace elm::bench

@@ -9,6 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "elmsim/models/batch.hpp"
+#include "elmsim/models/model_config.hpp"
+
 namespace elm::bench {
 
 // Median of the values (the mean of the two middle ones for an even count); v must not be empty.
@@ -45,6 +48,12 @@ std::optional<double> json_number(const std::string& out, const std::string& key
 std::string first_line_of(const std::string& cmd);
 std::string cpu_model();     // /proc/cpuinfo "model name"
 std::string load_average();  // the three numbers of /proc/loadavg
+// The benchmarks' input: random SHD-like events, each channel-bin one event with probability
+// kBenchEventRate (real SHD has ~2-5 % of its 700 x 500 channel-bins non-zero at 2 ms; 5 % is the busy
+// end, and what the reference's --bench draws), fixed seed, one random target per sample.
+inline constexpr double kBenchEventRate = 0.05;
+models::Batch random_spike_batch(const models::ModelConfig& m, int T, int B);
+
 // A fresh folder under the system's temporary directory, removed with everything in it at the end.
 class ScratchDir {
 public:

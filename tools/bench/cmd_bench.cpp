@@ -8,7 +8,7 @@
 // Each elmsim measurement runs in its own child process (`/proc/self/exe bench --worker NAME ...`,
 // printing one JSON line) so that peak RSS — ru_maxrss of that child from wait4 — belongs to one
 // configuration only; the reference runs the same way, so both memories are measured alike.
-// Input: random SHD-like events, each channel-bin holds one event with probability kEventRate (the
+// Input: random SHD-like events, each channel-bin holds one event with probability kBenchEventRate (the
 // reference script draws with the same rate), fixed seed, no dropout, loss on the last step.
 #include <algorithm>
 #include <chrono>
@@ -42,10 +42,6 @@ namespace elm::bench {
 
 namespace {
 
-// Real SHD has ~2-5% of its 700 x 500 channel-bins non-zero at 2 ms; 5% is the busy end and what the
-// reference's --bench draws, so both implementations see inputs of the same statistics.
-constexpr double kEventRate = 0.05;
-constexpr std::uint64_t kInputSeed = 4;
 constexpr int kScalingThreads = 1;  // the thread-scaling column compares this against --threads
 // Ratios between elmsim runs (recomputation vs full tape, 1 thread vs --threads) come from this many
 // back-to-back pairs, median over the pairs: on a shared VM two runs a minute apart can differ by 30 %.
@@ -89,18 +85,6 @@ io::ExperimentConfig experiment(const BenchConfig& c) {
     return io::parse_experiment_config(config_toml(c), "bench config " + c.name);
 }
 
-models::Batch random_batch(const models::ModelConfig& m, int T, int B) {
-    Rng rng(kInputSeed);
-    models::Batch batch;
-    batch.T = T;
-    batch.B = B;
-    batch.C = m.C;
-    batch.x.resize(static_cast<std::size_t>(T) * B * m.C);
-    for (auto& v : batch.x) v = rng.uniform() < kEventRate ? 1.0f : 0.0f;
-    for (int b = 0; b < B; ++b) batch.targets.push_back(static_cast<std::int32_t>(rng.below(m.n_out)));
-    return batch;
-}
-
 // One measurement in this process; prints one JSON line. Inference (tape-free) runs only in the
 // recompute = 0 child, so the recomputing child's peak memory is that of training alone.
 void run_worker(const BenchArgs& a) {
@@ -109,7 +93,7 @@ void run_worker(const BenchArgs& a) {
     sim::BackendOptions bo;
     bo.threads = a.threads;
     const auto backend = sim::make_backend(a.backend, net, bo);
-    const models::Batch batch = random_batch(cfg.model, a.T, static_cast<int>(cfg.train.batch_size));
+    const models::Batch batch = random_spike_batch(cfg.model, a.T, static_cast<int>(cfg.train.batch_size));
     sim::RunOptions ro;
     ro.loss = models::LossMode::last;
     ro.recompute_every = a.recompute;
@@ -225,7 +209,7 @@ void run_bench(const BenchArgs& a) {
 #endif
     fmt::print("threads {} | T {} | median of {} after {} warm-up | input: random events, P = {} per channel-bin, "
                "C 700, n_out 20, loss on the last step, Adamax, no dropout\n",
-               a.threads, a.T, a.repeats, a.warmup, kEventRate);
+               a.threads, a.T, a.repeats, a.warmup, kBenchEventRate);
     fmt::print("peak float ({}): {:.1f} GFLOP/s on 1 thread, {:.1f} on {} | baseline build ISA ({}): {:.1f} on {} | "
                "elmsim GEMM kernels: {}\n",
                peak.isa, peak1.gflops, peak.gflops, a.threads, base.isa, base.gflops, a.threads, sim::cpu::gemm_kernels());

@@ -41,8 +41,6 @@ namespace elm::bench {
 
 namespace {
 
-constexpr double kEventRate = 0.05;  // as `elmsim bench` and the reference's --bench
-constexpr std::uint64_t kInputSeed = 4;
 
 struct GpuBenchArgs {
     int T = 500, repeats = 3, warmup = 1, cpu_threads = 2, device = 0, recompute = 50;
@@ -80,18 +78,6 @@ io::ExperimentConfig experiment(const GpuRow& c) {
         "k_c = {}\n\n[train]\noptimizer = \"adamax\"\nlr = 5e-3\nbatch_size = {}\ndropout = 0.0\nloss = \"last\"\n",
         c.name, c.B, c.N, c.d_m, c.d_h, c.n_b, c.k_c, c.B);
     return io::parse_experiment_config(toml, "bench-gpu config " + c.name);
-}
-
-models::Batch random_batch(const models::ModelConfig& m, int T, int B) {
-    Rng rng(kInputSeed);
-    models::Batch batch;
-    batch.T = T;
-    batch.B = B;
-    batch.C = m.C;
-    batch.x.resize(static_cast<std::size_t>(T) * B * m.C);
-    for (auto& v : batch.x) v = rng.uniform() < kEventRate ? 1.0f : 0.0f;
-    for (int b = 0; b < B; ++b) batch.targets.push_back(static_cast<std::int32_t>(rng.below(m.n_out)));
-    return batch;
 }
 
 struct Times {
@@ -160,7 +146,7 @@ void run_bench_gpu(const GpuBenchArgs& a) {
     std::fflush(stdout);
     for (const GpuRow& row : rows(a.quick)) {
         const auto cfg = experiment(row);
-        const models::Batch batch = random_batch(cfg.model, T, row.B);
+        const models::Batch batch = random_spike_batch(cfg.model, T, row.B);
         const auto P = models::make_network<float>(cfg.model).layout.trainable_size();
         // The largest rows take seconds a step: one timed repeat there.
         const int repeats = row.N >= 1024 ? 1 : a.repeats;
@@ -193,7 +179,7 @@ void run_bench_gpu(const GpuBenchArgs& a) {
         const GpuRow wide{"wide", 256, 16, 32, 4, 64, 256, false};
         const auto cfg = experiment(wide);
         const int samples = 2264, B = 256;
-        const models::Batch batch = random_batch(cfg.model, T, B);
+        const models::Batch batch = random_spike_batch(cfg.model, T, B);
         const auto net = models::make_network<float>(cfg.model);
         sim::BackendOptions bo;
         bo.device = a.device;
