@@ -1,0 +1,220 @@
+#include "elmsim/sim/serve/session_table.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "elmsim/models/error.hpp"
+
+namespace elm::serve {
+
+namespace {
+
+using nlohmann::json;
+
+std::string line_of(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+json with_id(json j, const std::string& id_json) {
+    if (!id_json.empty()) j["id"] = json::parse(id_json);
+    return j;
+}
+
+std::string output_mode_name(models::OutputMode m) { return models::to_string(m); }
+
+// The top k classes of softmax(logits) with their probabilities, most likely first.
+json top_k(const float* logits, int n, int k) {
+    std::vector<int> idx(static_cast<std::size_t>(n));
+    std::iota(idx.begin(), idx.end(), 0);
+    k = std::min(k, n);
+    std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int a, int b) {
+        return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+    });
+    const double mx = logits[idx[0]];
+    double z = 0;
+    for (int j = 0; j < n; ++j) z += std::exp(static_cast<double>(logits[j]) - mx);
+    json out = json::array();
+    for (int r = 0; r < k; ++r) out.push_back({idx[static_cast<std::size_t>(r)], std::exp(logits[idx[r]] - mx) / z});
+    return out;
+}
+
+}  // namespace
+
+SessionTable::SessionTable(sim::Backend& backend, ServedModel model, ProtocolLimits limits, int max_sessions,
+                           std::string token)
+    : backend_(backend), model_(std::move(model)), limits_(limits), max_sessions_(max_sessions), token_(std::move(token)),
+      authenticated_(token_.empty()) {}
+
+std::string SessionTable::hello() const {
+    const auto& c = backend_.config();
+    json m = {{"N", c.N},
+              {"C", c.C},
+              {"n_out", c.n_out},
+              {"task", model_.task},
+              {"bytes", model_.bytes},
+              {"output_mode", output_mode_name(c.output_mode)},
+              {"time", model_.time == models::TimeBase::event ? "event" : "clock"},
+              {"dt_ms", c.dt_ms}};
+    if (model_.time == models::TimeBase::event) {
+        m["resolution_ms"] = model_.event_resolution_ms;
+        m["max_dt_ms"] = model_.event_max_dt_ms > 0 ? model_.event_max_dt_ms : c.dt_ms;
+    }
+    return line_of({{"op", "hello"},
+                    {"version", 1},
+                    {"model", m},
+                    {"auth", !token_.empty()},
+                    {"limits", {{"sessions", max_sessions_}, {"events", limits_.max_events}, {"bytes", limits_.max_bytes}}}});
+}
+
+SessionTable::Entry& SessionTable::find(SessionId id) {
+    const auto it = sessions_.find(id);
+    if (it == sessions_.end()) throw ProtocolError("session", fmt::format("no open session {} on this connection", id));
+    return it->second;
+}
+
+void SessionTable::stream_update(SessionId id, Entry& e, const sim::UpdateView& v) {
+    ++updates_;
+    const OpenRequest& o = e.open;
+    if ((v.index + 1) % o.decimate != 0 || !out_) return;
+    const auto& c = backend_.config();
+    json u = {{"op", "update"}, {"session", id}, {"index", v.index}, {"t_ms", v.time_ms}, {"dt_ms", v.dt_ms}};
+    if (o.stream & kStreamLogits) u["logits"] = std::vector<float>(v.logits, v.logits + c.n_out);
+    if (o.stream & kStreamPrediction) u["prediction"] = e.session->prediction();
+    if (o.stream & kStreamTopK) u["top_k"] = top_k(v.logits, c.n_out, o.top_k);
+    if (o.stream & kStreamSpikes) {
+        json s = json::array();
+        for (int j = 0; j < c.N; ++j)
+            if (v.y[j] != 0.0f) s.push_back(j);
+        u["spikes"] = std::move(s);
+    }
+    if (o.stream & kStreamY) {
+        json y = json::array();
+        if (o.neurons.empty())
+            for (int j = 0; j < c.N; ++j) y.push_back(v.y[j]);
+        else
+            for (const std::int32_t j : o.neurons) y.push_back(v.y[j]);
+        u["y"] = std::move(y);
+    }
+    out_->push_back(line_of(u));
+}
+
+std::string SessionTable::ok_reply(const Request& r, SessionId id, const Entry& e) const {
+    return line_of(with_id({{"op", "ok"}, {"session", id}, {"t_ms", e.session->time_ms()}, {"updates", e.session->updates()}},
+                           r.id_json));
+}
+
+bool SessionTable::handle(std::string_view line, std::vector<std::string>& out) {
+    out_ = &out;
+    struct Reset {
+        std::vector<std::string>*& p;
+        ~Reset() { p = nullptr; }
+    } reset{out_};
+    Request r;
+    try {
+        r = parse_request(line, limits_);
+    } catch (const ProtocolError& e) {
+        out.push_back(error_reply(e.id_json(), e.field(), e.what()));
+        return !e.fatal();
+    }
+    try {
+        if (auto* a = std::get_if<AuthRequest>(&r.body)) {
+            if (token_.empty() || a->token != token_) {
+                authenticated_ = false;
+                throw ProtocolError("token", token_.empty() ? "this server takes no token" : "wrong token");
+            }
+            authenticated_ = true;
+            out.push_back(line_of(with_id({{"op", "ok"}}, r.id_json)));
+            return true;
+        }
+        if (!authenticated_) throw ProtocolError("op", "authenticate first (\"auth\" with the server's token)");
+        if (auto* o = std::get_if<OpenRequest>(&r.body)) {
+            if (sessions() >= max_sessions_)
+                throw ProtocolError("op", fmt::format("this connection has {} sessions open, the limit", max_sessions_));
+            const auto& c = backend_.config();
+            sim::SessionOptions so;
+            so.event_mode = o->mode ? *o->mode == Mode::event : model_.time == models::TimeBase::event;
+            if (!so.event_mode && (o->resolution_ms || o->max_dt_ms))
+                throw ProtocolError(o->resolution_ms ? "resolution_ms" : "max_dt_ms", "only event-mode sessions take it");
+            so.resolution_ms = o->resolution_ms.value_or(model_.event_resolution_ms);
+            so.max_dt_ms = o->max_dt_ms.value_or(model_.event_max_dt_ms);
+            so.score = model_.score;
+            so.score_last_k = model_.score_last_k;
+            if ((o->stream & kStreamTopK) && !model_.bytes) throw ProtocolError("stream", "top_k is for byte models");
+            const SessionId id = next_id_++;
+            Entry& e = sessions_[id];
+            e.open = *o;
+            try {
+                e.session = std::make_unique<sim::Session>(backend_, so, [this, id, &e](const sim::UpdateView& v) {
+                    stream_update(id, e, v);
+                });
+            } catch (...) {
+                sessions_.erase(id);
+                throw;
+            }
+            json reply = {{"op", "opened"}, {"session", id}, {"mode", so.event_mode ? "event" : "clock"}};
+            if (so.event_mode) {
+                reply["resolution_ms"] = so.resolution_ms;
+                reply["max_dt_ms"] = so.max_dt_ms > 0 ? so.max_dt_ms : c.dt_ms;
+            }
+            out.push_back(line_of(with_id(reply, r.id_json)));
+            return true;
+        }
+        if (auto* ev = std::get_if<EventsRequest>(&r.body)) {
+            Entry& e = find(ev->session);
+            if (model_.bytes) throw ProtocolError("op", "a byte model takes \"bytes\", not events");
+            if (!ev->t_ms.empty() && ev->t_ms.front() < e.session->time_ms())
+                throw ProtocolError("t_ms", fmt::format("t_ms[0] = {} is before the session's time {}", ev->t_ms.front(),
+                                                        e.session->time_ms()));
+            e.session->push_events(ev->t_ms, ev->channels);
+            out.push_back(ok_reply(r, ev->session, e));
+            return true;
+        }
+        if (auto* b = std::get_if<BytesRequest>(&r.body)) {
+            Entry& e = find(b->session);
+            if (!model_.bytes) throw ProtocolError("op", "a spike model takes \"events\", not bytes");
+            e.session->push_bytes(b->bytes);
+            out.push_back(ok_reply(r, b->session, e));
+            return true;
+        }
+        if (auto* a = std::get_if<AdvanceRequest>(&r.body)) {
+            Entry& e = find(a->session);
+            if (a->t_ms < e.session->time_ms())
+                throw ProtocolError("t_ms", fmt::format("{} is before the session's time {}", a->t_ms, e.session->time_ms()));
+            if (a->finish)
+                e.session->finish(a->t_ms);
+            else
+                e.session->advance_to(a->t_ms);
+            out.push_back(ok_reply(r, a->session, e));
+            return true;
+        }
+        const auto& s = std::get<SessionRequest>(r.body);
+        Entry& e = find(s.session);
+        if (s.op == SessionOp::read) {
+            const auto& c = backend_.config();
+            json reply = {{"op", "state"},
+                          {"session", s.session},
+                          {"t_ms", e.session->time_ms()},
+                          {"updates", e.session->updates()},
+                          {"logits", std::vector<float>(e.session->logits(), e.session->logits() + c.n_out)},
+                          {"prediction", e.session->prediction()}};
+            out.push_back(line_of(with_id(reply, r.id_json)));
+        } else if (s.op == SessionOp::reset) {
+            e.session->reset();
+            out.push_back(ok_reply(r, s.session, e));
+        } else {
+            sessions_.erase(s.session);
+            out.push_back(line_of(with_id({{"op", "closed"}, {"session", s.session}}, r.id_json)));
+        }
+        return true;
+    } catch (const ProtocolError& e) {
+        out.push_back(error_reply(r.id_json, e.field(), e.what()));
+    } catch (const InputError& e) {  // the session refused it (times before its time, ...): it stays usable
+        out.push_back(error_reply(r.id_json, r.op == "events" || r.op == "advance" || r.op == "finish" ? "t_ms" : "",
+                                  e.what()));
+    }
+    return true;
+}
+
+}  // namespace elm::serve

@@ -1,0 +1,73 @@
+// SessionTable: the sessions of one client connection of `elmsim serve` and the requests that drive
+// them (docs/protocol.md) — a request line in, its reply lines out, no sockets — so the server's
+// transport only moves lines, and every rule of the protocol's semantics is testable in-process
+// (tests/test_session_table.cpp). Each session is a sim::Session on the served backend with its own
+// state; its updates stream back as "update" lines before the request's "ok", so a session fed a
+// sample's events gives, update by update, the floats `simulate` gives.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "elmsim/models/model_config.hpp"
+#include "elmsim/models/train_config.hpp"
+#include "elmsim/sim/backend.hpp"
+#include "elmsim/sim/serve/protocol.hpp"
+#include "elmsim/sim/session.hpp"
+
+namespace elm::serve {
+
+// The served model as the protocol describes it (the hello line) and the defaults of its sessions.
+struct ServedModel {
+    std::string task;                  // "shd", "shd-adding", "bytes", ...
+    bool bytes = false;                // a byte model (push "bytes", stream "top_k")
+    models::TimeBase time = models::TimeBase::clock;
+    double event_resolution_ms = 0.1;  // event sessions' defaults: the model's own grid when event-trained
+    double event_max_dt_ms = 0.0;      // (0 = the model's dt)
+    models::LossMode score = models::LossMode::last;
+    int score_last_k = 1;
+};
+
+class SessionTable {
+public:
+    // `backend` serves every session and must outlive the table. `token` (empty: none) must be sent
+    // by an "auth" request before anything else.
+    SessionTable(sim::Backend& backend, ServedModel model, ProtocolLimits limits, int max_sessions,
+                 std::string token = {});
+
+    // The server's first line to a client.
+    std::string hello() const;
+    // One request line; its reply lines are appended to `out`. Returns false when the connection must
+    // be closed after the replies are sent (a line that is not a JSON object).
+    bool handle(std::string_view line, std::vector<std::string>& out);
+    int sessions() const { return static_cast<int>(sessions_.size()); }
+    // Updates run so far, over all sessions.
+    std::int64_t updates() const { return updates_; }
+
+private:
+    struct Entry {
+        OpenRequest open;
+        std::unique_ptr<sim::Session> session;
+    };
+    Entry& find(SessionId id);
+    void stream_update(SessionId id, Entry& e, const sim::UpdateView& v);
+    std::string ok_reply(const Request& r, SessionId id, const Entry& e) const;
+
+    sim::Backend& backend_;
+    ServedModel model_;
+    ProtocolLimits limits_;
+    int max_sessions_;
+    std::string token_;
+    bool authenticated_;
+    std::map<SessionId, Entry> sessions_;
+    SessionId next_id_ = 1;
+    std::vector<std::string>* out_ = nullptr;  // where updates go during handle()
+    std::int64_t updates_ = 0;
+};
+
+}  // namespace elm::serve

@@ -1,0 +1,210 @@
+// The sessions of one `elmsim serve` connection (sim/serve/session_table.hpp), request lines in,
+// reply lines out: the streamed outputs of a session equal a sim::Session fed the same events (which
+// tests/test_session.cpp holds equal to `simulate`), bit for bit; errors keep the session usable;
+// sessions are separate; limits, authentication and byte models.
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "elmsim/models/network.hpp"
+#include "elmsim/models/rng.hpp"
+#include "elmsim/sim/serve/session_table.hpp"
+#include "tests/backend_helpers.hpp"
+
+using namespace elm;
+using nlohmann::json;
+
+namespace {
+
+models::ModelConfig spike_config() {
+    models::ModelConfig cfg;
+    cfg.N = 10;
+    cfg.C = 30;
+    cfg.n_out = 4;
+    cfg.d_m = 3;
+    cfg.d_h = 6;
+    cfg.n_b = 2;
+    cfg.k_c = 6;
+    cfg.dt_ms = 2.0;
+    cfg.tau_init_min_ms = 2.0;
+    cfg.tau_init_max_ms = 40.0;
+    cfg.output_mode = models::OutputMode::spike;
+    cfg.theta = 0.02;
+    cfg.seed = 21;
+    return cfg;
+}
+
+serve::ProtocolLimits limits_for(const models::ModelConfig& cfg) {
+    serve::ProtocolLimits l;
+    l.channels = cfg.C;
+    l.neurons = cfg.N;
+    return l;
+}
+
+std::vector<json> send(serve::SessionTable& t, const std::string& line, bool* keep = nullptr) {
+    std::vector<std::string> out;
+    const bool k = t.handle(line, out);
+    if (keep) *keep = k;
+    std::vector<json> j;
+    for (const auto& s : out) {
+        CHECK(s.find('\n') == std::string::npos);
+        j.push_back(json::parse(s));
+    }
+    return j;
+}
+
+struct Events {
+    std::vector<double> t;
+    std::vector<std::int32_t> c;
+};
+
+Events random_events(int n, double t_max, int C, std::uint64_t seed) {
+    Rng rng(seed, 9);
+    Events e;
+    for (int k = 0; k < n; ++k) e.t.push_back(rng.uniform(0.0, t_max));
+    std::sort(e.t.begin(), e.t.end());
+    for (int k = 0; k < n; ++k) e.c.push_back(static_cast<std::int32_t>(rng.below(static_cast<std::uint64_t>(C))));
+    return e;
+}
+
+}  // namespace
+
+TEST_CASE("serve sessions stream exactly the updates of a sim::Session, in event and clock mode", "[serve]") {
+    const auto cfg = spike_config();
+    const auto backend = test::backend_for(test::network_with_scaled_synapses(cfg, 4.0f));
+    const Events ev = random_events(60, 40.0, cfg.C, 3);
+    for (const bool event : {true, false}) {
+        INFO((event ? "event" : "clock") << " mode");
+        // The reference: a Session fed the same pieces.
+        sim::SessionOptions so;
+        so.event_mode = event;
+        so.resolution_ms = 0.5;
+        std::vector<std::vector<float>> want_logits;
+        std::vector<double> want_t;
+        sim::Session ref(*backend, so, [&](const sim::UpdateView& v) {
+            want_logits.emplace_back(v.logits, v.logits + cfg.n_out);
+            want_t.push_back(v.time_ms);
+        });
+        serve::SessionTable table(*backend, serve::ServedModel{}, limits_for(cfg), 8);
+        const auto opened = send(table, fmt::format(R"({{"op":"open","id":1,"mode":"{}"{},"stream":["logits","spikes"]}})",
+                                                    event ? "event" : "clock", event ? R"(,"resolution_ms":0.5)" : ""));
+        REQUIRE(opened.size() == 1);
+        REQUIRE(opened[0]["op"] == "opened");
+        CHECK(opened[0]["id"] == 1);
+        const int s = opened[0]["session"];
+        std::vector<std::vector<float>> got_logits;
+        std::vector<double> got_t;
+        const auto collect = [&](const std::vector<json>& replies, const std::string& ok_op) {
+            for (std::size_t k = 0; k < replies.size(); ++k) {
+                const json& r = replies[k];
+                if (r["op"] == "update") {
+                    CHECK(r["session"] == s);
+                    got_logits.push_back(r["logits"].get<std::vector<float>>());
+                    got_t.push_back(r["t_ms"]);
+                } else {
+                    CHECK(k + 1 == replies.size());  // the ok comes after the updates it caused
+                    CHECK(r["op"] == ok_op);
+                }
+            }
+        };
+        for (std::size_t a = 0; a < ev.t.size(); a += 7) {  // pieces of 7 events
+            const std::size_t b = std::min(ev.t.size(), a + 7);
+            const std::vector<double> t(ev.t.begin() + a, ev.t.begin() + b);
+            const std::vector<std::int32_t> c(ev.c.begin() + a, ev.c.begin() + b);
+            ref.push_events(t, c);
+            collect(send(table, json({{"op", "events"}, {"session", s}, {"t_ms", t}, {"channels", c}}).dump()), "ok");
+        }
+        ref.finish(45.0);
+        collect(send(table, fmt::format(R"({{"op":"finish","session":{},"t_ms":45}})", s)), "ok");
+        REQUIRE(!want_logits.empty());
+        CHECK(got_logits == want_logits);  // floats through JSON and back: the same bits
+        CHECK(got_t == want_t);
+        const auto state = send(table, fmt::format(R"({{"op":"read","session":{},"id":"r"}})", s));
+        CHECK(state[0]["op"] == "state");
+        CHECK(state[0]["prediction"] == ref.prediction());
+        CHECK(state[0]["updates"] == ref.updates());
+    }
+}
+
+TEST_CASE("serve sessions: errors name the field and keep the session, and sessions are separate", "[serve]") {
+    const auto cfg = spike_config();
+    const auto backend = test::backend_for(test::network_with_scaled_synapses(cfg, 4.0f));
+    serve::SessionTable table(*backend, serve::ServedModel{}, limits_for(cfg), 2);
+    const json hello = json::parse(table.hello());
+    CHECK(hello["op"] == "hello");
+    CHECK(hello["model"]["N"] == cfg.N);
+    CHECK(hello["model"]["C"] == cfg.C);
+    CHECK(hello["auth"] == false);
+    const int a = send(table, R"({"op":"open","mode":"event","stream":["prediction"]})")[0]["session"];
+    const int b = send(table, R"({"op":"open","mode":"event"})")[0]["session"];
+    CHECK(a != b);
+    auto r = send(table, R"({"op":"open"})");  // the limit of 2
+    CHECK(r[0]["op"] == "error");
+    CHECK(r[0]["field"] == "op");
+    send(table, fmt::format(R"({{"op":"advance","session":{},"t_ms":10}})", a));
+    r = send(table, fmt::format(R"({{"op":"events","id":5,"session":{},"t_ms":[3],"channels":[1]}})", a));
+    CHECK(r[0]["op"] == "error");
+    CHECK(r[0]["field"] == "t_ms");
+    CHECK(r[0]["id"] == 5);
+    r = send(table, fmt::format(R"({{"op":"events","session":{},"t_ms":[12],"channels":[30]}})", a));
+    CHECK(r[0]["field"] == "channels");
+    r = send(table, R"({"op":"read","session":99})");
+    CHECK(r[0]["field"] == "session");
+    r = send(table, fmt::format(R"({{"op":"bytes","session":{},"text":"x"}})", a));
+    CHECK(r[0]["field"] == "op");
+    r = send(table, fmt::format(R"({{"op":"events","session":{},"t_ms":[12,13],"channels":[1,2]}})", a));
+    CHECK(r.back()["op"] == "ok");  // still usable
+    CHECK(r.back()["t_ms"] <= 13.0);
+    // session b never moved
+    CHECK(send(table, fmt::format(R"({{"op":"read","session":{}}})", b))[0]["updates"] == 0);
+    CHECK(send(table, fmt::format(R"({{"op":"close","session":{}}})", b))[0]["op"] == "closed");
+    CHECK(table.sessions() == 1);
+    CHECK(send(table, fmt::format(R"({{"op":"read","session":{}}})", b))[0]["field"] == "session");
+    bool keep = true;
+    r = send(table, "not json", &keep);
+    CHECK(r[0]["op"] == "error");
+    CHECK_FALSE(keep);
+}
+
+TEST_CASE("serve sessions: a token is asked for before anything else", "[serve]") {
+    const auto cfg = spike_config();
+    const auto backend = test::backend_for(models::make_network<float>(cfg));
+    serve::SessionTable table(*backend, serve::ServedModel{}, limits_for(cfg), 4, "s3cret");
+    CHECK(json::parse(table.hello())["auth"] == true);
+    CHECK(send(table, R"({"op":"open"})")[0]["field"] == "op");
+    CHECK(send(table, R"({"op":"auth","token":"guess"})")[0]["field"] == "token");
+    CHECK(send(table, R"({"op":"open"})")[0]["op"] == "error");
+    CHECK(send(table, R"({"op":"auth","token":"s3cret"})")[0]["op"] == "ok");
+    CHECK(send(table, R"({"op":"open"})")[0]["op"] == "opened");
+}
+
+TEST_CASE("serve sessions with a byte model: bytes in, the next-byte distribution out", "[serve]") {
+    auto cfg = spike_config();
+    cfg.output_mode = models::OutputMode::analog;
+    cfg.C = 256;
+    cfg.n_out = 256;
+    cfg.C_e = 5;
+    cfg.dt_ms = 1.0;
+    const auto backend = test::backend_for(models::make_network<float>(cfg));
+    serve::ServedModel m;
+    m.task = "bytes";
+    m.bytes = true;
+    m.score = models::LossMode::next_byte;
+    serve::SessionTable table(*backend, m, limits_for(cfg), 4);
+    const int s = send(table, R"({"op":"open","stream":["top_k","prediction"],"top_k":3})")[0]["session"];
+    const auto r = send(table, fmt::format(R"({{"op":"bytes","session":{},"text":"hello"}})", s));
+    REQUIRE(r.size() == 6);  // one update per byte in clock mode, then ok
+    for (int k = 0; k < 5; ++k) {
+        const json& u = r[static_cast<std::size_t>(k)];
+        CHECK(u["op"] == "update");
+        REQUIRE(u["top_k"].size() == 3);
+        CHECK(u["top_k"][0][0] == u["prediction"]);
+        CHECK(u["top_k"][0][1] >= u["top_k"][1][1]);
+    }
+    CHECK(r[5]["updates"] == 5);
+    CHECK(send(table, fmt::format(R"({{"op":"events","session":{},"t_ms":[9],"channels":[1]}})", s))[0]["field"] == "op");
+}
