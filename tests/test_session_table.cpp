@@ -139,6 +139,7 @@ TEST_CASE("serve sessions: errors name the field and keep the session, and sessi
     CHECK(hello["model"]["N"] == cfg.N);
     CHECK(hello["model"]["C"] == cfg.C);
     CHECK(hello["auth"] == false);
+    CHECK(send(table, R"({"op":"open","trace":true})")[0]["field"] == "trace");  // no --trace-dir
     const int a = send(table, R"({"op":"open","mode":"event","stream":["prediction"]})")[0]["session"];
     const int b = send(table, R"({"op":"open","mode":"event"})")[0]["session"];
     CHECK(a != b);

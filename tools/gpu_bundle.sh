@@ -23,7 +23,8 @@ rtdebs=$debs/runtime-deps
 
 # The libraries of CMakeLists.txt, tests/ and gpu/ (README "Dependencies"), with the runtime packages
 # that hold the files their -dev packages link to, and the ones TBB's CMake config checks exist
-# (TBBTargets-none.cmake names libtbbmalloc_proxy and libtbbbind_2_5). Boost is not used by the build.
+# (TBBTargets-none.cmake names libtbbmalloc_proxy and libtbbbind_2_5). Boost: the headers of Asio
+# (elm_serve, which the tests link).
 core=(libtbb-dev libtbb12 libtbbmalloc2 libtbbbind-2-5
       libhdf5-dev libhdf5-103-1 libsz2 libaec0
       libfmt-dev libfmt9
@@ -31,7 +32,8 @@ core=(libtbb-dev libtbb12 libtbbmalloc2 libtbbbind-2-5
       libtomlplusplus-dev libtomlplusplus3
       libcli11-dev
       nlohmann-json3-dev
-      libgsl-dev libgsl27 libgslcblas0)
+      libgsl-dev libgsl27 libgslcblas0
+      libboost-dev libboost1.74-dev)
 # Come with any C++ compiler; bundling them would shadow the other machine's newer ones.
 base=(libc6 libgcc-s1 libstdc++6)
 

@@ -142,6 +142,7 @@ bool SessionTable::handle(std::string_view line, std::vector<std::string>& out) 
             so.score = model_.score;
             so.score_last_k = model_.score_last_k;
             if ((o->stream & kStreamTopK) && !model_.bytes) throw ProtocolError("stream", "top_k is for byte models");
+            if (o->trace) throw ProtocolError("trace", "this server writes no traces (it has no --trace-dir)");
             const SessionId id = next_id_++;
             Entry& e = sessions_[id];
             e.open = *o;

@@ -22,6 +22,7 @@ void register_simulate(CLI::App& app);
 void register_generate(CLI::App& app);
 void register_sweep(CLI::App& app);
 void register_fit(CLI::App& app);
+void register_serve(CLI::App& app);
 
 // "elmsim <version>", recorded as created_by in files this tool writes.
 std::string created_by();

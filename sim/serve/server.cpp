@@ -1,0 +1,242 @@
+#include "elmsim/sim/serve/server.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include <boost/asio.hpp>
+#include <fmt/format.h>
+
+#include "elmsim/models/error.hpp"
+
+namespace elm::serve {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+class Connection;
+
+// What every connection shares: the backend (its steppers are per session; the backend itself is only
+// read, and the cpu backend with one thread runs inline), the model, the limits, the live set.
+struct Shared {
+    Shared(sim::Backend& b, ServedModel m, ProtocolLimits l, ServerOptions o)
+        : backend(b), model(std::move(m)), limits(l), options(std::move(o)) {}
+    sim::Backend& backend;
+    ServedModel model;
+    ProtocolLimits limits;
+    ServerOptions options;
+    std::mutex mu;
+    std::set<std::shared_ptr<Connection>> live;
+    std::atomic<bool> stopping{false};
+};
+
+class Connection : public std::enable_shared_from_this<Connection> {
+public:
+    Connection(tcp::socket socket, Shared& shared)
+        : socket_(std::move(socket)), timer_(socket_.get_executor()), shared_(shared),
+          table_(shared.backend, shared.model, shared.limits, shared.options.max_sessions_per_connection,
+                 shared.options.token) {}
+
+    void start() {
+        out_.push_back(table_.hello() + "\n");
+        write_then_read();
+    }
+
+    // Tells the client and closes; from any thread.
+    void shutdown() {
+        asio::post(socket_.get_executor(), [self = shared_from_this()] {
+            if (self->closed_) return;
+            self->closing_ = true;
+            self->out_.push_back("{\"op\":\"shutdown\",\"reason\":\"the server is stopping\"}\n");
+            if (!self->writing_) self->write_then_read();
+        });
+    }
+
+private:
+    void arm_timer() {
+        timer_.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+            std::chrono::duration<double>(shared_.options.idle_timeout_s)));
+        timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+            if (!ec) self->close();  // idle: silent for the whole timeout
+        });
+    }
+
+    void read_line() {
+        arm_timer();
+        asio::async_read_until(socket_, asio::dynamic_buffer(in_, shared_.options.max_line_bytes + 1), '\n',
+                               [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+                                   self->on_line(ec, n);
+                               });
+    }
+
+    void on_line(const boost::system::error_code& ec, std::size_t n) {
+        timer_.cancel();
+        if (closed_) return;
+        if (ec == asio::error::not_found || (!ec && n > shared_.options.max_line_bytes + 1)) {
+            out_.push_back(error_reply("", "", fmt::format("a line over {} bytes: closing the connection",
+                                                           shared_.options.max_line_bytes)) + "\n");
+            closing_ = true;
+            write_then_read();
+            return;
+        }
+        if (ec) {
+            close();
+            return;
+        }
+        std::string_view line(in_.data(), n - 1);
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        std::vector<std::string> replies;
+        bool keep = true;
+        if (!line.empty()) keep = table_.handle(line, replies);
+        in_.erase(0, n);
+        for (auto& r : replies) out_.push_back(std::move(r) + "\n");
+        if (!keep) closing_ = true;
+        write_then_read();
+    }
+
+    // Writes everything queued, then reads the next line (or closes): one request at a time.
+    void write_then_read() {
+        if (closed_) return;
+        if (out_.empty()) {
+            if (closing_) {
+                close();
+            } else {
+                read_line();
+            }
+            return;
+        }
+        writing_ = true;
+        batch_.clear();
+        while (!out_.empty()) {
+            batch_ += out_.front();
+            out_.pop_front();
+        }
+        arm_timer();  // a client that does not read is idle too
+        asio::async_write(socket_, asio::buffer(batch_), [self = shared_from_this()](const boost::system::error_code& ec,
+                                                                                   std::size_t) {
+            self->timer_.cancel();
+            self->writing_ = false;
+            if (ec) {
+                self->close();
+                return;
+            }
+            self->write_then_read();
+        });
+    }
+
+    void close() {
+        if (closed_) return;
+        closed_ = true;
+        boost::system::error_code ignored;
+        timer_.cancel();
+        socket_.shutdown(tcp::socket::shutdown_both, ignored);
+        socket_.close(ignored);
+        std::lock_guard lock(shared_.mu);
+        shared_.live.erase(shared_from_this());
+    }
+
+    tcp::socket socket_;
+    asio::steady_timer timer_;
+    Shared& shared_;
+    SessionTable table_;
+    std::string in_, batch_;
+    std::deque<std::string> out_;
+    bool writing_ = false, closing_ = false, closed_ = false;
+};
+
+}  // namespace
+
+struct Server::Impl {
+    Impl(sim::Backend& backend, ServedModel model, ProtocolLimits limits, ServerOptions options)
+        : shared(backend, std::move(model), limits, std::move(options)), acceptor(io) {}
+
+    void accept() {
+        acceptor.async_accept(asio::make_strand(io), [this](const boost::system::error_code& ec, tcp::socket socket) {
+            if (ec || shared.stopping) return;
+            std::shared_ptr<Connection> c;
+            {
+                std::lock_guard lock(shared.mu);
+                if (static_cast<int>(shared.live.size()) < shared.options.max_connections) {
+                    c = std::make_shared<Connection>(std::move(socket), shared);
+                    shared.live.insert(c);
+                }
+            }
+            if (c) {
+                c->start();
+            } else {  // over the limit: one error line, then closed
+                const std::string msg =
+                    error_reply("", "", fmt::format("the server has {} connections, its limit", shared.options.max_connections)) +
+                    "\n";
+                boost::system::error_code ignored;
+                asio::write(socket, asio::buffer(msg), ignored);
+                socket.close(ignored);
+            }
+            accept();
+        });
+    }
+
+    asio::io_context io;
+    Shared shared;
+    tcp::acceptor acceptor;
+};
+
+Server::Server(sim::Backend& backend, ServedModel model, ProtocolLimits limits, ServerOptions options)
+    : impl_(std::make_unique<Impl>(backend, std::move(model), limits, std::move(options))) {
+    const ServerOptions& o = impl_->shared.options;
+    if (o.threads < 1 || o.threads > 256) throw ParameterError("threads", fmt::format("expected 1 to 256, found {}", o.threads));
+    if (o.max_connections < 1 || o.max_sessions_per_connection < 1 || o.max_line_bytes < 64 || !(o.idle_timeout_s > 0))
+        throw ParameterError("limits", "expected connections, sessions >= 1, a line limit >= 64 bytes and an idle timeout > 0");
+    boost::system::error_code ec;
+    const auto address = asio::ip::make_address(o.bind, ec);
+    if (ec) throw ParameterError("bind", fmt::format("\"{}\" is not an IP address", o.bind));
+    tcp::endpoint ep(address, o.port);
+    auto& a = impl_->acceptor;
+    a.open(ep.protocol(), ec);
+    if (!ec) a.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) a.bind(ep, ec);
+    if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) throw ParameterError("port", fmt::format("cannot listen on {}:{}: {}", o.bind, o.port, ec.message()));
+    impl_->accept();
+}
+
+Server::~Server() {
+    stop();
+    impl_->io.stop();
+}
+
+std::uint16_t Server::port() const { return impl_->acceptor.local_endpoint().port(); }
+
+void Server::run() {
+    const int extra = impl_->shared.options.threads - 1;
+    std::vector<std::thread> pool;
+    for (int k = 0; k < extra; ++k) pool.emplace_back([this] { impl_->io.run(); });
+    impl_->io.run();
+    for (auto& t : pool) t.join();
+}
+
+void Server::stop() {
+    if (impl_->shared.stopping.exchange(true)) return;
+    asio::post(impl_->io, [this] {
+        boost::system::error_code ignored;
+        impl_->acceptor.close(ignored);
+        std::vector<std::shared_ptr<Connection>> live;
+        {
+            std::lock_guard lock(impl_->shared.mu);
+            live.assign(impl_->shared.live.begin(), impl_->shared.live.end());
+        }
+        for (auto& c : live) c->shutdown();
+    });
+}
+
+int Server::connections() const {
+    std::lock_guard lock(impl_->shared.mu);
+    return static_cast<int>(impl_->shared.live.size());
+}
+
+}  // namespace elm::serve

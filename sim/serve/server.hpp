@@ -1,0 +1,55 @@
+// Server: `elmsim serve`'s transport (Boost.Asio). It accepts TCP connections and gives each one a
+// SessionTable (sim/serve/session_table.hpp), the hello line first and then request line in,
+// reply lines out. Connections run on a fixed pool of threads, each on its own strand. Memory per
+// connection is bounded: a connection's next line is read only once the replies to the last one are
+// written, so a slow reader is backpressure (the server stops reading it), never buffering. Limits,
+// with defaults:
+//  - line length: a line over it is answered with an error and ends that connection only;
+//  - idle time: a connection silent that long is closed;
+//  - connections, and sessions per connection.
+// stop() (SIGINT/SIGTERM in `elmsim serve`) tells every client {"op":"shutdown"} and closes it.
+// The server binds 127.0.0.1 unless told otherwise.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "elmsim/sim/backend.hpp"
+#include "elmsim/sim/serve/protocol.hpp"
+#include "elmsim/sim/serve/session_table.hpp"
+
+namespace elm::serve {
+
+struct ServerOptions {
+    std::string bind = "127.0.0.1";
+    std::uint16_t port = 7070;          // 0: any free port (port() says which)
+    int threads = 2;                    // the connection threads
+    int max_connections = 256;
+    int max_sessions_per_connection = 64;
+    std::size_t max_line_bytes = std::size_t{1} << 20;
+    double idle_timeout_s = 300.0;
+    std::string token;                  // non-empty: clients must "auth" with it first
+};
+
+class Server {
+public:
+    // Binds and listens at once (ParameterError "bind" / "port" when that fails); serves from run().
+    Server(sim::Backend& backend, ServedModel model, ProtocolLimits limits, ServerOptions options);
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    std::uint16_t port() const;
+    // Serves until stop(); the calling thread is one of the connection threads.
+    void run();
+    // From any thread (or a signal handler's thread): ends run() after telling the clients.
+    void stop();
+    int connections() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace elm::serve

@@ -1,0 +1,203 @@
+// `elmsim serve`'s transport (sim/serve/server.hpp) on 127.0.0.1, bounded in time: the hello line;
+// 200 sessions over 50 simultaneous connections, each getting exactly its own outputs (those of a
+// sim::Session fed the same events in-process); garbage and an over-long line close only their own
+// connection; an idle connection is closed after the timeout; stop() tells every client and ends run().
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "elmsim/models/network.hpp"
+#include "elmsim/models/rng.hpp"
+#include "elmsim/sim/serve/server.hpp"
+#include "tests/backend_helpers.hpp"
+
+using namespace elm;
+using nlohmann::json;
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+models::ModelConfig served_config() {
+    models::ModelConfig cfg;
+    cfg.N = 12;
+    cfg.C = 20;
+    cfg.n_out = 4;
+    cfg.d_m = 3;
+    cfg.d_h = 6;
+    cfg.n_b = 2;
+    cfg.k_c = 6;
+    cfg.dt_ms = 2.0;
+    cfg.output_mode = models::OutputMode::spike;
+    cfg.theta = 0.02;
+    cfg.seed = 5;
+    return cfg;
+}
+
+// A running server on a free port, stopped and joined at the end of the scope.
+struct Running {
+    std::unique_ptr<sim::Backend> backend;
+    std::unique_ptr<serve::Server> server;
+    std::thread thread;
+    Running(const models::ModelConfig& cfg, serve::ServerOptions o) {
+        backend = test::backend_for(test::network_with_scaled_synapses(cfg, 4.0f));
+        serve::ProtocolLimits l;
+        l.channels = cfg.C;
+        l.neurons = cfg.N;
+        o.port = 0;
+        server = std::make_unique<serve::Server>(*backend, serve::ServedModel{}, l, o);
+        thread = std::thread([this] { server->run(); });
+    }
+    ~Running() {
+        server->stop();
+        thread.join();
+    }
+};
+
+// A blocking line client.
+struct Client {
+    asio::io_context io;
+    tcp::socket socket{io};
+    std::string buf;
+    explicit Client(std::uint16_t port) { socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port)); }
+    void send(const std::string& line) { asio::write(socket, asio::buffer(line + "\n")); }
+    // The next line, or "" at the end of the stream.
+    std::string line() {
+        boost::system::error_code ec;
+        const std::size_t n = asio::read_until(socket, asio::dynamic_buffer(buf), '\n', ec);
+        if (ec) return {};
+        std::string l = buf.substr(0, n - 1);
+        buf.erase(0, n);
+        return l;
+    }
+    json reply() { return json::parse(line()); }
+    // Replies up to and including the first one whose op is not "update".
+    json until_reply() {
+        for (;;) {
+            json j = reply();
+            if (j["op"] != "update") return j;
+        }
+    }
+};
+
+}  // namespace
+
+TEST_CASE("server: 200 sessions over 50 connections at once, each gets exactly its own outputs", "[serve][server]") {
+    const auto cfg = served_config();
+    serve::ServerOptions o;
+    o.threads = 4;
+    Running srv(cfg, o);
+    const auto port = srv.server->port();
+    constexpr int kConnections = 50, kSessions = 4;
+    // What each session must end with: an in-process Session on the same backend.
+    const auto events_of = [&](int conn, int s) {
+        Rng rng(static_cast<std::uint64_t>(1000 * conn + s), 3);
+        std::vector<double> t;
+        std::vector<std::int32_t> c;
+        for (int k = 0; k < 20; ++k) t.push_back(rng.uniform(0.0, 30.0));
+        std::sort(t.begin(), t.end());
+        for (int k = 0; k < 20; ++k) c.push_back(static_cast<std::int32_t>(rng.below(static_cast<std::uint64_t>(cfg.C))));
+        return std::pair{t, c};
+    };
+    std::vector<std::string> failures(kConnections);
+    std::vector<std::thread> clients;
+    for (int conn = 0; conn < kConnections; ++conn)
+        clients.emplace_back([&, conn] {
+            try {
+                Client c(port);
+                if (json::parse(c.line())["op"] != "hello") throw std::runtime_error("no hello");
+                std::vector<int> ids;
+                for (int s = 0; s < kSessions; ++s) {
+                    c.send(R"({"op":"open","mode":"event","resolution_ms":0.5})");
+                    ids.push_back(c.reply()["session"]);
+                }
+                for (int s = 0; s < kSessions; ++s) {  // interleaved: the sessions' events alternate
+                    const auto [t, ch] = events_of(conn, s);
+                    c.send(json({{"op", "events"}, {"session", ids[s]}, {"t_ms", t}, {"channels", ch}}).dump());
+                    if (c.until_reply()["op"] != "ok") throw std::runtime_error("events refused");
+                }
+                for (int s = 0; s < kSessions; ++s) {
+                    c.send(fmt::format(R"({{"op":"finish","session":{},"t_ms":31}})", ids[s]));
+                    c.until_reply();
+                    c.send(fmt::format(R"({{"op":"read","session":{}}})", ids[s]));
+                    const json st = c.reply();
+                    sim::SessionOptions so;
+                    so.event_mode = true;
+                    so.resolution_ms = 0.5;
+                    sim::Session ref(*srv.backend, so);
+                    const auto [t, ch] = events_of(conn, s);
+                    ref.push_events(t, ch);
+                    ref.finish(31.0);
+                    const std::vector<float> want(ref.logits(), ref.logits() + cfg.n_out);
+                    if (st["logits"].get<std::vector<float>>() != want || st["updates"] != ref.updates())
+                        throw std::runtime_error(fmt::format("session {} got another session's outputs", s));
+                }
+            } catch (const std::exception& e) {
+                failures[conn] = e.what();
+            }
+        });
+    for (auto& t : clients) t.join();
+    for (int conn = 0; conn < kConnections; ++conn) {
+        INFO("connection " << conn);
+        CHECK(failures[conn].empty());
+    }
+}
+
+TEST_CASE("server: garbage and an over-long line close only their own connection", "[serve][server]") {
+    serve::ServerOptions o;
+    o.max_line_bytes = 1024;
+    Running srv(served_config(), o);
+    Client good(srv.server->port()), garbage(srv.server->port()), longline(srv.server->port());
+    for (Client* c : {&good, &garbage, &longline}) CHECK(json::parse(c->line())["op"] == "hello");
+    good.send(R"({"op":"open"})");
+    const int s = good.reply()["session"];
+    garbage.send(std::string("\x01\x02 not json \xff"));
+    CHECK(garbage.reply()["op"] == "error");
+    CHECK(garbage.line().empty());  // closed
+    longline.send(std::string(5000, 'x'));
+    const json e = longline.reply();
+    CHECK(e["op"] == "error");
+    CHECK(e["error"].get<std::string>().find("over 1024 bytes") != std::string::npos);
+    CHECK(longline.line().empty());
+    good.send(fmt::format(R"({{"op":"read","session":{}}})", s));
+    CHECK(good.reply()["op"] == "state");
+}
+
+TEST_CASE("server: an idle connection is closed after the timeout, stop() tells the clients", "[serve][server]") {
+    serve::ServerOptions o;
+    o.idle_timeout_s = 0.3;
+    auto srv = std::make_unique<Running>(served_config(), o);
+    Client idle(srv->server->port());
+    CHECK(json::parse(idle.line())["op"] == "hello");
+    const auto t0 = std::chrono::steady_clock::now();
+    CHECK(idle.line().empty());  // closed by the server, not by us
+    const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    CHECK(waited >= 0.25);
+    CHECK(waited < 5.0);
+    serve::ServerOptions o2;
+    Running srv2(served_config(), o2);
+    Client a(srv2.server->port());
+    CHECK(json::parse(a.line())["op"] == "hello");
+    srv2.server->stop();
+    CHECK(a.reply()["op"] == "shutdown");
+    CHECK(a.line().empty());
+}
+
+TEST_CASE("server: a connection over the limit gets one error line", "[serve][server]") {
+    serve::ServerOptions o;
+    o.max_connections = 1;
+    Running srv(served_config(), o);
+    Client first(srv.server->port());
+    CHECK(json::parse(first.line())["op"] == "hello");
+    Client second(srv.server->port());
+    const json e = second.reply();
+    CHECK(e["op"] == "error");
+    CHECK(second.line().empty());
+}

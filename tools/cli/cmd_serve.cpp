@@ -1,0 +1,113 @@
+// `elmsim serve --model M.h5 [--port 7070] [--bind 127.0.0.1]`: a trained network to live event
+// streams over TCP (docs/protocol.md; sim/serve/server.hpp). SIGINT / SIGTERM stop it gently: every
+// client is told, the process exits 0.
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <pthread.h>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "elmsim/io/experiment_config.hpp"
+#include "elmsim/models/error.hpp"
+#include "elmsim/sim/serve/server.hpp"
+#include "elmsim/sim/workflow/model_file.hpp"
+#include "tools/cli/commands.hpp"
+#include "tools/cli/flag_errors.hpp"
+
+namespace elm::tools {
+
+namespace {
+
+struct ServeArgs {
+    std::string model, bind = "127.0.0.1", token_file;
+    int port = 7070, threads = 2, max_connections = 256, max_sessions = 64;
+    std::size_t max_line = std::size_t{1} << 20;
+    double idle_timeout = 300.0;
+};
+
+std::string read_token(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw InputError(fmt::format("{}: cannot read the token file", path));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string t = ss.str();
+    while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
+    if (t.empty()) throw InputError(fmt::format("{}: the token file is empty", path));
+    return t;
+}
+
+void run_serve(const ServeArgs& a) {
+    if (a.port < 0 || a.port > 65535) throw ParameterError("port", fmt::format("expected 0 to 65535, found {}", a.port));
+    const workflow::LoadedModel m = workflow::load_model(a.model);
+    const auto& cfg = m.config;
+    serve::ServedModel served;
+    served.task = io::to_string(cfg.task.kind);
+    served.bytes = cfg.task.kind == io::TaskKind::bytes;
+    served.time = cfg.train.time;
+    if (cfg.train.time == models::TimeBase::event) {
+        served.event_resolution_ms = cfg.train.resolution_ms;
+        served.event_max_dt_ms = io::event_max_dt_ms(cfg);
+    }
+    served.score = served.bytes ? models::LossMode::next_byte : cfg.train.loss;
+    served.score_last_k = static_cast<int>(cfg.train.loss_last_k);
+    serve::ProtocolLimits limits;
+    limits.channels = cfg.model.C;
+    limits.neurons = cfg.model.N;
+    serve::ServerOptions o;
+    o.bind = a.bind;
+    o.port = static_cast<std::uint16_t>(a.port);
+    o.threads = a.threads;
+    o.max_connections = a.max_connections;
+    o.max_sessions_per_connection = a.max_sessions;
+    o.max_line_bytes = a.max_line;
+    o.idle_timeout_s = a.idle_timeout;
+    if (!a.token_file.empty()) o.token = read_token(a.token_file);
+    if (o.bind != "127.0.0.1" && o.bind != "::1" && o.token.empty())
+        std::fprintf(stderr, "elmsim serve: note: listening on %s without --token-file: anyone who can reach it can use it\n",
+                     o.bind.c_str());
+    // The sessions run on the connection threads; each session's stepper is its own, the cpu engine
+    // runs inline in the thread that calls it.
+    const auto backend = workflow::open_backend("cpu", m.checkpoint.net, 1, cfg.train);
+    // SIGINT / SIGTERM go to one waiting thread (blocked everywhere else, before any thread starts).
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+    auto server = with_flag_names({{"port", "--port"}, {"bind", "--bind"}, {"threads", "--threads"}, {"limits", "--max-*"}},
+                                  [&] { return std::make_unique<serve::Server>(*backend, served, limits, o); });
+    std::fprintf(stderr, "elmsim serve: %s (%s, N %d) on %s:%u; Ctrl-C stops\n", a.model.c_str(), served.task.c_str(),
+                 cfg.model.N, o.bind.c_str(), static_cast<unsigned>(server->port()));
+    std::thread waiter([&] {
+        int sig = 0;
+        sigwait(&sigs, &sig);
+        if (sig != 0) server->stop();
+    });
+    server->run();
+    pthread_kill(waiter.native_handle(), SIGTERM);  // if run() ended another way, wake the waiter
+    waiter.join();
+    std::fprintf(stderr, "elmsim serve: stopped\n");
+}
+
+}  // namespace
+
+void register_serve(CLI::App& app) {
+    auto a = std::make_shared<ServeArgs>();
+    auto* cmd = app.add_subcommand("serve", "Serve a trained network to live event streams (JSON lines over TCP)");
+    cmd->add_option("--model", a->model, "Trained model (.h5)")->required();
+    cmd->add_option("--port", a->port, "TCP port (default 7070; 0 = any free port)");
+    cmd->add_option("--bind", a->bind, "Address to listen on (default 127.0.0.1)");
+    cmd->add_option("--threads", a->threads, "Connection threads (default 2)");
+    cmd->add_option("--max-connections", a->max_connections, "Connections at once (default 256)");
+    cmd->add_option("--max-sessions", a->max_sessions, "Sessions per connection (default 64)");
+    cmd->add_option("--max-line", a->max_line, "Longest request line in bytes (default 1 MiB)");
+    cmd->add_option("--idle-timeout", a->idle_timeout, "Seconds a silent connection stays open (default 300)");
+    cmd->add_option("--token-file", a->token_file, "File with a shared secret clients must send first (\"auth\")");
+    cmd->callback([a] { run_serve(*a); });
+}
+
+}  // namespace elm::tools
