@@ -17,6 +17,7 @@
 #include "elmsim/models/rng.hpp"
 #include "elmsim/sim/serve/server.hpp"
 #include "tests/backend_helpers.hpp"
+#include "tests/session_models.hpp"
 
 using namespace elm;
 using nlohmann::json;
@@ -26,18 +27,9 @@ using tcp = asio::ip::tcp;
 namespace {
 
 models::ModelConfig served_config() {
-    models::ModelConfig cfg;
+    auto cfg = test::session_config(models::OutputMode::spike);
     cfg.N = 12;
     cfg.C = 20;
-    cfg.n_out = 4;
-    cfg.d_m = 3;
-    cfg.d_h = 6;
-    cfg.n_b = 2;
-    cfg.k_c = 6;
-    cfg.dt_ms = 2.0;
-    cfg.output_mode = models::OutputMode::spike;
-    cfg.theta = 0.02;
-    cfg.seed = 5;
     return cfg;
 }
 

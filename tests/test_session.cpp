@@ -18,30 +18,14 @@
 #include "elmsim/sim/session.hpp"
 #include "elmsim/sim/simulator.hpp"
 #include "tests/backend_helpers.hpp"
+#include "tests/session_models.hpp"
 
 using namespace elm;
 using models::ModelConfig;
 using models::OutputMode;
+using test::session_config;
 
 namespace {
-
-ModelConfig session_config(OutputMode mode) {
-    ModelConfig cfg;
-    cfg.N = 10;
-    cfg.C = 30;
-    cfg.n_out = 4;
-    cfg.d_m = 3;
-    cfg.d_h = 6;
-    cfg.n_b = 2;
-    cfg.k_c = 6;
-    cfg.dt_ms = 2.0;
-    cfg.tau_init_min_ms = 2.0;
-    cfg.tau_init_max_ms = 40.0;
-    cfg.output_mode = mode;
-    cfg.theta = 0.02;
-    cfg.seed = 21;
-    return cfg;
-}
 
 models::Network<float> lively(const ModelConfig& cfg) { return test::network_with_scaled_synapses(cfg, 4.0f); }
 

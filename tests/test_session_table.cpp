@@ -14,29 +14,14 @@
 #include "elmsim/models/rng.hpp"
 #include "elmsim/sim/serve/session_table.hpp"
 #include "tests/backend_helpers.hpp"
+#include "tests/session_models.hpp"
 
 using namespace elm;
 using nlohmann::json;
 
 namespace {
 
-models::ModelConfig spike_config() {
-    models::ModelConfig cfg;
-    cfg.N = 10;
-    cfg.C = 30;
-    cfg.n_out = 4;
-    cfg.d_m = 3;
-    cfg.d_h = 6;
-    cfg.n_b = 2;
-    cfg.k_c = 6;
-    cfg.dt_ms = 2.0;
-    cfg.tau_init_min_ms = 2.0;
-    cfg.tau_init_max_ms = 40.0;
-    cfg.output_mode = models::OutputMode::spike;
-    cfg.theta = 0.02;
-    cfg.seed = 21;
-    return cfg;
-}
+models::ModelConfig spike_config() { return test::session_config(models::OutputMode::spike); }
 
 serve::ProtocolLimits limits_for(const models::ModelConfig& cfg) {
     serve::ProtocolLimits l;
