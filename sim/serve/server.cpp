@@ -1,5 +1,6 @@
 #include "elmsim/sim/serve/server.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <deque>
@@ -60,8 +61,10 @@ public:
 
 private:
     void arm_timer() {
-        timer_.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-            std::chrono::duration<double>(shared_.options.idle_timeout_s)));
+        // A closing connection (shutdown, a fatal line) gets a short grace for its last lines: a client
+        // that does not read them cannot hold the server's stop for a whole idle timeout.
+        const double s = closing_ ? std::min(2.0, shared_.options.idle_timeout_s) : shared_.options.idle_timeout_s;
+        timer_.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(s)));
         timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
             if (!ec) self->close();  // idle: silent for the whole timeout
         });
