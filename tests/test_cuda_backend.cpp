@@ -28,6 +28,7 @@
 #include "tests/backend_cases.hpp"
 #include "tests/backend_helpers.hpp"
 #include "tests/cli_runner.hpp"
+#include "tests/cli_training.hpp"
 
 using namespace elm;
 using test::BackendCase;
@@ -227,44 +228,19 @@ TEST_CASE("cuda: streaming updates follow the cpu stepper, on the clock and with
 
 TEST_CASE("cuda: train on the GPU, resume on the GPU bit for bit, checkpoints move between GPU and CPU", "[gpu][cli]") {
     if (!have_gpu()) return;
-    const auto dir = test::fresh_dir("cuda_cli");
+    const auto dir = test::spike_dir("cuda_cli");
     const std::string d = dir.string();
     const auto ok = [](const test::CliResult& r) {
-        INFO(r.output);
-        REQUIRE(r.code == 0);
+        test::require_ok(r);
         return r;
     };
-    ok(test::run_elmsim(fmt::format("gen-shd --out {}/train.h5 --samples 60 --seed 1", d)));
-    ok(test::run_elmsim(fmt::format("gen-shd --out {}/test.h5 --samples 20 --seed 2", d)));
-    test::write_text(dir / "c.toml", fmt::format(R"([task]
-kind = "shd-adding"
-train = "{0}/train.h5"
-test = "{0}/test.h5"
-dt_ms = 50.0
-adding_test_pairs = 8
-[model]
-N = 10
-d_m = 4
-n_b = 2
-k_c = 8
-seed = 3
-[train]
-optimizer = "adamax"
-lr = 1e-2
-batch_size = 3
-dropout = 0.1
-max_steps = 100
-seed = 5
-)", d));
+    test::write_text(dir / "c.toml", test::spike_config(dir, 0.1));
     ok(test::run_elmsim(fmt::format("train --config {0}/c.toml --backend cuda --max-steps 6 --quiet --out {0}/full.h5", d)));
     ok(test::run_elmsim(fmt::format("train --config {0}/c.toml --backend cuda --max-steps 3 --quiet --out {0}/a.h5", d)));
     ok(test::run_elmsim(
         fmt::format("train --config {0}/c.toml --backend cuda --resume {0}/a.h5 --max-steps 3 --quiet --out {0}/b.h5", d)));
-    const auto full = io::load_checkpoint(d + "/full.h5"), resumed = io::load_checkpoint(d + "/b.h5");
-    CHECK(full.net.params == resumed.net.params);
-    REQUIRE(full.train);
-    REQUIRE(resumed.train);
-    CHECK(full.train->moment1 == resumed.train->moment1);
+    test::check_same_params(d + "/full.h5", d + "/b.h5");
+    const auto full = io::load_checkpoint(d + "/full.h5");
     // The GPU's checkpoint on the CPU and the CPU's on the GPU: the same predictions.
     ok(test::run_elmsim(fmt::format("train --config {0}/c.toml --max-steps 6 --quiet --threads 1 --out {0}/cpu.h5", d)));
     for (const char* model : {"full.h5", "cpu.h5"}) {
