@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "elmsim/gpu/cuda_error.hpp"
 #include "elmsim/gpu/kernels.hpp"
 
 namespace elm::gpu {
@@ -15,6 +16,22 @@ int decay_slots(const NetDims& d) {
     const std::size_t per = 4 * sizeof(float) * static_cast<std::size_t>(d.N) * d.d_m + 64;
     return static_cast<int>(std::clamp<std::size_t>((std::size_t{64} << 20) / per, 8, 1024));
 }
+// Rows [0, n) of every neuron's block of rows (w floats each) between a device state of B rows and a
+// host state of n: one strided copy per tensor.
+void copy_row_blocks(float* dst, std::size_t dst_rows, const float* src, std::size_t src_rows, std::size_t n,
+                     std::size_t w, int N, cudaMemcpyKind kind, cudaStream_t s) {
+    if (!dst || !src || w == 0) return;
+    ELM_CUDA_CHECK(cudaMemcpy2DAsync(dst, dst_rows * w * sizeof(float), src, src_rows * w * sizeof(float),
+                                     n * w * sizeof(float), static_cast<std::size_t>(N), kind, s));
+}
+
+void check_rows(const models::ModelConfig& cfg, const sim::NetworkState<float>& s, int B) {
+    const sim::SlotSizes z = sim::slot_sizes(cfg, s.B);
+    if (s.B < 1 || s.B > B || s.b.size() != z.b || s.m.size() != z.m || s.v.size() != z.y || s.y.size() != z.y)
+        throw std::invalid_argument("Stepper: a state of " + std::to_string(s.B) + " rows for a stepper of " +
+                                    std::to_string(B) + ", or of the wrong size");
+}
+
 }  // namespace
 
 CudaStepper::CudaStepper(DeviceNetwork& net, cudaStream_t stream, int B, const std::uint64_t* params_version)
@@ -96,6 +113,31 @@ void CudaStepper::advance_rows(const double* dt_ms, int active, const float* x) 
     launch_forward_step(d, net_.params(), net_.offsets(), net_.connectivity(), decays_.table(), st, s_);
     std::swap(prev_, next_);
     readout();
+}
+
+void CudaStepper::write_rows(const sim::NetworkState<float>& s) {
+    const auto& cfg = net_.config();
+    check_rows(cfg, s, B_);
+    const auto n = static_cast<std::size_t>(s.B), B = static_cast<std::size_t>(B_);
+    const auto kind = cudaMemcpyHostToDevice;
+    copy_row_blocks(prev_.b.empty() ? nullptr : prev_.b.data(), B, s.b.data(), n, n, cfg.n_b, cfg.N, kind, s_);
+    copy_row_blocks(prev_.m.empty() ? nullptr : prev_.m.data(), B, s.m.data(), n, n, cfg.d_m, cfg.N, kind, s_);
+    copy_row_blocks(prev_.v.data(), B, s.v.data(), n, n, 1, cfg.N, kind, s_);
+    copy_row_blocks(prev_.y.data(), B, s.y.data(), n, n, 1, cfg.N, kind, s_);
+    ELM_CUDA_CHECK(cudaStreamSynchronize(s_));  // the host rows may change once this returns
+    viewed_ = false;
+}
+
+void CudaStepper::read_rows(sim::NetworkState<float>& s) const {
+    const auto& cfg = net_.config();
+    check_rows(cfg, s, B_);
+    const auto n = static_cast<std::size_t>(s.B), B = static_cast<std::size_t>(B_);
+    const auto kind = cudaMemcpyDeviceToHost;
+    copy_row_blocks(s.b.empty() ? nullptr : s.b.data(), n, prev_.b.data(), B, n, cfg.n_b, cfg.N, kind, s_);
+    copy_row_blocks(s.m.empty() ? nullptr : s.m.data(), n, prev_.m.data(), B, n, cfg.d_m, cfg.N, kind, s_);
+    copy_row_blocks(s.v.data(), n, prev_.v.data(), B, n, 1, cfg.N, kind, s_);
+    copy_row_blocks(s.y.data(), n, prev_.y.data(), B, n, 1, cfg.N, kind, s_);
+    ELM_CUDA_CHECK(cudaStreamSynchronize(s_));
 }
 
 sim::StepperView CudaStepper::view() const {

@@ -84,6 +84,11 @@ public:
     // (the padding of a batch of event schedules, models/batch.hpp). x as for advance.
     virtual void advance_rows(const double* dt_ms, int active, const float* x) = 0;
     virtual StepperView view() const = 0;
+    // Rows [0, s.B) of the state set from / copied to a host state of s.B <= batch() rows (the layouts
+    // of sim/network_state.hpp): how one stepper serves many sessions that keep their own state between
+    // batches (sim/stream_batcher.hpp). A written row's logits are those of its next update.
+    virtual void write_rows(const NetworkState<float>& s) = 0;
+    virtual void read_rows(NetworkState<float>& s) const = 0;
     // Decay computations (cache misses: a dt seen for the first time, or again after the cache was
     // emptied): tests check the cache works.
     virtual std::int64_t decay_computations() const = 0;

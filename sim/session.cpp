@@ -7,6 +7,7 @@
 
 #include "elmsim/models/error.hpp"
 #include "elmsim/models/time_grid.hpp"
+#include "elmsim/sim/stream_batcher.hpp"
 
 namespace elm::sim {
 
@@ -17,15 +18,33 @@ models::EventGrid session_grid(const models::ModelConfig& cfg, const SessionOpti
 }
 }  // namespace
 
-Session::Session(Backend& backend, const SessionOptions& options, UpdateObserver observer)
-    : cfg_(backend.config()), options_(options), observer_(std::move(observer)), sim_(backend),
-      grid_(session_grid(cfg_, options)), builder_(grid_) {
+Session::Session(const models::ModelConfig& cfg, const SessionOptions& options, UpdateObserver observer)
+    : cfg_(cfg), options_(options), observer_(std::move(observer)), grid_(session_grid(cfg_, options)), builder_(grid_) {
     if (options.score != models::LossMode::next_byte)
         scorer_ = std::make_unique<SampleScorer>(options.score, options.score_last_k, cfg_.n_out);
+    queue_.start.assign(1, 0);
 }
 
+Session::Session(Backend& backend, const SessionOptions& options, UpdateObserver observer)
+    : Session(backend.config(), options, std::move(observer)) {
+    sim_ = std::make_unique<Simulator>(backend);
+}
+
+Session::Session(StreamBatcher& batcher, const SessionOptions& options, UpdateObserver observer)
+    : Session(batcher.config(), options, std::move(observer)) {
+    batched_ = std::make_unique<Batched>(batcher);
+}
+
+Session::~Session() = default;
+
 void Session::reset() {
-    sim_.reset();
+    if (sim_) sim_->reset();
+    if (batched_) batched_->reset();
+    queue_.time_ms.clear();
+    queue_.dt_ms.clear();
+    queue_.start.assign(1, 0);
+    queue_.channel.clear();
+    queue_.count.clear();
     builder_ = models::EventScheduleBuilder(grid_);
     if (scorer_) scorer_->reset();
     pending_t_.clear();
@@ -35,22 +54,47 @@ void Session::reset() {
     bytes_ = 0;
 }
 
+std::int64_t Session::updates() const { return sim_ ? sim_->updates() : batched_->updates; }
+
+const float* Session::logits() const { return sim_ ? sim_->logits() : batched_->logits.data(); }
+
+UpdateView Session::view() const { return sim_ ? sim_->view() : batched_->view(); }
+
 int Session::prediction() const {
-    if (scorer_ && sim_.updates() > 0) return scorer_->prediction();
-    return argmax(sim_.logits(), cfg_.n_out);
+    if (scorer_ && updates() > 0) return scorer_->prediction();
+    return argmax(logits(), cfg_.n_out);
+}
+
+void Session::observe(const UpdateView& v) {
+    if (scorer_) scorer_->push(v.logits);
+    if (observer_) observer_(v);
+}
+
+void Session::execute(double time_ms, double dt_ms, const std::int32_t* channels, const float* counts, std::size_t n) {
+    if (sim_) {
+        sim_->step(time_ms, dt_ms, channels, counts, n);
+        observe(sim_->view());
+        return;
+    }
+    queue_.time_ms.push_back(time_ms);
+    queue_.dt_ms.push_back(dt_ms);
+    queue_.channel.insert(queue_.channel.end(), channels, channels + n);
+    queue_.count.insert(queue_.count.end(), counts, counts + n);
+    queue_.start.push_back(static_cast<std::int64_t>(queue_.channel.size()));
 }
 
 void Session::run(const models::EventSchedule& s) {
-    sim_.run_event(s, [&](const UpdateView& v) {
-        if (scorer_) scorer_->push(v.logits);
-        if (observer_) observer_(v);
-    });
+    for (std::int64_t u = 0; u < s.updates(); ++u) {
+        const std::int64_t k = s.start[u];
+        execute(s.time_ms[u], s.dt_ms[u], s.channel.data() + k, s.count.data() + k,
+                static_cast<std::size_t>(s.start[u + 1] - k));
+    }
 }
 
 void Session::push_events(std::span<const double> times_ms, std::span<const std::int32_t> channels) {
     if (times_ms.size() != channels.size())
         throw InputError(fmt::format("session: {} event times but {} channels", times_ms.size(), channels.size()));
-    const int C = sim_.raw_channels();
+    const int C = cfg_.C_e > 0 ? 256 : cfg_.C;
     double previous = pending_t_.size() > head_ ? pending_t_.back() : time_ms_;
     for (std::size_t k = 0; k < times_ms.size(); ++k) {
         const double t = times_ms[k];
@@ -85,12 +129,9 @@ void Session::push_bytes(std::span<const std::uint8_t> bytes) {
         for (const std::uint8_t byte : bytes) {
             const std::int32_t ch = byte;
             const std::int64_t cell = builder_.last_cell() + 1;
-            sim_.step(static_cast<double>(cell) * dt, dt, &ch, &one, 1);
+            execute(static_cast<double>(cell) * dt, dt, &ch, &one, 1);
             builder_.skip_to(cell);
             ++bytes_;
-            const UpdateView v = sim_.view();
-            if (scorer_) scorer_->push(v.logits);
-            if (observer_) observer_(v);
         }
         time_ms_ = std::max(time_ms_, static_cast<double>(builder_.last_cell()) * dt);
         return;

@@ -16,6 +16,15 @@
 //  - finish(t) ends a sample of duration t as `simulate` ends one: the due updates, then a last update
 //    at the end of t's cell. So a session fed a sample's events and finished at its duration makes
 //    exactly simulate's updates, with the same floats (tests/test_session.cpp).
+//
+// A session runs its updates in one of two ways:
+//  - at once, on its own one-stream Stepper (the first constructor);
+//  - batched: a session made on a StreamBatcher (sim/stream_batcher.hpp) only plans its updates and
+//    queues them; the batcher runs the queued updates of many sessions as rows of one stepper and
+//    hands each session its outputs, in order. Between batches the session keeps its own state. The
+//    floats are those of the first way (a row of a batch computes what a stream of its own does).
+//    Until the batcher has run, updates(), logits(), prediction() and view() describe the updates
+//    already run; time_ms() is the planned time.
 #pragma once
 
 #include <cstdint>
@@ -38,12 +47,23 @@ struct SessionOptions {
     // How prediction() scores the sample so far (the model's loss mode; see sim/scoring.hpp).
     models::LossMode score = models::LossMode::last;
     int score_last_k = 1;
+    // Batched sessions: whether view() and the observer see v, m and b too (traces), or only y and the
+    // logits (what a live stream sends back), which saves their copy out of the batch every update.
+    bool view_state = true;
 };
+
+class StreamBatcher;
 
 class Session {
 public:
     // The backend must outlive the session; `observer` (may be empty) sees every update.
     Session(Backend& backend, const SessionOptions& options, UpdateObserver observer = {});
+    // Batched (see the header comment): the batcher must outlive the session, and runs its updates
+    // (and calls the observer) when asked to run the session.
+    Session(StreamBatcher& batcher, const SessionOptions& options, UpdateObserver observer = {});
+    ~Session();
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
 
     // Input events at times_ms[k] (>= time_ms(), ascending) on raw channels[k]. InputError otherwise,
     // or for a channel the model does not read; nothing is taken from a rejected call.
@@ -60,22 +80,33 @@ public:
     void reset();
 
     double time_ms() const { return time_ms_; }
-    std::int64_t updates() const { return sim_.updates(); }
+    std::int64_t updates() const;
     std::int64_t pending_events() const { return static_cast<std::int64_t>(pending_t_.size() - head_); }
     std::int64_t bytes_pushed() const { return bytes_; }
-    const float* logits() const { return sim_.logits(); }
+    const float* logits() const;
     // The class the sample so far predicts (next_byte: the most likely next byte).
     int prediction() const;
-    UpdateView view() const { return sim_.view(); }
+    UpdateView view() const;
+    // Batched: updates planned and not yet run by the batcher (0 for a session that runs at once).
+    std::int64_t queued_updates() const { return queue_.updates(); }
 
 private:
+    friend class StreamBatcher;
+    struct Batched;  // what a batched session keeps between batches (sim/stream_batcher.cpp)
+
+    Session(const models::ModelConfig& cfg, const SessionOptions& options, UpdateObserver observer);
     void run(const models::EventSchedule& s);
+    // One update: run at once, or queued for the batcher.
+    void execute(double time_ms, double dt_ms, const std::int32_t* channels, const float* counts, std::size_t n);
+    void observe(const UpdateView& v);  // scorer and observer after each update
     void deliver_before(double t_ms);
 
     const models::ModelConfig cfg_;
     SessionOptions options_;
     UpdateObserver observer_;
-    Simulator sim_;
+    std::unique_ptr<Simulator> sim_;    // runs the updates at once; null when batched
+    std::unique_ptr<Batched> batched_;  // null when run at once
+    models::EventSchedule queue_;       // batched: planned updates the batcher has not run
     models::EventGrid grid_;
     models::EventScheduleBuilder builder_;
     std::unique_ptr<SampleScorer> scorer_;  // null for next_byte

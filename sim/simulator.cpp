@@ -12,25 +12,11 @@
 
 namespace elm::sim {
 
-using models::TensorId;
-
 Simulator::Simulator(Backend& backend)
-    : backend_(backend), cfg_(backend.config()), stepper_(backend.make_stepper(1)), C_raw_(cfg_.C_e > 0 ? 256 : cfg_.C),
-      C_model_(cfg_.input_width()) {
-    if (cfg_.C_e > 0) refresh_embedding();
-    x_.assign(static_cast<std::size_t>(C_model_), 0.0f);
-    nz_channel_.reserve(static_cast<std::size_t>(C_raw_));
-    nz_count_.reserve(static_cast<std::size_t>(C_raw_));
-}
-
-void Simulator::refresh_embedding() {
-    // The simulator builds each update's model input on the host from the embedding rows.
-    std::vector<float> params(backend_.layout().total_size());
-    backend_.read_params(params);
-    const auto& spec = backend_.layout()[TensorId::embedding];
-    embedding_.assign(params.begin() + static_cast<std::ptrdiff_t>(spec.offset),
-                      params.begin() + static_cast<std::ptrdiff_t>(spec.offset + spec.size));
-    embedding_version_ = backend_.params_version();
+    : cfg_(backend.config()), stepper_(backend.make_stepper(1)), input_(backend) {
+    x_.assign(static_cast<std::size_t>(input_.width()), 0.0f);
+    nz_channel_.reserve(static_cast<std::size_t>(input_.raw_channels()));
+    nz_count_.reserve(static_cast<std::size_t>(input_.raw_channels()));
 }
 
 void Simulator::reset() {
@@ -50,38 +36,22 @@ void Simulator::advance(double time_ms, double dt_ms, const float* x_model) {
 }
 
 void Simulator::step(double time_ms, double dt_ms, const std::int32_t* channels, const float* counts, std::size_t n) {
-    for (std::size_t k = 0; k < n; ++k)
-        if (channels[k] < 0 || channels[k] >= C_raw_)
-            throw InputError(fmt::format("input event on channel {} at {} ms: the model reads channels 0..{}",
-                                         channels[k], time_ms, C_raw_ - 1));
-    if (cfg_.C_e > 0) {
-        if (backend_.params_version() != embedding_version_) refresh_embedding();
-        // sum_c count_c E[c]: for a single byte exactly its embedding row (0 + 1 * e = e).
-        std::fill(x_.begin(), x_.end(), 0.0f);
-        for (std::size_t k = 0; k < n; ++k) {
-            const float* row = embedding_.data() + static_cast<std::size_t>(channels[k]) * C_model_;
-            const float c = counts[k];
-            for (int j = 0; j < C_model_; ++j) x_[j] += c * row[j];
-        }
-        advance(time_ms, dt_ms, x_.data());
-        return;
-    }
-    for (std::size_t k = 0; k < n; ++k) x_[channels[k]] += counts[k];
+    input_.check(channels, n, time_ms);
+    input_.add(channels, counts, n, x_.data(), 1);
     try {
         advance(time_ms, dt_ms, x_.data());
     } catch (...) {
-        for (std::size_t k = 0; k < n; ++k) x_[channels[k]] = 0.0f;
+        input_.clear(channels, n, x_.data(), 1);
         throw;
     }
-    // Only the touched entries go back to zero: an update costs its impulses, not C.
-    for (std::size_t k = 0; k < n; ++k) x_[channels[k]] = 0.0f;
+    input_.clear(channels, n, x_.data(), 1);
 }
 
 void Simulator::step_dense(double time_ms, double dt_ms, const float* x) {
     if (cfg_.C_e > 0) {
         nz_channel_.clear();
         nz_count_.clear();
-        for (int c = 0; c < C_raw_; ++c)
+        for (int c = 0; c < input_.raw_channels(); ++c)
             if (x[c] != 0.0f) {
                 nz_channel_.push_back(c);
                 nz_count_.push_back(x[c]);
@@ -95,7 +65,7 @@ void Simulator::step_dense(double time_ms, double dt_ms, const float* x) {
 void Simulator::run_clock(const float* x, std::int64_t T, const UpdateObserver& observer) {
     const double dt = cfg_.dt_ms;
     for (std::int64_t t = 0; t < T; ++t) {
-        step_dense(static_cast<double>(t + 1) * dt, dt, x + static_cast<std::size_t>(t) * C_raw_);
+        step_dense(static_cast<double>(t + 1) * dt, dt, x + static_cast<std::size_t>(t) * input_.raw_channels());
         if (observer) observer(view());
     }
 }

@@ -14,8 +14,9 @@
 #include <memory>
 #include <vector>
 
-#include "elmsim/sim/backend.hpp"
 #include "elmsim/models/event_schedule.hpp"
+#include "elmsim/sim/backend.hpp"
+#include "elmsim/sim/model_input.hpp"
 
 namespace elm::sim {
 
@@ -57,22 +58,17 @@ public:
     // State after the last update (B = 1 layouts: [N], [N][d_m], [N][n_b]).
     UpdateView view() const;
     const float* logits() const { return stepper_->view().logits; }
-    int raw_channels() const { return C_raw_; }
+    int raw_channels() const { return input_.raw_channels(); }
     std::int64_t updates() const { return updates_; }
     double time_ms() const { return time_ms_; }
     std::int64_t decay_computations() const { return stepper_->decay_computations(); }
 
 private:
     void advance(double time_ms, double dt_ms, const float* x_model);
-    void refresh_embedding();  // the backend's current embedding rows, when its parameters changed
 
-    Backend& backend_;
     const models::ModelConfig cfg_;
     std::unique_ptr<Stepper> stepper_;
-    int C_raw_;                             // task channels the inputs are given on
-    int C_model_;                           // model input width (C_e with an embedding)
-    std::vector<float> embedding_;          // [256][C_e] host copy of the byte embedding (C_e > 0)
-    std::uint64_t embedding_version_ = 0;   // the backend's params_version() of that copy
+    ModelInput input_;                      // raw channels to the model's input
     std::vector<float> x_;                  // model input of one update [C_model], all zero between updates
     std::vector<std::int32_t> nz_channel_;  // step_dense with an embedding: the row's non-zero channels
     std::vector<float> nz_count_;

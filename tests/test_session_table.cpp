@@ -30,10 +30,21 @@ serve::ProtocolLimits limits_for(const models::ModelConfig& cfg) {
     return l;
 }
 
-std::vector<json> send(serve::SessionTable& t, const std::string& line, bool* keep = nullptr) {
+// One request; with a batcher, the updates it planned are run and its reply completed, as the
+// server's batch thread does.
+std::vector<json> send(serve::SessionTable& t, const std::string& line, bool* keep = nullptr,
+                       sim::StreamBatcher* batcher = nullptr) {
     std::vector<std::string> out;
     const bool k = t.handle(line, out);
     if (keep) *keep = k;
+    if (sim::Session* s = t.awaiting()) {
+        REQUIRE(batcher);
+        CHECK(out.empty());  // the reply waits for the batch
+        std::vector<sim::Session*> one = {s};
+        batcher->run(one);
+        t.complete(out);
+        CHECK(t.awaiting() == nullptr);
+    }
     std::vector<json> j;
     for (const auto& s : out) {
         CHECK(s.find('\n') == std::string::npos);
@@ -62,8 +73,11 @@ TEST_CASE("serve sessions stream exactly the updates of a sim::Session, in event
     const auto cfg = spike_config();
     const auto backend = test::backend_for(test::network_with_scaled_synapses(cfg, 4.0f));
     const Events ev = random_events(60, 40.0, cfg.C, 3);
-    for (const bool event : {true, false}) {
-        INFO((event ? "event" : "clock") << " mode");
+    sim::StreamBatcher batcher(*backend, 8);
+    for (const auto& [event, batched] : {std::pair{true, false}, std::pair{false, false}, std::pair{true, true},
+                                         std::pair{false, true}}) {
+        INFO((event ? "event" : "clock") << " mode, " << (batched ? "micro-batched" : "at once"));
+        sim::StreamBatcher* batch = batched ? &batcher : nullptr;
         // The reference: a Session fed the same pieces.
         sim::SessionOptions so;
         so.event_mode = event;
@@ -74,9 +88,10 @@ TEST_CASE("serve sessions stream exactly the updates of a sim::Session, in event
             want_logits.emplace_back(v.logits, v.logits + cfg.n_out);
             want_t.push_back(v.time_ms);
         });
-        serve::SessionTable table(*backend, serve::ServedModel{}, limits_for(cfg), 8);
+        serve::SessionTable table(*backend, serve::ServedModel{}, limits_for(cfg), 8, "", batch);
         const auto opened = send(table, fmt::format(R"({{"op":"open","id":1,"mode":"{}"{},"stream":["logits","spikes"]}})",
-                                                    event ? "event" : "clock", event ? R"(,"resolution_ms":0.5)" : ""));
+                                                    event ? "event" : "clock", event ? R"(,"resolution_ms":0.5)" : ""),
+                                 nullptr, batch);
         REQUIRE(opened.size() == 1);
         REQUIRE(opened[0]["op"] == "opened");
         CHECK(opened[0]["id"] == 1);
@@ -101,14 +116,15 @@ TEST_CASE("serve sessions stream exactly the updates of a sim::Session, in event
             const std::vector<double> t(ev.t.begin() + a, ev.t.begin() + b);
             const std::vector<std::int32_t> c(ev.c.begin() + a, ev.c.begin() + b);
             ref.push_events(t, c);
-            collect(send(table, json({{"op", "events"}, {"session", s}, {"t_ms", t}, {"channels", c}}).dump()), "ok");
+            collect(send(table, json({{"op", "events"}, {"session", s}, {"t_ms", t}, {"channels", c}}).dump(), nullptr, batch),
+                    "ok");
         }
         ref.finish(45.0);
-        collect(send(table, fmt::format(R"({{"op":"finish","session":{},"t_ms":45}})", s)), "ok");
+        collect(send(table, fmt::format(R"({{"op":"finish","session":{},"t_ms":45}})", s), nullptr, batch), "ok");
         REQUIRE(!want_logits.empty());
         CHECK(got_logits == want_logits);  // floats through JSON and back: the same bits
         CHECK(got_t == want_t);
-        const auto state = send(table, fmt::format(R"({{"op":"read","session":{},"id":"r"}})", s));
+        const auto state = send(table, fmt::format(R"({{"op":"read","session":{},"id":"r"}})", s), nullptr, batch);
         CHECK(state[0]["op"] == "state");
         CHECK(state[0]["prediction"] == ref.prediction());
         CHECK(state[0]["updates"] == ref.updates());

@@ -11,6 +11,26 @@
 
 namespace elm::sim::cpu {
 
+namespace {
+
+// Rows [0, n) of every neuron's block of rows (w floats each): at i rows_from w in the source, at
+// i rows_to w in the destination.
+void copy_row_blocks(const std::vector<float>& from, int rows_from, std::vector<float>& to, int rows_to, int n,
+                     std::size_t w, int N) {
+    if (from.empty()) return;
+    for (std::size_t i = 0; i < static_cast<std::size_t>(N); ++i)
+        std::copy_n(from.begin() + static_cast<std::ptrdiff_t>(i * rows_from * w), n * w,
+                    to.begin() + static_cast<std::ptrdiff_t>(i * rows_to * w));
+}
+
+void check_rows(const models::ModelConfig& cfg, const NetworkState<float>& s, int B) {
+    const SlotSizes z = slot_sizes(cfg, s.B);
+    if (s.B < 1 || s.B > B || s.b.size() != z.b || s.m.size() != z.m || s.v.size() != z.y || s.y.size() != z.y)
+        throw std::invalid_argument(fmt::format("Stepper: a state of {} rows for a stepper of {}, or of the wrong size", s.B, B));
+}
+
+}  // namespace
+
 CpuStepper::CpuStepper(const models::Network<float>& net, Executor& ex, int B, const std::uint64_t* params_version)
     : net_(net), ex_(ex), B_(B), params_version_(params_version), seen_version_(*params_version) {
     if (B < 1) throw std::invalid_argument(fmt::format("CpuStepper: {} streams, expected >= 1", B));
@@ -77,6 +97,24 @@ void CpuStepper::advance_rows(const double* dt_ms, int active, const float* x) {
     network_step_forward(net_, timing, x, B_, slots, ws_, ex_);
     std::swap(prev_, next_);  // swaps the vectors' buffers: no copy, no allocation
     readout();
+}
+
+void CpuStepper::write_rows(const NetworkState<float>& s) {
+    const auto& cfg = net_.cfg;
+    check_rows(cfg, s, B_);
+    copy_row_blocks(s.b, s.B, prev_.b, B_, s.B, cfg.n_b, cfg.N);
+    copy_row_blocks(s.m, s.B, prev_.m, B_, s.B, cfg.d_m, cfg.N);
+    copy_row_blocks(s.v, s.B, prev_.v, B_, s.B, 1, cfg.N);
+    copy_row_blocks(s.y, s.B, prev_.y, B_, s.B, 1, cfg.N);
+}
+
+void CpuStepper::read_rows(NetworkState<float>& s) const {
+    const auto& cfg = net_.cfg;
+    check_rows(cfg, s, B_);
+    copy_row_blocks(prev_.b, B_, s.b, s.B, s.B, cfg.n_b, cfg.N);
+    copy_row_blocks(prev_.m, B_, s.m, s.B, s.B, cfg.d_m, cfg.N);
+    copy_row_blocks(prev_.v, B_, s.v, s.B, s.B, 1, cfg.N);
+    copy_row_blocks(prev_.y, B_, s.y, s.B, s.B, 1, cfg.N);
 }
 
 StepperView CpuStepper::view() const {

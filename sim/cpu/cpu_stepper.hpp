@@ -33,6 +33,8 @@ public:
     void advance(double dt_ms, const float* x) override;
     void advance_rows(const double* dt_ms, int active, const float* x) override;
     StepperView view() const override;
+    void write_rows(const NetworkState<float>& s) override;
+    void read_rows(NetworkState<float>& s) const override;
     std::int64_t decay_computations() const override { return decay_computations_; }
 
 private:

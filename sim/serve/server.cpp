@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "elmsim/models/error.hpp"
+#include "elmsim/sim/serve/batch_queue.hpp"
 
 namespace elm::serve {
 
@@ -23,15 +24,19 @@ namespace {
 
 class Connection;
 
-// What every connection shares: the backend (its steppers are per session; the backend itself is only
-// read, and the cpu backend with one thread runs inline), the model, the limits, the live set.
+// What every connection shares: the backend (without batching its steppers are per session; the
+// backend itself is only read, and the cpu backend with one thread runs inline), the batcher and its
+// thread, the model, the limits, the live set.
 struct Shared {
-    Shared(sim::Backend& b, ServedModel m, ProtocolLimits l, ServerOptions o)
-        : backend(b), model(std::move(m)), limits(l), options(std::move(o)) {}
+    Shared(asio::io_context& i, sim::Backend& b, ServedModel m, ProtocolLimits l, ServerOptions o)
+        : io(i), backend(b), model(std::move(m)), limits(l), options(std::move(o)) {}
+    asio::io_context& io;
     sim::Backend& backend;
     ServedModel model;
     ProtocolLimits limits;
     ServerOptions options;
+    std::unique_ptr<sim::StreamBatcher> batcher;  // null without micro-batching
+    std::unique_ptr<BatchQueue> queue;
     std::mutex mu;
     std::set<std::shared_ptr<Connection>> live;
     std::atomic<bool> stopping{false};
@@ -42,7 +47,7 @@ public:
     Connection(tcp::socket socket, Shared& shared)
         : socket_(std::move(socket)), timer_(socket_.get_executor()), shared_(shared),
           table_(shared.backend, shared.model, shared.limits, shared.options.max_sessions_per_connection,
-                 shared.options.token) {}
+                 shared.options.token, shared.batcher.get()) {}
 
     void start() {
         out_.push_back(table_.hello() + "\n");
@@ -55,7 +60,7 @@ public:
             if (self->closed_) return;
             self->closing_ = true;
             self->out_.push_back("{\"op\":\"shutdown\",\"reason\":\"the server is stopping\"}\n");
-            if (!self->writing_) self->write_then_read();
+            if (!self->writing_ && !self->batched_) self->write_then_read();  // else once that is done
         });
     }
 
@@ -100,6 +105,23 @@ private:
         in_.erase(0, n);
         for (auto& r : replies) out_.push_back(std::move(r) + "\n");
         if (!keep) closing_ = true;
+        if (sim::Session* s = table_.awaiting()) {
+            // The batch thread runs the updates; this connection reads nothing until they are written.
+            batched_ = true;
+            shared_.queue->submit(s, [self = shared_from_this(), work = asio::make_work_guard(shared_.io)](
+                                         const std::string& error) {
+                asio::post(self->socket_.get_executor(), [self, error] { self->on_batch_done(error); });
+            });
+            return;
+        }
+        write_then_read();
+    }
+
+    void on_batch_done(const std::string& error) {
+        batched_ = false;
+        std::vector<std::string> replies;
+        table_.complete(replies, error);
+        for (auto& r : replies) out_.push_back(std::move(r) + "\n");
         write_then_read();
     }
 
@@ -151,13 +173,14 @@ private:
     std::string in_, batch_;
     std::deque<std::string> out_;
     bool writing_ = false, closing_ = false, closed_ = false;
+    bool batched_ = false;  // a request's updates are with the batch thread
 };
 
 }  // namespace
 
 struct Server::Impl {
     Impl(sim::Backend& backend, ServedModel model, ProtocolLimits limits, ServerOptions options)
-        : shared(backend, std::move(model), limits, std::move(options)), acceptor(io) {}
+        : shared(io, backend, std::move(model), limits, std::move(options)), acceptor(io) {}
 
     void accept() {
         acceptor.async_accept(asio::make_strand(io), [this](const boost::system::error_code& ec, tcp::socket socket) {
@@ -195,6 +218,15 @@ Server::Server(sim::Backend& backend, ServedModel model, ProtocolLimits limits, 
     if (o.threads < 1 || o.threads > 256) throw ParameterError("threads", fmt::format("expected 1 to 256, found {}", o.threads));
     if (o.max_connections < 1 || o.max_sessions_per_connection < 1 || o.max_line_bytes < 64 || !(o.idle_timeout_s > 0))
         throw ParameterError("limits", "expected connections, sessions >= 1, a line limit >= 64 bytes and an idle timeout > 0");
+    if (o.batch_rows < 0 || o.batch_rows > 65536)
+        throw ParameterError("batch_rows", fmt::format("expected 0 (off) to 65536, found {}", o.batch_rows));
+    if (!(o.batch_window_ms >= 0.0 && o.batch_window_ms <= 1000.0))
+        throw ParameterError("batch_window", fmt::format("expected 0 to 1000 ms, found {}", o.batch_window_ms));
+    if (o.batch_rows > 0) {
+        impl_->shared.batcher = std::make_unique<sim::StreamBatcher>(backend, o.batch_rows);
+        impl_->shared.queue = std::make_unique<BatchQueue>(
+            *impl_->shared.batcher, std::chrono::microseconds(static_cast<std::int64_t>(o.batch_window_ms * 1000.0)));
+    }
     boost::system::error_code ec;
     const auto address = asio::ip::make_address(o.bind, ec);
     if (ec) throw ParameterError("bind", fmt::format("\"{}\" is not an IP address", o.bind));
@@ -235,6 +267,10 @@ void Server::stop() {
         }
         for (auto& c : live) c->shutdown();
     });
+}
+
+sim::BatcherStats Server::batch_stats() const {
+    return impl_->shared.queue ? impl_->shared.queue->stats() : sim::BatcherStats{};
 }
 
 int Server::connections() const {

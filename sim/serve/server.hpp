@@ -7,6 +7,10 @@
 //  - line length: a line over it is answered with an error and ends that connection only;
 //  - idle time: a connection silent that long is closed;
 //  - connections, and sessions per connection.
+// Micro-batching (on by default): the updates requests plan run on one batch thread, the pending
+// updates of many sessions as rows of one backend stepper (sim/serve/batch_queue.hpp); each
+// connection waits for its request's batch. Off, every session runs its updates at once on the
+// connection's thread, on a stepper of its own.
 // stop() (SIGINT/SIGTERM in `elmsim serve`) tells every client {"op":"shutdown"} and closes it.
 // The server binds 127.0.0.1 unless told otherwise.
 #pragma once
@@ -18,6 +22,7 @@
 #include "elmsim/sim/backend.hpp"
 #include "elmsim/sim/serve/protocol.hpp"
 #include "elmsim/sim/serve/session_table.hpp"
+#include "elmsim/sim/stream_batcher.hpp"
 
 namespace elm::serve {
 
@@ -30,6 +35,8 @@ struct ServerOptions {
     std::size_t max_line_bytes = std::size_t{1} << 20;
     double idle_timeout_s = 300.0;
     std::string token;                  // non-empty: clients must "auth" with it first
+    int batch_rows = 64;                // micro-batching: most rows per batch (0: off)
+    double batch_window_ms = 0.0;       // how long a batch waits for more sessions (0: not at all)
 };
 
 class Server {
@@ -46,6 +53,8 @@ public:
     // From any thread (or a signal handler's thread): ends run() after telling the clients.
     void stop();
     int connections() const;
+    // Micro-batching's counts so far (all zero when it is off).
+    sim::BatcherStats batch_stats() const;
 
 private:
     struct Impl;

@@ -43,9 +43,9 @@ json top_k(const float* logits, int n, int k) {
 }  // namespace
 
 SessionTable::SessionTable(sim::Backend& backend, ServedModel model, ProtocolLimits limits, int max_sessions,
-                           std::string token)
+                           std::string token, sim::StreamBatcher* batcher)
     : backend_(backend), model_(std::move(model)), limits_(limits), max_sessions_(max_sessions), token_(std::move(token)),
-      authenticated_(token_.empty()) {}
+      authenticated_(token_.empty()), batcher_(batcher) {}
 
 std::string SessionTable::hello() const {
     const auto& c = backend_.config();
@@ -77,7 +77,7 @@ SessionTable::Entry& SessionTable::find(SessionId id) {
 void SessionTable::stream_update(SessionId id, Entry& e, const sim::UpdateView& v) {
     ++updates_;
     const OpenRequest& o = e.open;
-    if ((v.index + 1) % o.decimate != 0 || !out_) return;
+    if ((v.index + 1) % o.decimate != 0) return;
     const auto& c = backend_.config();
     json u = {{"op", "update"}, {"session", id}, {"index", v.index}, {"t_ms", v.time_ms}, {"dt_ms", v.dt_ms}};
     if (o.stream & kStreamLogits) u["logits"] = std::vector<float>(v.logits, v.logits + c.n_out);
@@ -97,20 +97,48 @@ void SessionTable::stream_update(SessionId id, Entry& e, const sim::UpdateView& 
             for (const std::int32_t j : o.neurons) y.push_back(v.y[j]);
         u["y"] = std::move(y);
     }
-    out_->push_back(line_of(u));
+    lines_.push_back(line_of(u));
 }
 
-std::string SessionTable::ok_reply(const Request& r, SessionId id, const Entry& e) const {
+std::string SessionTable::ok_reply(const std::string& id_json, SessionId id, const Entry& e) const {
     return line_of(with_id({{"op", "ok"}, {"session", id}, {"t_ms", e.session->time_ms()}, {"updates", e.session->updates()}},
-                           r.id_json));
+                           id_json));
+}
+
+void SessionTable::reply_ok(const Request& r, SessionId id, Entry& e, std::vector<std::string>& out) {
+    if (e.session->queued_updates() > 0) {
+        held_ = Held{id, r.id_json};
+        return;
+    }
+    flush_lines(out);
+    out.push_back(ok_reply(r.id_json, id, e));
+}
+
+void SessionTable::flush_lines(std::vector<std::string>& out) {
+    for (auto& l : lines_) out.push_back(std::move(l));
+    lines_.clear();
+}
+
+sim::Session* SessionTable::awaiting() const {
+    if (!held_) return nullptr;
+    return sessions_.at(held_->session).session.get();
+}
+
+void SessionTable::complete(std::vector<std::string>& out, const std::string& error) {
+    if (!held_) return;
+    const Held h = std::move(*held_);
+    held_.reset();
+    flush_lines(out);
+    if (!error.empty()) {
+        out.push_back(error_reply(h.id_json, "", error));
+        return;
+    }
+    out.push_back(ok_reply(h.id_json, h.session, sessions_.at(h.session)));
 }
 
 bool SessionTable::handle(std::string_view line, std::vector<std::string>& out) {
-    out_ = &out;
-    struct Reset {
-        std::vector<std::string>*& p;
-        ~Reset() { p = nullptr; }
-    } reset{out_};
+    if (held_) throw std::logic_error("SessionTable: a request arrived while the last one awaits its batch");
+    lines_.clear();
     Request r;
     try {
         r = parse_request(line, limits_);
@@ -146,10 +174,11 @@ bool SessionTable::handle(std::string_view line, std::vector<std::string>& out) 
             const SessionId id = next_id_++;
             Entry& e = sessions_[id];
             e.open = *o;
+            so.view_state = false;  // the stream sends y and the logits only
+            auto observer = [this, id, &e](const sim::UpdateView& v) { stream_update(id, e, v); };
             try {
-                e.session = std::make_unique<sim::Session>(backend_, so, [this, id, &e](const sim::UpdateView& v) {
-                    stream_update(id, e, v);
-                });
+                e.session = batcher_ ? std::make_unique<sim::Session>(*batcher_, so, observer)
+                                     : std::make_unique<sim::Session>(backend_, so, observer);
             } catch (...) {
                 sessions_.erase(id);
                 throw;
@@ -169,14 +198,14 @@ bool SessionTable::handle(std::string_view line, std::vector<std::string>& out) 
                 throw ProtocolError("t_ms", fmt::format("t_ms[0] = {} is before the session's time {}", ev->t_ms.front(),
                                                         e.session->time_ms()));
             e.session->push_events(ev->t_ms, ev->channels);
-            out.push_back(ok_reply(r, ev->session, e));
+            reply_ok(r, ev->session, e, out);
             return true;
         }
         if (auto* b = std::get_if<BytesRequest>(&r.body)) {
             Entry& e = find(b->session);
             if (!model_.bytes) throw ProtocolError("op", "a spike model takes \"events\", not bytes");
             e.session->push_bytes(b->bytes);
-            out.push_back(ok_reply(r, b->session, e));
+            reply_ok(r, b->session, e, out);
             return true;
         }
         if (auto* a = std::get_if<AdvanceRequest>(&r.body)) {
@@ -187,7 +216,7 @@ bool SessionTable::handle(std::string_view line, std::vector<std::string>& out) 
                 e.session->finish(a->t_ms);
             else
                 e.session->advance_to(a->t_ms);
-            out.push_back(ok_reply(r, a->session, e));
+            reply_ok(r, a->session, e, out);
             return true;
         }
         const auto& s = std::get<SessionRequest>(r.body);
@@ -203,15 +232,17 @@ bool SessionTable::handle(std::string_view line, std::vector<std::string>& out) 
             out.push_back(line_of(with_id(reply, r.id_json)));
         } else if (s.op == SessionOp::reset) {
             e.session->reset();
-            out.push_back(ok_reply(r, s.session, e));
+            out.push_back(ok_reply(r.id_json, s.session, e));
         } else {
             sessions_.erase(s.session);
             out.push_back(line_of(with_id({{"op", "closed"}, {"session", s.session}}, r.id_json)));
         }
         return true;
     } catch (const ProtocolError& e) {
+        flush_lines(out);
         out.push_back(error_reply(r.id_json, e.field(), e.what()));
     } catch (const InputError& e) {  // the session refused it (times before its time, ...): it stays usable
+        flush_lines(out);
         out.push_back(error_reply(r.id_json, r.op == "events" || r.op == "advance" || r.op == "finish" ? "t_ms" : "",
                                   e.what()));
     }

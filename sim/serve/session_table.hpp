@@ -4,6 +4,10 @@
 // (tests/test_session_table.cpp). Each session is a sim::Session on the served backend with its own
 // state; its updates stream back as "update" lines before the request's "ok", so a session fed a
 // sample's events gives, update by update, the floats `simulate` gives.
+//
+// With a StreamBatcher (micro-batching, sim/stream_batcher.hpp) a request's updates are only planned
+// by handle(): awaiting() then names the session whose updates must run, the caller has the batcher
+// run it (with other connections' sessions), and complete() appends the update lines and the "ok".
 #pragma once
 
 #include <cstdint>
@@ -19,6 +23,7 @@
 #include "elmsim/sim/backend.hpp"
 #include "elmsim/sim/serve/protocol.hpp"
 #include "elmsim/sim/session.hpp"
+#include "elmsim/sim/stream_batcher.hpp"
 
 namespace elm::serve {
 
@@ -37,14 +42,22 @@ class SessionTable {
 public:
     // `backend` serves every session and must outlive the table. `token` (empty: none) must be sent
     // by an "auth" request before anything else.
+    // `batcher` (may be null: every session runs its updates at once) must serve `backend`'s model
+    // and outlive the table.
     SessionTable(sim::Backend& backend, ServedModel model, ProtocolLimits limits, int max_sessions,
-                 std::string token = {});
+                 std::string token = {}, sim::StreamBatcher* batcher = nullptr);
 
     // The server's first line to a client.
     std::string hello() const;
     // One request line; its reply lines are appended to `out`. Returns false when the connection must
     // be closed after the replies are sent (a line that is not a JSON object).
     bool handle(std::string_view line, std::vector<std::string>& out);
+    // Batched: the session whose planned updates the last handle() left to the batcher (its reply is
+    // held back until complete()), or null.
+    sim::Session* awaiting() const;
+    // Batched: once the batcher has run awaiting(), appends its update lines and the held reply (or,
+    // with a non-empty `error`, an error reply: the batch failed).
+    void complete(std::vector<std::string>& out, const std::string& error = {});
     int sessions() const { return static_cast<int>(sessions_.size()); }
     // Updates run so far, over all sessions.
     std::int64_t updates() const { return updates_; }
@@ -56,7 +69,10 @@ private:
     };
     Entry& find(SessionId id);
     void stream_update(SessionId id, Entry& e, const sim::UpdateView& v);
-    std::string ok_reply(const Request& r, SessionId id, const Entry& e) const;
+    std::string ok_reply(const std::string& id_json, SessionId id, const Entry& e) const;
+    // The "ok" of a request that may have run updates: now, or held for complete() when batched.
+    void reply_ok(const Request& r, SessionId id, Entry& e, std::vector<std::string>& out);
+    void flush_lines(std::vector<std::string>& out);  // lines_ to out
 
     sim::Backend& backend_;
     ServedModel model_;
@@ -66,7 +82,13 @@ private:
     bool authenticated_;
     std::map<SessionId, Entry> sessions_;
     SessionId next_id_ = 1;
-    std::vector<std::string>* out_ = nullptr;  // where updates go during handle()
+    sim::StreamBatcher* batcher_;
+    std::vector<std::string> lines_;  // update lines of the running request
+    struct Held {
+        SessionId session = 0;
+        std::string id_json;
+    };
+    std::optional<Held> held_;  // batched: the request awaiting its updates
     std::int64_t updates_ = 0;
 };
 

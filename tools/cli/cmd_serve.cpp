@@ -23,8 +23,9 @@ namespace elm::tools {
 namespace {
 
 struct ServeArgs {
-    std::string model, bind = "127.0.0.1", token_file;
-    int port = 7070, threads = 2, max_connections = 256, max_sessions = 64;
+    std::string model, bind = "127.0.0.1", token_file, backend = "cpu";
+    int port = 7070, threads = 2, max_connections = 256, max_sessions = 64, batch_rows = 64, engine_threads = 1;
+    double batch_window_ms = 0.0;
     std::size_t max_line = std::size_t{1} << 20;
     double idle_timeout = 300.0;
 };
@@ -65,23 +66,41 @@ void run_serve(const ServeArgs& a) {
     o.max_sessions_per_connection = a.max_sessions;
     o.max_line_bytes = a.max_line;
     o.idle_timeout_s = a.idle_timeout;
+    o.batch_rows = a.batch_rows;
+    o.batch_window_ms = a.batch_window_ms;
     if (!a.token_file.empty()) o.token = read_token(a.token_file);
+    if (a.engine_threads < 1 || a.engine_threads > 256)
+        throw ParameterError("--engine-threads", fmt::format("expected 1 to 256, found {}", a.engine_threads));
+    if (a.backend != "cpu" && a.batch_rows == 0)
+        throw ParameterError("--batch-rows", fmt::format("the {} backend serves with micro-batching only (its steppers "
+                                                         "share one device stream): give --batch-rows >= 1", a.backend));
+    if (a.batch_rows == 0 && a.engine_threads != 1)
+        throw ParameterError("--engine-threads", "without micro-batching each session runs inline on its connection's "
+                                                 "thread: use --threads");
     if (o.bind != "127.0.0.1" && o.bind != "::1" && o.token.empty())
         std::fprintf(stderr, "elmsim serve: note: listening on %s without --token-file: anyone who can reach it can use it\n",
                      o.bind.c_str());
-    // The sessions run on the connection threads; each session's stepper is its own, the cpu engine
-    // runs inline in the thread that calls it.
-    const auto backend = workflow::open_backend("cpu", m.checkpoint.net, 1, cfg.train);
+    // With micro-batching the batch thread runs every update, on --engine-threads; without, each
+    // session's stepper is its own and the cpu engine runs inline on the connection's thread.
+    const auto backend = workflow::open_backend(a.backend, m.checkpoint.net, a.engine_threads, cfg.train);
     // SIGINT / SIGTERM go to one waiting thread (blocked everywhere else, before any thread starts).
     sigset_t sigs;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
-    auto server = with_flag_names({{"port", "--port"}, {"bind", "--bind"}, {"threads", "--threads"}, {"limits", "--max-*"}},
+    auto server = with_flag_names({{"port", "--port"},
+                                   {"bind", "--bind"},
+                                   {"threads", "--threads"},
+                                   {"limits", "--max-*"},
+                                   {"batch_rows", "--batch-rows"},
+                                   {"batch_window", "--batch-window-ms"}},
                                   [&] { return std::make_unique<serve::Server>(*backend, served, limits, o); });
-    std::fprintf(stderr, "elmsim serve: %s (%s, N %d) on %s:%u; Ctrl-C stops\n", a.model.c_str(), served.task.c_str(),
-                 cfg.model.N, o.bind.c_str(), static_cast<unsigned>(server->port()));
+    std::fprintf(stderr, "elmsim serve: %s (%s, N %d) on %s:%u, %s backend, %s; Ctrl-C stops\n", a.model.c_str(),
+                 served.task.c_str(), cfg.model.N, o.bind.c_str(), static_cast<unsigned>(server->port()),
+                 a.backend.c_str(),
+                 o.batch_rows > 0 ? fmt::format("micro-batches of up to {} sessions", o.batch_rows).c_str()
+                                  : "no micro-batching");
     std::thread waiter([&] {
         int sig = 0;
         sigwait(&sigs, &sig);
@@ -90,7 +109,13 @@ void run_serve(const ServeArgs& a) {
     server->run();
     pthread_kill(waiter.native_handle(), SIGTERM);  // if run() ended another way, wake the waiter
     waiter.join();
-    std::fprintf(stderr, "elmsim serve: stopped\n");
+    const sim::BatcherStats st = server->batch_stats();
+    if (st.advances > 0)
+        std::fprintf(stderr, "elmsim serve: stopped; %lld session updates in %lld batched updates (%.1f sessions each)\n",
+                     static_cast<long long>(st.rows), static_cast<long long>(st.advances),
+                     static_cast<double>(st.rows) / static_cast<double>(st.advances));
+    else
+        std::fprintf(stderr, "elmsim serve: stopped\n");
 }
 
 }  // namespace
@@ -107,6 +132,12 @@ void register_serve(CLI::App& app) {
     cmd->add_option("--max-line", a->max_line, "Longest request line in bytes (default 1 MiB)");
     cmd->add_option("--idle-timeout", a->idle_timeout, "Seconds a silent connection stays open (default 300)");
     cmd->add_option("--token-file", a->token_file, "File with a shared secret clients must send first (\"auth\")");
+    cmd->add_option("--batch-rows", a->batch_rows,
+                    "Micro-batching: most sessions whose updates run as one batch (default 64; 0 = off)");
+    cmd->add_option("--batch-window-ms", a->batch_window_ms,
+                    "How long a batch waits for more sessions (default 0: it takes what arrived while the last ran)");
+    cmd->add_option("--engine-threads", a->engine_threads, "Threads of the batch's engine (default 1)");
+    cmd->add_option("--backend", a->backend, "cpu (default) or cuda (needs micro-batching)");
     cmd->callback([a] { run_serve(*a); });
 }
 
