@@ -23,6 +23,7 @@ void Simulator::reset() {
     stepper_->reset();
     updates_ = 0;
     time_ms_ = 0.0;
+    last_inputs_ = 0.0;
 }
 
 void Simulator::advance(double time_ms, double dt_ms, const float* x_model) {
@@ -45,6 +46,8 @@ void Simulator::step(double time_ms, double dt_ms, const std::int32_t* channels,
         throw;
     }
     input_.clear(channels, n, x_.data(), 1);
+    last_inputs_ = 0.0;
+    for (std::size_t k = 0; k < n; ++k) last_inputs_ += counts[k];
 }
 
 void Simulator::step_dense(double time_ms, double dt_ms, const float* x) {
@@ -60,6 +63,8 @@ void Simulator::step_dense(double time_ms, double dt_ms, const float* x) {
         return;
     }
     advance(time_ms, dt_ms, x);  // the row is already the model input
+    last_inputs_ = 0.0;
+    for (int c = 0; c < input_.raw_channels(); ++c) last_inputs_ += x[c];
 }
 
 void Simulator::run_clock(const float* x, std::int64_t T, const UpdateObserver& observer) {
@@ -85,6 +90,7 @@ UpdateView Simulator::view() const {
     v.index = updates_ - 1;
     v.time_ms = time_ms_;
     v.dt_ms = last_dt_ms_;
+    v.inputs = last_inputs_;
     v.y = s.y;
     v.v = s.v;
     v.m = s.m;

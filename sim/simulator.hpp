@@ -26,6 +26,7 @@ struct UpdateView {
     std::int64_t index = 0;  // 0-based update number since reset()
     double time_ms = 0.0;    // end of this update
     double dt_ms = 0.0;      // its step length
+    double inputs = 0.0;     // input impulses it delivered (the sum of their counts)
     const float* y = nullptr;
     const float* v = nullptr;
     const float* m = nullptr;
@@ -73,7 +74,7 @@ private:
     std::vector<std::int32_t> nz_channel_;  // step_dense with an embedding: the row's non-zero channels
     std::vector<float> nz_count_;
     std::int64_t updates_ = 0;
-    double time_ms_ = 0.0, last_dt_ms_ = 0.0;
+    double time_ms_ = 0.0, last_dt_ms_ = 0.0, last_inputs_ = 0.0;
 };
 
 }  // namespace elm::sim

@@ -42,7 +42,7 @@ void Session::Batched::reset() {
     m.clear();
     b.clear();
     updates = 0;
-    time_ms = dt_ms = 0.0;
+    time_ms = dt_ms = inputs = 0.0;
 }
 
 UpdateView Session::Batched::view() const {
@@ -50,6 +50,7 @@ UpdateView Session::Batched::view() const {
     u.index = updates - 1;
     u.time_ms = time_ms;
     u.dt_ms = dt_ms;
+    u.inputs = inputs;
     u.y = y.data();
     u.v = v.empty() ? nullptr : v.data();
     u.m = m.empty() ? nullptr : m.data();
@@ -162,6 +163,8 @@ void StreamBatcher::run_chunk(std::span<Session* const> chunk) {
             ++b.updates;
             b.time_ms = s.queue_.time_ms[u];
             b.dt_ms = s.queue_.dt_ms[u];
+            b.inputs = 0.0;
+            for (std::int64_t k = s.queue_.start[u]; k < s.queue_.start[u + 1]; ++k) b.inputs += s.queue_.count[k];
             s.observe(b.view());
         }
     }

@@ -75,7 +75,7 @@ struct Session::Batched {
     NetworkState<float> state;
     std::vector<float> logits, y, v, m, b;  // v, m, b only with SessionOptions::view_state
     std::int64_t updates = 0;
-    double time_ms = 0.0, dt_ms = 0.0;
+    double time_ms = 0.0, dt_ms = 0.0, inputs = 0.0;
 };
 
 }  // namespace elm::sim

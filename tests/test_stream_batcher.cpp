@@ -24,7 +24,7 @@ using models::OutputMode;
 namespace {
 
 struct Update {
-    double time, dt;
+    double time, dt, inputs;
     std::int64_t index;
     std::vector<float> y, v, m, b, logits;
     bool operator==(const Update&) const = default;
@@ -35,7 +35,7 @@ std::vector<float> copy(const float* p, std::size_t n) { return p ? std::vector<
 sim::UpdateObserver collect(std::vector<Update>& out, const ModelConfig& cfg, bool state = true) {
     return [&out, cfg, state](const sim::UpdateView& v) {
         const auto N = static_cast<std::size_t>(cfg.N);
-        out.push_back({v.time_ms, v.dt_ms, v.index, copy(v.y, N), state ? copy(v.v, N) : std::vector<float>{},
+        out.push_back({v.time_ms, v.dt_ms, v.inputs, v.index, copy(v.y, N), state ? copy(v.v, N) : std::vector<float>{},
                        state ? copy(v.m, N * cfg.d_m) : std::vector<float>{},
                        state ? copy(v.b, N * cfg.n_b) : std::vector<float>{},
                        copy(v.logits, static_cast<std::size_t>(cfg.n_out))});

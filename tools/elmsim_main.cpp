@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
     elm::tools::register_sweep(app);
     elm::tools::register_fit(app);
     elm::tools::register_serve(app);
+    elm::tools::register_client(app);
     elm::bench::register_bench_sim(app);
     elm::bench::register_bench(app);
     elm::bench::register_bench_gemm(app);

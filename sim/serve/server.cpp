@@ -50,6 +50,10 @@ public:
                  shared.options.token, shared.batcher.get()) {}
 
     void start() {
+        // Replies are small and come in bursts (an "ok", then the next request's updates): without
+        // TCP_NODELAY, Nagle's algorithm holds each burst back until the client's delayed ACK.
+        boost::system::error_code ignored;
+        socket_.set_option(tcp::no_delay(true), ignored);
         out_.push_back(table_.hello() + "\n");
         write_then_read();
     }

@@ -56,7 +56,13 @@ std::string SessionTable::hello() const {
               {"bytes", model_.bytes},
               {"output_mode", output_mode_name(c.output_mode)},
               {"time", model_.time == models::TimeBase::event ? "event" : "clock"},
-              {"dt_ms", c.dt_ms}};
+              {"dt_ms", c.dt_ms},
+              {"window_ms", model_.window_ms},
+              {"sample_ms", model_.sample_ms}};
+    if (model_.adding_pairs > 0) {
+        m["adding_pairs"] = model_.adding_pairs;
+        m["pair_seed"] = model_.pair_seed;
+    }
     if (model_.time == models::TimeBase::event) {
         m["resolution_ms"] = model_.event_resolution_ms;
         m["max_dt_ms"] = model_.event_max_dt_ms > 0 ? model_.event_max_dt_ms : c.dt_ms;
@@ -79,7 +85,8 @@ void SessionTable::stream_update(SessionId id, Entry& e, const sim::UpdateView& 
     const OpenRequest& o = e.open;
     if ((v.index + 1) % o.decimate != 0) return;
     const auto& c = backend_.config();
-    json u = {{"op", "update"}, {"session", id}, {"index", v.index}, {"t_ms", v.time_ms}, {"dt_ms", v.dt_ms}};
+    json u = {{"op", "update"}, {"session", id}, {"index", v.index}, {"t_ms", v.time_ms}, {"dt_ms", v.dt_ms},
+              {"inputs", static_cast<std::int64_t>(v.inputs)}};
     if (o.stream & kStreamLogits) u["logits"] = std::vector<float>(v.logits, v.logits + c.n_out);
     if (o.stream & kStreamPrediction) u["prediction"] = e.session->prediction();
     if (o.stream & kStreamTopK) u["top_k"] = top_k(v.logits, c.n_out, o.top_k);

@@ -36,6 +36,13 @@ struct ServedModel {
     double event_max_dt_ms = 0.0;      // (0 = the model's dt)
     models::LossMode score = models::LossMode::last;
     int score_last_k = 1;
+    // The task's samples, for clients that replay a dataset (`elmsim client`): the window of one SHD
+    // sample, a whole sample's duration (SHD-Adding: two windows), and SHD-Adding's evaluation pairs
+    // (their count and the run's seed, io::evaluation_pairs).
+    double window_ms = 1000.0;
+    double sample_ms = 1000.0;
+    std::int64_t adding_pairs = 0;
+    std::uint64_t pair_seed = 0;
 };
 
 class SessionTable {

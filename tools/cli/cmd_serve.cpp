@@ -55,6 +55,12 @@ void run_serve(const ServeArgs& a) {
     }
     served.score = served.bytes ? models::LossMode::next_byte : cfg.train.loss;
     served.score_last_k = static_cast<int>(cfg.train.loss_last_k);
+    served.window_ms = cfg.task.duration_ms;
+    served.sample_ms = io::sample_duration_ms(cfg.task);
+    if (cfg.task.kind == io::TaskKind::shd_adding) {
+        served.adding_pairs = cfg.task.adding_test_pairs;
+        served.pair_seed = cfg.train.seed;
+    }
     serve::ProtocolLimits limits;
     limits.channels = cfg.model.C;
     limits.neurons = cfg.model.N;

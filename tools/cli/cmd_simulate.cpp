@@ -33,31 +33,6 @@ struct GenerateArgs {
     workflow::GenerateRequest request;
 };
 
-// "a:b" (half-open), "a:", ":b", "a" (one sample) or "" (all).
-void parse_samples(const std::string& text, workflow::SimulationRequest& r) {
-    const auto number = [&](const std::string& s) -> std::optional<std::int64_t> {
-        if (s.empty()) return std::nullopt;
-        std::size_t used = 0;
-        long long v = 0;
-        try {
-            v = std::stoll(s, &used);
-        } catch (const std::exception&) {
-            used = 0;
-        }
-        if (used != s.size() || v < 0)
-            throw InputError(fmt::format("--samples: expected a range a:b of non-negative integers, got \"{}\"", text));
-        return v;
-    };
-    const auto colon = text.find(':');
-    if (colon == std::string::npos) {
-        r.first = number(text);
-        if (r.first) r.end = *r.first + 1;
-    } else {
-        r.first = number(text.substr(0, colon));
-        r.end = number(text.substr(colon + 1));
-    }
-}
-
 bool same_file(const std::string& a, const std::string& b) {
     std::error_code ec1, ec2;
     const auto pa = fs::weakly_canonical(a, ec1), pb = fs::weakly_canonical(b, ec2);
@@ -69,7 +44,9 @@ void run_simulate(SimulateArgs& a) {
     if (!a.mode.empty() && a.mode != "clock" && a.mode != "event")
         throw InputError(fmt::format("--mode: expected \"clock\" or \"event\", got \"{}\"", a.mode));
     if (!a.mode.empty()) r.mode = a.mode == "event" ? workflow::TimeMode::event : workflow::TimeMode::clock;
-    parse_samples(a.samples, r);
+    const SampleRange range = parse_sample_range(a.samples);
+    r.first = range.first;
+    r.end = range.end;
     if (!a.drive.empty())
         r.drive = with_flag_names({{"drive", "--drive"}}, [&] { return models::drive_rule_from_string(a.drive); });
     r.created_by = created_by();

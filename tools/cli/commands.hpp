@@ -23,11 +23,18 @@ void register_generate(CLI::App& app);
 void register_sweep(CLI::App& app);
 void register_fit(CLI::App& app);
 void register_serve(CLI::App& app);
+void register_client(CLI::App& app);
 
 // "elmsim <version>", recorded as created_by in files this tool writes.
 std::string created_by();
 
 // --backend NAME and --threads K, shared by every command that runs a network.
 void add_engine_options(CLI::App& cmd, std::string& backend, std::optional<std::int64_t>& threads);
+
+// --samples "a:b" (half-open), "a:", ":b", "a" (one sample) or "" (all); InputError otherwise.
+struct SampleRange {
+    std::optional<std::int64_t> first, end;
+};
+SampleRange parse_sample_range(const std::string& text);
 
 }  // namespace elm::tools

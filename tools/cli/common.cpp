@@ -1,6 +1,7 @@
 // What every command shares: the provenance written into files, and the engine flags.
 #include <fmt/format.h>
 
+#include "elmsim/models/error.hpp"
 #include "elmsim/sim/registry/backend_registry.hpp"
 #include "tools/cli/commands.hpp"
 
@@ -11,6 +12,32 @@ std::string created_by() { return std::string("elmsim ") + ELMSIM_VERSION; }
 void add_engine_options(CLI::App& cmd, std::string& backend, std::optional<std::int64_t>& threads) {
     cmd.add_option("--backend", backend, fmt::format("Where the network runs: {} (default cpu)", sim::backend_names()));
     cmd.add_option("--threads", threads, "Worker threads of the cpu backend (0 = all cores; default: train.threads)");
+}
+
+SampleRange parse_sample_range(const std::string& text) {
+    const auto number = [&](const std::string& s) -> std::optional<std::int64_t> {
+        if (s.empty()) return std::nullopt;
+        std::size_t used = 0;
+        long long v = 0;
+        try {
+            v = std::stoll(s, &used);
+        } catch (const std::exception&) {
+            used = 0;
+        }
+        if (used != s.size() || v < 0)
+            throw InputError(fmt::format("--samples: expected a range a:b of non-negative integers, got \"{}\"", text));
+        return v;
+    };
+    SampleRange r;
+    const auto colon = text.find(':');
+    if (colon == std::string::npos) {
+        r.first = number(text);
+        if (r.first) r.end = *r.first + 1;
+    } else {
+        r.first = number(text.substr(0, colon));
+        r.end = number(text.substr(colon + 1));
+    }
+    return r;
 }
 
 }  // namespace elm::tools
