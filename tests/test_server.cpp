@@ -1,10 +1,13 @@
 // `elmsim serve`'s transport (sim/serve/server.hpp) on 127.0.0.1, bounded in time: the hello line;
 // 200 sessions over 50 simultaneous connections, each getting exactly its own outputs (those of a
 // sim::Session fed the same events in-process); garbage and an over-long line close only their own
-// connection; an idle connection is closed after the timeout; stop() tells every client and ends run().
+// connection; an idle connection is closed after the timeout; stop() tells every client and ends run();
+// a client that never reads is backpressure (bounded buffers and memory); clients that vanish
+// mid-session leave no connection behind (and, in the asan preset, no leak).
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -18,6 +21,8 @@
 #include "elmsim/sim/serve/server.hpp"
 #include "tests/backend_helpers.hpp"
 #include "tests/session_models.hpp"
+
+#include <unistd.h>
 
 using namespace elm;
 using nlohmann::json;
@@ -192,4 +197,124 @@ TEST_CASE("server: a connection over the limit gets one error line", "[serve][se
     const json e = second.reply();
     CHECK(e["op"] == "error");
     CHECK(second.line().empty());
+}
+
+namespace {
+
+// Resident memory of this process (the server runs in it), bytes.
+std::size_t resident_bytes() {
+    std::ifstream f("/proc/self/statm");
+    std::size_t pages = 0, resident = 0;
+    f >> pages >> resident;
+    return resident * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+}
+
+// Events requests of `n` events each, times rising from request to request (ms).
+std::string events_line(int session, int request, int n, int C) {
+    std::vector<double> t;
+    std::vector<std::int32_t> c;
+    for (int k = 0; k < n; ++k) {
+        t.push_back(request * 50.0 + k * (50.0 / n));
+        c.push_back(k % C);
+    }
+    return json({{"op", "events"}, {"session", session}, {"t_ms", t}, {"channels", c}}).dump() + "\n" +
+           fmt::format(R"({{"op":"advance","session":{},"t_ms":{}}})", session, (request + 1) * 50.0) + "\n";
+}
+
+}  // namespace
+
+TEST_CASE("server: a reader that never reads is backpressure, not memory", "[serve][server]") {
+    const auto cfg = served_config();
+    for (const int rows : {64, 0}) {  // micro-batched or not
+        INFO("batch rows " << rows);
+        serve::ServerOptions o;
+        o.max_line_bytes = 1 << 16;
+        o.batch_rows = rows;
+        o.idle_timeout_s = 30;  // a hang fails in seconds, not minutes
+        Running srv(cfg, o);
+        Client slow(srv.server->port());
+        CHECK(json::parse(slow.line())["op"] == "hello");
+        // Every update streams y of every neuron and the logits: ~100 KiB of replies per request.
+        slow.send(R"({"op":"open","mode":"event","resolution_ms":0.05,"stream":["y","logits","prediction"]})");
+        const int s = slow.reply()["session"];
+        const std::size_t rss0 = resident_bytes();
+        // Write requests without reading a byte back, until the server stops taking them (the
+        // socket's buffers full) for a whole second, or 64 MiB have gone.
+        slow.socket.non_blocking(true);
+        std::size_t sent = 0;
+        int request = 0;
+        std::string pending;
+        auto blocked_since = std::chrono::steady_clock::now();
+        bool blocked = false;
+        while (sent < (std::size_t{64} << 20)) {
+            if (pending.empty()) pending = events_line(s, request++, 200, cfg.C);
+            boost::system::error_code ec;
+            const std::size_t n = slow.socket.write_some(asio::buffer(pending), ec);
+            if (ec == asio::error::would_block) {
+                if (!blocked) blocked_since = std::chrono::steady_clock::now();
+                blocked = true;
+                if (std::chrono::steady_clock::now() - blocked_since > std::chrono::seconds(1)) break;
+                std::this_thread::sleep_for(std::chrono::milliseconds(5));
+                continue;
+            }
+            REQUIRE(!ec);
+            blocked = false;
+            pending.erase(0, n);
+            sent += n;
+        }
+        INFO("sent " << sent << " bytes in " << request << " requests");
+        CHECK(sent < (std::size_t{64} << 20));  // the server stopped reading: backpressure
+        // What the server holds for this connection: its line buffer and one request's replies.
+        CHECK(srv.server->buffered_bytes() < (std::size_t{4} << 20));
+        CHECK(resident_bytes() < rss0 + (std::size_t{64} << 20));
+        // Reading again, the connection carries on: every request is answered, in order (the rest
+        // of the last request goes out meanwhile).
+        slow.socket.non_blocking(false);
+        boost::system::error_code ec;
+        std::thread rest([&] { asio::write(slow.socket, asio::buffer(pending), ec); });
+        int oks = 0;
+        bool errors = false;
+        while (oks < 2 * request) {
+            const json j = slow.reply();
+            errors = errors || j["op"] == "error";
+            if (j["op"] == "ok") ++oks;
+        }
+        rest.join();
+        CHECK_FALSE(errors);
+        CHECK(!ec);
+        slow.send(fmt::format(R"({{"op":"read","session":{}}})", s));
+        CHECK(slow.reply()["t_ms"] == request * 50.0);
+    }
+}
+
+TEST_CASE("server: clients that vanish mid-session leave nothing behind", "[serve][server]") {
+    const auto cfg = served_config();
+    serve::ServerOptions o;
+    o.threads = 2;
+    Running srv(cfg, o);
+    for (int round = 0; round < 20; ++round) {
+        // Sessions opened, events pushed, work in flight (a batch may be running), then the socket
+        // closed without a word: with the replies unread, mid-request, or mid-line.
+        Client c(srv.server->port());
+        CHECK(json::parse(c.line())["op"] == "hello");
+        c.send(R"({"op":"open","mode":"event","stream":["y"]})");
+        const int s = c.reply()["session"];
+        c.send(R"({"op":"open"})");
+        c.reply();
+        std::string burst;
+        for (int r = 0; r < 5; ++r) burst += events_line(s, r, 300, cfg.C);
+        if (round % 3 == 1) burst += R"({"op":"events","session":)";  // a line cut short
+        asio::write(c.socket, asio::buffer(burst));
+        if (round % 3 == 2) c.line();  // one reply read
+        boost::system::error_code ignored;
+        c.socket.close(ignored);
+    }
+    // The server closes them all and still serves.
+    for (int k = 0; k < 200 && srv.server->connections() > 0; ++k) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    CHECK(srv.server->connections() == 0);
+    CHECK(srv.server->buffered_bytes() == 0);
+    Client after(srv.server->port());
+    CHECK(json::parse(after.line())["op"] == "hello");
+    after.send(R"({"op":"open"})");
+    CHECK(after.reply()["op"] == "opened");
 }

@@ -10,11 +10,16 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
+
+#include "elmsim/io/trace_reader.hpp"
+#include "elmsim/models/error.hpp"
 #include "elmsim/models/network.hpp"
 #include "elmsim/models/rng.hpp"
 #include "elmsim/sim/serve/session_table.hpp"
 #include "tests/backend_helpers.hpp"
 #include "tests/session_models.hpp"
+#include "tests/temp_dir.hpp"
 
 using namespace elm;
 using nlohmann::json;
@@ -209,4 +214,86 @@ TEST_CASE("serve sessions with a byte model: bytes in, the next-byte distributio
     }
     CHECK(r[5]["updates"] == 5);
     CHECK(send(table, fmt::format(R"({{"op":"events","session":{},"t_ms":[9],"channels":[1]}})", s))[0]["field"] == "op");
+}
+
+TEST_CASE("serve sessions: traces under the server's directory, a sample per finish, committed on close", "[serve]") {
+    const auto cfg = spike_config();
+    const auto backend = test::backend_for(test::network_with_scaled_synapses(cfg, 4.0f));
+    const test::TempDir tmp("serve_traces");
+    CHECK_THROWS_AS(serve::TraceDirectory(tmp.file("missing"), "m.h5", "test"), ParameterError);
+    serve::TraceDirectory traces(tmp.dir.string(), "m.h5", "test");
+    sim::StreamBatcher batcher(*backend, 4);
+    const Events ev = random_events(40, 30.0, cfg.C, 11);
+    for (const bool batched : {false, true}) {
+        INFO((batched ? "micro-batched" : "at once"));
+        sim::StreamBatcher* bat = batched ? &batcher : nullptr;
+        // The reference: a Session fed the same, reset between the two samples.
+        std::vector<std::vector<float>> want_y, want_logits;
+        sim::SessionOptions so;
+        so.event_mode = true;
+        so.resolution_ms = 0.5;
+        sim::Session ref(*backend, so, [&](const sim::UpdateView& v) {
+            want_y.emplace_back(v.y, v.y + cfg.N);
+            want_logits.emplace_back(v.logits, v.logits + cfg.n_out);
+        });
+        std::string name;
+        std::vector<std::int64_t> updates_per_sample;
+        {
+            serve::SessionTable table(*backend, serve::ServedModel{}, limits_for(cfg), 4, "", bat, &traces);
+            const auto opened = send(table, R"({"op":"open","mode":"event","resolution_ms":0.5,"trace":true})", nullptr, bat);
+            REQUIRE(opened[0]["op"] == "opened");
+            name = opened[0]["trace"];
+            CHECK(name.find('/') == std::string::npos);  // a name in the server's directory, chosen by it
+            const int s = opened[0]["session"];
+            // A trace that is not true is not a path either: only a boolean is read.
+            CHECK(send(table, R"({"op":"open","trace":"../../etc/x.h5"})")[0]["field"] == "trace");
+            for (int sample = 0; sample < 2; ++sample) {
+                const auto before = want_y.size();
+                ref.push_events(ev.t, ev.c);
+                ref.finish(35.0);
+                send(table, json({{"op", "events"}, {"session", s}, {"t_ms", ev.t}, {"channels", ev.c}}).dump(), nullptr, bat);
+                const auto r = send(table, fmt::format(R"({{"op":"finish","session":{},"t_ms":35}})", s), nullptr, bat);
+                CHECK(r.back()["op"] == "ok");
+                updates_per_sample.push_back(static_cast<std::int64_t>(want_y.size() - before));
+                ref.reset();
+                send(table, fmt::format(R"({{"op":"reset","session":{}}})", s), nullptr, bat);
+            }
+            if (batched) {
+                // The second session's trace is committed when the connection's table goes, not closed.
+                const auto o2 = send(table, R"({"op":"open","trace":true})", nullptr, bat);
+                send(table, fmt::format(R"({{"op":"advance","session":{},"t_ms":10}})", int(o2[0]["session"])), nullptr, bat);
+                name = std::string(o2[0]["trace"]) + "|" + name;
+            }
+            const auto closed = send(table, fmt::format(R"({{"op":"close","session":{}}})", s), nullptr, bat);
+            CHECK(closed[0]["op"] == "closed");
+        }
+        const std::string first = batched ? name.substr(name.find('|') + 1) : name;
+        const auto tr = io::read_trace(tmp.file(first));
+        CHECK(tr.mode == "event");
+        CHECK(tr.model == "m.h5");
+        REQUIRE(tr.samples.size() == 2);
+        std::size_t u = 0;
+        for (std::size_t k = 0; k < 2; ++k) {
+            const auto& ts = tr.samples[k];
+            CHECK(ts.source_index == static_cast<std::int64_t>(k));
+            REQUIRE(ts.T == updates_per_sample[k]);
+            for (std::int64_t t = 0; t < ts.T; ++t, ++u) {
+                CHECK(std::vector<float>(ts.y.begin() + t * cfg.N, ts.y.begin() + (t + 1) * cfg.N) == want_y[u]);
+                CHECK(std::vector<float>(ts.logits.begin() + t * cfg.n_out, ts.logits.begin() + (t + 1) * cfg.n_out) ==
+                      want_logits[u]);
+            }
+        }
+        if (batched) {
+            const auto second = io::read_trace(tmp.file(name.substr(0, name.find('|'))));
+            REQUIRE(second.samples.size() == 1);
+            CHECK(second.samples[0].T == 5);  // clock mode, dt 2 ms, to 10 ms
+        }
+    }
+    // Names are never reused: every file in the directory is a distinct committed trace.
+    int files = 0;
+    for (const auto& f : std::filesystem::directory_iterator(tmp.dir)) {
+        CHECK(f.path().extension() == ".h5");
+        ++files;
+    }
+    CHECK(files == 3);
 }

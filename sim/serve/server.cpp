@@ -14,6 +14,7 @@
 
 #include "elmsim/models/error.hpp"
 #include "elmsim/sim/serve/batch_queue.hpp"
+#include "elmsim/sim/serve/trace_directory.hpp"
 
 namespace elm::serve {
 
@@ -37,6 +38,7 @@ struct Shared {
     ServerOptions options;
     std::unique_ptr<sim::StreamBatcher> batcher;  // null without micro-batching
     std::unique_ptr<BatchQueue> queue;
+    std::unique_ptr<TraceDirectory> traces;       // null without --trace-dir
     std::mutex mu;
     std::set<std::shared_ptr<Connection>> live;
     std::atomic<bool> stopping{false};
@@ -47,7 +49,7 @@ public:
     Connection(tcp::socket socket, Shared& shared)
         : socket_(std::move(socket)), timer_(socket_.get_executor()), shared_(shared),
           table_(shared.backend, shared.model, shared.limits, shared.options.max_sessions_per_connection,
-                 shared.options.token, shared.batcher.get()) {}
+                 shared.options.token, shared.batcher.get(), shared.traces.get()) {}
 
     void start() {
         // Replies are small and come in bursts (an "ok", then the next request's updates): without
@@ -57,6 +59,9 @@ public:
         out_.push_back(table_.hello() + "\n");
         write_then_read();
     }
+
+    // Bytes of its buffers at the last write (from any thread).
+    std::size_t buffered() const { return buffered_.load(std::memory_order_relaxed); }
 
     // Tells the client and closes; from any thread.
     void shutdown() {
@@ -129,9 +134,16 @@ private:
         write_then_read();
     }
 
+    void count_buffers() {
+        std::size_t n = in_.capacity() + batch_.capacity();
+        for (const auto& o : out_) n += o.capacity();
+        buffered_.store(n, std::memory_order_relaxed);
+    }
+
     // Writes everything queued, then reads the next line (or closes): one request at a time.
     void write_then_read() {
         if (closed_) return;
+        count_buffers();
         if (out_.empty()) {
             if (closing_) {
                 close();
@@ -146,6 +158,7 @@ private:
             batch_ += out_.front();
             out_.pop_front();
         }
+        count_buffers();
         arm_timer();  // a client that does not read is idle too
         asio::async_write(socket_, asio::buffer(batch_), [self = shared_from_this()](const boost::system::error_code& ec,
                                                                                    std::size_t) {
@@ -178,6 +191,7 @@ private:
     std::deque<std::string> out_;
     bool writing_ = false, closing_ = false, closed_ = false;
     bool batched_ = false;  // a request's updates are with the batch thread
+    std::atomic<std::size_t> buffered_{0};  // count_buffers(), read by other threads
 };
 
 }  // namespace
@@ -211,8 +225,10 @@ struct Server::Impl {
         });
     }
 
-    asio::io_context io;
+    // In this order: connections that outlive run() go with the io_context's handlers, before what
+    // their sessions use (the batcher, the trace directory) goes with `shared`.
     Shared shared;
+    asio::io_context io;
     tcp::acceptor acceptor;
 };
 
@@ -226,6 +242,8 @@ Server::Server(sim::Backend& backend, ServedModel model, ProtocolLimits limits, 
         throw ParameterError("batch_rows", fmt::format("expected 0 (off) to 65536, found {}", o.batch_rows));
     if (!(o.batch_window_ms >= 0.0 && o.batch_window_ms <= 1000.0))
         throw ParameterError("batch_window", fmt::format("expected 0 to 1000 ms, found {}", o.batch_window_ms));
+    if (!o.trace_dir.empty())
+        impl_->shared.traces = std::make_unique<TraceDirectory>(o.trace_dir, o.model_path, o.created_by);
     if (o.batch_rows > 0) {
         impl_->shared.batcher = std::make_unique<sim::StreamBatcher>(backend, o.batch_rows);
         impl_->shared.queue = std::make_unique<BatchQueue>(
@@ -247,6 +265,7 @@ Server::Server(sim::Backend& backend, ServedModel model, ProtocolLimits limits, 
 Server::~Server() {
     stop();
     impl_->io.stop();
+    impl_->shared.queue.reset();  // runs what was submitted (its replies go nowhere now), then joins
 }
 
 std::uint16_t Server::port() const { return impl_->acceptor.local_endpoint().port(); }
@@ -275,6 +294,13 @@ void Server::stop() {
 
 sim::BatcherStats Server::batch_stats() const {
     return impl_->shared.queue ? impl_->shared.queue->stats() : sim::BatcherStats{};
+}
+
+std::size_t Server::buffered_bytes() const {
+    std::lock_guard lock(impl_->shared.mu);
+    std::size_t n = 0;
+    for (const auto& c : impl_->shared.live) n += c->buffered();
+    return n;
 }
 
 int Server::connections() const {

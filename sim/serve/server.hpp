@@ -37,6 +37,9 @@ struct ServerOptions {
     std::string token;                  // non-empty: clients must "auth" with it first
     int batch_rows = 64;                // micro-batching: most rows per batch (0: off)
     double batch_window_ms = 0.0;       // how long a batch waits for more sessions (0: not at all)
+    std::string trace_dir;              // non-empty: sessions may ask for traces, written there
+    std::string model_path;             // what traces name as their model
+    std::string created_by = "elmsim";  // and as their maker
 };
 
 class Server {
@@ -53,6 +56,9 @@ public:
     // From any thread (or a signal handler's thread): ends run() after telling the clients.
     void stop();
     int connections() const;
+    // Bytes the live connections hold in their line and reply buffers: bounded per connection by the
+    // line limit and one request's replies, however slowly its client reads.
+    std::size_t buffered_bytes() const;
     // Micro-batching's counts so far (all zero when it is off).
     sim::BatcherStats batch_stats() const;
 

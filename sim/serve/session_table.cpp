@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <cstdio>
+
 #include "elmsim/models/error.hpp"
 
 namespace elm::serve {
@@ -43,9 +45,61 @@ json top_k(const float* logits, int n, int k) {
 }  // namespace
 
 SessionTable::SessionTable(sim::Backend& backend, ServedModel model, ProtocolLimits limits, int max_sessions,
-                           std::string token, sim::StreamBatcher* batcher)
+                           std::string token, sim::StreamBatcher* batcher, TraceDirectory* traces)
     : backend_(backend), model_(std::move(model)), limits_(limits), max_sessions_(max_sessions), token_(std::move(token)),
-      authenticated_(token_.empty()), batcher_(batcher) {}
+      authenticated_(token_.empty()), batcher_(batcher), traces_(traces) {}
+
+SessionTable::~SessionTable() {
+    for (auto& [id, e] : sessions_) {
+        commit_trace(e);
+        if (!e.trace_error.empty())
+            std::fprintf(stderr, "elmsim serve: trace %s of session %u: %s\n", e.trace_name.c_str(), id, e.trace_error.c_str());
+    }
+}
+
+void SessionTable::trace_update(Entry& e, const sim::UpdateView& v) {
+    if (!e.trace) return;
+    try {
+        std::lock_guard lock(traces_->mutex());
+        if (!e.sample_open) {
+            e.trace->begin_sample(e.samples++, -1);
+            e.sample_open = true;
+        }
+        e.trace->write(v.time_ms, v.y, nullptr, nullptr, v.logits);
+    } catch (const std::exception& x) {
+        e.trace_error = x.what();
+        std::lock_guard lock(traces_->mutex());
+        e.trace.reset();  // removes its temporary file
+    }
+}
+
+void SessionTable::end_trace_sample(Entry& e) {
+    if (!e.trace || !e.sample_open) return;
+    try {
+        std::lock_guard lock(traces_->mutex());
+        e.trace->end_sample(e.session->logits(), e.session->prediction());
+        e.sample_open = false;
+    } catch (const std::exception& x) {
+        e.trace_error = x.what();
+        std::lock_guard lock(traces_->mutex());
+        e.trace.reset();
+    }
+}
+
+void SessionTable::commit_trace(Entry& e) {
+    if (!e.trace) return;
+    end_trace_sample(e);
+    if (!e.trace) return;
+    try {
+        std::lock_guard lock(traces_->mutex());
+        e.trace->commit();
+        e.trace.reset();
+    } catch (const std::exception& x) {
+        e.trace_error = x.what();
+        std::lock_guard lock(traces_->mutex());
+        e.trace.reset();
+    }
+}
 
 std::string SessionTable::hello() const {
     const auto& c = backend_.config();
@@ -82,6 +136,7 @@ SessionTable::Entry& SessionTable::find(SessionId id) {
 
 void SessionTable::stream_update(SessionId id, Entry& e, const sim::UpdateView& v) {
     ++updates_;
+    trace_update(e, v);
     const OpenRequest& o = e.open;
     if ((v.index + 1) % o.decimate != 0) return;
     const auto& c = backend_.config();
@@ -107,16 +162,22 @@ void SessionTable::stream_update(SessionId id, Entry& e, const sim::UpdateView& 
     lines_.push_back(line_of(u));
 }
 
-std::string SessionTable::ok_reply(const std::string& id_json, SessionId id, const Entry& e) const {
-    return line_of(with_id({{"op", "ok"}, {"session", id}, {"t_ms", e.session->time_ms()}, {"updates", e.session->updates()}},
-                           id_json));
+std::string SessionTable::ok_reply(const std::string& id_json, SessionId id, Entry& e) const {
+    json j = {{"op", "ok"}, {"session", id}, {"t_ms", e.session->time_ms()}, {"updates", e.session->updates()}};
+    if (!e.trace_error.empty() && !e.trace_name.empty()) {  // told once
+        j["trace_error"] = e.trace_error;
+        e.trace_name.clear();
+    }
+    return line_of(with_id(j, id_json));
 }
 
 void SessionTable::reply_ok(const Request& r, SessionId id, Entry& e, std::vector<std::string>& out) {
+    const bool finish = r.op == "finish";
     if (e.session->queued_updates() > 0) {
-        held_ = Held{id, r.id_json};
+        held_ = Held{id, r.id_json, finish};
         return;
     }
+    if (finish) end_trace_sample(e);
     flush_lines(out);
     out.push_back(ok_reply(r.id_json, id, e));
 }
@@ -140,7 +201,9 @@ void SessionTable::complete(std::vector<std::string>& out, const std::string& er
         out.push_back(error_reply(h.id_json, "", error));
         return;
     }
-    out.push_back(ok_reply(h.id_json, h.session, sessions_.at(h.session)));
+    Entry& e = sessions_.at(h.session);
+    if (h.finish) end_trace_sample(e);
+    out.push_back(ok_reply(h.id_json, h.session, e));
 }
 
 bool SessionTable::handle(std::string_view line, std::vector<std::string>& out) {
@@ -177,10 +240,18 @@ bool SessionTable::handle(std::string_view line, std::vector<std::string>& out) 
             so.score = model_.score;
             so.score_last_k = model_.score_last_k;
             if ((o->stream & kStreamTopK) && !model_.bytes) throw ProtocolError("stream", "top_k is for byte models");
-            if (o->trace) throw ProtocolError("trace", "this server writes no traces (it has no --trace-dir)");
+            if (o->trace && !traces_) throw ProtocolError("trace", "this server writes no traces (it has no --trace-dir)");
             const SessionId id = next_id_++;
             Entry& e = sessions_[id];
             e.open = *o;
+            if (o->trace) {
+                try {
+                    e.trace = traces_->open(so.event_mode ? "event" : "clock", c, &e.trace_name);
+                } catch (const std::exception& x) {
+                    sessions_.erase(id);
+                    throw ProtocolError("trace", fmt::format("the server cannot write a trace: {}", x.what()));
+                }
+            }
             so.view_state = false;  // the stream sends y and the logits only
             auto observer = [this, id, &e](const sim::UpdateView& v) { stream_update(id, e, v); };
             try {
@@ -195,6 +266,7 @@ bool SessionTable::handle(std::string_view line, std::vector<std::string>& out) 
                 reply["resolution_ms"] = so.resolution_ms;
                 reply["max_dt_ms"] = so.max_dt_ms > 0 ? so.max_dt_ms : c.dt_ms;
             }
+            if (!e.trace_name.empty()) reply["trace"] = e.trace_name;
             out.push_back(line_of(with_id(reply, r.id_json)));
             return true;
         }
@@ -238,11 +310,16 @@ bool SessionTable::handle(std::string_view line, std::vector<std::string>& out) 
                           {"prediction", e.session->prediction()}};
             out.push_back(line_of(with_id(reply, r.id_json)));
         } else if (s.op == SessionOp::reset) {
+            end_trace_sample(e);
             e.session->reset();
             out.push_back(ok_reply(r.id_json, s.session, e));
         } else {
+            commit_trace(e);
+            json reply = {{"op", "closed"}, {"session", s.session}};
+            if (!e.trace_name.empty()) reply[e.trace_error.empty() ? "trace" : "trace_error"] =
+                e.trace_error.empty() ? e.trace_name : e.trace_error;
             sessions_.erase(s.session);
-            out.push_back(line_of(with_id({{"op", "closed"}, {"session", s.session}}, r.id_json)));
+            out.push_back(line_of(with_id(reply, r.id_json)));
         }
         return true;
     } catch (const ProtocolError& e) {

@@ -22,6 +22,7 @@
 #include "elmsim/models/train_config.hpp"
 #include "elmsim/sim/backend.hpp"
 #include "elmsim/sim/serve/protocol.hpp"
+#include "elmsim/sim/serve/trace_directory.hpp"
 #include "elmsim/sim/session.hpp"
 #include "elmsim/sim/stream_batcher.hpp"
 
@@ -50,9 +51,13 @@ public:
     // `backend` serves every session and must outlive the table. `token` (empty: none) must be sent
     // by an "auth" request before anything else.
     // `batcher` (may be null: every session runs its updates at once) must serve `backend`'s model
-    // and outlive the table.
+    // and outlive the table; so must `traces` (null: sessions asking for a trace are refused).
     SessionTable(sim::Backend& backend, ServedModel model, ProtocolLimits limits, int max_sessions,
-                 std::string token = {}, sim::StreamBatcher* batcher = nullptr);
+                 std::string token = {}, sim::StreamBatcher* batcher = nullptr, TraceDirectory* traces = nullptr);
+    // Commits the traces of the sessions still open.
+    ~SessionTable();
+    SessionTable(const SessionTable&) = delete;
+    SessionTable& operator=(const SessionTable&) = delete;
 
     // The server's first line to a client.
     std::string hello() const;
@@ -73,13 +78,22 @@ private:
     struct Entry {
         OpenRequest open;
         std::unique_ptr<sim::Session> session;
+        std::unique_ptr<io::TraceWriter> trace;  // with "trace": true
+        std::string trace_name, trace_error;     // the file; why it was dropped (told once)
+        bool sample_open = false;
+        std::int64_t samples = 0;
     };
     Entry& find(SessionId id);
     void stream_update(SessionId id, Entry& e, const sim::UpdateView& v);
-    std::string ok_reply(const std::string& id_json, SessionId id, const Entry& e) const;
+    std::string ok_reply(const std::string& id_json, SessionId id, Entry& e) const;
     // The "ok" of a request that may have run updates: now, or held for complete() when batched.
     void reply_ok(const Request& r, SessionId id, Entry& e, std::vector<std::string>& out);
     void flush_lines(std::vector<std::string>& out);  // lines_ to out
+    // Traces: one update into the open sample (begun when needed), the sample's end, the commit.
+    // A failing trace is dropped (trace_error says why), never the session.
+    void trace_update(Entry& e, const sim::UpdateView& v);
+    void end_trace_sample(Entry& e);
+    void commit_trace(Entry& e);
 
     sim::Backend& backend_;
     ServedModel model_;
@@ -90,10 +104,12 @@ private:
     std::map<SessionId, Entry> sessions_;
     SessionId next_id_ = 1;
     sim::StreamBatcher* batcher_;
+    TraceDirectory* traces_;
     std::vector<std::string> lines_;  // update lines of the running request
     struct Held {
         SessionId session = 0;
         std::string id_json;
+        bool finish = false;  // the request ended a sample
     };
     std::optional<Held> held_;  // batched: the request awaiting its updates
     std::int64_t updates_ = 0;

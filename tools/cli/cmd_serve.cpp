@@ -23,7 +23,7 @@ namespace elm::tools {
 namespace {
 
 struct ServeArgs {
-    std::string model, bind = "127.0.0.1", token_file, backend = "cpu";
+    std::string model, bind = "127.0.0.1", token_file, backend = "cpu", trace_dir;
     int port = 7070, threads = 2, max_connections = 256, max_sessions = 64, batch_rows = 64, engine_threads = 1;
     double batch_window_ms = 0.0;
     std::size_t max_line = std::size_t{1} << 20;
@@ -73,6 +73,9 @@ void run_serve(const ServeArgs& a) {
     o.max_line_bytes = a.max_line;
     o.idle_timeout_s = a.idle_timeout;
     o.batch_rows = a.batch_rows;
+    o.trace_dir = a.trace_dir;
+    o.model_path = a.model;
+    o.created_by = created_by();
     o.batch_window_ms = a.batch_window_ms;
     if (!a.token_file.empty()) o.token = read_token(a.token_file);
     if (a.engine_threads < 1 || a.engine_threads > 256)
@@ -100,7 +103,8 @@ void run_serve(const ServeArgs& a) {
                                    {"threads", "--threads"},
                                    {"limits", "--max-*"},
                                    {"batch_rows", "--batch-rows"},
-                                   {"batch_window", "--batch-window-ms"}},
+                                   {"batch_window", "--batch-window-ms"},
+                                   {"trace_dir", "--trace-dir"}},
                                   [&] { return std::make_unique<serve::Server>(*backend, served, limits, o); });
     std::fprintf(stderr, "elmsim serve: %s (%s, N %d) on %s:%u, %s backend, %s; Ctrl-C stops\n", a.model.c_str(),
                  served.task.c_str(), cfg.model.N, o.bind.c_str(), static_cast<unsigned>(server->port()),
@@ -144,6 +148,8 @@ void register_serve(CLI::App& app) {
                     "How long a batch waits for more sessions (default 0: it takes what arrived while the last ran)");
     cmd->add_option("--engine-threads", a->engine_threads, "Threads of the batch's engine (default 1)");
     cmd->add_option("--backend", a->backend, "cpu (default) or cuda (needs micro-batching)");
+    cmd->add_option("--trace-dir", a->trace_dir,
+                    "Directory for the HDF5 traces sessions ask for (\"trace\": true); names are the server's");
     cmd->callback([a] { run_serve(*a); });
 }
 
