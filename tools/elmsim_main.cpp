@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
     elm::bench::register_bench_gemm(app);
     elm::bench::register_bench_event(app);
     elm::bench::register_bench_gpu(app);
+    elm::bench::register_bench_serve(app);
     try {
         // CLI11 reports an unknown first word as "a subcommand is required"; name it instead.
         const auto known = [&](const char* name) {

@@ -12,11 +12,10 @@
 #include <nlohmann/json.hpp>
 
 #include "elmsim/io/byte_stream.hpp"
-#include "elmsim/io/sample_events.hpp"
-#include "elmsim/io/shd_adding.hpp"
 #include "elmsim/io/spike_dataset.hpp"
 #include "elmsim/models/error.hpp"
 #include "elmsim/sim/serve/client.hpp"
+#include "elmsim/sim/serve/replay_samples.hpp"
 #include "tools/cli/commands.hpp"
 
 namespace elm::tools {
@@ -40,7 +39,7 @@ std::string read_token_file(const std::string& path) {
     return t;
 }
 
-// [first, end) within `size`, as `simulate` checks it.
+// [first, end) within `size` (a byte file's bytes), as `simulate` checks it.
 std::pair<std::int64_t, std::int64_t> range_in(const SampleRange& r, std::int64_t size, const std::string& what) {
     const std::int64_t a = r.first.value_or(0), b = r.end.value_or(size);
     if (size <= 0) throw InputError(fmt::format("--samples: {} holds no samples", what));
@@ -48,40 +47,6 @@ std::pair<std::int64_t, std::int64_t> range_in(const SampleRange& r, std::int64_
         throw InputError(fmt::format("--samples: {} holds {} samples (0..{}); the range {}:{} is not inside it", what,
                                      size, size - 1, a, b));
     return {a, b};
-}
-
-std::vector<serve::ReplaySample> spike_samples(const ClientArgs& a, const serve::ServerModel& m) {
-    const io::SpikeDataset ds = io::read_spike_dataset(a.data);
-    if (ds.num_channels != m.C)
-        throw InputError(fmt::format("{}: {} input channels, the served model reads C = {}", a.data, ds.num_channels, m.C));
-    const SampleRange r = parse_sample_range(a.samples);
-    std::vector<serve::ReplaySample> out;
-    io::SampleEvents ev;
-    const auto add = [&](std::int64_t index, int label) {
-        serve::ReplaySample s;
-        s.index = index;
-        s.label = label;
-        s.duration_ms = m.sample_ms;
-        s.t_ms = ev.times_ms;
-        s.channels = ev.channels;
-        out.push_back(std::move(s));
-    };
-    if (m.adding_pairs > 0) {  // the server's evaluation pairs, as `simulate` plays them
-        const auto [first, end] =
-            range_in(r, m.adding_pairs, fmt::format("the model's evaluation set ({} SHD-Adding pairs)", m.adding_pairs));
-        const auto pairs = io::evaluation_pairs(ds, end, m.pair_seed);
-        for (std::int64_t i = first; i < end; ++i) {
-            io::pair_events(ds, pairs[static_cast<std::size_t>(i)], m.window_ms, ev);
-            add(i, pairs[static_cast<std::size_t>(i)].label);
-        }
-    } else {
-        const auto [first, end] = range_in(r, static_cast<std::int64_t>(ds.samples.size()), a.data);
-        for (std::int64_t i = first; i < end; ++i) {
-            io::sample_events(ds, i, m.window_ms, ev);
-            add(i, ds.samples[static_cast<std::size_t>(i)].label);
-        }
-    }
-    return out;
 }
 
 void print_common(const serve::ClientReport& rep, const serve::ClientOptions& o) {
@@ -145,7 +110,8 @@ void run_client(ClientArgs& a) {
             print_common(rep, o);
             return;
         }
-        const auto samples = spike_samples(a, m);
+        const SampleRange r = parse_sample_range(a.samples);
+        const auto samples = serve::replay_samples(io::read_spike_dataset(a.data), a.data, m, r.first, r.end);
         const serve::ClientReport rep = client.run_samples(samples);
         std::int64_t correct = 0;
         for (const auto& s : rep.samples) correct += s.prediction == s.label;
