@@ -40,11 +40,7 @@ Session::~Session() = default;
 void Session::reset() {
     if (sim_) sim_->reset();
     if (batched_) batched_->reset();
-    queue_.time_ms.clear();
-    queue_.dt_ms.clear();
-    queue_.start.assign(1, 0);
-    queue_.channel.clear();
-    queue_.count.clear();
+    clear_queue();
     builder_ = models::EventScheduleBuilder(grid_);
     if (scorer_) scorer_->reset();
     pending_t_.clear();
@@ -52,6 +48,14 @@ void Session::reset() {
     head_ = 0;
     time_ms_ = 0.0;
     bytes_ = 0;
+}
+
+void Session::clear_queue() {
+    queue_.time_ms.clear();
+    queue_.dt_ms.clear();
+    queue_.start.assign(1, 0);
+    queue_.channel.clear();
+    queue_.count.clear();
 }
 
 std::int64_t Session::updates() const { return sim_ ? sim_->updates() : batched_->updates; }

@@ -99,6 +99,7 @@ private:
     // One update: run at once, or queued for the batcher.
     void execute(double time_ms, double dt_ms, const std::int32_t* channels, const float* counts, std::size_t n);
     void observe(const UpdateView& v);  // scorer and observer after each update
+    void clear_queue();
     void deliver_before(double t_ms);
 
     const models::ModelConfig cfg_;

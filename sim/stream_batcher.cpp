@@ -91,14 +91,7 @@ void StreamBatcher::run(std::span<Session* const> sessions) {
     struct Drain {
         std::vector<Session*>& s;
         ~Drain() {
-            for (Session* x : s) {
-                auto& q = x->queue_;
-                q.time_ms.clear();
-                q.dt_ms.clear();
-                q.start.assign(1, 0);
-                q.channel.clear();
-                q.count.clear();
-            }
+            for (Session* x : s) x->clear_queue();
         }
     } drain{order_};
     for (std::size_t first = 0; first < order_.size(); first += static_cast<std::size_t>(max_rows_)) {

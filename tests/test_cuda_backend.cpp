@@ -25,6 +25,8 @@
 #include "elmsim/io/checkpoint.hpp"
 #include "elmsim/models/rng.hpp"
 #include "elmsim/sim/registry/backend_registry.hpp"
+#include "elmsim/sim/session.hpp"
+#include "elmsim/sim/stream_batcher.hpp"
 #include "tests/backend_cases.hpp"
 #include "tests/backend_helpers.hpp"
 #include "tests/cli_runner.hpp"
@@ -223,6 +225,57 @@ TEST_CASE("cuda: streaming updates follow the cpu stepper, on the clock and with
                           std::vector<float>(vg.logits, vg.logits + B * k.cfg.n_out)) <= kLogitRelTol);
         }
         CHECK(sg->decay_computations() == sc->decay_computations());
+    }
+}
+
+TEST_CASE("cuda: micro-batched sessions on the GPU follow the cpu's, rows written and read between batches", "[gpu]") {
+    if (!have_gpu()) return;
+    for (const BackendCase& k : test::backend_cases()) {
+        INFO("case " << k.name);
+        const auto net = moved_network(k.cfg, 5);
+        const auto cpu = test::backend_for(net, 1, "cpu");
+        const auto gpu = test::backend_for(net, 1, "cuda");
+        sim::StreamBatcher on_cpu(*cpu, 4), on_gpu(*gpu, 4);
+        const int raw = k.cfg.C_e > 0 ? 256 : k.cfg.C, n_out = k.cfg.n_out;
+        std::vector<std::unique_ptr<sim::Session>> sc, sg;
+        for (int i = 0; i < 6; ++i) {  // more sessions than rows: batches of 4 and 2
+            sim::SessionOptions o;
+            o.event_mode = i % 2 == 1;
+            o.resolution_ms = 0.5;
+            sc.push_back(std::make_unique<sim::Session>(on_cpu, o));
+            sg.push_back(std::make_unique<sim::Session>(on_gpu, o));
+        }
+        std::vector<sim::Session*> pc, pg;
+        for (int i = 0; i < 6; ++i) {
+            pc.push_back(sc[i].get());
+            pg.push_back(sg[i].get());
+        }
+        Rng rng(7, 3);
+        for (int piece = 1; piece <= 4; ++piece) {
+            for (int i = 0; i < 6; ++i) {
+                std::vector<double> t;
+                std::vector<std::int32_t> ch;
+                for (int e = 0; e < 3 * (i + 1); ++e) t.push_back(sc[i]->time_ms() + rng.uniform(0.0, 4.0));
+                std::sort(t.begin(), t.end());
+                for (std::size_t e = 0; e < t.size(); ++e) ch.push_back(static_cast<std::int32_t>(rng.below(static_cast<std::uint64_t>(raw))));
+                for (auto* s : {sc[i].get(), sg[i].get()}) {
+                    s->push_events(t, ch);
+                    s->advance_to(piece * 5.0);
+                }
+            }
+            on_cpu.run(pc);
+            on_gpu.run(pg);
+            for (int i = 0; i < 6; ++i) {
+                INFO("session " << i << " piece " << piece);
+                REQUIRE(sg[i]->updates() == sc[i]->updates());
+                const std::vector<float> lc(sc[i]->logits(), sc[i]->logits() + n_out),
+                    lg(sg[i]->logits(), sg[i]->logits() + n_out);
+                if (emulated(*gpu))
+                    CHECK(lg == lc);
+                else
+                    CHECK(rel_err(lc, lg) <= kLogitRelTol * 10);  // drift over 20 updates of rounding
+            }
+        }
     }
 }
 

@@ -266,7 +266,11 @@ TEST_CASE("server: a reader that never reads is backpressure, not memory", "[ser
         CHECK(sent < (std::size_t{64} << 20));  // the server stopped reading: backpressure
         // What the server holds for this connection: its line buffer and one request's replies.
         CHECK(srv.server->buffered_bytes() < (std::size_t{4} << 20));
+#ifndef __SANITIZE_ADDRESS__  // AddressSanitizer holds freed memory in quarantine: RSS says nothing there
         CHECK(resident_bytes() < rss0 + (std::size_t{64} << 20));
+#else
+        (void)rss0;
+#endif
         // Reading again, the connection carries on: every request is answered, in order (the rest
         // of the last request goes out meanwhile).
         slow.socket.non_blocking(false);

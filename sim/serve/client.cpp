@@ -156,6 +156,7 @@ struct Totals {
     sim::LossStats byte_stats;
     std::string mode;
     double resolution_ms = 0.0, max_dt_ms = 0.0;
+    std::vector<std::string> traces;
 };
 
 // One session on one connection, playing its samples (or the byte stream) message by message.
@@ -246,6 +247,7 @@ private:
             if (o().mode) open["mode"] = *o().mode == Mode::event ? "event" : "clock";
             if (o().resolution_ms) open["resolution_ms"] = *o().resolution_ms;
             if (o().max_dt_ms) open["max_dt_ms"] = *o().max_dt_ms;
+            if (o().trace) open["trace"] = true;
             put(out, open);
             l.expect.push_back(Expect::opened);
             return;
@@ -369,6 +371,7 @@ private:
                 t_.mode = r.value("mode", "");
                 t_.resolution_ms = r.value("resolution_ms", 0.0);
                 t_.max_dt_ms = r.value("max_dt_ms", 0.0);
+                if (r.contains("trace")) t_.traces.push_back(r["trace"]);
                 break;
             case Expect::events_ok:
                 break;
@@ -506,6 +509,7 @@ ClientReport Client::Impl::run(const Job& job, std::size_t items) {
         rep.bytes_sent += t.bytes_sent;
         rep.byte_stats.add(t.byte_stats);
         rep.latency_ms.insert(rep.latency_ms.end(), t.latency_ms.begin(), t.latency_ms.end());
+        rep.traces.insert(rep.traces.end(), t.traces.begin(), t.traces.end());
         if (!t.mode.empty()) {
             rep.mode = t.mode;
             rep.resolution_ms = t.resolution_ms;

@@ -35,6 +35,7 @@ struct ClientOptions {
     double chunk_ms = 50.0;                 // spike samples: sample time per message
     std::size_t chunk_bytes = 256;          // byte streams: bytes per message
     bool realtime = false;
+    bool trace = false;                     // sessions ask for server-side traces ("trace": true)
     double timeout_s = 60.0;                // longest wait for a reply
 };
 
@@ -74,6 +75,7 @@ struct ClientReport {
     std::int64_t events = 0, updates = 0, messages = 0;
     double wall_s = 0.0;
     std::vector<double> latency_ms;         // per message of events or bytes: send to its last output
+    std::vector<std::string> traces;        // with ClientOptions::trace: the server's trace files
 
     double accuracy() const;
     // The q-quantile of latency_ms (0 when empty), q in [0, 1].

@@ -266,6 +266,11 @@ Server::~Server() {
     stop();
     impl_->io.stop();
     impl_->shared.queue.reset();  // runs what was submitted (its replies go nowhere now), then joins
+    std::set<std::shared_ptr<Connection>> live;  // connections still open go while the io_context exists
+    {
+        std::lock_guard lock(impl_->shared.mu);
+        live.swap(impl_->shared.live);
+    }
 }
 
 std::uint16_t Server::port() const { return impl_->acceptor.local_endpoint().port(); }

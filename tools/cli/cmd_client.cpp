@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -29,16 +28,6 @@ struct ClientArgs {
     double resolution_ms = 0.0, max_dt_ms = 0.0;
 };
 
-std::string read_token_file(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) throw InputError(fmt::format("{}: cannot read the token file", path));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    std::string t = ss.str();
-    while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
-    return t;
-}
-
 // [first, end) within `size` (a byte file's bytes), as `simulate` checks it.
 std::pair<std::int64_t, std::int64_t> range_in(const SampleRange& r, std::int64_t size, const std::string& what) {
     const std::int64_t a = r.first.value_or(0), b = r.end.value_or(size);
@@ -59,6 +48,8 @@ void print_common(const serve::ClientReport& rep, const serve::ClientOptions& o)
                "over {} messages\n",
                rep.latency_quantile(0.5), rep.latency_quantile(0.9), rep.latency_quantile(0.99),
                rep.latency_quantile(1.0), rep.latency_ms.size());
+    if (!rep.traces.empty())
+        fmt::print("traces: {} file(s) in the server's --trace-dir, the first {}\n", rep.traces.size(), rep.traces.front());
 }
 
 void write_outcomes(const std::string& path, const serve::ClientReport& rep) {
@@ -145,6 +136,7 @@ void register_client(CLI::App& app) {
     cmd->add_option("--chunk-ms", o.chunk_ms, "Sample time per message of events (default 50)");
     cmd->add_option("--chunk-bytes", o.chunk_bytes, "Bytes per message of a byte stream (default 256)");
     cmd->add_option("--token-file", a->token_file, "File with the server's shared secret");
+    cmd->add_flag("--trace", o.trace, "Ask the server to trace every session (it needs --trace-dir)");
     cmd->add_option("--timeout", o.timeout_s, "Seconds to wait for a reply (default 60)");
     cmd->add_option("--out", a->out, "Spike samples: one JSON line per sample (index, label, prediction, logits)");
     cmd->callback([a] { run_client(*a); });

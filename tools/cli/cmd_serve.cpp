@@ -3,11 +3,9 @@
 // client is told, the process exits 0.
 #include <csignal>
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <pthread.h>
 #include <sys/resource.h>
-#include <sstream>
 #include <thread>
 
 #include <fmt/format.h>
@@ -30,17 +28,6 @@ struct ServeArgs {
     std::size_t max_line = std::size_t{1} << 20;
     double idle_timeout = 300.0;
 };
-
-std::string read_token(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) throw InputError(fmt::format("{}: cannot read the token file", path));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    std::string t = ss.str();
-    while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
-    if (t.empty()) throw InputError(fmt::format("{}: the token file is empty", path));
-    return t;
-}
 
 void run_serve(const ServeArgs& a) {
     if (a.port < 0 || a.port > 65535) throw ParameterError("port", fmt::format("expected 0 to 65535, found {}", a.port));
@@ -78,7 +65,7 @@ void run_serve(const ServeArgs& a) {
     o.model_path = a.model;
     o.created_by = created_by();
     o.batch_window_ms = a.batch_window_ms;
-    if (!a.token_file.empty()) o.token = read_token(a.token_file);
+    if (!a.token_file.empty()) o.token = read_token_file(a.token_file);
     if (a.engine_threads < 1 || a.engine_threads > 256)
         throw ParameterError("--engine-threads", fmt::format("expected 1 to 256, found {}", a.engine_threads));
     if (a.backend != "cpu" && a.batch_rows == 0)

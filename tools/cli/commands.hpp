@@ -37,4 +37,8 @@ struct SampleRange {
 };
 SampleRange parse_sample_range(const std::string& text);
 
+// A shared secret from a file (`serve` and `client --token-file`), trailing newlines and blanks
+// removed; InputError for a missing, unreadable or empty file.
+std::string read_token_file(const std::string& path);
+
 }  // namespace elm::tools

@@ -1,4 +1,7 @@
 // What every command shares: the provenance written into files, and the engine flags.
+#include <fstream>
+#include <sstream>
+
 #include <fmt/format.h>
 
 #include "elmsim/models/error.hpp"
@@ -12,6 +15,17 @@ std::string created_by() { return std::string("elmsim ") + ELMSIM_VERSION; }
 void add_engine_options(CLI::App& cmd, std::string& backend, std::optional<std::int64_t>& threads) {
     cmd.add_option("--backend", backend, fmt::format("Where the network runs: {} (default cpu)", sim::backend_names()));
     cmd.add_option("--threads", threads, "Worker threads of the cpu backend (0 = all cores; default: train.threads)");
+}
+
+std::string read_token_file(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw InputError(fmt::format("{}: cannot read the token file", path));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string t = ss.str();
+    while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
+    if (t.empty()) throw InputError(fmt::format("{}: the token file is empty", path));
+    return t;
 }
 
 SampleRange parse_sample_range(const std::string& text) {
