@@ -117,9 +117,10 @@ void write_attr_double(hid_t obj, const std::string& name, double value) {
 }
 
 void write_attr_string(hid_t obj, const std::string& name, const std::string& value) {
-    H5Handle type = vl_utf8_string_type();
-    const char* text = value.c_str();
-    write_attribute(obj, name, type.id(), type.id(), {}, &text);
+    // Fixed-length, NUL-terminated: the value lives in the (checksummed) object header, never in the
+    // global heap.
+    H5Handle type = fixed_utf8_string_type(value);
+    write_attribute(obj, name, type.id(), type.id(), {}, value.c_str());
 }
 
 void write_attr_int32_array(hid_t obj, const std::string& name, const std::vector<std::int32_t>& values) {

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <mutex>
 #include <stdexcept>
@@ -21,6 +22,51 @@ namespace fs = std::filesystem;
 
 [[noreturn]] void fail(const std::string& where, const std::string& what) {
     throw InputError(where + ": " + what);
+}
+
+// Chunks above this are split (halving their largest dimension): small enough to read one at a
+// time, large enough that a checkpoint's tensors are one chunk each.
+constexpr std::size_t kChunkBytes = std::size_t{1} << 20;
+// Scalar datasets up to this size are stored in their object header (compact layout), which the
+// file format's metadata checksum covers.
+constexpr std::size_t kCompactBytes = 60000;
+
+// The chunk shape of a checked dataset of `shape` with elements of `elem` bytes.
+std::vector<hsize_t> chunk_shape(const std::vector<hsize_t>& shape, std::size_t elem) {
+    std::vector<hsize_t> c = shape;
+    const auto bytes = [&] {
+        std::size_t n = elem;
+        for (const hsize_t d : c) n *= static_cast<std::size_t>(d);
+        return n;
+    };
+    while (bytes() > kChunkBytes) {
+        auto big = std::max_element(c.begin(), c.end());
+        if (*big <= 1) break;
+        *big = (*big + 1) / 2;
+    }
+    return c;
+}
+
+// The creation properties of every dataset elmsim writes (spec files-and-cli.md, first paragraph):
+// chunked with the Fletcher32 checksum, or, for a scalar, compact (inside the checksummed object
+// header) when small. Datasets without elements have nothing to check and stay contiguous.
+H5Handle checked_creation_plist(hid_t file_type, const std::vector<hsize_t>& shape) {
+    H5Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+    if (!dcpl.valid()) throw std::runtime_error("HDF5: cannot create a dataset-creation property list");
+    // Variable-length data (the SHD layout's spike arrays) lives in the global heap, where no filter
+    // reaches: those datasets stay as HDF5 makes them (contiguous), as in real SHD files.
+    if (H5Tget_class(file_type) == H5T_VLEN || H5Tis_variable_str(file_type) > 0) return dcpl;
+    const std::size_t elem = H5Tget_size(file_type);
+    if (shape.empty()) {
+        if (elem <= kCompactBytes && H5Pset_layout(dcpl.id(), H5D_COMPACT) < 0)
+            throw std::runtime_error("HDF5: cannot set a compact layout");
+        return dcpl;
+    }
+    if (element_count(shape) == 0) return dcpl;
+    const auto chunk = chunk_shape(shape, elem);
+    if (H5Pset_chunk(dcpl.id(), static_cast<int>(chunk.size()), chunk.data()) < 0 || H5Pset_fletcher32(dcpl.id()) < 0)
+        throw std::runtime_error("HDF5: cannot set chunking and the Fletcher32 filter");
+    return dcpl;
 }
 
 // Memory type for T (native byte order) and the file type written for it (little-endian IEEE /
@@ -77,7 +123,10 @@ H5Handle open_existing(const std::string& path, unsigned flags, const char* purp
         fail(path, std::string("cannot open for ") + purpose + ": permission denied");
     if (H5Fis_hdf5(path.c_str()) <= 0) fail(path, "expected an HDF5 file, found something else");
     H5Handle h(H5Fopen(path.c_str(), flags, H5P_DEFAULT), H5Fclose);
-    if (!h.valid()) fail(path, std::string("cannot open the HDF5 file for ") + purpose + " (damaged or locked?)");
+    if (!h.valid()) {
+        const std::string damage = hdf5_damage();
+        fail(path, !damage.empty() ? damage : std::string("cannot open the HDF5 file for ") + purpose + " (damaged or locked?)");
+    }
     return h;
 }
 
@@ -95,6 +144,22 @@ std::string name_of(hid_t id, ssize_t (*getter)(hid_t, char*, size_t), const cha
 void silence_hdf5_errors() {
     static std::once_flag once;
     std::call_once(once, [] { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); });
+}
+
+std::string hdf5_damage() {
+    bool checksum = false;
+    H5Ewalk2(
+        H5E_DEFAULT, H5E_WALK_DOWNWARD,
+        [](unsigned, const H5E_error2_t* e, void* found) -> herr_t {
+            std::string text = e->desc ? e->desc : "";
+            char minor[160] = {0};
+            if (H5Eget_msg(e->min_num, nullptr, minor, sizeof minor) > 0) text += std::string(" ") + minor;
+            std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
+            if (text.find("checksum") != std::string::npos) *static_cast<bool*>(found) = true;
+            return 0;
+        },
+        &checksum);
+    return checksum ? "a checksum does not match: the file is damaged (corrupted on disk or in transfer)" : "";
 }
 
 H5Handle& H5Handle::operator=(H5Handle&& other) noexcept {
@@ -125,7 +190,14 @@ H5File H5File::open_rw(const std::string& path) {
 H5File H5File::create(const std::string& path) {
     silence_hdf5_errors();
     ensure_writable_dir(path);
-    H5Handle h(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
+    // The 1.10 file format: the superblock, object headers (attributes, small datasets) and chunk
+    // indexes all carry checksums, so damaged metadata is reported instead of read. (In the 1.8
+    // format chunks are indexed by v1 B-trees, which have none: a damaged key makes a chunk read as
+    // missing, i.e. as zeros.) HDF5 1.10+ (h5py, MATLAB R2021+, Julia) reads it.
+    H5Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+    if (!fapl.valid() || H5Pset_libver_bounds(fapl.id(), H5F_LIBVER_V110, H5F_LIBVER_LATEST) < 0)
+        throw std::runtime_error("HDF5: cannot set the file format version");
+    H5Handle h(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.id()), H5Fclose);
     if (!h.valid()) fail(path, "cannot create the HDF5 file");
     return H5File(std::move(h), path);
 }
@@ -206,12 +278,23 @@ std::string h5_location(hid_t loc, const std::string& name) {
 
 // ---- groups and objects ----------------------------------------------------------------------
 
+// A lookup that failed (rather than finding nothing): a damaged group, never "absent".
+[[noreturn]] void unreadable(hid_t loc, const std::string& path, const std::string& damage) {
+    fail(h5_location(loc, path), damage.empty() ? "cannot look this path up: the file is damaged" : damage);
+}
+
+// True only for an object that opens and is a dataset (a damaged one does not open).
+bool is_dataset(hid_t loc, const std::string& path) {
+    H5Handle obj(H5Oopen(loc, path.c_str(), H5P_DEFAULT), H5Oclose);
+    return obj.valid() && H5Iget_type(obj.id()) == H5I_DATASET;
+}
+
 bool has_path(hid_t loc, const std::string& path) {
     silence_hdf5_errors();
     if (path.empty() || path == "/" || path == ".") return true;
     // H5Lexists fails (rather than returning false) when an intermediate link is missing, so test
     // one component at a time.
-    std::string prefix = path[0] == '/' ? "/" : "";
+    std::string prefix = path[0] == '/' ? "/" : "", parent;
     std::size_t pos = path[0] == '/' ? 1 : 0;
     while (pos < path.size()) {
         std::size_t next = path.find('/', pos);
@@ -219,17 +302,29 @@ bool has_path(hid_t loc, const std::string& path) {
         if (next > pos) {
             if (!prefix.empty() && prefix.back() != '/') prefix += '/';
             prefix += path.substr(pos, next - pos);
-            if (H5Lexists(loc, prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+            const htri_t link = H5Lexists(loc, prefix.c_str(), H5P_DEFAULT);
+            if (link < 0) {
+                const std::string damage = hdf5_damage();
+                if (!parent.empty() && is_dataset(loc, parent)) return false;  // a path under a dataset
+                unreadable(loc, prefix, damage);
+            }
+            if (link == 0) return false;
+            parent = prefix;
         }
         pos = next + 1;
     }
-    return H5Oexists_by_name(loc, path.c_str(), H5P_DEFAULT) > 0;
+    const htri_t obj = H5Oexists_by_name(loc, path.c_str(), H5P_DEFAULT);
+    if (obj < 0) unreadable(loc, path, hdf5_damage());
+    return obj > 0;
 }
 
 H5Handle open_object(hid_t loc, const std::string& path) {
     if (!has_path(loc, path)) fail(h5_location(loc, path), "expected an object here, found nothing");
     H5Handle obj(H5Oopen(loc, path.c_str(), H5P_DEFAULT), H5Oclose);
-    if (!obj.valid()) fail(h5_location(loc, path), "cannot open the object");
+    if (!obj.valid()) {
+        const std::string damage = hdf5_damage();
+        fail(h5_location(loc, path), damage.empty() ? "cannot open the object" : damage);
+    }
     return obj;
 }
 
@@ -262,8 +357,8 @@ H5Handle create_dataset(hid_t loc, const std::string& name, hid_t file_type, con
     if (has_path(loc, name)) fail(where, "cannot write the dataset: the path already exists");
     H5Handle space = make_space(shape);
     H5Handle lcpl = link_create_plist();
-    H5Handle ds(H5Dcreate2(loc, name.c_str(), file_type, space.id(), lcpl.id(), H5P_DEFAULT, H5P_DEFAULT),
-                H5Dclose);
+    H5Handle dcpl = checked_creation_plist(file_type, shape);
+    H5Handle ds(H5Dcreate2(loc, name.c_str(), file_type, space.id(), lcpl.id(), dcpl.id(), H5P_DEFAULT), H5Dclose);
     if (!ds.valid()) fail(where, "cannot create the dataset (is the file writable?)");
     return ds;
 }
@@ -311,8 +406,12 @@ std::vector<T> read_dataset(hid_t loc, const std::string& name, std::vector<hsiz
     if (!out.empty()) {
         H5Handle dxpl = checked_transfer_plist();
         reset_conversion_issue();
-        if (H5Dread(ds.id(), TypeOf<T>::mem(), H5S_ALL, H5S_ALL, dxpl.id(), out.data()) < 0)
-            fail(where, conversion_issue_text(TypeOf<T>::name) + " (stored " + describe_h5_type(type.id()) + ")");
+        if (H5Dread(ds.id(), TypeOf<T>::mem(), H5S_ALL, H5S_ALL, dxpl.id(), out.data()) < 0) {
+            const std::string damage = hdf5_damage();  // before any other HDF5 call clears the stack
+            fail(where, !damage.empty() ? damage
+                                        : conversion_issue_text(TypeOf<T>::name) + " (stored " +
+                                              describe_h5_type(type.id()) + ")");
+        }
     }
     if (shape_out) *shape_out = shape;
     return out;
@@ -358,7 +457,10 @@ std::vector<std::string> read_strings(hid_t file_type, hid_t space, const std::s
     if (H5Tis_variable_str(file_type) > 0) {
         H5Tset_size(mem.id(), H5T_VARIABLE);
         std::vector<char*> ptrs(n, nullptr);
-        if (read(mem.id(), ptrs.data()) < 0) fail(where, "cannot read the strings");
+        if (read(mem.id(), ptrs.data()) < 0) {
+            const std::string damage = hdf5_damage();
+            fail(where, damage.empty() ? "cannot read the strings" : damage);
+        }
         for (char* p : ptrs) {
             out.emplace_back(p ? p : "");
             H5free_memory(p);
@@ -370,7 +472,10 @@ std::vector<std::string> read_strings(hid_t file_type, hid_t space, const std::s
     H5Tset_size(mem.id(), width);
     H5Tset_strpad(mem.id(), pad);
     std::string packed(width * n, '\0');
-    if (read(mem.id(), packed.data()) < 0) fail(where, "cannot read the strings");
+    if (read(mem.id(), packed.data()) < 0) {
+        const std::string damage = hdf5_damage();
+        fail(where, damage.empty() ? "cannot read the strings" : damage);
+    }
     for (std::size_t i = 0; i < n; ++i) {
         std::string v = packed.substr(i * width, width);
         const auto nul = v.find('\0');
@@ -381,11 +486,18 @@ std::vector<std::string> read_strings(hid_t file_type, hid_t space, const std::s
     return out;
 }
 
+H5Handle fixed_utf8_string_type(const std::string& value) {
+    H5Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+    if (!type.valid() || H5Tset_size(type.id(), value.size() + 1) < 0 || H5Tset_strpad(type.id(), H5T_STR_NULLTERM) < 0 ||
+        H5Tset_cset(type.id(), H5T_CSET_UTF8) < 0)
+        throw std::runtime_error("HDF5: cannot create a string type");
+    return type;
+}
+
 void write_string_dataset(hid_t loc, const std::string& name, const std::string& value) {
-    H5Handle type = vl_utf8_string_type();
+    H5Handle type = fixed_utf8_string_type(value);
     H5Handle ds = create_dataset(loc, name, type.id(), {});
-    const char* text = value.c_str();
-    if (H5Dwrite(ds.id(), type.id(), H5S_ALL, H5S_ALL, H5P_DEFAULT, &text) < 0)
+    if (H5Dwrite(ds.id(), type.id(), H5S_ALL, H5S_ALL, H5P_DEFAULT, value.c_str()) < 0)
         fail(h5_location(loc, name), "cannot write the string (disk full?)");
 }
 

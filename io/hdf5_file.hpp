@@ -27,6 +27,10 @@ namespace elm::io {
 // Turn off HDF5's automatic printing of its error stack to stderr (our exceptions carry the
 // message). Idempotent and thread-safe; every entry point below calls it.
 void silence_hdf5_errors();
+// Right after a failed HDF5 call (before any other, which clears the error stack): a sentence
+// saying the file is damaged when a checksum (Fletcher32 on data, the metadata checksums of the
+// 1.10 format) did not match, else "".
+std::string hdf5_damage();
 
 // One owned hid_t and the H5*close function that releases it. Move-only.
 class H5Handle {
@@ -87,7 +91,8 @@ std::string h5_location(hid_t loc, const std::string& name);
 // `path` is opened instead. Returns the open group.
 H5Handle create_group(hid_t parent, const std::string& path);
 // True when every component of `path` (relative to loc, or absolute) exists. Never throws for a
-// missing path.
+// missing path; a lookup that fails (a damaged group) is an InputError, so damage never reads as
+// "absent".
 bool has_path(hid_t loc, const std::string& path);
 // Open any object (group or dataset) by path; errors name the missing path.
 H5Handle open_object(hid_t loc, const std::string& path);
@@ -96,6 +101,9 @@ H5Handle open_dataset(hid_t loc, const std::string& path);
 
 // Create dataset `name` of `file_type` and `shape` ({} = scalar) with intermediate groups; the
 // path must not exist yet. Used for layouts the typed helpers do not cover (VL arrays, strings).
+// Every dataset is checked (spec files-and-cli.md): chunked (chunks up to 1 MiB) with the
+// Fletcher32 filter, or a small scalar kept in its checksummed object header; files are created
+// in the 1.10 format, whose metadata carries checksums.
 H5Handle create_dataset(hid_t loc, const std::string& name, hid_t file_type, const std::vector<hsize_t>& shape);
 
 // ---- types and shapes (for callers that use the C API directly, e.g. VL datasets) --------------
@@ -127,8 +135,10 @@ std::vector<T> read_dataset(hid_t loc, const std::string& name, std::vector<hsiz
 
 std::vector<hsize_t> dataset_shape(hid_t loc, const std::string& name);
 
-// ---- string datasets (scalar, variable-length UTF-8; reads fixed-length strings too) ----------
+// ---- string datasets (scalar, fixed-length NUL-terminated UTF-8; reads variable-length too) ---
 H5Handle vl_utf8_string_type();
+// The fixed-length, NUL-terminated UTF-8 type that holds `value` (size + 1 bytes).
+H5Handle fixed_utf8_string_type(const std::string& value);
 // Reads all strings of a dataset or attribute whose stored type is `file_type` (fixed or variable
 // length) through `read(mem_type, buffer)`; errors name `where`.
 std::vector<std::string> read_strings(hid_t file_type, hid_t space, const std::string& where,

@@ -100,8 +100,9 @@ struct Stream {
         H5Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
         if (!space.valid() || !dcpl.valid() ||
             H5Pset_chunk(dcpl.id(), static_cast<int>(chunk.size()), chunk.data()) < 0 ||
-            H5Pset_shuffle(dcpl.id()) < 0 || H5Pset_deflate(dcpl.id(), kDeflateLevel) < 0)
-            fail(where, "cannot set up a chunked, compressed dataset");
+            H5Pset_shuffle(dcpl.id()) < 0 || H5Pset_deflate(dcpl.id(), kDeflateLevel) < 0 ||
+            H5Pset_fletcher32(dcpl.id()) < 0)  // last: the checksum of the stored bytes, checked first on read
+            fail(where, "cannot set up a chunked, compressed, checksummed dataset");
         ds = H5Handle(H5Dcreate2(group, name.c_str(), file_type, space.id(), H5P_DEFAULT, dcpl.id(), H5P_DEFAULT),
                       H5Dclose);
         if (!ds.valid()) fail(where, "cannot create the dataset (is the file writable?)");
@@ -219,11 +220,12 @@ void TraceWriter::Impl::prepare(const RecordingSetup& setup) {
     silence_hdf5_errors();
     if (H5Zfilter_avail(H5Z_FILTER_DEFLATE) <= 0 || H5Zfilter_avail(H5Z_FILTER_SHUFFLE) <= 0)
         throw std::runtime_error("HDF5: the deflate and shuffle filters are not available in this HDF5 library");
-    // The 1.8 object-header format is needed for attributes over 64 KiB (the `neurons` list of a
-    // network with more than 16k neurons); h5py, MATLAB and HDF5 >= 1.8 all read it. It must be
-    // set when the file is created: the root group's header format is fixed then.
+    // The 1.10 format (set when the file is created: the root group's header format is fixed then):
+    // attributes over 64 KiB (the `neurons` list of a network with more than 16k neurons), and
+    // checksums on every piece of metadata, chunk indexes included, so damage is reported, never
+    // read (io/hdf5_file.hpp). h5py, MATLAB R2021+ and HDF5 >= 1.10 read it.
     H5Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
-    if (!fapl.valid() || H5Pset_libver_bounds(fapl.id(), H5F_LIBVER_V18, H5F_LIBVER_V18) < 0)
+    if (!fapl.valid() || H5Pset_libver_bounds(fapl.id(), H5F_LIBVER_V110, H5F_LIBVER_V110) < 0)
         throw std::runtime_error("HDF5: cannot create a file-access property list");
     file = H5Handle(H5Fcreate(out.tmp_path().c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.id()), H5Fclose);
     if (!file.valid()) fail(out.tmp_path(), "cannot create the HDF5 file");
