@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "elmsim/io/hdf5_file.hpp"
+#include "elmsim/io/vlen_guard.hpp"
 #include "elmsim/models/connectivity.hpp"
 #include "elmsim/models/error.hpp"
 #include "elmsim/models/train_config.hpp"
@@ -346,6 +347,8 @@ void save_checkpoint(const std::string& path, const Network<float>& net, const s
 
 Checkpoint load_checkpoint(const std::string& path) {
     H5File f = H5File::open_read(path);
+    // Checkpoints written before checksums keep their strings in the global heap: checked first.
+    check_global_heaps(path);
     const std::string format = read_attr_string(f.id(), "format");
     if (format != kCheckpointFormat)
         fail(path, "/", fmt::format("attribute format: expected \"{}\", found \"{}\"", kCheckpointFormat, format));

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "elmsim/io/hdf5_file.hpp"
+#include "elmsim/io/vlen_guard.hpp"
 #include "elmsim/models/error.hpp"
 
 namespace elm::io {
@@ -210,6 +211,10 @@ SpikeDataset read_spike_dataset(const std::string& path, std::int64_t max_sample
     // IEEE half times (the real SHD files) are read as raw 16-bit patterns and decoded exactly by
     // float16_value: HDF5's soft float conversion costs ~0.5 us per spike, ten times the rest of the read.
     H5Handle f16 = float16_type();
+    // The spike arrays live in the global heap, which no checksum covers and libhdf5 trusts: their
+    // bytes are checked first (io/vlen_guard.hpp), so damage is an error, not a crash.
+    check_vlen_dataset(f, times_ds.id(), path, path + ": /spikes/times");
+    check_vlen_dataset(f, units_ds.id(), path, path + ": /spikes/units");
     H5Handle stored_vl(H5Dget_type(times_ds.id()), H5Tclose);
     H5Handle stored_base(stored_vl.valid() ? H5Tget_super(stored_vl.id()) : -1, H5Tclose);
     const bool raw_half = stored_base.valid() && H5Tequal(stored_base.id(), f16.id()) > 0;
