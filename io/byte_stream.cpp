@@ -60,10 +60,13 @@ ByteStream::ByteStream(const std::string& path, std::array<double, 3> fractions,
     size_[2] = total_ - size_[0] - size_[1];
     begin_ = {0, size_[0], size_[0] + size_[1]};
     for (std::size_t i = 0; i < 3; ++i) {
-        if (fractions[i] > 0.0 && size_[i] < min_split_bytes)
+        if (fractions[i] > 0.0 && size_[i] < min_split_bytes) {
+            if (fd_ >= 0) ::close(fd_);  // no destructor runs for a constructor that throws
+            fd_ = -1;
             throw InputError(path + ": " + to_string(static_cast<Split>(i)) + " split: expected at least " +
                              std::to_string(min_split_bytes) + " bytes, found " + std::to_string(size_[i]) + " (file has " +
                              std::to_string(total_) + " bytes)");
+        }
     }
 }
 

@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <type_traits>
 
+#include "elmsim/io/vlen_guard.hpp"
 #include "elmsim/models/error.hpp"
 
 namespace elm::io {
@@ -509,6 +510,9 @@ std::string read_string_dataset(hid_t loc, const std::string& name) {
     const auto shape = space_shape(space.id());
     if (H5Tget_class(type.id()) != H5T_STRING) fail(where, "expected a string, found " + describe_h5_type(type.id()));
     if (element_count(shape) != 1) fail(where, "expected a single string, found shape " + shape_string(shape));
+    // A variable-length string (files from before checksums, h5py's) lives in the global heap: its
+    // reference and length are checked before HDF5 trusts them (io/vlen_guard.hpp).
+    if (H5Tis_variable_str(type.id()) > 0) check_vlen_dataset(loc, ds.id(), name_of(loc, H5Fget_name, ""), where);
     return read_strings(type.id(), space.id(), where, [&](hid_t mem, void* buf) {
         return H5Dread(ds.id(), mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
     })[0];
@@ -534,6 +538,7 @@ std::vector<std::string> read_string_array(hid_t loc, const std::string& name) {
     H5Handle space(H5Dget_space(ds.id()), H5Sclose);
     const auto shape = space_shape(space.id());
     if (shape.size() > 1) fail(where, "expected a 1-D array of strings, found shape " + shape_string(shape));
+    if (H5Tis_variable_str(type.id()) > 0) check_vlen_dataset(loc, ds.id(), name_of(loc, H5Fget_name, ""), where);
     return read_strings(type.id(), space.id(), where, [&](hid_t mem, void* buf) {
         return H5Dread(ds.id(), mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
     });

@@ -213,6 +213,7 @@ SpikeDataset read_spike_dataset(const std::string& path, std::int64_t max_sample
     H5Handle f16 = float16_type();
     // The spike arrays live in the global heap, which no checksum covers and libhdf5 trusts: their
     // bytes are checked first (io/vlen_guard.hpp), so damage is an error, not a crash.
+    check_global_heaps(path);
     check_vlen_dataset(f, times_ds.id(), path, path + ": /spikes/times");
     check_vlen_dataset(f, units_ds.id(), path, path + ": /spikes/units");
     H5Handle stored_vl(H5Dget_type(times_ds.id()), H5Tclose);

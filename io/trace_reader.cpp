@@ -3,6 +3,8 @@
 // first time it is seen and require every later dataset to agree.
 #include "elmsim/io/trace_reader.hpp"
 
+#include "elmsim/io/vlen_guard.hpp"
+
 #include <algorithm>
 
 #include "elmsim/io/hdf5_file.hpp"
@@ -103,6 +105,7 @@ void read_sample(hid_t g, TraceFile& tf, TraceSample& s) {
 
 TraceFile read_trace(const std::string& path) {
     H5File file = H5File::open_read(path);
+    check_global_heaps(path);  // traces from before checksums keep their strings there
     const hid_t root = file.id();
     TraceFile tf;
     tf.path = path;

@@ -18,6 +18,7 @@ namespace elm::io {
 namespace {
 
 constexpr std::uint64_t kMaxCollectionBytes = std::uint64_t{1} << 30;
+constexpr std::uint64_t kMaxScannedFile = std::uint64_t{1} << 30;  // check_global_heaps: files up to 1 GiB
 
 [[noreturn]] void damaged(const std::string& where, const std::string& what) {
     throw InputError(fmt::format("{}: the variable-length data is damaged ({}): the file is corrupted", where, what));
@@ -78,16 +79,28 @@ std::string read_collection(const RawFile& f, std::uint64_t at, const Sizes& z, 
         return fmt::format("a heap collection of {} bytes at {} in a file of {}", size, at, f.size());
     std::vector<unsigned char> c(static_cast<std::size_t>(size));
     if (!f.read(at, c.size(), c.data())) return fmt::format("a heap collection at {} lies outside the file", at);
+    // The walk libhdf5's own parser makes: an object header, then the object padded to 8 bytes; the
+    // free space (index 0) counts its header in its size. A step that does not move would loop it
+    // forever, a step past the end would read out of bounds.
     const std::size_t obj_head = 8 + z.length;
     std::size_t off = head_len;
     while (off + obj_head <= c.size()) {
         const auto index = static_cast<std::uint16_t>(little_endian(c.data() + off, 2));
         const std::uint64_t osize = little_endian(c.data() + off + 8, z.length);
-        if (index == 0) break;  // the free space, last
-        if (osize > c.size() - off - obj_head)
-            return fmt::format("heap object {} of {} bytes overruns its collection at {}", index, osize, at);
-        if (!objects.emplace(index, osize).second) return fmt::format("heap object {} twice in the collection at {}", index, at);
-        off += obj_head + static_cast<std::size_t>((osize + 7) / 8 * 8);
+        std::uint64_t step = 0;
+        if (index == 0) {
+            if (osize < obj_head || osize > c.size() - off)
+                return fmt::format("a free-space record of {} bytes in the collection at {}", osize, at);
+            step = osize;
+        } else {
+            if (osize > c.size() - off - obj_head)
+                return fmt::format("heap object {} of {} bytes overruns its collection at {}", index, osize, at);
+            if (!objects.emplace(index, osize).second)
+                return fmt::format("heap object {} twice in the collection at {}", index, at);
+            step = obj_head + (osize + 7) / 8 * 8;
+            if (step > c.size() - off) return fmt::format("heap object {} overruns its collection at {}", index, at);
+        }
+        off += static_cast<std::size_t>(step);
     }
     return {};
 }
@@ -111,6 +124,7 @@ Sizes sizes_of(hid_t file) {
 
 void check_global_heaps(const std::string& path) {
     const RawFile f(path);
+    if (f.size() > kMaxScannedFile) return;  // a scan of a huge trace would cost more than its read
     // A file without heaps (elmsim's own, since checksums) costs one scan of its bytes.
     constexpr std::size_t kBlock = std::size_t{4} << 20;
     std::vector<unsigned char> buf(kBlock + 3);
@@ -131,9 +145,15 @@ void check_global_heaps(const std::string& path) {
 
 void check_vlen_dataset(hid_t file, hid_t ds, const std::string& path, const std::string& where) {
     H5Handle type(H5Dget_type(ds), H5Tclose);
-    H5Handle base(type.valid() && H5Tget_class(type.id()) == H5T_VLEN ? H5Tget_super(type.id()) : -1, H5Tclose);
-    if (!base.valid()) return;
-    const std::size_t base_size = H5Tget_size(base.id());
+    if (!type.valid()) return;
+    std::size_t base_size = 1;  // a variable-length string: its length in bytes
+    if (H5Tget_class(type.id()) == H5T_VLEN) {
+        H5Handle base(H5Tget_super(type.id()), H5Tclose);
+        if (!base.valid()) return;
+        base_size = H5Tget_size(base.id());
+    } else if (H5Tis_variable_str(type.id()) <= 0) {
+        return;
+    }
     H5Handle dcpl(H5Dget_create_plist(ds), H5Pclose);
     if (!dcpl.valid() || H5Pget_layout(dcpl.id()) != H5D_CONTIGUOUS) return;
     const haddr_t offset = H5Dget_offset(ds);

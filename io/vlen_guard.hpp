@@ -19,11 +19,12 @@
 
 namespace elm::io {
 
-// Checks every global heap collection of the file at `path` (a file with none passes at once).
+// Checks every global heap collection of the file at `path` (one scan of its bytes; files over
+// 1 GiB, i.e. long traces, are not scanned).
 void check_global_heaps(const std::string& path);
 
-// Checks the stored elements of the open dataset `ds` (of VL sequences) of file `path` against its
-// global heap collections. Datasets stored other than contiguously are left to HDF5.
+// Checks the stored elements of the open dataset `ds` (of VL sequences or VL strings) of file `path`
+// against its global heap collections. Datasets stored other than contiguously are left to HDF5.
 void check_vlen_dataset(hid_t file, hid_t ds, const std::string& path, const std::string& where);
 
 }  // namespace elm::io

@@ -1,0 +1,35 @@
+// What the file-reading fuzz targets share: each input is written to one scratch file of this
+// process (a reader of elmsim's takes a path), which the target then opens.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include <unistd.h>
+
+namespace elm::fuzz {
+
+inline const std::string& scratch_path() {
+    static const std::string path = [] {
+        char name[] = "/tmp/elmsim_fuzz_XXXXXX";
+        const int fd = mkstemp(name);
+        if (fd < 0) std::abort();
+        close(fd);
+        return std::string(name);
+    }();
+    return path;
+}
+
+inline const std::string& write_input(const std::uint8_t* data, std::size_t size) {
+    const std::string& path = scratch_path();
+    FILE* f = std::fopen(path.c_str(), "wb");
+    if (!f) std::abort();
+    if (size && std::fwrite(data, 1, size, f) != size) std::abort();
+    std::fclose(f);
+    return path;
+}
+
+}  // namespace elm::fuzz
