@@ -3,8 +3,9 @@
 # only those missing), configures with the CMake preset and builds. Then, by subcommand:
 #   tools/setup.sh demo    generate SHD-format data, train an ELM Network on SHD-Adding, evaluate it
 #   tools/setup.sh sweep   the demo budget sweep on that data (~18 minutes on 2 cores), its fit, pictures
-#   tools/setup.sh test    build and run every test (this is what .ci/run calls), and the cuda backend's
-#                          tests in its host emulation (when the CUDA toolkit's headers are there)
+#   tools/setup.sh test    build and run every test (this is what .ci/run calls), the cuda backend's
+#                          tests in its host emulation (when the CUDA toolkit's headers are there), and
+#                          every fuzz target for 30 s (tools/fuzz.sh; clang and libFuzzer)
 #   tools/setup.sh asan    build and run every test under AddressSanitizer + UBSan
 #   tools/setup.sh build   install and build only
 set -euo pipefail
@@ -16,6 +17,7 @@ case "$mode" in demo|sweep|test|asan|build) ;; *) echo "usage: tools/setup.sh de
 # Build tools and libraries (README "Dependencies" says why each is here).
 packages=(cmake ninja-build g++ pkg-config libboost-dev libtbb-dev libhdf5-dev libfmt-dev catch2
           libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libgsl-dev)
+[ "$mode" = test ] && packages+=(clang libfuzzer-14-dev)  # the fuzz targets (tests/fuzz)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -47,6 +49,8 @@ case "$mode" in
       else
         echo "setup: no CUDA headers in /usr/local/cuda: the host emulation of the cuda backend is not tested"
       fi
+      # Every parser under libFuzzer for a bounded time, from the seed corpus (docs/reliability.md).
+      tools/fuzz.sh all 30
     fi
     ;;
   sweep)
