@@ -279,6 +279,8 @@ std::string h5_location(hid_t loc, const std::string& name) {
 
 // ---- groups and objects ----------------------------------------------------------------------
 
+namespace {
+
 // A lookup that failed (rather than finding nothing): a damaged group, never "absent".
 [[noreturn]] void unreadable(hid_t loc, const std::string& path, const std::string& damage) {
     fail(h5_location(loc, path), damage.empty() ? "cannot look this path up: the file is damaged" : damage);
@@ -289,6 +291,8 @@ bool is_dataset(hid_t loc, const std::string& path) {
     H5Handle obj(H5Oopen(loc, path.c_str(), H5P_DEFAULT), H5Oclose);
     return obj.valid() && H5Iget_type(obj.id()) == H5I_DATASET;
 }
+
+}  // namespace
 
 bool has_path(hid_t loc, const std::string& path) {
     silence_hdf5_errors();
