@@ -105,7 +105,9 @@ void read_model(Section& s, models::ModelConfig& m) {
     using models::Phi;
     s.read("N", m.N, 1);
     s.read("d_m", m.d_m, 1);
-    m.d_h = 2 * m.d_m;  // spec section 4 default, overridden below when given
+    // Spec section 4 default, overridden below when given; a d_m too large to double is left for the
+    // size check (ModelConfig::check_size) to refuse, instead of overflowing.
+    m.d_h = m.d_m <= std::numeric_limits<int>::max() / 2 ? 2 * m.d_m : std::numeric_limits<int>::max();
     s.read("d_h", m.d_h, 1);
     s.read("n_b", m.n_b, 1);
     s.read("l", m.l, 1);

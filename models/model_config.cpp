@@ -72,7 +72,7 @@ void ModelConfig::validate() const {
             fmt::format("model.k_c = {} with input_share = {} asks for {} distinct recurrent sources, but only {} "
                         "other neurons exist (N = {})",
                         k_c, input_share, krec, max_rec, N));
-    if (output_mode == OutputMode::lif) return;  // the LIF unit has no branches, MLP or memory
+    if (output_mode == OutputMode::lif) return check_size();  // the LIF unit has no branches, MLP or memory
     require(d_m >= 1, fmt::format("model.d_m must be >= 1, got {}", d_m));
     require(d_h >= 1, fmt::format("model.d_h must be >= 1, got {}", d_h));
     require(l >= 1, fmt::format("model.l (hidden layers) must be >= 1, got {}", l));
@@ -87,6 +87,20 @@ void ModelConfig::validate() const {
     require(finite_positive(tau_init_min_ms) && tau_init_max_ms >= tau_init_min_ms,
             fmt::format("model.tau_init_min_ms/tau_init_max_ms must satisfy 0 < min <= max, got {} and {}",
                         tau_init_min_ms, tau_init_max_ms));
+    check_size();
+}
+
+void ModelConfig::check_size() const {
+    // In floating point, so that no product of absurd sizes can overflow before it is compared.
+    const bool lif = output_mode == OutputMode::lif;
+    const double dm = d_m, dh = d_h, nb = n_b, layers = l;
+    const double per_neuron =
+        k_c + (lif ? 4.0 : (nb + dm) * dh + dh + (layers - 1.0) * (dh * dh + dh) + dh * dm + 3.0 * dm + 1.0);
+    const double total = static_cast<double>(N) * per_neuron + static_cast<double>(n_out) * (N + 1.0) + 256.0 * C_e;
+    require(total <= kMaxParameters,
+            fmt::format("the model would hold {:.3g} parameters, more than the {:.3g} elmsim allows (their gradients "
+                        "and optimizer moments take four times that memory): reduce N, d_m, d_h, l or k_c",
+                        total, kMaxParameters));
 }
 
 }  // namespace elm::models

@@ -61,6 +61,9 @@ struct ModelConfig {
 
     // Throws InputError naming the offending field when the structure is impossible.
     void validate() const;
+    // validate()'s last check: at most kMaxParameters parameters, before anything is allocated.
+    void check_size() const;
+    static constexpr double kMaxParameters = 2147483648.0;  // 2^31 floats: 8 GiB of weights
 };
 
 }  // namespace elm::models

@@ -187,3 +187,13 @@ TEST_CASE("syntax errors and missing files give file:line:column", "[config]") {
     CHECK_THROWS_WITH(elm::io::load_experiment_config("/nonexistent/dir/x.toml"),
                       Catch::Contains("/nonexistent/dir/x.toml") && Catch::Contains("cannot open"));
 }
+
+TEST_CASE("absurd sizes fail before anything is allocated, without overflowing", "[config][errors]") {
+    // N = 1e9 reached the allocator ("out of memory") before; products of large sizes could overflow.
+    for (const std::string model : {"N = 1000000000\n", "N = 2000000\nd_m = 2000\n", "N = 100\nd_m = 2000000000\n",
+                                    "N = 100000\nd_h = 1000000\nl = 2000\n"}) {
+        INFO(model);
+        CHECK_THROWS_WITH(parse(kShdTask + "[model]\n" + model), Catch::Contains("parameters, more than"));
+    }
+    CHECK_NOTHROW(parse(kShdTask + "[model]\nN = 2000\n"));  // large but sane
+}
