@@ -1,5 +1,6 @@
-// What the command-line training tests share: a small SHD-Adding experiment on generated data, the
-// check that a command succeeded, and the bit-for-bit comparison of two checkpoints.
+// What the command-line training tests share: a small SHD-Adding experiment on generated data, a
+// small byte model, the check that a command succeeded, and the bit-for-bit comparison of two
+// checkpoints.
 #pragma once
 
 #include <filesystem>
@@ -38,6 +39,24 @@ log_every = 1
 seed = 5
 )",
                        dir.string(), dropout, optimizer);
+}
+
+// A small byte model on DIR/text.txt (windows of 12 bytes, an embedding of 4).
+inline std::string bytes_config(const std::filesystem::path& dir) {
+    return fmt::format(R"([task]
+kind = "bytes"
+bytes = "{0}/text.txt"
+window = 12
+
+[model]
+N = 10
+d_m = 4
+n_b = 2
+k_c = 8
+C_e = 4
+seed = 3
+)",
+                       dir.string());
 }
 
 inline void require_ok(const CliResult& r) {

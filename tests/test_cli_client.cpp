@@ -157,20 +157,7 @@ TEST_CASE("cli client: a byte model's bpc over the server equals simulate's", "[
     std::string text;
     for (int k = 0; k < 40; ++k) text += fmt::format("the {} quick brown foxes jump over {} lazy dogs. ", k, k % 7);
     test::write_text(dir / "text.txt", text);
-    test::write_text(dir / "b.toml", fmt::format(R"([task]
-kind = "bytes"
-bytes = "{0}/text.txt"
-window = 12
-
-[model]
-N = 10
-d_m = 4
-n_b = 2
-k_c = 8
-C_e = 4
-seed = 3
-)",
-                                                 d));
+    test::write_text(dir / "b.toml", test::bytes_config(dir));
     require_ok(run_elmsim(fmt::format("init --config {0}/b.toml --out {0}/b.h5", d)));
     ServerProcess server(dir, fmt::format("--model {}/b.h5", d));
     for (const std::string mode : {"", "--mode event --resolution-ms 3 --max-dt-ms 7"}) {

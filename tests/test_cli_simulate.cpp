@@ -18,8 +18,10 @@
 #include "elmsim/io/trace_reader.hpp"
 #include "tests/backend_helpers.hpp"
 #include "tests/cli_runner.hpp"
+#include "tests/cli_training.hpp"
 
 using namespace elm;
+using test::require_ok;
 using test::run_elmsim;
 
 namespace {
@@ -47,27 +49,6 @@ seed = 5
                        dir.string());
 }
 
-std::string bytes_config(const std::filesystem::path& dir) {
-    return fmt::format(R"([task]
-kind = "bytes"
-bytes = "{0}/text.txt"
-window = 12
-
-[model]
-N = 10
-d_m = 4
-n_b = 2
-k_c = 8
-C_e = 4
-seed = 3
-)",
-                       dir.string());
-}
-
-void require_ok(const test::CliResult& r) {
-    INFO(r.output);
-    REQUIRE(r.code == 0);
-}
 
 std::string read_file(const std::filesystem::path& p) {
     std::ifstream f(p, std::ios::binary);
@@ -215,7 +196,7 @@ TEST_CASE("cli simulate and generate: byte models from a file and from standard 
     std::string text;
     for (int k = 0; k < 40; ++k) text += fmt::format("the {} quick brown fox. ", k);
     test::write_text(dir / "text.txt", text);
-    test::write_text(dir / "c.toml", bytes_config(dir));
+    test::write_text(dir / "c.toml", test::bytes_config(dir));
     require_ok(run_elmsim(fmt::format("init --config {0}/c.toml --out {0}/m.h5", d)));
 
     auto r =
@@ -265,7 +246,7 @@ TEST_CASE("cli simulate: bad input gets exit code 2 and leaves no trace", "[cli]
     const auto s = spike_setup("sim_bad");
     const std::string& d = s.d;
     test::write_text(s.dir / "text.txt", "plain text, not HDF5, long enough to be a byte stream");
-    test::write_text(s.dir / "bc.toml", bytes_config(s.dir));
+    test::write_text(s.dir / "bc.toml", test::bytes_config(s.dir));
     require_ok(run_elmsim(fmt::format("init --config {0}/bc.toml --out {0}/bytes.h5", d)));
     struct Case {
         std::string args, expect;

@@ -32,6 +32,7 @@
 #include "elmsim/sim/serve/replay_samples.hpp"
 #include "tools/bench/bench_commands.hpp"
 #include "tools/bench/bench_support.hpp"
+#include "tools/cli/commands.hpp"
 
 namespace elm::bench {
 
@@ -140,15 +141,6 @@ std::pair<int, int> split(int total, int per) {
     return {(total + per - 1) / per, per};
 }
 
-// Room for a thousand sockets (the soft limit up to the hard one).
-void raise_file_limit() {
-    rlimit r{};
-    if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
-        r.rlim_cur = r.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &r);
-    }
-}
-
 std::string config_text(const fs::path& dir, int N, std::int64_t pairs) {
     return fmt::format(R"([task]
 kind = "shd-adding"
@@ -197,7 +189,7 @@ void run_bench_serve(const BenchServeArgs& a) {
     }
     must_run({self_exe(), "init", "--config", (dir / "c.toml").string(), "--out", (dir / "m.h5").string()});
     const io::SpikeDataset ds = io::read_spike_dataset((dir / "data.h5").string());
-    raise_file_limit();
+    tools::raise_open_file_limit();
 
     fmt::print("# elmsim bench-serve: {}  commit {}  {}\n", cpu_model(), commit_or_unknown(), local_time_minutes());
     fmt::print("# load {}; model N {} (demo shape, SHD-Adding, clock, 20 ms bins: 100 updates per 2 s pair); "

@@ -5,7 +5,6 @@
 #include <cstdio>
 #include <memory>
 #include <pthread.h>
-#include <sys/resource.h>
 #include <thread>
 
 #include <fmt/format.h>
@@ -80,12 +79,7 @@ void run_serve(const ServeArgs& a) {
     // With micro-batching the batch thread runs every update, on --engine-threads; without, each
     // session's stepper is its own and the cpu engine runs inline on the connection's thread.
     const auto backend = workflow::open_backend(a.backend, m.checkpoint.net, a.engine_threads, cfg.train);
-    // A socket per connection: room for --max-connections of them (the soft limit up to the hard one).
-    rlimit files{};
-    if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
-        files.rlim_cur = files.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &files);
-    }
+    raise_open_file_limit();  // room for --max-connections sockets
     // SIGINT / SIGTERM go to one waiting thread (blocked everywhere else, before any thread starts).
     sigset_t sigs;
     sigemptyset(&sigs);

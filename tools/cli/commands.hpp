@@ -41,4 +41,7 @@ SampleRange parse_sample_range(const std::string& text);
 // removed; InputError for a missing, unreadable or empty file.
 std::string read_token_file(const std::string& path);
 
+// A socket per connection (`serve`, `bench-serve`): the soft open-file limit raised to the hard one.
+void raise_open_file_limit();
+
 }  // namespace elm::tools

@@ -1,4 +1,6 @@
 // What every command shares: the provenance written into files, and the engine flags.
+#include <sys/resource.h>
+
 #include <fstream>
 #include <sstream>
 
@@ -15,6 +17,14 @@ std::string created_by() { return std::string("elmsim ") + ELMSIM_VERSION; }
 void add_engine_options(CLI::App& cmd, std::string& backend, std::optional<std::int64_t>& threads) {
     cmd.add_option("--backend", backend, fmt::format("Where the network runs: {} (default cpu)", sim::backend_names()));
     cmd.add_option("--threads", threads, "Worker threads of the cpu backend (0 = all cores; default: train.threads)");
+}
+
+void raise_open_file_limit() {
+    rlimit r{};
+    if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+        r.rlim_cur = r.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &r);
+    }
 }
 
 std::string read_token_file(const std::string& path) {
