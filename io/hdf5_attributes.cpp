@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "elmsim/io/hdf5_file.hpp"
+#include "elmsim/io/vlen_guard.hpp"
 #include "elmsim/models/error.hpp"
 
 namespace elm::io {
@@ -105,7 +106,14 @@ std::vector<T> narrow(const IntValues& v, const char* what) {
 
 bool has_attribute(hid_t obj, const std::string& name) {
     silence_hdf5_errors();
-    return H5Aexists(obj, name.c_str()) > 0;
+    const htri_t found = H5Aexists(obj, name.c_str());
+    // A failed lookup (a damaged object header or attribute heap) is an error, never "absent": an
+    // optional attribute that read as absent would silently load a different model.
+    if (found < 0) {
+        const std::string damage = hdf5_damage();
+        fail(attr_where(obj, name), damage.empty() ? "cannot look the attribute up (is the file damaged?)" : damage);
+    }
+    return found > 0;
 }
 
 void write_attr_int(hid_t obj, const std::string& name, std::int64_t value) {
@@ -155,6 +163,9 @@ std::string read_attr_string(hid_t obj, const std::string& name) {
         fail(a.where, "expected a string, found " + describe_h5_type(a.type.id()));
     if (a.count != 1)
         fail(a.where, "expected one string, found " + std::to_string(a.count) + " values");
+    // A variable-length string (files from before checksums, h5py's) lives in the global heap: its
+    // stored reference is checked before HDF5 follows it (io/vlen_guard.hpp).
+    if (H5Tis_variable_str(a.type.id()) > 0) check_vlen_attribute(obj, name, a.count, a.where);
     const hid_t attr = a.attr.id();
     return read_strings(a.type.id(), a.space.id(), a.where,
                         [attr](hid_t mem, void* buf) { return H5Aread(attr, mem, buf); })[0];

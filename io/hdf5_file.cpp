@@ -131,6 +131,15 @@ H5Handle open_existing(const std::string& path, unsigned flags, const char* purp
     return h;
 }
 
+// libhdf5 1.10 crashes in its exit handler (H5_term_library -> H5F__close_cb, SIGSEGV) once a file
+// has failed to close, as on a full disk: the flush inside H5Fclose fails and the half-closed file is
+// visited again at exit. elmsim closes every file it opens (H5Handle, H5File), so the library's own
+// clean-up at exit is not needed; it is switched off before the library starts (docs/reliability.md).
+[[maybe_unused]] const bool kNoHdf5ExitHandler = [] {
+    H5dont_atexit();
+    return true;
+}();
+
 std::string name_of(hid_t id, ssize_t (*getter)(hid_t, char*, size_t), const char* fallback) {
     const ssize_t n = getter(id, nullptr, 0);
     if (n <= 0) return fallback;
@@ -209,6 +218,12 @@ void H5File::flush() {
 
 void H5File::close() {
     if (!handle_.valid()) return;
+    // H5Fclose returns success while an object of the file is still open (the default, weak close
+    // degree): the real close, where the data is written, would come later, where a failed write (a
+    // full disk) goes unseen. So every object must be closed first. (The strong degree is no way out:
+    // after it fails, closing the objects it closed crashes libhdf5 1.10.)
+    if (H5Fget_obj_count(handle_.id(), H5F_OBJ_ALL | H5F_OBJ_LOCAL) > 1)
+        throw std::logic_error("H5File::close: " + path_ + " still has open objects (close them first)");
     // Release ownership first: H5Fclose consumes the id even when it fails.
     if (H5Fclose(handle_.release()) < 0) fail(path_, "cannot close the file (disk full?)");
 }

@@ -72,7 +72,8 @@ public:
     hid_t id() const { return handle_.id(); }
     const std::string& path() const { return path_; }
     void flush();
-    // Close now and report a failure to close (the destructor closes silently).
+    // Close now and report a failure to close (the destructor closes silently). Every object of the
+    // file must be closed before (std::logic_error otherwise): only then does H5Fclose write the rest.
     void close();
 
 private:

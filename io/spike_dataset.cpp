@@ -348,16 +348,18 @@ void write_spike_dataset(const std::string& path, const SpikeDataset& ds) {
     {
         H5File file = H5File::create(out.tmp_path());
         const hid_t f = file.id();
-        H5Handle f16 = float16_type();
-        H5Handle vl_f16 = vlen_of(f16.id());
-        H5Handle vl_u16_file = vlen_of(H5T_STD_U16LE);
-        H5Handle vl_u16_mem = vlen_of(H5T_NATIVE_UINT16);
-        H5Handle times = create_dataset(f, "spikes/times", vl_f16.id(), {S});
-        H5Handle unit_ds = create_dataset(f, "spikes/units", vl_u16_file.id(), {S});
-        // The time memory type equals the file type: the bits are already float16, no conversion.
-        if (S > 0 && (H5Dwrite(times.id(), vl_f16.id(), H5S_ALL, H5S_ALL, H5P_DEFAULT, time_vl.data()) < 0 ||
-                      H5Dwrite(unit_ds.id(), vl_u16_mem.id(), H5S_ALL, H5S_ALL, H5P_DEFAULT, unit_vl.data()) < 0))
-            throw InputError(out.tmp_path() + ": /spikes: cannot write the spike arrays (disk full?)");
+        {  // the spike arrays, closed before the file (H5File::close)
+            H5Handle f16 = float16_type();
+            H5Handle vl_f16 = vlen_of(f16.id());
+            H5Handle vl_u16_file = vlen_of(H5T_STD_U16LE);
+            H5Handle vl_u16_mem = vlen_of(H5T_NATIVE_UINT16);
+            H5Handle times = create_dataset(f, "spikes/times", vl_f16.id(), {S});
+            H5Handle unit_ds = create_dataset(f, "spikes/units", vl_u16_file.id(), {S});
+            // The time memory type equals the file type: the bits are already float16, no conversion.
+            if (S > 0 && (H5Dwrite(times.id(), vl_f16.id(), H5S_ALL, H5S_ALL, H5P_DEFAULT, time_vl.data()) < 0 ||
+                          H5Dwrite(unit_ds.id(), vl_u16_mem.id(), H5S_ALL, H5S_ALL, H5P_DEFAULT, unit_vl.data()) < 0))
+                throw InputError(out.tmp_path() + ": /spikes: cannot write the spike arrays (disk full?)");
+        }
         write_dataset(f, "labels", labels.data(), {S});
         write_dataset(f, "extra/speaker", speaker.data(), {S});
         write_fixed_string_array(f, "extra/keys", keys);

@@ -359,6 +359,9 @@ void TraceWriter::Impl::commit() {
     open.clear();
     samples_group.reset();
     if (H5Fflush(file.id(), H5F_SCOPE_LOCAL) < 0) fail(out.tmp_path(), "cannot flush the trace (disk full?)");
+    // Nothing may stay open, or H5Fclose would not write (and report) the rest (H5File::close).
+    if (H5Fget_obj_count(file.id(), H5F_OBJ_ALL | H5F_OBJ_LOCAL) > 1)
+        throw std::logic_error("TraceWriter::commit: " + out.tmp_path() + " still has open objects");
     // Release first: H5Fclose consumes the id even when it fails.
     if (H5Fclose(file.release()) < 0) fail(out.tmp_path(), "cannot close the trace (disk full?)");
     out.commit();

@@ -165,3 +165,20 @@ TEST_CASE("fit: refusals are one-line errors with exit 2", "[sweep][science]") {
         CHECK(bad.code == 2);
     }
 }
+
+// A full disk (issue 13; tests/test_full_disk.cpp has the other writers): fit.json is written
+// atomically, so a write that fails leaves one line, exit 2, and no fit.json or temporary file.
+TEST_CASE("fit: a full disk is one line, and no fit.json is left", "[sweep][science][reliability]") {
+    test::TempDir t("fit_full_disk");
+    make_synthetic_sweep(t, "[1e3, 4e3, 1.6e4, 6.4e4, 2.56e5]", 0.003);
+    const auto r = test::run_command(fmt::format("bash -c 'trap \"\" XFSZ; ulimit -f 1; exec {} fit --sweep {} --bootstrap 20'",
+                                                 ELMSIM_BINARY, t.file("sweep")));
+    INFO(r.output);
+    CHECK(r.code == 2);
+    CHECK(r.output.find("fit.json: cannot write (disk full?)") != std::string::npos);
+    CHECK(!std::filesystem::exists(t.dir / "sweep" / "fit.json"));
+    for (const auto& e : std::filesystem::directory_iterator(t.dir / "sweep"))
+        CHECK(e.path().filename().string().find(".tmp") == std::string::npos);
+    REQUIRE(run_elmsim(fmt::format("fit --sweep {} --bootstrap 20", t.file("sweep"))).code == 0);
+    CHECK(std::filesystem::exists(t.dir / "sweep" / "fit.json"));
+}

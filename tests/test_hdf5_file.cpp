@@ -99,17 +99,21 @@ TEST_CASE("hdf5 string datasets and attributes round trip", "[io]") {
         write_string_dataset(f.id(), "config", toml);
         write_attr_string(f.id(), "format", "elm-network");
         write_attr_int(f.id(), "format_version", 1);
-        auto g = create_group(f.id(), "model/sub");
-        write_attr_int(g.id(), "N", -7);
-        write_attr_int(g.id(), "N", 64);  // replaces
-        write_attr_double(g.id(), "dt_ms", 2.0);
-        write_attr_int32_array(g.id(), "neurons", {0, 5, -3});
-        write_attr_uint64_array(g.id(), "rng", {1ull, 18446744073709551615ull});
-        write_attr_int32_array(g.id(), "none", {});
-        const std::vector<float> w = {1.0f};
-        write_dataset(g.id(), "w", w.data(), {1});
-        auto ds = open_dataset(g.id(), "w");
-        write_attr_string(ds.id(), "unit", "mV");
+        {
+            auto g = create_group(f.id(), "model/sub");
+            write_attr_int(g.id(), "N", -7);
+            write_attr_int(g.id(), "N", 64);  // replaces
+            write_attr_double(g.id(), "dt_ms", 2.0);
+            write_attr_int32_array(g.id(), "neurons", {0, 5, -3});
+            write_attr_uint64_array(g.id(), "rng", {1ull, 18446744073709551615ull});
+            write_attr_int32_array(g.id(), "none", {});
+            const std::vector<float> w = {1.0f};
+            write_dataset(g.id(), "w", w.data(), {1});
+            auto ds = open_dataset(g.id(), "w");
+            write_attr_string(ds.id(), "unit", "mV");
+            // Objects still open: H5Fclose would not write them yet, so close() refuses.
+            CHECK_THROWS_AS(f.close(), std::logic_error);
+        }
         f.close();
     }
     auto f = H5File::open_read(path);

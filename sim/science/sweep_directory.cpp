@@ -86,7 +86,7 @@ void write_file_atomically(const fs::path& path, const std::string& text) {
         if (!out) {
             std::error_code ec;
             fs::remove(tmp, ec);
-            throw InputError(fmt::format("{}: cannot write", path.string()));
+            throw InputError(fmt::format("{}: cannot write (disk full?)", path.string()));
         }
     }
     std::error_code ec;

@@ -24,6 +24,9 @@ void MetricsLog::write(const std::string& kind, const std::vector<std::pair<std:
     line += "}\n";
     out_ << line;
     out_.flush();
+    // A full disk stops the run here, with one line, rather than hours later at the next save with
+    // a log that silently ends early.
+    if (!out_) throw InputError(fmt::format("{}: cannot write the metrics log (disk full?)", path_));
 }
 
 MetricsLogObserver::MetricsLogObserver(const std::string& path, std::int64_t log_every)

@@ -1,7 +1,6 @@
 // The fuzz targets' seed corpus, made by the project's own writers and generators:
 //     elm_fuzz_seeds SOURCE_DIR CORPUS_DIR
 // writes CORPUS_DIR/<target>/<seed> for every target of tests/fuzz/ (tools/fuzz.sh calls it).
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -86,15 +85,12 @@ int main(int argc, char** argv) {
     }
     fs::create_directories(out / "spike_dataset");
     io::write_spike_dataset((out / "spike_dataset" / "shd.h5").string(), io::generate_shd(2, 1));
-    // The legacy fixtures (written before checksums) join with ELM_FUZZ_LEGACY=1 only: their
-    // variable-length string attributes are the one input libhdf5 still crashes on that elmsim cannot
-    // check (docs/reliability.md), which would end every bounded CI run.
+    // The legacy fixtures, written before checksums: variable-length strings in datasets and
+    // attributes, all checked by the heap guard before libhdf5 follows them (io/vlen_guard.hpp).
     const fs::path legacy = src / "tests/data/legacy";
-    copy_in(out / "spike_dataset", legacy / "data.h5");  // SHD files are variable-length by layout: guarded
-    if (const char* e = std::getenv("ELM_FUZZ_LEGACY"); e && std::string(e) == "1") {
-        copy_in(out / "checkpoint", legacy / "model.h5");
-        copy_in(out / "trace", legacy / "trace.h5");
-    }
+    copy_in(out / "spike_dataset", legacy / "data.h5");
+    copy_in(out / "checkpoint", legacy / "model.h5");
+    copy_in(out / "trace", legacy / "trace.h5");
     put(out / "byte_stream", "text", "the quick brown fox jumps over the lazy dog. 0123456789\n");
     // Every config the project ships.
     for (const auto& e : fs::directory_iterator(src / "configs")) {
