@@ -24,9 +24,9 @@ void put(const fs::path& dir, const std::string& name, const std::string& bytes)
     std::ofstream(dir / name, std::ios::binary | std::ios::trunc) << bytes;
 }
 
-void copy_in(const fs::path& dir, const fs::path& file) {
+void copy_in(const fs::path& dir, const fs::path& file, const std::string& prefix = "") {
     fs::create_directories(dir);
-    fs::copy_file(file, dir / file.filename(), fs::copy_options::overwrite_existing);
+    fs::copy_file(file, dir / (prefix + file.filename().string()), fs::copy_options::overwrite_existing);
 }
 
 }  // namespace
@@ -88,9 +88,9 @@ int main(int argc, char** argv) {
     // The legacy fixtures, written before checksums: variable-length strings in datasets and
     // attributes, all checked by the heap guard before libhdf5 follows them (io/vlen_guard.hpp).
     const fs::path legacy = src / "tests/data/legacy";
-    copy_in(out / "spike_dataset", legacy / "data.h5");
-    copy_in(out / "checkpoint", legacy / "model.h5");
-    copy_in(out / "trace", legacy / "trace.h5");
+    copy_in(out / "spike_dataset", legacy / "data.h5", "legacy_");
+    copy_in(out / "checkpoint", legacy / "model.h5", "legacy_");
+    copy_in(out / "trace", legacy / "trace.h5", "legacy_");
     put(out / "byte_stream", "text", "the quick brown fox jumps over the lazy dog. 0123456789\n");
     // Every config the project ships.
     for (const auto& e : fs::directory_iterator(src / "configs")) {
