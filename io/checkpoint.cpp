@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "elmsim/io/hdf5_file.hpp"
+#include "elmsim/io/isolated_read.hpp"
 #include "elmsim/io/vlen_guard.hpp"
 #include "elmsim/models/connectivity.hpp"
 #include "elmsim/models/error.hpp"
@@ -346,6 +347,7 @@ void save_checkpoint(const std::string& path, const Network<float>& net, const s
 }
 
 Checkpoint load_checkpoint(const std::string& path) {
+    check_in_isolated_process(IsolatedKind::checkpoint, path);  // a file without checksums: read apart first
     H5File f = H5File::open_read(path);
     // Checkpoints written before checksums keep their strings in the global heap: checked first.
     check_global_heaps(path);

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "elmsim/io/hdf5_file.hpp"
+#include "elmsim/io/isolated_read.hpp"
 #include "elmsim/io/vlen_guard.hpp"
 #include "elmsim/models/error.hpp"
 
@@ -187,6 +188,8 @@ SpikeDataset read_spike_dataset(const std::string& path, std::int64_t max_sample
         throw InputError(path + ": expected a channel count in 1..65536, got " + std::to_string(num_channels));
     if (max_samples < 0)
         throw InputError(path + ": expected a sample limit >= 0 (0 = all), got " + std::to_string(max_samples));
+    // A file without checksums (h5py's, real SHD files) is read apart first (io/isolated_read.hpp).
+    check_in_isolated_process(IsolatedKind::spike_dataset, path, {std::to_string(max_samples), std::to_string(num_channels)});
     H5File file = H5File::open_read(path);
     const hid_t f = file.id();
     H5Handle times_ds, units_ds;

@@ -3,9 +3,13 @@
 // first time it is seen and require every later dataset to agree.
 #include "elmsim/io/trace_reader.hpp"
 
+#include "elmsim/io/isolated_read.hpp"
 #include "elmsim/io/vlen_guard.hpp"
 
 #include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
 
 #include "elmsim/io/hdf5_file.hpp"
 #include "elmsim/models/error.hpp"
@@ -64,6 +68,17 @@ void parse_variables(const std::string& where, const std::string& text, TraceOpt
     }
 }
 
+// Times of updates and spikes: finite, >= 0 and non-decreasing, as the writer stores them. (The
+// recorded states are read as stored, NaN included: a trace records what the network did.)
+void check_times(hid_t g, const char* name, const std::vector<double>& t) {
+    for (std::size_t k = 0; k < t.size(); ++k) {
+        if (!std::isfinite(t[k]) || t[k] < 0.0)
+            fail(h5_location(g, name), fmt::format("expected finite times >= 0 ms, found {} at [{}]", t[k], k));
+        if (k > 0 && t[k] < t[k - 1])
+            fail(h5_location(g, name), fmt::format("expected non-decreasing times, found {} after {} at [{}]", t[k], t[k - 1], k));
+    }
+}
+
 void read_sample(hid_t g, TraceFile& tf, TraceSample& s) {
     s.source_index = read_attr_int(g, "source_index");
     s.label = static_cast<int>(optional_int(g, "label", -1));
@@ -72,6 +87,7 @@ void read_sample(hid_t g, TraceFile& tf, TraceSample& s) {
     std::int64_t T = -1;
     s.time_ms = read_shaped<double>(g, "time_ms", "float64 [T]", {&T}, {"T"});
     s.T = T;
+    check_times(g, "time_ms", s.time_ms);
     if (r.y) s.y = read_shaped<float>(g, "y", "float32 [T, n_sel]", {&T, &tf.n_sel}, {"T", "n_sel"});
     if (r.m)
         s.m = read_shaped<float>(g, "m", "float32 [T, n_sel, d_m]", {&T, &tf.n_sel, &tf.d_m}, {"T", "n_sel", "d_m"});
@@ -92,6 +108,7 @@ void read_sample(hid_t g, TraceFile& tf, TraceSample& s) {
     if (r.spikes) {
         std::int64_t S = -1;
         s.spike_times = read_shaped<double>(g, "spike_times", "float64 [S]", {&S}, {"S"});
+        check_times(g, "spike_times", s.spike_times);
         s.spike_neurons =
             read_shaped<std::int32_t>(g, "spike_neurons", "int32 [S] (as long as spike_times)", {&S}, {"S"});
         for (const std::int32_t id : s.spike_neurons)
@@ -104,6 +121,7 @@ void read_sample(hid_t g, TraceFile& tf, TraceSample& s) {
 }  // namespace
 
 TraceFile read_trace(const std::string& path) {
+    check_in_isolated_process(IsolatedKind::trace, path);  // a file without checksums: read apart first
     H5File file = H5File::open_read(path);
     check_global_heaps(path);  // traces from before checksums keep their strings there
     const hid_t root = file.id();

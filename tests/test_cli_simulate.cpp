@@ -263,6 +263,11 @@ TEST_CASE("cli simulate: bad input gets exit code 2 and leaves no trace", "[cli]
         {fmt::format("{} --neurons 5:99 --trace {}", base, trace), "--neurons"},
         {fmt::format("{} --mode warp --trace {}", base, trace), "--mode"},
         {fmt::format("{} --mode event --resolution-ms 0 --trace {}", base, trace), "--resolution-ms"},
+        {fmt::format("{} --mode event --resolution-ms nan --trace {}", base, trace), "--resolution-ms: expected a finite number"},
+        {fmt::format("{} --mode event --resolution-ms inf --trace {}", base, trace), "--resolution-ms: expected a finite number"},
+        {fmt::format("{} --mode event --resolution-ms 1e-300 --trace {}", base, trace), "more than 9e+15 cells"},
+        {fmt::format("{} --mode event --max-dt-ms nan --trace {}", base, trace), "--max-dt-ms: expected a finite number"},
+        {fmt::format("{} --mode event --max-dt-ms -inf --trace {}", base, trace), "--max-dt-ms: expected a finite number"},
         {fmt::format("{} --mode event --resolution-ms 2 --max-dt-ms 1 --trace {}", base, trace), "--max-dt-ms"},
         {fmt::format("{} --max-dt-ms 1 --trace {}", base, trace), "--max-dt-ms"},
         {fmt::format("{} --trace {}", base, s.model), "--trace"},
@@ -292,6 +297,8 @@ TEST_CASE("cli simulate: bad input gets exit code 2 and leaves no trace", "[cli]
     const Case gen_cases[] = {
         {fmt::format("generate --model {}", s.model), "byte model"},
         {fmt::format("generate --model {}/bytes.h5 --temperature -1", d), "--temperature"},
+        {fmt::format("generate --model {}/bytes.h5 --temperature nan", d), "--temperature: expected a finite number"},
+        {fmt::format("generate --model {}/bytes.h5 --temperature inf", d), "--temperature: expected a finite number"},
         {fmt::format("generate --model {}/bytes.h5 --length -5", d), "--length"},
     };
     for (const auto& c : gen_cases) {

@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -390,6 +391,39 @@ TEST_CASE("trace reader rejects files that are not valid traces", "[io][trace]")
         f.close();
     }
     CHECK_THROWS_WITH(read_trace(path), Contains("/samples/0/y") && Contains("n_sel = 3"));
+}
+
+TEST_CASE("trace reader rejects update and spike times that are NaN, infinite, negative or going back", "[io][trace]") {
+    TempDir tmp("trace_reader_times");
+    const std::string path = tmp.file("t.h5");
+    {
+        TraceWriter w(path, "m.h5", "event", elm::tools::parse_trace_options("y", "all", 1, 2), 2, 1, 1, 1, "test");
+        w.begin_sample(0, 0);
+        const std::vector<float> y = {0.5f, 0.25f};
+        for (int k = 0; k < 3; ++k) w.write(1.0 + k, y.data(), nullptr, nullptr, nullptr);
+        w.end_sample(nullptr, 0);
+        w.commit();
+    }
+    REQUIRE(read_trace(path).samples.at(0).time_ms == std::vector<double>{1.0, 2.0, 3.0});
+    const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+    const std::vector<std::pair<std::vector<double>, std::string>> bad = {
+        {{1.0, nan, 3.0}, "expected finite times >= 0 ms, found nan at [1]"},
+        {{1.0, 2.0, inf}, "expected finite times >= 0 ms, found inf at [2]"},
+        {{-1.0, 2.0, 3.0}, "expected finite times >= 0 ms, found -1 at [0]"},
+        {{1.0, 3.0, 2.0}, "expected non-decreasing times, found 2 after 3 at [2]"},
+    };
+    for (const auto& [times, message] : bad) {
+        const std::string copy = tmp.file("bad.h5");
+        fs::copy_file(path, copy, fs::copy_options::overwrite_existing);
+        {
+            H5File f = H5File::open_rw(copy);
+            REQUIRE(H5Ldelete(f.id(), "samples/0/time_ms", H5P_DEFAULT) >= 0);
+            write_dataset(f.id(), "samples/0/time_ms", times.data(), {3});
+            f.close();
+        }
+        INFO(message);
+        CHECK_THROWS_WITH(read_trace(copy), Contains("bad.h5") && Contains("/samples/0/time_ms") && Contains(message));
+    }
 }
 
 TEST_CASE("elmsim_plot.py draws a heatmap and memory traces of a written trace", "[io][trace]") {

@@ -27,12 +27,14 @@ int main(int argc, char** argv) {
     elm::tools::register_fit(app);
     elm::tools::register_serve(app);
     elm::tools::register_client(app);
+    elm::tools::register_check_file(app);
     elm::bench::register_bench_sim(app);
     elm::bench::register_bench(app);
     elm::bench::register_bench_gemm(app);
     elm::bench::register_bench_event(app);
     elm::bench::register_bench_gpu(app);
     elm::bench::register_bench_serve(app);
+    elm::tools::enable_isolated_reads();
     try {
         // CLI11 reports an unknown first word as "a subcommand is required"; name it instead.
         const auto known = [&](const char* name) {

@@ -236,8 +236,11 @@ Server::Server(sim::Backend& backend, ServedModel model, ProtocolLimits limits, 
     : impl_(std::make_unique<Impl>(backend, std::move(model), limits, std::move(options))) {
     const ServerOptions& o = impl_->shared.options;
     if (o.threads < 1 || o.threads > 256) throw ParameterError("threads", fmt::format("expected 1 to 256, found {}", o.threads));
-    if (o.max_connections < 1 || o.max_sessions_per_connection < 1 || o.max_line_bytes < 64 || !(o.idle_timeout_s > 0))
-        throw ParameterError("limits", "expected connections, sessions >= 1, a line limit >= 64 bytes and an idle timeout > 0");
+    if (o.max_connections < 1 || o.max_sessions_per_connection < 1 || o.max_line_bytes < 64)
+        throw ParameterError("limits", "expected connections, sessions >= 1 and a line limit >= 64 bytes");
+    // Infinity would overflow the timer's duration (and NaN compares false to everything).
+    if (!(o.idle_timeout_s > 0) || !(o.idle_timeout_s <= 1e6))
+        throw ParameterError("idle_timeout", fmt::format("expected seconds in (0, 1e6], found {}", o.idle_timeout_s));
     if (o.batch_rows < 0 || o.batch_rows > 65536)
         throw ParameterError("batch_rows", fmt::format("expected 0 (off) to 65536, found {}", o.batch_rows));
     if (!(o.batch_window_ms >= 0.0 && o.batch_window_ms <= 1000.0))

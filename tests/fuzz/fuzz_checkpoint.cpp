@@ -5,7 +5,9 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     try {
-        elm::io::load_checkpoint(elm::fuzz::write_input(data, size));
+        const std::string& path = elm::fuzz::write_input(data, size);
+        if (elm::fuzz::read_in_isolation(path)) return 0;
+        elm::io::load_checkpoint(path);
     } catch (const elm::InputError&) {
     }
     return 0;

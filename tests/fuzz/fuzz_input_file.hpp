@@ -1,5 +1,8 @@
 // What the file-reading fuzz targets share: each input is written to one scratch file of this
-// process (a reader of elmsim's takes a path), which the target then opens.
+// process (a reader of elmsim's takes a path), which the target then opens. An HDF5 input without
+// checksummed metadata (superblock 0 or 1) is skipped: the command line reads such files in an
+// isolated helper process first (io/isolated_read.hpp), so libhdf5's unchecked decoding of them never
+// runs in elmsim's own process; the targets fuzz what does.
 #pragma once
 
 #include <cstddef>
@@ -9,6 +12,8 @@
 #include <string>
 
 #include <unistd.h>
+
+#include "elmsim/io/isolated_read.hpp"
 
 namespace elm::fuzz {
 
@@ -31,5 +36,8 @@ inline const std::string& write_input(const std::uint8_t* data, std::size_t size
     std::fclose(f);
     return path;
 }
+
+// Whether the command line would read this file in an isolated process first (then: skip it).
+inline bool read_in_isolation(const std::string& path) { return elm::io::needs_isolation(path); }
 
 }  // namespace elm::fuzz

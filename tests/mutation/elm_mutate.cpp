@@ -1,6 +1,9 @@
 // The byte-mutation test of issue 13, as a program anyone can rerun:
-//     elm_mutate SOURCE_DIR KIND|all TRIALS [SEED]
-// KIND: checkpoint, checkpoint-legacy, trace, trace-legacy, shd, experiment-config, sweep-config.
+//     elm_mutate SOURCE_DIR KIND|all TRIALS [SEED [HELPER]]
+// KIND: checkpoint, checkpoint-legacy, trace, trace-legacy, shd, shd-legacy, experiment-config,
+// sweep-config. HELPER: the elmsim binary, which then reads files without checksums (the legacy
+// kinds) in an isolated process first, as the elmsim command line does (io/isolated_read.hpp);
+// without it they are read in-process only, as by a program that embeds the library.
 // Each trial takes the original file of its kind (written by the project's own writers, or the legacy
 // fixtures of tests/data/legacy/, or a shipped config), XORs 1 to 3 random bytes with random non-zero
 // bytes and loads the result with elmsim's reader in a forked child under a 20 s alarm. The outcome
@@ -26,6 +29,7 @@
 
 #include "elmsim/io/checkpoint.hpp"
 #include "elmsim/io/experiment_config.hpp"
+#include "elmsim/io/isolated_read.hpp"
 #include "elmsim/io/shd_generator.hpp"
 #include "elmsim/io/spike_dataset.hpp"
 #include "elmsim/io/sweep_config.hpp"
@@ -203,6 +207,14 @@ Kind legacy_kind(const fs::path& src, const std::string& name, const std::string
             }};
 }
 
+Kind legacy_shd_kind(const fs::path& src) {
+    const fs::path p = src / "tests/data/legacy/data.h5";
+    if (!fs::exists(p)) throw InputError(p.string() + ": the legacy fixture is missing");
+    auto original = std::make_shared<io::SpikeDataset>(io::read_spike_dataset(p.string()));
+    return {"shd-legacy", {{"data.h5", read_bytes(p)}}, false,
+            [original](const fs::path& f) { return same(io::read_spike_dataset(f.string()), *original); }};
+}
+
 Kind shd_kind(const fs::path& work) {
     const fs::path p = work / "original_shd.h5";
     io::write_spike_dataset(p.string(), io::generate_shd(8, 4));
@@ -295,7 +307,7 @@ void run_trial(const Kind& kind, const fs::path& work, long trial, Rng& rng, Tal
                 failure = fmt::format("exit {}: an error that is not an InputError", WEXITSTATUS(status));
         }
     }
-    if (!failure.empty() && tally.examples.size() < 5) {
+    if (!failure.empty() && tally.examples.size() < 10) {
         const fs::path keep = work / fmt::format("failure-{}-{}", trial, file_name);
         write_bytes(keep, b);
         tally.examples.push_back(fmt::format("trial {} ({}): {}; kept as {}", trial, file_name, failure, keep.string()));
@@ -306,9 +318,9 @@ void run_trial(const Kind& kind, const fs::path& work, long trial, Rng& rng, Tal
 
 int main(int argc, char** argv) {
     const std::vector<std::string> kinds = {"checkpoint", "checkpoint-legacy", "trace", "trace-legacy",
-                                            "shd", "experiment-config", "sweep-config"};
-    if (argc < 4 || argc > 5) {
-        std::cerr << "usage: elm_mutate SOURCE_DIR KIND|all TRIALS [SEED]   (kinds:";
+                                            "shd", "shd-legacy", "experiment-config", "sweep-config"};
+    if (argc < 4 || argc > 6) {
+        std::cerr << "usage: elm_mutate SOURCE_DIR KIND|all TRIALS [SEED [HELPER]]   (kinds:";
         for (const auto& k : kinds) std::cerr << " " << k;
         std::cerr << ")\n";
         return 2;
@@ -319,7 +331,7 @@ int main(int argc, char** argv) {
     std::uint64_t seed = 1;
     try {
         trials = std::stol(argv[3]);
-        if (argc == 5) seed = std::stoull(argv[4]);
+        if (argc >= 5) seed = std::stoull(argv[4]);
     } catch (const std::exception&) {
         trials = 0;
     }
@@ -327,11 +339,14 @@ int main(int argc, char** argv) {
         std::cerr << "elm_mutate: expected a kind (or all) and a positive number of trials\n";
         return 2;
     }
+    if (argc == 6) io::set_isolation_helper(argv[5]);
     const fs::path work = fs::temp_directory_path() / fmt::format("elm_mutate_{}", getpid());
     fs::create_directories(work);
     bool failed = false;
     try {
-        std::cout << "| file kind | trials | refused | loaded identical | loaded different | other error | crashed | hung | slowest load |\n"
+        std::cout << (io::isolation_helper().empty() ? "in-process reads only\n"
+                                                 : "files without checksums read in an isolated process first\n");
+    std::cout << "| file kind | trials | refused | loaded identical | loaded different | other error | crashed | hung | slowest load |\n"
                   << "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
         for (std::size_t n = 0; n < kinds.size(); ++n) {
             const std::string& name = kinds[n];
@@ -341,6 +356,7 @@ int main(int argc, char** argv) {
                               : name == "checkpoint-legacy" ? legacy_kind(src, name, "model.h5")
                               : name == "trace-legacy"      ? legacy_kind(src, name, "trace.h5")
                               : name == "shd"               ? shd_kind(work)
+                              : name == "shd-legacy"        ? legacy_shd_kind(src)
                                                             : config_kind(src, name == "sweep-config");
             Rng rng(seed, 100 + n);
             Tally t;

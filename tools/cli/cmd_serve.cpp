@@ -58,6 +58,8 @@ void run_serve(const ServeArgs& a) {
     o.max_connections = a.max_connections;
     o.max_sessions_per_connection = a.max_sessions;
     o.max_line_bytes = a.max_line;
+    if (!(a.idle_timeout > 0) || !(a.idle_timeout <= 1e6))
+        throw InputError(fmt::format("--idle-timeout: expected seconds in (0, 1e6], found {}", a.idle_timeout));
     o.idle_timeout_s = a.idle_timeout;
     o.batch_rows = a.batch_rows;
     o.trace_dir = a.trace_dir;

@@ -24,6 +24,10 @@ void register_sweep(CLI::App& app);
 void register_fit(CLI::App& app);
 void register_serve(CLI::App& app);
 void register_client(CLI::App& app);
+// The hidden helper of io/isolated_read.hpp (`__check-file`).
+void register_check_file(CLI::App& app);
+// Makes this executable the helper that reads files without checksums apart (io/isolated_read.hpp).
+void enable_isolated_reads();
 
 // "elmsim <version>", recorded as created_by in files this tool writes.
 std::string created_by();

@@ -1,11 +1,13 @@
 // What every command shares: the provenance written into files, and the engine flags.
 #include <sys/resource.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include <fmt/format.h>
 
+#include "elmsim/io/isolated_read.hpp"
 #include "elmsim/models/error.hpp"
 #include "elmsim/sim/registry/backend_registry.hpp"
 #include "tools/cli/commands.hpp"
@@ -17,6 +19,12 @@ std::string created_by() { return std::string("elmsim ") + ELMSIM_VERSION; }
 void add_engine_options(CLI::App& cmd, std::string& backend, std::optional<std::int64_t>& threads) {
     cmd.add_option("--backend", backend, fmt::format("Where the network runs: {} (default cpu)", sim::backend_names()));
     cmd.add_option("--threads", threads, "Worker threads of the cpu backend (0 = all cores; default: train.threads)");
+}
+
+void enable_isolated_reads() {
+    std::error_code ec;
+    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (!ec) io::set_isolation_helper(self.string());
 }
 
 void raise_open_file_limit() {
