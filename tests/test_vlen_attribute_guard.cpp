@@ -20,19 +20,15 @@
 #include "elmsim/io/raw_file.hpp"
 #include "elmsim/models/error.hpp"
 #include "elmsim/models/rng.hpp"
+#include "tests/file_mutation.hpp"
 #include "tests/temp_dir.hpp"
 
 using namespace elm;
 
 namespace {
 
-std::string read_bytes(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
-void write_bytes(const std::string& path, const std::string& bytes) {
-    std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
-}
+using test::read_bytes;
+using test::write_bytes;
 
 // A variable-length string attribute written the way h5py and elmsim's old writer did.
 void write_vl_attr(hid_t obj, const std::string& name, const std::string& value) {
@@ -74,18 +70,19 @@ std::string error_of(const std::string& path, const std::string& name) {
     return "";
 }
 
+// The file offset of /g's object header.
+haddr_t header_of(const std::string& path) {
+    const io::H5File f = io::H5File::open_read(path);
+    const io::H5Handle g = io::open_group(f.id(), "g");
+    H5O_info_t info{};
+    REQUIRE(H5Oget_info2(g.id(), &info, H5O_INFO_BASIC) >= 0);
+    return info.addr;
+}
+
 // Where attribute `name` of /g keeps its value (its 16-byte heap reference).
 io::AttributeBytes value_of(const std::string& path, const std::string& name) {
-    haddr_t header = HADDR_UNDEF;
-    {
-        const io::H5File f = io::H5File::open_read(path);
-        const io::H5Handle g = io::open_group(f.id(), "g");
-        H5O_info_t info{};
-        REQUIRE(H5Oget_info2(g.id(), &info, H5O_INFO_BASIC) >= 0);
-        header = info.addr;
-    }
     const io::RawFile raw(path);
-    return io::find_attribute_value(raw, header, 8, 8, name);
+    return io::find_attribute_value(raw, header_of(path), 8, 8, name);
 }
 
 }  // namespace
@@ -171,14 +168,7 @@ TEST_CASE("vlen attribute guard: a damaged object header never makes the walk re
     const test::TempDir tmp("vlen_attr_header");
     const std::string path = tmp.file("a.h5");
     write_file(path, false, 40);
-    haddr_t header = HADDR_UNDEF;
-    {
-        const io::H5File f = io::H5File::open_read(path);
-        const io::H5Handle g = io::open_group(f.id(), "g");
-        H5O_info_t info{};
-        REQUIRE(H5Oget_info2(g.id(), &info, H5O_INFO_BASIC) >= 0);
-        header = info.addr;
-    }
+    const haddr_t header = header_of(path);
     const std::string original = read_bytes(path);
     // Every single-byte change of the header's first 4 KiB (and the continuation blocks there): the
     // walk ends with the value, "not found" or a damage text, always inside the file.
@@ -237,21 +227,10 @@ TEST_CASE("vlen attribute guard: random mutations of a legacy checkpoint load or
     const std::string original = read_bytes(legacy);
     REQUIRE(!original.empty());
     Rng rng(13, 1);
-    int refused = 0, loaded = 0;
-    for (int k = 0; k < 400; ++k) {
-        std::string b = original;
-        const auto at = static_cast<std::size_t>(rng.below(b.size()));
-        b[at] = static_cast<char>(b[at] ^ static_cast<char>(1 + rng.below(255)));
-        write_bytes(tmp.file("x.h5"), b);
-        try {
-            io::load_checkpoint(tmp.file("x.h5"));
-            ++loaded;
-        } catch (const InputError&) {
-            ++refused;
-        }
-    }
-    CHECK(refused + loaded == 400);
-    CHECK(refused > 20);
+    const auto c = test::load_mutations(original, tmp.file("x.h5"), 400, rng,
+                                        [](const std::string& f) { io::load_checkpoint(f); });
+    CHECK(c.refused + c.loaded == 400);
+    CHECK(c.refused > 20);
 }
 
 TEST_CASE("vlen attribute guard: attributes in dense storage are left to HDF5 and still read", "[io][checksum]") {

@@ -18,19 +18,15 @@
 #include "elmsim/io/spike_dataset.hpp"
 #include "elmsim/models/error.hpp"
 #include "elmsim/models/rng.hpp"
+#include "tests/file_mutation.hpp"
 #include "tests/temp_dir.hpp"
 
 using namespace elm;
 
 namespace {
 
-std::string read_bytes(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
-void write_bytes(const std::string& path, const std::string& bytes) {
-    std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
-}
+using test::read_bytes;
+using test::write_bytes;
 
 // The file offset of a contiguous dataset's elements.
 std::uint64_t storage_offset(const std::string& path, const std::string& dataset) {
@@ -105,19 +101,8 @@ TEST_CASE("vlen guard: random mutations of an SHD file load or are refused, neve
     const std::string path = small_shd(tmp);
     const std::string original = read_bytes(path);
     Rng rng(5, 2);
-    int refused = 0, loaded = 0;
-    for (int k = 0; k < 500; ++k) {
-        std::string b = original;
-        const auto at = static_cast<std::size_t>(rng.below(b.size()));
-        b[at] = static_cast<char>(b[at] ^ static_cast<char>(1 + rng.below(255)));
-        write_bytes(tmp.file("x.h5"), b);
-        try {
-            io::read_spike_dataset(tmp.file("x.h5"));
-            ++loaded;
-        } catch (const InputError&) {
-            ++refused;
-        }
-    }
-    CHECK(refused + loaded == 500);
-    CHECK(refused > 100);
+    const auto c = test::load_mutations(original, tmp.file("x.h5"), 500, rng,
+                                        [](const std::string& f) { io::read_spike_dataset(f); });
+    CHECK(c.refused + c.loaded == 500);
+    CHECK(c.refused > 100);
 }
