@@ -434,6 +434,9 @@ TEST_CASE("sweep: bad sweep files are one-line errors naming the key", "[sweep]"
     check("budgets = [1200]\n" + ok + "metric = \"test_bpc\"\n", "sweep.metric");
     check("budgets = [1200]\ntolerance = 0.1\naxes = [\"q\"]\npoints = 2\nsteps = 3\n", "sweep.axes");
     check("budgets = [1200, 1200]\n" + ok, "appears twice");
+    check("budgets = [nan]\n" + ok, "expected a budget P in [1, 1e15], got nan");
+    check("budgets = [inf]\n" + ok, "expected a budget P in [1, 1e15], got inf");
+    check("budgets = [1200]\ntolerance = nan\naxes = [\"k_e\"]\npoints = 2\nsteps = 3\n", "sweep.tolerance");
     check("budgets = [1200]\n" + ok + "[[sweep.scan]]\naxis = \"k_e\"\nvalues = [1, 2]\n", "sweep.scan[0].axis");
     check("budgets = [1200]\n" + ok + "[[sweep.scan]]\naxis = \"N\"\nvalues = [4]\n", "sweep.scan[0].values");
     check("budgets = [1200]\n" + ok + "[[sweep.scan]]\naxis = \"N\"\nvalues = [4, 8]\nfixed = { k_c = 3 }\n",
