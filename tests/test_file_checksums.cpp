@@ -25,6 +25,7 @@
 #include "elmsim/models/rng.hpp"
 #include "tests/cli_runner.hpp"
 #include "tests/cli_training.hpp"
+#include "tests/file_mutation.hpp"
 #include "tests/temp_dir.hpp"
 
 using namespace elm;
@@ -54,13 +55,8 @@ models::TrainState train_state(const models::Network<float>& net) {
     return t;
 }
 
-std::string read_bytes(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
-void write_bytes(const std::string& path, const std::string& bytes) {
-    std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
-}
+using test::read_bytes;
+using test::write_bytes;
 
 struct Audit {
     std::vector<std::string> unchecked, heap_strings;

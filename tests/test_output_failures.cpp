@@ -12,13 +12,13 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <string>
 
 #include <fmt/format.h>
 #include <unistd.h>
 
 #include "tests/cli_training.hpp"
+#include "tests/file_mutation.hpp"
 
 using namespace elm;
 namespace fs = std::filesystem;
@@ -30,13 +30,16 @@ test::CliResult run_with_full_disk(int kib, const std::string& args) {
     return test::run_command(fmt::format("bash -c 'trap \"\" XFSZ; ulimit -f {}; exec {} {}'", kib, ELMSIM_BINARY, args));
 }
 
-std::string read_bytes(const fs::path& path) {
-    std::ifstream f(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+// The names in `dir`, sorted.
+std::vector<std::string> listing(const fs::path& dir) {
+    std::vector<std::string> v;
+    for (const auto& e : fs::directory_iterator(dir)) v.push_back(e.path().filename().string());
+    std::sort(v.begin(), v.end());
+    return v;
 }
 
-// Exit 2 with one line that names `file` and says what failed; nothing new left in `dir` but the
-// files named in `allowed`.
+// Exit 2 with one last line that names `file` and says the disk may be full; `dir` holds exactly
+// the files of `before`.
 void check_refused(const test::CliResult& r, const std::string& file, const fs::path& dir,
                    const std::vector<std::string>& before) {
     INFO(r.output);
@@ -47,17 +50,7 @@ void check_refused(const test::CliResult& r, const std::string& file, const fs::
     CHECK(std::count(line.begin(), line.end(), '\n') == 1);
     CHECK(line.find(file) != std::string::npos);
     CHECK(line.find("disk full") != std::string::npos);
-    std::vector<std::string> now;
-    for (const auto& e : fs::directory_iterator(dir)) now.push_back(e.path().filename().string());
-    std::sort(now.begin(), now.end());
-    CHECK(now == before);
-}
-
-std::vector<std::string> listing(const fs::path& dir) {
-    std::vector<std::string> v;
-    for (const auto& e : fs::directory_iterator(dir)) v.push_back(e.path().filename().string());
-    std::sort(v.begin(), v.end());
-    return v;
+    CHECK(listing(dir) == before);
 }
 
 }  // namespace
@@ -77,10 +70,10 @@ TEST_CASE("full disk: gen-shd, init, train and simulate end in one line and leav
         }
     }
     SECTION("a checkpoint over an earlier one stays the earlier one") {
-        const std::string old = read_bytes(dir / "model.h5");
+        const std::string old = test::read_bytes(dir / "model.h5");
         check_refused(run_with_full_disk(8, fmt::format("init --config {0}/exp.toml --out {0}/model.h5", dir.string())),
                       "model.h5", dir, before);
-        CHECK(read_bytes(dir / "model.h5") == old);
+        CHECK(test::read_bytes(dir / "model.h5") == old);
     }
     SECTION("train: the final checkpoint") {
         const auto r = run_with_full_disk(16, fmt::format("train --config {0}/exp.toml --out {0}/new.h5 --max-steps 2", dir.string()));

@@ -19,7 +19,6 @@
 #include <memory>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <iostream>
 #include <string>
@@ -38,6 +37,7 @@
 #include "elmsim/models/error.hpp"
 #include "elmsim/models/network.hpp"
 #include "elmsim/models/rng.hpp"
+#include "tests/file_mutation.hpp"
 
 namespace fs = std::filesystem;
 using namespace elm;
@@ -46,13 +46,8 @@ namespace {
 
 enum Outcome { kIdentical = 0, kRefused = 1, kDifferent = 3, kOtherError = 4 };
 
-std::string read_bytes(const fs::path& path) {
-    std::ifstream f(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
-void write_bytes(const fs::path& path, const std::string& bytes) {
-    std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
-}
+using test::read_bytes;
+using test::write_bytes;
 
 template <class T>
 bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
@@ -129,6 +124,24 @@ struct Kind {
     std::function<bool(const fs::path&)> load_same;
 };
 
+// Loaders that compare what the damaged file loads with `original`.
+std::function<bool(const fs::path&)> same_checkpoint_as(const fs::path& original) {
+    auto o = std::make_shared<io::Checkpoint>(io::load_checkpoint(original.string()));
+    return [o](const fs::path& f) { return same(io::load_checkpoint(f.string()), *o); };
+}
+std::function<bool(const fs::path&)> same_trace_as(const fs::path& original) {
+    auto o = std::make_shared<io::TraceFile>(io::read_trace(original.string()));
+    return [o](const fs::path& f) {
+        io::TraceFile t = io::read_trace(f.string());
+        t.path = o->path;
+        return same(t, *o);
+    };
+}
+std::function<bool(const fs::path&)> same_spikes_as(const fs::path& original) {
+    auto o = std::make_shared<io::SpikeDataset>(io::read_spike_dataset(original.string()));
+    return [o](const fs::path& f) { return same(io::read_spike_dataset(f.string()), *o); };
+}
+
 models::Network<float> small_network() {
     models::ModelConfig cfg;
     cfg.N = 12;
@@ -162,9 +175,7 @@ Kind checkpoint_kind(const fs::path& work) {
     t.float_arrays = {{"curve", {0.5f, 0.25f}}};
     const fs::path p = work / "original_checkpoint.h5";
     io::save_checkpoint(p.string(), net, "[model]\nN = 12\n", &t, "elm_mutate");
-    auto original = std::make_shared<io::Checkpoint>(io::load_checkpoint(p.string()));
-    return {"checkpoint", {{"checkpoint.h5", read_bytes(p)}}, true,
-            [original](const fs::path& f) { return same(io::load_checkpoint(f.string()), *original); }};
+    return {"checkpoint", {{"checkpoint.h5", read_bytes(p)}}, true, same_checkpoint_as(p)};
 }
 
 Kind trace_kind(const fs::path& work) {
@@ -183,44 +194,23 @@ Kind trace_kind(const fs::path& work) {
     }
     w.end_sample(l.data(), 2);
     w.commit();
-    auto original = std::make_shared<io::TraceFile>(io::read_trace(p.string()));
-    return {"trace", {{"trace.h5", read_bytes(p)}}, true, [original](const fs::path& f) {
-                io::TraceFile t = io::read_trace(f.string());
-                t.path = original->path;
-                return same(t, *original);
-            }};
+    return {"trace", {{"trace.h5", read_bytes(p)}}, true, same_trace_as(p)};
 }
 
+// The fixtures of tests/data/legacy/, written before checksums.
 Kind legacy_kind(const fs::path& src, const std::string& name, const std::string& file) {
     const fs::path p = src / "tests/data/legacy" / file;
     if (!fs::exists(p)) throw InputError(p.string() + ": the legacy fixture is missing");
-    if (name == "checkpoint-legacy") {
-        auto original = std::make_shared<io::Checkpoint>(io::load_checkpoint(p.string()));
-        return {name, {{file, read_bytes(p)}}, false,
-                [original](const fs::path& f) { return same(io::load_checkpoint(f.string()), *original); }};
-    }
-    auto original = std::make_shared<io::TraceFile>(io::read_trace(p.string()));
-    return {name, {{file, read_bytes(p)}}, false, [original](const fs::path& f) {
-                io::TraceFile t = io::read_trace(f.string());
-                t.path = original->path;
-                return same(t, *original);
-            }};
-}
-
-Kind legacy_shd_kind(const fs::path& src) {
-    const fs::path p = src / "tests/data/legacy/data.h5";
-    if (!fs::exists(p)) throw InputError(p.string() + ": the legacy fixture is missing");
-    auto original = std::make_shared<io::SpikeDataset>(io::read_spike_dataset(p.string()));
-    return {"shd-legacy", {{"data.h5", read_bytes(p)}}, false,
-            [original](const fs::path& f) { return same(io::read_spike_dataset(f.string()), *original); }};
+    const auto load = name == "checkpoint-legacy" ? same_checkpoint_as(p)
+                      : name == "trace-legacy"    ? same_trace_as(p)
+                                                  : same_spikes_as(p);
+    return {name, {{file, read_bytes(p)}}, false, load};
 }
 
 Kind shd_kind(const fs::path& work) {
     const fs::path p = work / "original_shd.h5";
     io::write_spike_dataset(p.string(), io::generate_shd(8, 4));
-    auto original = std::make_shared<io::SpikeDataset>(io::read_spike_dataset(p.string()));
-    return {"shd", {{"shd.h5", read_bytes(p)}}, false,
-            [original](const fs::path& f) { return same(io::read_spike_dataset(f.string()), *original); }};
+    return {"shd", {{"shd.h5", read_bytes(p)}}, false, same_spikes_as(p)};
 }
 
 // The configs the project ships, in turn; "loaded identical" is a damaged config that still parses.
@@ -356,7 +346,7 @@ int main(int argc, char** argv) {
                               : name == "checkpoint-legacy" ? legacy_kind(src, name, "model.h5")
                               : name == "trace-legacy"      ? legacy_kind(src, name, "trace.h5")
                               : name == "shd"               ? shd_kind(work)
-                              : name == "shd-legacy"        ? legacy_shd_kind(src)
+                              : name == "shd-legacy"        ? legacy_kind(src, name, "data.h5")
                                                             : config_kind(src, name == "sweep-config");
             Rng rng(seed, 100 + n);
             Tally t;
