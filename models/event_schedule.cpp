@@ -37,15 +37,19 @@ EventGrid make_event_grid(double resolution_ms, double max_dt_ms) {
     return grid;
 }
 
+void check_grid_horizon(const EventGrid& grid, double horizon_ms) {
+    const double k = grid_ceil(horizon_ms / grid.resolution_ms);
+    if (!(k <= kMaxCells))
+        throw ParameterError("resolution_ms", fmt::format("{} ms cuts {} ms into more than {:.0e} cells",
+                                                          grid.resolution_ms, horizon_ms, kMaxCells));
+}
+
 EventScheduleBuilder::EventScheduleBuilder(const EventGrid& grid, double duration_ms)
     : grid_(grid), duration_ms_(duration_ms) {
     if (!std::isfinite(duration_ms) || duration_ms <= 0.0)
         throw InputError(fmt::format("event schedule: expected a sample duration > 0 ms, got {}", duration_ms));
-    const double k = grid_ceil(duration_ms / grid.resolution_ms);
-    if (k > kMaxCells)
-        throw ParameterError("resolution_ms", fmt::format("{} ms cuts the {} ms sample into more than {:.0e} cells",
-                                     grid.resolution_ms, duration_ms, kMaxCells));
-    end_cell_ = static_cast<std::int64_t>(k);
+    check_grid_horizon(grid, duration_ms);
+    end_cell_ = static_cast<std::int64_t>(grid_ceil(duration_ms / grid.resolution_ms));
 }
 
 EventScheduleBuilder::EventScheduleBuilder(const EventGrid& grid)

@@ -51,6 +51,12 @@ struct EventGrid {
 // both finite. A ratio within 1e-9 (relative) of an integer counts as that integer (2 / 0.1 = 20).
 EventGrid make_event_grid(double resolution_ms, double max_dt_ms);
 
+// The one bound on how finely a grid may cut time, for samples (their duration) and open-ended
+// streams (the latest time they accept) alike: at most 9e15 cells up to horizon_ms, so that cell
+// indices and tick arithmetic stay exact in int64 and double. ParameterError "resolution_ms"
+// otherwise (1e-300 ms would overflow the cell index and lose events silently).
+void check_grid_horizon(const EventGrid& grid, double horizon_ms);
+
 // The schedule of one sample of length duration_ms (> 0, finite) whose events are (times_ms[k],
 // channels[k]), in any order. Channels must be >= 0 (the simulator checks the upper bound against
 // the model). Throws InputError for a bad grid, duration, negative channel or a NaN/negative time.

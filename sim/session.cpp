@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 
 #include <fmt/format.h>
 
@@ -20,6 +21,11 @@ models::EventGrid session_grid(const models::ModelConfig& cfg, const SessionOpti
 
 Session::Session(const models::ModelConfig& cfg, const SessionOptions& options, UpdateObserver observer)
     : cfg_(cfg), options_(options), observer_(std::move(observer)), grid_(session_grid(cfg_, options)), builder_(grid_) {
+    if (options.max_updates_per_call < 0 || options.max_pending_events < 0)
+        throw ParameterError("limits", "expected limits >= 0 (0: none)");
+    if (!(options.max_time_ms > 0.0) || !std::isfinite(options.max_time_ms))
+        throw ParameterError("max_time_ms", fmt::format("expected a finite time > 0, found {}", options.max_time_ms));
+    models::check_grid_horizon(grid_, options.max_time_ms);
     if (options.score != models::LossMode::next_byte)
         scorer_ = std::make_unique<SampleScorer>(options.score, options.score_last_k, cfg_.n_out);
     queue_.start.assign(1, 0);
@@ -51,6 +57,7 @@ void Session::reset() {
 }
 
 void Session::clear_queue() {
+    queue_head_ = 0;
     queue_.time_ms.clear();
     queue_.dt_ms.clear();
     queue_.start.assign(1, 0);
@@ -74,8 +81,26 @@ void Session::observe(const UpdateView& v) {
     if (observer_) observer_(v);
 }
 
+void Session::pop_queued(std::int64_t n) {
+    queue_head_ += n;
+    if (queue_head_ >= queue_.updates()) clear_queue();
+}
+
+std::int64_t Session::run_queued(std::int64_t max_updates) {
+    if (!sim_) throw std::logic_error("Session::run_queued: a batched session's updates are run by its batcher");
+    const std::int64_t n = std::min(max_updates, queued_updates());
+    for (std::int64_t j = 0; j < n; ++j) {
+        const std::int64_t u = queue_head_ + j, k = queue_.start[u];
+        sim_->step(queue_.time_ms[u], queue_.dt_ms[u], queue_.channel.data() + k, queue_.count.data() + k,
+                   static_cast<std::size_t>(queue_.start[u + 1] - k));
+        observe(sim_->view());
+    }
+    pop_queued(n);
+    return n;
+}
+
 void Session::execute(double time_ms, double dt_ms, const std::int32_t* channels, const float* counts, std::size_t n) {
-    if (sim_) {
+    if (sim_ && !options_.deferred) {
         sim_->step(time_ms, dt_ms, channels, counts, n);
         observe(sim_->view());
         return;
@@ -109,8 +134,16 @@ void Session::push_events(std::span<const double> times_ms, std::span<const std:
         if (channels[k] < 0 || channels[k] >= C)
             throw InputError(fmt::format("session: event {} on channel {}: the model reads channels 0..{}", k,
                                          channels[k], C - 1));
+        if (t > options_.max_time_ms)
+            throw InputError(fmt::format("session: event {} at {} ms: after the latest time this session accepts, {} ms",
+                                         k, t, options_.max_time_ms));
         previous = t;
     }
+    const auto waiting = static_cast<std::int64_t>(times_ms.size()) + pending_events();
+    if (options_.max_pending_events > 0 && waiting > options_.max_pending_events)
+        throw InputError(fmt::format("session: {} events would wait for their time, at most {} may (advance time to "
+                                     "deliver those already sent)",
+                                     waiting, options_.max_pending_events));
     if (head_ == pending_t_.size()) {  // everything delivered: reuse the buffers from the start
         pending_t_.clear();
         pending_c_.clear();
@@ -129,6 +162,9 @@ void Session::push_bytes(std::span<const std::uint8_t> bytes) {
         // byte k of a stream that started at 0 ends its update at (k + 1) dt).
         if (pending_events() > 0)
             throw InputError("session: bytes pushed while events wait for their bin; advance time first");
+        check_time("push bytes to", static_cast<double>(builder_.last_cell() + static_cast<std::int64_t>(bytes.size())) * dt);
+        check_work("push bytes to", static_cast<double>(builder_.last_cell() + static_cast<std::int64_t>(bytes.size())) * dt,
+                   static_cast<std::int64_t>(bytes.size()));
         const float one = 1.0f;
         for (const std::uint8_t byte : bytes) {
             const std::int32_t ch = byte;
@@ -150,9 +186,73 @@ void Session::push_bytes(std::span<const std::uint8_t> bytes) {
         times[j] = static_cast<double>(bytes_ + static_cast<std::int64_t>(j)) * dt;
         channels[j] = bytes[j];
     }
+    const double end_ms = static_cast<double>(bytes_ + static_cast<std::int64_t>(bytes.size())) * dt;
+    check_time("push bytes to", end_ms);
+    std::int64_t last = builder_.last_cell();
+    check_work("push bytes to", end_ms, count_through(builder_.cell_of(end_ms), last, times));
     push_events(times, channels);
     bytes_ += static_cast<std::int64_t>(bytes.size());
-    advance_to(static_cast<double>(bytes_) * dt);
+    advance_unchecked(end_ms);
+}
+
+void Session::check_time(const char* what, double t_ms) const {
+    if (!std::isfinite(t_ms) || t_ms < time_ms_ || t_ms > options_.max_time_ms)
+        throw InputError(fmt::format("session: {} {} ms: expected a time in [{}, {}] ms (the session's time, the "
+                                     "latest it accepts)",
+                                     what, t_ms, time_ms_, options_.max_time_ms));
+}
+
+void Session::check_work(const char* what, double t_ms, std::int64_t updates) const {
+    if (options_.max_updates_per_call > 0 && updates > options_.max_updates_per_call)
+        throw InputError(fmt::format("session: {} {} ms would run {} updates, more than the {} one call may run; "
+                                     "nothing was done (go there in smaller steps)",
+                                     what, t_ms, updates, options_.max_updates_per_call));
+}
+
+std::int64_t Session::count_through(std::int64_t cell, std::int64_t& last, std::span<const double> extra) const {
+    const std::int64_t G = grid_.max_gap_cells;
+    std::int64_t n = 0;
+    // An event of cell q is delivered by an update at q + 1, after ticks G cells apart: as
+    // EventScheduleBuilder::next_slice places them, ceil(gap / G) updates in all.
+    const auto deliver = [&](double t) {
+        const std::int64_t q = builder_.cell_of(t);
+        if (q >= cell) return false;
+        if (q + 1 != last) {
+            n += (q + 1 - last + G - 1) / G;
+            last = q + 1;
+        }
+        return true;
+    };
+    std::size_t k = head_;
+    while (k < pending_t_.size() && deliver(pending_t_[k])) ++k;
+    if (k == pending_t_.size())
+        for (const double t : extra)
+            if (!deliver(t)) break;
+    if (cell > last) {  // EventScheduleBuilder::ticks_through
+        const std::int64_t ticks = (cell - last) / G;
+        n += ticks;
+        last += ticks * G;
+    }
+    return n;
+}
+
+std::int64_t Session::updates_until(double t_ms, bool finish) const {
+    check_time(finish ? "finish at" : "advance to", t_ms);
+    const std::int64_t c = builder_.cell_of(t_ms);
+    std::int64_t last = builder_.last_cell();
+    std::int64_t n = count_through(c, last, {});
+    if (!finish) return n;
+    // finish(): the events of t's own cell before t, at that cell's end; then the sample's last update.
+    std::size_t k = head_;
+    while (k < pending_t_.size() && builder_.cell_of(pending_t_[k]) < c) ++k;
+    const std::int64_t G = grid_.max_gap_cells;
+    if (k < pending_t_.size() && pending_t_[k] < t_ms && c + 1 != last) {
+        n += (c + 1 - last + G - 1) / G;
+        last = c + 1;
+    }
+    const auto end_cell = static_cast<std::int64_t>(models::grid_ceil(t_ms / grid_.resolution_ms));
+    if (last < end_cell) n += (end_cell - last + G - 1) / G;
+    return n;
 }
 
 // Delivers the pending events of the cells that end at or before cell_of(t) (times before that cell).
@@ -168,16 +268,24 @@ void Session::deliver_before(double t_ms) {
 }
 
 void Session::advance_to(double t_ms) {
-    if (!std::isfinite(t_ms) || t_ms < time_ms_)
-        throw InputError(fmt::format("session: advance to {} ms: expected a time >= the session's {} ms", t_ms, time_ms_));
+    check_work("advance to", t_ms, updates_until(t_ms, false));
+    advance_unchecked(t_ms);
+}
+
+void Session::finish(double t_ms) {
+    check_work("finish at", t_ms, updates_until(t_ms, true));
+    finish_unchecked(t_ms);
+}
+
+void Session::advance_unchecked(double t_ms) {
     deliver_before(t_ms);
     builder_.ticks_through(builder_.cell_of(t_ms), sched_);
     run(sched_);
     time_ms_ = t_ms;
 }
 
-void Session::finish(double t_ms) {
-    advance_to(t_ms);
+void Session::finish_unchecked(double t_ms) {
+    advance_unchecked(t_ms);
     // The events of t's own cell that lie before t: delivered at that cell's end, the sample's end.
     std::size_t end = head_;
     while (end < pending_t_.size() && pending_t_[end] < t_ms) ++end;

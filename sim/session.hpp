@@ -50,6 +50,18 @@ struct SessionOptions {
     // Batched sessions: whether view() and the observer see v, m and b too (traces), or only y and the
     // logits (what a live stream sends back), which saves their copy out of the batch every update.
     bool view_state = true;
+    // Work limits, for sessions fed by someone untrusted (a server's clients). 0 = no limit.
+    //  - max_updates_per_call: advance_to, finish and push_bytes refuse (InputError, nothing changed)
+    //    a call that would run more updates than this; the count is exact and costs no schedule.
+    //  - max_pending_events: push_events refuses events that would leave more than this many waiting.
+    std::int64_t max_updates_per_call = 0;
+    std::int64_t max_pending_events = 0;
+    // The latest time the session accepts (events, advance, finish): with the resolution it bounds
+    // the cell index (models::check_grid_horizon), so the constructor refuses a grid too fine for it.
+    double max_time_ms = 1e12;
+    // Sessions that run at once: queue the planned updates (as batched ones do) until run_queued(),
+    // so that their owner can run a long request in slices (a server's fairness) instead of at once.
+    bool deferred = false;
 };
 
 class StreamBatcher;
@@ -87,8 +99,16 @@ public:
     // The class the sample so far predicts (next_byte: the most likely next byte).
     int prediction() const;
     UpdateView view() const;
-    // Batched: updates planned and not yet run by the batcher (0 for a session that runs at once).
-    std::int64_t queued_updates() const { return queue_.updates(); }
+    // Updates planned and not yet run: by the batcher (batched), by run_queued() (deferred), 0 else.
+    std::int64_t queued_updates() const { return queue_.updates() - queue_head_; }
+    // Deferred sessions (SessionOptions::deferred): runs the next at most max_updates queued updates
+    // (and calls the observer after each); returns how many ran.
+    std::int64_t run_queued(std::int64_t max_updates);
+    // Forgets the queued updates not yet run (their request failed); state and time stay as they are.
+    void drop_queued() { clear_queue(); }
+    // How many updates advance_to(t_ms) (finish(t_ms) when `finish`) would run now: exact, without
+    // building the schedule, in time proportional to the pending events it delivers.
+    std::int64_t updates_until(double t_ms, bool finish) const;
 
 private:
     friend class StreamBatcher;
@@ -100,14 +120,28 @@ private:
     void execute(double time_ms, double dt_ms, const std::int32_t* channels, const float* counts, std::size_t n);
     void observe(const UpdateView& v);  // scorer and observer after each update
     void clear_queue();
+    // Marks the first n queued updates as run (the queue is emptied once all have).
+    void pop_queued(std::int64_t n);
     void deliver_before(double t_ms);
+    // The unchecked bodies of advance_to and finish (push_bytes calls them after its own checks).
+    void advance_unchecked(double t_ms);
+    void finish_unchecked(double t_ms);
+    // InputError unless t_ms is a finite time in [time_ms(), max_time_ms].
+    void check_time(const char* what, double t_ms) const;
+    // InputError when `updates` exceeds max_updates_per_call.
+    void check_work(const char* what, double t_ms, std::int64_t updates) const;
+    // The updates that delivering the pending events before cell `cell` and the ticks through it
+    // would run, starting from *last (the previous update's cell end, advanced as they are counted),
+    // plus those of `extra` times (ascending, after the pending ones).
+    std::int64_t count_through(std::int64_t cell, std::int64_t& last, std::span<const double> extra) const;
 
     const models::ModelConfig cfg_;
     SessionOptions options_;
     UpdateObserver observer_;
     std::unique_ptr<Simulator> sim_;    // runs the updates at once; null when batched
     std::unique_ptr<Batched> batched_;  // null when run at once
-    models::EventSchedule queue_;       // batched: planned updates the batcher has not run
+    models::EventSchedule queue_;       // batched or deferred: planned updates, run from queue_head_
+    std::int64_t queue_head_ = 0;
     models::EventGrid grid_;
     models::EventScheduleBuilder builder_;
     std::unique_ptr<SampleScorer> scorer_;  // null for next_byte

@@ -76,7 +76,8 @@ Stepper& StreamBatcher::stepper_for(int rows) {
     return *s;
 }
 
-void StreamBatcher::run(std::span<Session* const> sessions) {
+void StreamBatcher::run(std::span<Session* const> sessions, std::int64_t max_updates) {
+    if (max_updates < 1) throw std::invalid_argument("StreamBatcher::run: expected max_updates >= 1");
     order_.clear();
     for (Session* s : sessions) {
         if (!s->batched_ || &s->batched_->batcher != this)
@@ -85,22 +86,25 @@ void StreamBatcher::run(std::span<Session* const> sessions) {
     }
     if (order_.empty()) return;
     ++stats_.runs;
-    std::stable_sort(order_.begin(), order_.end(),
-                     [](const Session* a, const Session* b) { return a->queued_updates() > b->queued_updates(); });
-    // Every queue is emptied, whatever happens: a failed batch must not run again.
+    const auto todo = [max_updates](const Session* s) { return std::min(s->queued_updates(), max_updates); };
+    std::stable_sort(order_.begin(), order_.end(), [&](const Session* a, const Session* b) { return todo(a) > todo(b); });
+    // Every queue is emptied when the batch fails, whatever happens: a failed batch must not run again.
     struct Drain {
         std::vector<Session*>& s;
+        bool done = false;
         ~Drain() {
-            for (Session* x : s) x->clear_queue();
+            if (!done)
+                for (Session* x : s) x->clear_queue();
         }
     } drain{order_};
     for (std::size_t first = 0; first < order_.size(); first += static_cast<std::size_t>(max_rows_)) {
         const std::size_t n = std::min(order_.size() - first, static_cast<std::size_t>(max_rows_));
-        run_chunk(std::span<Session* const>(order_.data() + first, n));
+        run_chunk(std::span<Session* const>(order_.data() + first, n), max_updates);
     }
+    drain.done = true;
 }
 
-void StreamBatcher::run_chunk(std::span<Session* const> chunk) {
+void StreamBatcher::run_chunk(std::span<Session* const> chunk, std::int64_t max_updates) {
     const auto& cfg = backend_.config();
     const int n = static_cast<int>(chunk.size()), N = cfg.N;
     Stepper& st = stepper_for(n);
@@ -117,12 +121,15 @@ void StreamBatcher::run_chunk(std::span<Session* const> chunk) {
     const std::size_t width = static_cast<std::size_t>(input_.width());
     x_.assign(width * P, 0.0f);
     dt_.assign(static_cast<std::size_t>(P), 0.0);
-    const std::int64_t longest = chunk[0]->queued_updates();
+    // Each session's queue from its head: update j of this run is queue entry head + j.
+    const auto todo = [max_updates](const Session* s) { return std::min(s->queued_updates(), max_updates); };
+    const std::int64_t longest = todo(chunk[0]);
     int active = n;
-    for (std::int64_t u = 0; u < longest; ++u) {
-        while (active > 0 && chunk[active - 1]->queued_updates() <= u) --active;  // sorted: a prefix
+    for (std::int64_t j = 0; j < longest; ++j) {
+        while (active > 0 && todo(chunk[active - 1]) <= j) --active;  // sorted: a prefix
         for (int r = 0; r < active; ++r) {
             const models::EventSchedule& q = chunk[r]->queue_;
+            const std::int64_t u = chunk[r]->queue_head_ + j;
             const std::int64_t k = q.start[u];
             dt_[r] = q.dt_ms[u];
             input_.add(q.channel.data() + k, q.count.data() + k, static_cast<std::size_t>(q.start[u + 1] - k),
@@ -131,6 +138,7 @@ void StreamBatcher::run_chunk(std::span<Session* const> chunk) {
         st.advance_rows(dt_.data(), active, x_.data());
         for (int r = 0; r < active; ++r) {
             const models::EventSchedule& q = chunk[r]->queue_;
+            const std::int64_t u = chunk[r]->queue_head_ + j;
             const std::int64_t k = q.start[u];
             input_.clear(q.channel.data() + k, static_cast<std::size_t>(q.start[u + 1] - k), x_.data() + r,
                          static_cast<std::size_t>(P));
@@ -141,6 +149,7 @@ void StreamBatcher::run_chunk(std::span<Session* const> chunk) {
         for (int r = 0; r < active; ++r) {
             Session& s = *chunk[r];
             Session::Batched& b = *s.batched_;
+            const std::int64_t u = s.queue_head_ + j;
             view_row(v.logits, 1, r, static_cast<std::size_t>(cfg.n_out), 1, b.logits);
             view_row(v.y, P, r, 1, N, b.y);
             if (s.options_.view_state) {
@@ -162,6 +171,7 @@ void StreamBatcher::run_chunk(std::span<Session* const> chunk) {
         }
     }
     st.read_rows(rows_);
+    for (int r = 0; r < n; ++r) chunk[r]->pop_queued(todo(chunk[r]));
     for (int r = 0; r < n; ++r) {
         NetworkState<float>& one = chunk[r]->batched_->state;
         scatter_row(rows_.b, one.b, n, r, cfg.n_b, N);

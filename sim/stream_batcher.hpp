@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <climits>
 #include <map>
 #include <memory>
 #include <span>
@@ -43,15 +44,16 @@ public:
 
     const models::ModelConfig& config() const { return backend_.config(); }
     int max_rows() const { return max_rows_; }
-    // Runs every queued update of `sessions` (batched sessions of this batcher, each at most once).
-    void run(std::span<Session* const> sessions);
+    // Runs the queued updates of `sessions` (batched sessions of this batcher, each at most once): at
+    // most max_updates of each (the rest stay queued, for a later run: a server's fairness slices).
+    void run(std::span<Session* const> sessions, std::int64_t max_updates = INT64_MAX);
     const BatcherStats& stats() const { return stats_; }
     // The logits of the zero state: a session's before its first update.
     const std::vector<float>& zero_logits() const { return zero_logits_; }
 
 private:
     Stepper& stepper_for(int rows);
-    void run_chunk(std::span<Session* const> chunk);
+    void run_chunk(std::span<Session* const> chunk, std::int64_t max_updates);
 
     Backend& backend_;
     int max_rows_;

@@ -151,6 +151,10 @@ TEST_CASE("protocol: bad requests name the field and keep the id, and do not end
         {R"({"op":"open","neurons":"1:2:3"})", "neurons"},
         // times that go back within a message
         {R"({"op":"events","session":1,"t_ms":[5,4],"channels":[1,1]})", "t_ms"},
+        // a key twice: last-one-wins would let two readers of one line disagree
+        {R"({"op":"open","op":"open"})", "op"},
+        {R"({"op":"advance","session":1,"t_ms":1,"t_ms":1e12})", "t_ms"},
+        {R"({"op":"read","session":1,"session":2})", "session"},
     };
     for (const Bad& b : cases) {
         INFO(b.line);
@@ -193,4 +197,21 @@ TEST_CASE("protocol: error replies are one JSON line echoing the id", "[protocol
     const std::string r = error_reply("7", "text", std::string("bad \xff byte"));
     CHECK(r.find('\n') == std::string::npos);
     CHECK(r.find("\"id\":7") != std::string::npos);
+}
+
+TEST_CASE("protocol: a NUL byte anywhere in a line makes it malformed, the rest is never dropped unseen",
+          "[protocol]") {
+    const auto L = limits();
+    using namespace std::string_literals;
+    for (const std::string& line : {"{\"op\":\"open\"}\0{\"op\":\"open\"}"s, "{\"op\":\"open\"}\0"s,
+                                    "{\"op\":\"o\0pen\"}"s, "\0"s}) {
+        INFO(line.size());
+        try {
+            parse_request(line, L);
+            FAIL("accepted");
+        } catch (const ProtocolError& e) {
+            CHECK(e.fatal());
+            CHECK(std::string(e.what()).find("NUL") != std::string::npos);
+        }
+    }
 }

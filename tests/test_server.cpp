@@ -6,6 +6,7 @@
 // mid-session leave no connection behind (and, in the asan preset, no leak).
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <string>
@@ -321,4 +322,48 @@ TEST_CASE("server: clients that vanish mid-session leave nothing behind", "[serv
     CHECK(json::parse(after.line())["op"] == "hello");
     after.send(R"({"op":"open"})");
     CHECK(after.reply()["op"] == "opened");
+}
+
+TEST_CASE("server: stop() ends run() within its grace while a client reads nothing of a long request",
+          "[serve][server]") {
+    const auto cfg = served_config();
+    for (const int rows : {64, 0}) {  // micro-batched or not
+        INFO("batch rows " << rows);
+        auto backend = test::backend_for(test::network_with_scaled_synapses(cfg, 4.0f));
+        serve::ProtocolLimits l;
+        l.channels = cfg.C;
+        l.neurons = cfg.N;
+        l.max_updates_per_request = 1000000;
+        serve::ServerOptions o;
+        o.port = 0;
+        o.batch_rows = rows;
+        o.idle_timeout_s = 300;  // the old stop waited this long for a client that does not read
+        o.stop_grace_s = 0.5;
+        serve::Server server(*backend, serve::ServedModel{}, l, o);
+        std::atomic<bool> ended{false};
+        std::thread run([&] {
+            server.run();
+            ended = true;
+        });
+        Client slow(server.port());
+        CHECK(json::parse(slow.line())["op"] == "hello");
+        slow.send(R"({"op":"open","stream":["y","logits"]})");
+        const int s = slow.reply()["session"];
+        // 500 000 updates of ~400 bytes each: far more than the socket buffers hold. Not read.
+        slow.send(fmt::format(R"({{"op":"advance","session":{},"t_ms":1e6}})", s));
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        // Only a slice's replies sit in the server, however long the request.
+        CHECK(server.buffered_bytes() < (std::size_t{2} << 20));
+        const auto t0 = std::chrono::steady_clock::now();
+        server.stop();
+        while (!ended && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10))
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        CHECK(ended);
+        CHECK(took < 2.0);  // the grace (0.5 s) and a slice, not the idle timeout
+        CHECK(server.stop_requested());
+        boost::system::error_code ignored;
+        slow.socket.close(ignored);  // lets run() end even if the check above failed
+        run.join();
+    }
 }

@@ -35,20 +35,29 @@ serve::ProtocolLimits limits_for(const models::ModelConfig& cfg) {
     return l;
 }
 
-// One request; with a batcher, the updates it planned are run and its reply completed, as the
-// server's batch thread does.
+// Slices of an odd size, so that requests run in several pieces and their outputs must still be
+// those of one run.
+constexpr std::int64_t kSlice = 7;
+
+// One request; the updates it planned are run slice by slice (by the batcher, as the server's batch
+// thread does, or at once) and its replies collected after each slice.
 std::vector<json> send(serve::SessionTable& t, const std::string& line, bool* keep = nullptr,
                        sim::StreamBatcher* batcher = nullptr) {
     std::vector<std::string> out;
     const bool k = t.handle(line, out);
     if (keep) *keep = k;
-    if (sim::Session* s = t.awaiting()) {
-        REQUIRE(batcher);
-        CHECK(out.empty());  // the reply waits for the batch
-        std::vector<sim::Session*> one = {s};
-        batcher->run(one);
-        t.complete(out);
-        CHECK(t.awaiting() == nullptr);
+    if (t.awaiting()) CHECK(out.empty());  // the reply waits for the updates
+    while (sim::Session* s = t.awaiting()) {
+        const std::int64_t before = s->queued_updates();
+        if (batcher) {
+            std::vector<sim::Session*> one = {s};
+            batcher->run(one, kSlice);
+        } else {
+            t.run_slice(kSlice);
+        }
+        CHECK(s->queued_updates() == std::max<std::int64_t>(0, before - kSlice));
+        const bool done = t.collect(out);
+        CHECK(done == (t.awaiting() == nullptr));
     }
     std::vector<json> j;
     for (const auto& s : out) {
@@ -296,4 +305,68 @@ TEST_CASE("serve sessions: traces under the server's directory, a sample per fin
         ++files;
     }
     CHECK(files == 3);
+}
+
+TEST_CASE("serve sessions: a failed auth changes nothing, and the third one closes the connection", "[serve]") {
+    const auto cfg = spike_config();
+    const auto backend = test::backend_for(models::make_network<float>(cfg));
+    {  // no token: "auth" is an error, and the sessions already open stay usable
+        serve::SessionTable table(*backend, serve::ServedModel{}, limits_for(cfg), 4);
+        const int s = send(table, R"({"op":"open"})")[0]["session"];
+        auto r = send(table, R"({"op":"auth","token":"x"})");
+        CHECK(r[0]["field"] == "token");
+        CHECK(send(table, fmt::format(R"({{"op":"advance","session":{},"t_ms":10}})", s)).back()["op"] == "ok");
+        CHECK(send(table, R"({"op":"open"})")[0]["op"] == "opened");
+    }
+    {  // a token: a wrong one after the right one leaves the connection in; three wrong ones close it
+        serve::SessionTable table(*backend, serve::ServedModel{}, limits_for(cfg), 4, "s3cret");
+        CHECK(send(table, R"({"op":"auth","token":"s3cret"})")[0]["op"] == "ok");
+        bool keep = true;
+        CHECK(send(table, R"({"op":"auth","token":"s3cre"})", &keep)[0]["field"] == "token");
+        CHECK(keep);
+        CHECK(send(table, R"({"op":"open"})")[0]["op"] == "opened");
+        CHECK(send(table, R"({"op":"auth","token":"s3cretx"})", &keep)[0]["field"] == "token");
+        CHECK(keep);
+        const auto r = send(table, R"({"op":"auth","token":""})", &keep);
+        CHECK(r[0]["op"] == "error");
+        CHECK_FALSE(keep);
+    }
+}
+
+TEST_CASE("serve sessions: a request over the update limit is refused whole, the session unchanged", "[serve]") {
+    const auto cfg = spike_config();
+    const auto backend = test::backend_for(test::network_with_scaled_synapses(cfg, 4.0f));
+    sim::StreamBatcher batcher(*backend, 4);
+    for (const bool batched : {false, true}) {
+        INFO((batched ? "micro-batched" : "at once"));
+        sim::StreamBatcher* bat = batched ? &batcher : nullptr;
+        auto l = limits_for(cfg);
+        l.max_updates_per_request = 50;
+        l.max_pending_events = 3;
+        serve::SessionTable table(*backend, serve::ServedModel{}, l, 4, "", bat);
+        CHECK(json::parse(table.hello())["limits"]["updates"] == 50);
+        const int s = send(table, R"({"op":"open"})", nullptr, bat)[0]["session"];
+        auto r = send(table, fmt::format(R"({{"op":"advance","id":1,"session":{},"t_ms":1e12}})", s), nullptr, bat);
+        REQUIRE(r.size() == 1);
+        CHECK(r[0]["op"] == "error");
+        CHECK(r[0]["field"] == "t_ms");
+        CHECK(r[0]["id"] == 1);
+        CHECK(r[0]["error"].get<std::string>().find("more than the 50") != std::string::npos);
+        r = send(table, fmt::format(R"({{"op":"finish","session":{},"t_ms":101}})", s), nullptr, bat);
+        CHECK(r[0]["field"] == "t_ms");
+        r = send(table, fmt::format(R"({{"op":"read","session":{}}})", s), nullptr, bat);
+        CHECK(r[0]["updates"] == 0);
+        CHECK(r[0]["t_ms"] == 0.0);
+        // Events waiting for their time are capped per session.
+        r = send(table, fmt::format(R"({{"op":"events","session":{},"t_ms":[5e11,5e11,5e11,5e11],"channels":[1,1,1,1]}})", s),
+                 nullptr, bat);
+        CHECK(r[0]["field"] == "t_ms");
+        CHECK(r[0]["error"].get<std::string>().find("at most 3") != std::string::npos);
+        // 50 updates of 2 ms: exactly at the limit, answered in slices (kSlice) as one request.
+        r = send(table, fmt::format(R"({{"op":"advance","session":{},"t_ms":100}})", s), nullptr, bat);
+        REQUIRE(r.size() == 51);  // an update line each (the default stream: prediction), then the "ok"
+        for (int k = 0; k < 50; ++k) CHECK(r[static_cast<std::size_t>(k)]["index"] == k);
+        CHECK(r.back()["op"] == "ok");
+        CHECK(r.back()["updates"] == 50);
+    }
 }

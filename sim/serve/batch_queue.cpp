@@ -4,8 +4,8 @@
 
 namespace elm::serve {
 
-BatchQueue::BatchQueue(sim::StreamBatcher& batcher, std::chrono::microseconds window)
-    : batcher_(batcher), window_(window), thread_([this] { loop(); }) {}
+BatchQueue::BatchQueue(sim::StreamBatcher& batcher, std::chrono::microseconds window, std::int64_t slice)
+    : batcher_(batcher), window_(window), slice_(slice), thread_([this] { loop(); }) {}
 
 BatchQueue::~BatchQueue() {
     {
@@ -47,7 +47,7 @@ void BatchQueue::loop() {
         for (const Job& j : batch) sessions.push_back(j.session);
         std::string error;
         try {
-            batcher_.run(sessions);
+            batcher_.run(sessions, slice_);
         } catch (const std::exception& e) {
             error = std::string("the batch failed: ") + e.what();
         }

@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <limits>
+#include <set>
+#include <vector>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -195,9 +197,25 @@ AdvanceRequest parse_advance(const json& obj, const ProtocolLimits& lim, bool fi
 }  // namespace
 
 Request parse_request(std::string_view line, const ProtocolLimits& limits) {
+    // nlohmann's parser stops at a NUL as at the end of the input: what follows would be dropped unseen.
+    if (line.find('\0') != std::string_view::npos)
+        throw ProtocolError("", fmt::format("not a JSON line: a NUL byte at offset {}", line.find('\0')), true);
     json obj;
+    std::string duplicate;
+    std::vector<std::set<std::string>> keys;  // the keys of each object being parsed, innermost last
+    const json::parser_callback_t no_duplicates = [&](int, json::parse_event_t event, json& parsed) {
+        if (event == json::parse_event_t::object_start) {
+            keys.emplace_back();
+        } else if (event == json::parse_event_t::object_end) {
+            if (!keys.empty()) keys.pop_back();
+        } else if (event == json::parse_event_t::key && !keys.empty()) {
+            const std::string& k = parsed.get_ref<const std::string&>();
+            if (!keys.back().insert(k).second && duplicate.empty()) duplicate = k;
+        }
+        return true;
+    };
     try {
-        obj = json::parse(line.begin(), line.end());
+        obj = json::parse(line.begin(), line.end(), no_duplicates);
     } catch (const json::exception& e) {
         throw ProtocolError("", fmt::format("not a JSON line: {}", e.what()), true);
     }
@@ -211,6 +229,7 @@ Request parse_request(std::string_view line, const ProtocolLimits& limits) {
             if (!ok) bad("id", fmt::format("expected a string of at most {} characters or an integer", kMaxIdChars));
             r.id_json = id.dump();
         }
+        if (!duplicate.empty()) bad(duplicate, "given twice in one object: expected each key once");
         if (!obj.contains("op")) bad("op", "missing");
         if (!obj["op"].is_string()) bad("op", fmt::format("expected a string, found {}", type_name(obj["op"])));
         r.op = obj["op"].get<std::string>();

@@ -1,6 +1,8 @@
 // The wire protocol of `elmsim serve` (docs/protocol.md): JSON lines over TCP, one object per line,
 // through nlohmann-json. This file turns one line into a typed request, checked against the model it
 // will be run on (channels, neurons) and the server's limits, or a ProtocolError naming the field.
+// A line is one JSON object and nothing else: a NUL byte, anything after the object, or a key given
+// twice (last-one-wins would let two readers of the same line disagree) is refused.
 // It does no I/O and knows no sockets, so every rule is testable as a function (tests/test_protocol.cpp)
 // and the server (and its fuzz target) calls exactly this.
 //
@@ -32,6 +34,11 @@ struct ProtocolLimits {
     std::size_t max_events = 1 << 16;     // events per "events" message
     std::size_t max_bytes = 1 << 16;      // bytes per "bytes" message
     double max_time_ms = 1e12;            // the largest time a request may name
+    // Work one request may cause and what a session may hold (sim::SessionOptions' limits): the
+    // updates of one advance / finish / bytes request, counted before anything runs, and the events
+    // waiting for their time. Sized for real-time use: 16384 updates are 16 s of a 1 ms clock.
+    std::int64_t max_updates_per_request = 16384;
+    std::int64_t max_pending_events = 65536;
 };
 
 // A request that cannot be run: `field` is the request's key at fault ("" for the line itself);

@@ -1,6 +1,7 @@
 #include "elmsim/sim/serve/server.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <atomic>
 #include <chrono>
 #include <deque>
@@ -42,6 +43,9 @@ struct Shared {
     std::mutex mu;
     std::set<std::shared_ptr<Connection>> live;
     std::atomic<bool> stopping{false};
+    // stop()'s grace for the clients, then every connection still open is closed; on a strand of its
+    // own, since it is armed by stop() and cancelled by the last connection to close.
+    std::unique_ptr<asio::steady_timer> grace;
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -63,14 +67,19 @@ public:
     // Bytes of its buffers at the last write (from any thread).
     std::size_t buffered() const { return buffered_.load(std::memory_order_relaxed); }
 
-    // Tells the client and closes; from any thread.
+    // Tells the client and closes once that is written; from any thread.
     void shutdown() {
         asio::post(socket_.get_executor(), [self = shared_from_this()] {
             if (self->closed_) return;
             self->closing_ = true;
             self->out_.push_back("{\"op\":\"shutdown\",\"reason\":\"the server is stopping\"}\n");
-            if (!self->writing_ && !self->batched_) self->write_then_read();  // else once that is done
+            if (!self->writing_ && !self->running_) self->write_then_read();  // else once that is done
         });
+    }
+
+    // Closes now, whatever is being written or run (the end of stop()'s grace); from any thread.
+    void force_close() {
+        asio::post(socket_.get_executor(), [self = shared_from_this()] { self->close(); });
     }
 
 private:
@@ -114,22 +123,37 @@ private:
         in_.erase(0, n);
         for (auto& r : replies) out_.push_back(std::move(r) + "\n");
         if (!keep) closing_ = true;
-        if (sim::Session* s = table_.awaiting()) {
-            // The batch thread runs the updates; this connection reads nothing until they are written.
-            batched_ = true;
-            shared_.queue->submit(s, [self = shared_from_this(), work = asio::make_work_guard(shared_.io)](
-                                         const std::string& error) {
-                asio::post(self->socket_.get_executor(), [self, error] { self->on_batch_done(error); });
+        write_then_read();  // then the request's updates, slice by slice, if it planned any
+    }
+
+    // One slice of the awaiting request's updates: on the batch thread with other connections'
+    // sessions, or (no micro-batching) posted to this connection's strand, behind whatever other
+    // connections have queued. This connection reads nothing until the whole request is written.
+    void run_slice() {
+        running_ = true;
+        if (shared_.queue) {
+            shared_.queue->submit(table_.awaiting(), [self = shared_from_this(), work = asio::make_work_guard(shared_.io)](
+                                                         const std::string& error) {
+                asio::post(self->socket_.get_executor(), [self, error] { self->on_slice_done(error); });
             });
             return;
         }
-        write_then_read();
+        asio::post(socket_.get_executor(), [self = shared_from_this()] {
+            std::string error;
+            try {
+                self->table_.run_slice(self->shared_.options.slice_updates);
+            } catch (const std::exception& e) {
+                error = std::string("the request failed: ") + e.what();
+            }
+            self->on_slice_done(error);
+        });
     }
 
-    void on_batch_done(const std::string& error) {
-        batched_ = false;
+    void on_slice_done(const std::string& error) {
+        running_ = false;
+        if (closed_) return;
         std::vector<std::string> replies;
-        table_.complete(replies, error);
+        table_.collect(replies, error);
         for (auto& r : replies) out_.push_back(std::move(r) + "\n");
         write_then_read();
     }
@@ -140,13 +164,16 @@ private:
         buffered_.store(n, std::memory_order_relaxed);
     }
 
-    // Writes everything queued, then reads the next line (or closes): one request at a time.
+    // Writes everything queued, then runs the request's next slice, reads the next line, or closes:
+    // one request at a time, one slice of its replies in memory at a time.
     void write_then_read() {
         if (closed_) return;
         count_buffers();
         if (out_.empty()) {
             if (closing_) {
                 close();
+            } else if (table_.awaiting()) {
+                run_slice();
             } else {
                 read_line();
             }
@@ -181,6 +208,8 @@ private:
         socket_.close(ignored);
         std::lock_guard lock(shared_.mu);
         shared_.live.erase(shared_from_this());
+        if (shared_.stopping && shared_.live.empty() && shared_.grace)  // the last one: no grace needed
+            asio::post(shared_.grace->get_executor(), [&s = shared_] { s.grace->cancel(); });
     }
 
     tcp::socket socket_;
@@ -190,7 +219,7 @@ private:
     std::string in_, batch_;
     std::deque<std::string> out_;
     bool writing_ = false, closing_ = false, closed_ = false;
-    bool batched_ = false;  // a request's updates are with the batch thread
+    bool running_ = false;  // a slice of the request's updates is running (or with the batch thread)
     std::atomic<std::size_t> buffered_{0};  // count_buffers(), read by other threads
 };
 
@@ -201,8 +230,23 @@ struct Server::Impl {
         : shared(io, backend, std::move(model), limits, std::move(options)), acceptor(io) {}
 
     void accept() {
-        acceptor.async_accept(asio::make_strand(io), [this](const boost::system::error_code& ec, tcp::socket socket) {
-            if (ec || shared.stopping) return;
+        acceptor.async_accept(asio::make_strand(io), asio::bind_executor(accept_strand, [this](const boost::system::error_code& ec,
+                                                                                             tcp::socket socket) {
+            if (shared.stopping || ec == asio::error::operation_aborted) return;
+            if (ec) {  // out of descriptors (EMFILE, ENFILE), memory, ...: the listener stays, retried soon
+                const auto failures = ++accept_failures;
+                const auto now = std::chrono::steady_clock::now();
+                if (failures == 1 || now - last_accept_log > std::chrono::seconds(1)) {
+                    std::fprintf(stderr, "elmsim serve: accepting a connection failed (%s; %lld so far); retrying\n",
+                                 ec.message().c_str(), static_cast<long long>(failures));
+                    last_accept_log = now;
+                }
+                retry.expires_after(kAcceptRetry);
+                retry.async_wait([this](const boost::system::error_code& e) {
+                    if (!e && !shared.stopping) accept();
+                });
+                return;
+            }
             std::shared_ptr<Connection> c;
             {
                 std::lock_guard lock(shared.mu);
@@ -222,7 +266,7 @@ struct Server::Impl {
                 socket.close(ignored);
             }
             accept();
-        });
+        }));
     }
 
     // In this order: connections that outlive run() go with the io_context's handlers, before what
@@ -230,14 +274,34 @@ struct Server::Impl {
     Shared shared;
     asio::io_context io;
     tcp::acceptor acceptor;
+    // The acceptor's handlers, its retry timer and stop()'s closing of both run on one strand.
+    asio::strand<asio::io_context::executor_type> accept_strand{asio::make_strand(io)};
+    asio::steady_timer retry{accept_strand};  // accept() again after a failure
+    std::atomic<std::int64_t> accept_failures{0};
+    std::chrono::steady_clock::time_point last_accept_log;
+    static constexpr std::chrono::milliseconds kAcceptRetry{100};
 };
 
 Server::Server(sim::Backend& backend, ServedModel model, ProtocolLimits limits, ServerOptions options)
     : impl_(std::make_unique<Impl>(backend, std::move(model), limits, std::move(options))) {
     const ServerOptions& o = impl_->shared.options;
     if (o.threads < 1 || o.threads > 256) throw ParameterError("threads", fmt::format("expected 1 to 256, found {}", o.threads));
-    if (o.max_connections < 1 || o.max_sessions_per_connection < 1 || o.max_line_bytes < 64)
-        throw ParameterError("limits", "expected connections, sessions >= 1 and a line limit >= 64 bytes");
+    if (o.max_connections < 1 || o.max_connections > 1000000)
+        throw ParameterError("max_connections", fmt::format("expected 1 to 1000000, found {}", o.max_connections));
+    if (o.max_sessions_per_connection < 1 || o.max_sessions_per_connection > 1000000)
+        throw ParameterError("max_sessions", fmt::format("expected 1 to 1000000, found {}", o.max_sessions_per_connection));
+    if (o.max_line_bytes < 64 || o.max_line_bytes > (std::size_t{1} << 30))
+        throw ParameterError("max_line", fmt::format("expected 64 bytes to 1 GiB, found {}", o.max_line_bytes));
+    if (o.slice_updates < 1 || o.slice_updates > 1000000)
+        throw ParameterError("slice_updates", fmt::format("expected 1 to 1000000, found {}", o.slice_updates));
+    if (!(o.stop_grace_s >= 0.0 && o.stop_grace_s <= 600.0))
+        throw ParameterError("stop_grace", fmt::format("expected 0 to 600 seconds, found {}", o.stop_grace_s));
+    const ProtocolLimits& l = impl_->shared.limits;
+    if (l.max_updates_per_request < 1 || l.max_updates_per_request > 1000000000)
+        throw ParameterError("max_updates_per_request",
+                             fmt::format("expected 1 to 1e9 updates, found {}", l.max_updates_per_request));
+    if (l.max_pending_events < 1 || l.max_pending_events > 1000000000)
+        throw ParameterError("max_pending_events", fmt::format("expected 1 to 1e9 events, found {}", l.max_pending_events));
     // Infinity would overflow the timer's duration (and NaN compares false to everything).
     if (!(o.idle_timeout_s > 0) || !(o.idle_timeout_s <= 1e6))
         throw ParameterError("idle_timeout", fmt::format("expected seconds in (0, 1e6], found {}", o.idle_timeout_s));
@@ -246,11 +310,12 @@ Server::Server(sim::Backend& backend, ServedModel model, ProtocolLimits limits, 
     if (!(o.batch_window_ms >= 0.0 && o.batch_window_ms <= 1000.0))
         throw ParameterError("batch_window", fmt::format("expected 0 to 1000 ms, found {}", o.batch_window_ms));
     if (!o.trace_dir.empty())
-        impl_->shared.traces = std::make_unique<TraceDirectory>(o.trace_dir, o.model_path, o.created_by);
+        impl_->shared.traces = std::make_unique<TraceDirectory>(o.trace_dir, o.model_path, o.created_by, o.max_traces);
     if (o.batch_rows > 0) {
         impl_->shared.batcher = std::make_unique<sim::StreamBatcher>(backend, o.batch_rows);
         impl_->shared.queue = std::make_unique<BatchQueue>(
-            *impl_->shared.batcher, std::chrono::microseconds(static_cast<std::int64_t>(o.batch_window_ms * 1000.0)));
+            *impl_->shared.batcher, std::chrono::microseconds(static_cast<std::int64_t>(o.batch_window_ms * 1000.0)),
+            o.slice_updates);
     }
     boost::system::error_code ec;
     const auto address = asio::ip::make_address(o.bind, ec);
@@ -262,6 +327,7 @@ Server::Server(sim::Backend& backend, ServedModel model, ProtocolLimits limits, 
     if (!ec) a.bind(ep, ec);
     if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) throw ParameterError("port", fmt::format("cannot listen on {}:{}: {}", o.bind, o.port, ec.message()));
+    impl_->shared.grace = std::make_unique<asio::steady_timer>(asio::make_strand(impl_->io));
     impl_->accept();
 }
 
@@ -288,17 +354,43 @@ void Server::run() {
 
 void Server::stop() {
     if (impl_->shared.stopping.exchange(true)) return;
-    asio::post(impl_->io, [this] {
+    asio::post(impl_->accept_strand, [this] {
         boost::system::error_code ignored;
         impl_->acceptor.close(ignored);
+        impl_->retry.cancel();
+    });
+    asio::post(impl_->io, [this] {
         std::vector<std::shared_ptr<Connection>> live;
         {
             std::lock_guard lock(impl_->shared.mu);
             live.assign(impl_->shared.live.begin(), impl_->shared.live.end());
         }
         for (auto& c : live) c->shutdown();
+        // The grace: clients that have not read their last lines by then are closed all the same.
+        asio::post(impl_->shared.grace->get_executor(), [this] {
+            Shared& s = impl_->shared;
+            {
+                std::lock_guard lock(s.mu);
+                if (s.live.empty()) return;  // the last connection closed already
+            }
+            s.grace->expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                std::chrono::duration<double>(s.options.stop_grace_s)));
+            s.grace->async_wait([this](const boost::system::error_code& ec) {
+                if (ec) return;
+                std::vector<std::shared_ptr<Connection>> rest;
+                {
+                    std::lock_guard lock(impl_->shared.mu);
+                    rest.assign(impl_->shared.live.begin(), impl_->shared.live.end());
+                }
+                for (auto& c : rest) c->force_close();
+            });
+        });
     });
 }
+
+bool Server::stop_requested() const { return impl_->shared.stopping.load(); }
+
+std::int64_t Server::accept_failures() const { return impl_->accept_failures.load(); }
 
 sim::BatcherStats Server::batch_stats() const {
     return impl_->shared.queue ? impl_->shared.queue->stats() : sim::BatcherStats{};

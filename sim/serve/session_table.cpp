@@ -41,6 +41,20 @@ json top_k(const float* logits, int n, int k) {
     return out;
 }
 
+// Equal secrets, in a time that depends on the lengths only, never on where the bytes differ.
+bool same_secret(std::string_view a, std::string_view b) {
+    unsigned diff = a.size() == b.size() ? 0u : 1u;
+    const std::size_t n = std::max(a.size(), b.size());
+    for (std::size_t i = 0; i < n; ++i) {
+        const unsigned x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0u;
+        const unsigned y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0u;
+        diff |= x ^ y;
+    }
+    return diff == 0;
+}
+
+constexpr int kMaxFailedAuths = 3;
+
 }  // namespace
 
 SessionTable::SessionTable(sim::Backend& backend, ServedModel model, ProtocolLimits limits, int max_sessions,
@@ -49,11 +63,15 @@ SessionTable::SessionTable(sim::Backend& backend, ServedModel model, ProtocolLim
       authenticated_(token_.empty()), batcher_(batcher), traces_(traces) {}
 
 SessionTable::~SessionTable() {
-    for (auto& [id, e] : sessions_) {
-        commit_trace(e);
-        if (!e.trace_error.empty())
-            std::fprintf(stderr, "elmsim serve: trace %s of session %u: %s\n", e.trace_name.c_str(), id, e.trace_error.c_str());
-    }
+    for (auto& [id, e] : sessions_) commit_trace(e);
+}
+
+void SessionTable::drop_trace(Entry& e, SessionId id, const std::exception& why) {
+    std::fprintf(stderr, "elmsim serve: trace %s of session %u dropped: %s\n", e.trace_name.c_str(), id, why.what());
+    e.trace_error = "the trace could not be written and was dropped (the server's log says why)";
+    std::lock_guard lock(traces_->mutex());
+    e.trace.reset();  // removes its temporary file
+    traces_->closed();
 }
 
 void SessionTable::trace_update(Entry& e, const sim::UpdateView& v) {
@@ -66,9 +84,7 @@ void SessionTable::trace_update(Entry& e, const sim::UpdateView& v) {
         }
         e.trace->write(v.time_ms, v.y, nullptr, nullptr, v.logits);
     } catch (const std::exception& x) {
-        e.trace_error = x.what();
-        std::lock_guard lock(traces_->mutex());
-        e.trace.reset();  // removes its temporary file
+        drop_trace(e, e.id, x);
     }
 }
 
@@ -79,9 +95,7 @@ void SessionTable::end_trace_sample(Entry& e) {
         e.trace->end_sample(e.session->logits(), e.session->prediction());
         e.sample_open = false;
     } catch (const std::exception& x) {
-        e.trace_error = x.what();
-        std::lock_guard lock(traces_->mutex());
-        e.trace.reset();
+        drop_trace(e, e.id, x);
     }
 }
 
@@ -90,13 +104,14 @@ void SessionTable::commit_trace(Entry& e) {
     end_trace_sample(e);
     if (!e.trace) return;
     try {
-        std::lock_guard lock(traces_->mutex());
-        e.trace->commit();
-        e.trace.reset();
+        {
+            std::lock_guard lock(traces_->mutex());
+            e.trace->commit();
+            e.trace.reset();
+        }
+        traces_->closed();
     } catch (const std::exception& x) {
-        e.trace_error = x.what();
-        std::lock_guard lock(traces_->mutex());
-        e.trace.reset();
+        drop_trace(e, e.id, x);
     }
 }
 
@@ -124,7 +139,12 @@ std::string SessionTable::hello() const {
                     {"version", 1},
                     {"model", m},
                     {"auth", !token_.empty()},
-                    {"limits", {{"sessions", max_sessions_}, {"events", limits_.max_events}, {"bytes", limits_.max_bytes}}}});
+                    {"limits",
+               {{"sessions", max_sessions_},
+                {"events", limits_.max_events},
+                {"bytes", limits_.max_bytes},
+                {"updates", limits_.max_updates_per_request},
+                {"pending_events", limits_.max_pending_events}}}});
 }
 
 SessionTable::Entry& SessionTable::find(SessionId id) {
@@ -172,7 +192,7 @@ std::string SessionTable::ok_reply(const std::string& id_json, SessionId id, Ent
 
 void SessionTable::reply_ok(const Request& r, SessionId id, Entry& e, std::vector<std::string>& out) {
     const bool finish = r.op == "finish";
-    if (e.session->queued_updates() > 0) {
+    if (e.session->queued_updates() > 0) {  // planned: run in slices, then collect()
         held_ = Held{id, r.id_json, finish};
         return;
     }
@@ -191,18 +211,27 @@ sim::Session* SessionTable::awaiting() const {
     return sessions_.at(held_->session).session.get();
 }
 
-void SessionTable::complete(std::vector<std::string>& out, const std::string& error) {
+void SessionTable::run_slice(std::int64_t max_updates) {
     if (!held_) return;
+    if (batcher_) throw std::logic_error("SessionTable::run_slice: a batched table's updates are run by its batcher");
+    sessions_.at(held_->session).session->run_queued(max_updates);
+}
+
+bool SessionTable::collect(std::vector<std::string>& out, const std::string& error) {
+    if (!held_) return true;
+    flush_lines(out);
+    Entry& e = sessions_.at(held_->session);
+    if (error.empty() && e.session->queued_updates() > 0) return false;
     const Held h = std::move(*held_);
     held_.reset();
-    flush_lines(out);
     if (!error.empty()) {
+        e.session->drop_queued();
         out.push_back(error_reply(h.id_json, "", error));
-        return;
+        return true;
     }
-    Entry& e = sessions_.at(h.session);
     if (h.finish) end_trace_sample(e);
     out.push_back(ok_reply(h.id_json, h.session, e));
+    return true;
 }
 
 bool SessionTable::handle(std::string_view line, std::vector<std::string>& out) {
@@ -217,8 +246,13 @@ bool SessionTable::handle(std::string_view line, std::vector<std::string>& out) 
     }
     try {
         if (auto* a = std::get_if<AuthRequest>(&r.body)) {
-            if (token_.empty() || a->token != token_) {
-                authenticated_ = false;
+            // A failed auth changes nothing: a connection already in stays in, its sessions open.
+            if (token_.empty() || !same_secret(a->token, token_)) {
+                if (++failed_auths_ >= kMaxFailedAuths) {
+                    out.push_back(error_reply(r.id_json, "token", fmt::format("{} failed auth requests: closing the "
+                                                                              "connection", failed_auths_)));
+                    return false;
+                }
                 throw ProtocolError("token", token_.empty() ? "this server takes no token" : "wrong token");
             }
             authenticated_ = true;
@@ -238,19 +272,16 @@ bool SessionTable::handle(std::string_view line, std::vector<std::string>& out) 
             so.max_dt_ms = o->max_dt_ms.value_or(model_.event_max_dt_ms);
             so.score = model_.score;
             so.score_last_k = model_.score_last_k;
+            so.max_updates_per_call = limits_.max_updates_per_request;
+            so.max_pending_events = limits_.max_pending_events;
+            so.max_time_ms = limits_.max_time_ms;
+            so.deferred = batcher_ == nullptr;  // run in slices by the connection (run_slice)
             if ((o->stream & kStreamTopK) && !model_.bytes) throw ProtocolError("stream", "top_k is for byte models");
             if (o->trace && !traces_) throw ProtocolError("trace", "this server writes no traces (it has no --trace-dir)");
-            const SessionId id = next_id_++;
+            const SessionId id = next_id_;
             Entry& e = sessions_[id];
             e.open = *o;
-            if (o->trace) {
-                try {
-                    e.trace = traces_->open(so.event_mode ? "event" : "clock", c, &e.trace_name);
-                } catch (const std::exception& x) {
-                    sessions_.erase(id);
-                    throw ProtocolError("trace", fmt::format("the server cannot write a trace: {}", x.what()));
-                }
-            }
+            e.id = id;
             so.view_state = false;  // the stream sends y and the logits only
             auto observer = [this, id, &e](const sim::UpdateView& v) { stream_update(id, e, v); };
             try {
@@ -260,6 +291,20 @@ bool SessionTable::handle(std::string_view line, std::vector<std::string>& out) 
                 sessions_.erase(id);
                 throw;
             }
+            if (o->trace) {
+                try {
+                    e.trace = traces_->open(so.event_mode ? "event" : "clock", c, &e.trace_name);
+                } catch (const std::exception& x) {
+                    // The reason may name the server's directory: it stays in the server's log.
+                    std::fprintf(stderr, "elmsim serve: a trace for a new session was refused: %s\n", x.what());
+                    sessions_.erase(id);
+                    throw ProtocolError("trace", traces_->open_traces() >= traces_->max_open()
+                                                     ? fmt::format("the server has {} traces open, its limit; close a "
+                                                                   "traced session first", traces_->max_open())
+                                                     : std::string("the server cannot write a trace now"));
+                }
+            }
+            ++next_id_;
             json reply = {{"op", "opened"}, {"session", id}, {"mode", so.event_mode ? "event" : "clock"}};
             if (so.event_mode) {
                 reply["resolution_ms"] = so.resolution_ms;
@@ -324,10 +369,16 @@ bool SessionTable::handle(std::string_view line, std::vector<std::string>& out) 
     } catch (const ProtocolError& e) {
         flush_lines(out);
         out.push_back(error_reply(r.id_json, e.field(), e.what()));
+    } catch (const ParameterError& e) {  // a session option the engine refuses (a grid too fine, ...)
+        flush_lines(out);
+        out.push_back(error_reply(r.id_json, e.parameter(), e.what()));
     } catch (const InputError& e) {  // the session refused it (times before its time, ...): it stays usable
         flush_lines(out);
-        out.push_back(error_reply(r.id_json, r.op == "events" || r.op == "advance" || r.op == "finish" ? "t_ms" : "",
-                                  e.what()));
+        const char* field = r.op == "events" || r.op == "advance" || r.op == "finish" ? "t_ms" : r.op == "bytes" ? "bytes" : "";
+        out.push_back(error_reply(r.id_json, field, e.what()));
+    } catch (const std::bad_alloc&) {  // never the server's end: this request fails, the rest go on
+        flush_lines(out);
+        out.push_back(error_reply(r.id_json, "", "the server is out of memory for this request"));
     }
     return true;
 }

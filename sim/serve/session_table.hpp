@@ -5,9 +5,17 @@
 // state; its updates stream back as "update" lines before the request's "ok", so a session fed a
 // sample's events gives, update by update, the floats `simulate` gives.
 //
-// With a StreamBatcher (micro-batching, sim/stream_batcher.hpp) a request's updates are only planned
-// by handle(): awaiting() then names the session whose updates must run, the caller has the batcher
-// run it (with other connections' sessions), and complete() appends the update lines and the "ok".
+// A request's updates are only planned by handle() (at most ProtocolLimits::max_updates_per_request
+// of them, counted before anything changes): awaiting() then names the session whose updates must
+// run, and the caller runs them in slices — with a StreamBatcher (micro-batching,
+// sim/stream_batcher.hpp) the batcher runs a slice of it together with other connections' sessions;
+// without, run_slice() runs one at once — and after each slice collect() appends the update lines so
+// far, and the "ok" once the last slice ran. So a request's replies are written as they are made,
+// one slice at a time, and a long request never keeps other sessions waiting for more than a slice.
+//
+// Authentication: with a token, "auth" must come first; the comparison takes the same time whatever
+// the bytes; a failed "auth" changes nothing (on a server without a token too), and the third failure
+// on a connection closes it.
 #pragma once
 
 #include <cstdint>
@@ -62,14 +70,17 @@ public:
     // The server's first line to a client.
     std::string hello() const;
     // One request line; its reply lines are appended to `out`. Returns false when the connection must
-    // be closed after the replies are sent (a line that is not a JSON object).
+    // be closed after the replies are sent (a line that is not a JSON object, too many failed auths).
     bool handle(std::string_view line, std::vector<std::string>& out);
-    // Batched: the session whose planned updates the last handle() left to the batcher (its reply is
-    // held back until complete()), or null.
+    // The session whose planned updates the last handle() left to run (its reply is held back until
+    // collect() says the request is done), or null.
     sim::Session* awaiting() const;
-    // Batched: once the batcher has run awaiting(), appends its update lines and the held reply (or,
-    // with a non-empty `error`, an error reply: the batch failed).
-    void complete(std::vector<std::string>& out, const std::string& error = {});
+    // Without a batcher: runs the next at most `max_updates` of awaiting()'s updates at once.
+    void run_slice(std::int64_t max_updates);
+    // After a slice of awaiting() ran: appends the update lines made so far and, once no update is
+    // left (or with a non-empty `error`: the batch failed, the rest is dropped), the held reply.
+    // Returns true when the request is done (awaiting() is then null).
+    bool collect(std::vector<std::string>& out, const std::string& error = {});
     int sessions() const { return static_cast<int>(sessions_.size()); }
     // Updates run so far, over all sessions.
     std::int64_t updates() const { return updates_; }
@@ -79,14 +90,15 @@ private:
         OpenRequest open;
         std::unique_ptr<sim::Session> session;
         std::unique_ptr<io::TraceWriter> trace;  // with "trace": true
-        std::string trace_name, trace_error;     // the file; why it was dropped (told once)
+        std::string trace_name, trace_error;     // the file; that it was dropped (told once)
+        SessionId id = 0;
         bool sample_open = false;
         std::int64_t samples = 0;
     };
     Entry& find(SessionId id);
     void stream_update(SessionId id, Entry& e, const sim::UpdateView& v);
     std::string ok_reply(const std::string& id_json, SessionId id, Entry& e) const;
-    // The "ok" of a request that may have run updates: now, or held for complete() when batched.
+    // The "ok" of a request that may have planned updates: now, or held for collect().
     void reply_ok(const Request& r, SessionId id, Entry& e, std::vector<std::string>& out);
     void flush_lines(std::vector<std::string>& out);  // lines_ to out
     // Traces: one update into the open sample (begun when needed), the sample's end, the commit.
@@ -94,6 +106,9 @@ private:
     void trace_update(Entry& e, const sim::UpdateView& v);
     void end_trace_sample(Entry& e);
     void commit_trace(Entry& e);
+    // Drops a failing trace (its temporary file goes) and logs why on the server's standard error;
+    // the client is told only that it failed (server paths stay on the server).
+    void drop_trace(Entry& e, SessionId id, const std::exception& why);
 
     sim::Backend& backend_;
     ServedModel model_;
@@ -101,6 +116,7 @@ private:
     int max_sessions_;
     std::string token_;
     bool authenticated_;
+    int failed_auths_ = 0;
     std::map<SessionId, Entry> sessions_;
     SessionId next_id_ = 1;
     sim::StreamBatcher* batcher_;

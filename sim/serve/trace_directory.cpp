@@ -10,8 +10,10 @@
 
 namespace elm::serve {
 
-TraceDirectory::TraceDirectory(std::string dir, std::string model_path, std::string created_by)
-    : dir_(std::move(dir)), model_path_(std::move(model_path)), created_by_(std::move(created_by)) {
+TraceDirectory::TraceDirectory(std::string dir, std::string model_path, std::string created_by, int max_open)
+    : dir_(std::move(dir)), model_path_(std::move(model_path)), created_by_(std::move(created_by)), max_open_(max_open) {
+    if (max_open < 1 || max_open > 100000)
+        throw ParameterError("max_traces", fmt::format("expected 1 to 100000 open traces, found {}", max_open));
     std::error_code ec;
     if (!std::filesystem::is_directory(dir_, ec))
         throw ParameterError("trace_dir", fmt::format("{}: not an existing directory", dir_));
@@ -31,6 +33,8 @@ std::unique_ptr<io::TraceWriter> TraceDirectory::open(const std::string& mode, c
     what.y = true;
     what.logits = true;
     std::lock_guard lock(mu_);
+    if (open_.load() >= max_open_)
+        throw InputError(fmt::format("{} traces are open, the server's limit; close a traced session first", max_open_));
     std::string file;
     std::error_code ec;
     do {  // names are the server's own: a file already there (another server's) is never reused
@@ -39,7 +43,10 @@ std::unique_ptr<io::TraceWriter> TraceDirectory::open(const std::string& mode, c
     auto w = std::make_unique<io::TraceWriter>((std::filesystem::path(dir_) / file).string(), model_path_, mode, what,
                                                cfg.N, cfg.d_m, cfg.n_b, cfg.n_out, created_by_);
     if (name) *name = file;
+    ++open_;
     return w;
 }
+
+void TraceDirectory::closed() { --open_; }
 
 }  // namespace elm::serve

@@ -1,9 +1,11 @@
 // `elmsim serve --model M.h5 [--port 7070] [--bind 127.0.0.1]`: a trained network to live event
 // streams over TCP (docs/protocol.md; sim/serve/server.hpp). SIGINT / SIGTERM stop it gently: every
-// client is told, the process exits 0.
+// client is told, gets --stop-grace seconds for its last lines, and the process exits 0 — the only
+// way it exits 0.
 #include <csignal>
 #include <cstdio>
 #include <memory>
+#include <stdexcept>
 #include <pthread.h>
 #include <thread>
 
@@ -26,6 +28,9 @@ struct ServeArgs {
     double batch_window_ms = 0.0;
     std::size_t max_line = std::size_t{1} << 20;
     double idle_timeout = 300.0;
+    std::int64_t max_updates = 16384, max_pending_events = 65536, slice_updates = 256;
+    int max_traces = 64;
+    double stop_grace = 2.0;
 };
 
 void run_serve(const ServeArgs& a) {
@@ -66,6 +71,11 @@ void run_serve(const ServeArgs& a) {
     o.model_path = a.model;
     o.created_by = created_by();
     o.batch_window_ms = a.batch_window_ms;
+    o.max_traces = a.max_traces;
+    o.slice_updates = a.slice_updates;
+    o.stop_grace_s = a.stop_grace;
+    limits.max_updates_per_request = a.max_updates;
+    limits.max_pending_events = a.max_pending_events;
     if (!a.token_file.empty()) o.token = read_token_file(a.token_file);
     if (a.engine_threads < 1 || a.engine_threads > 256)
         throw ParameterError("--engine-threads", fmt::format("expected 1 to 256, found {}", a.engine_threads));
@@ -91,7 +101,14 @@ void run_serve(const ServeArgs& a) {
     auto server = with_flag_names({{"port", "--port"},
                                    {"bind", "--bind"},
                                    {"threads", "--threads"},
-                                   {"limits", "--max-*"},
+                                   {"max_connections", "--max-connections"},
+                                   {"max_sessions", "--max-sessions"},
+                                   {"max_line", "--max-line"},
+                                   {"max_traces", "--max-traces"},
+                                   {"max_updates_per_request", "--max-updates-per-request"},
+                                   {"max_pending_events", "--max-pending-events"},
+                                   {"slice_updates", "--slice-updates"},
+                                   {"stop_grace", "--stop-grace"},
                                    {"batch_rows", "--batch-rows"},
                                    {"batch_window", "--batch-window-ms"},
                                    {"trace_dir", "--trace-dir"}},
@@ -109,6 +126,7 @@ void run_serve(const ServeArgs& a) {
     server->run();
     pthread_kill(waiter.native_handle(), SIGTERM);  // if run() ended another way, wake the waiter
     waiter.join();
+    if (!server->stop_requested()) throw std::runtime_error("the server stopped without being asked to");
     const sim::BatcherStats st = server->batch_stats();
     if (st.advances > 0)
         std::fprintf(stderr, "elmsim serve: stopped; %lld session updates in %lld batched updates (%.1f sessions each)\n",
@@ -138,6 +156,15 @@ void register_serve(CLI::App& app) {
                     "How long a batch waits for more sessions (default 0: it takes what arrived while the last ran)");
     cmd->add_option("--engine-threads", a->engine_threads, "Threads of the batch's engine (default 1)");
     cmd->add_option("--backend", a->backend, "cpu (default) or cuda (needs micro-batching)");
+    cmd->add_option("--max-updates-per-request", a->max_updates,
+                    "Most updates one advance, finish or bytes request may run; more is refused (default 16384)");
+    cmd->add_option("--max-pending-events", a->max_pending_events,
+                    "Most events a session holds waiting for their time (default 65536)");
+    cmd->add_option("--slice-updates", a->slice_updates,
+                    "Most updates a request runs before other sessions get their turn (default 256)");
+    cmd->add_option("--max-traces", a->max_traces, "Trace files open at once, server-wide (default 64)");
+    cmd->add_option("--stop-grace", a->stop_grace,
+                    "Seconds clients get to read their last lines once SIGINT/SIGTERM stops the server (default 2)");
     cmd->add_option("--trace-dir", a->trace_dir,
                     "Directory for the HDF5 traces sessions ask for (\"trace\": true); names are the server's");
     cmd->callback([a] { run_serve(*a); });
