@@ -14,6 +14,7 @@
 #include <iterator>
 #include <stdexcept>
 
+#include "elmsim/io/input_file.hpp"
 #include "elmsim/models/error.hpp"
 #include "elmsim/models/time_grid.hpp"
 
@@ -45,6 +46,9 @@ ByteStream::ByteStream(const std::string& path, std::array<double, 3> fractions,
         if (std::cin.bad()) throw InputError("-: cannot read standard input");
         total_ = static_cast<std::int64_t>(data_.size());
     } else {
+        // A named pipe is refused like any other non-regular file (io/input_file.hpp): a stream is
+        // read at random offsets, and piped bytes come in through "-".
+        require_regular_input(path, "data file");
         fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
         if (fd_ < 0) throw InputError(path + ": cannot open: " + std::strerror(errno));
         struct stat st {};

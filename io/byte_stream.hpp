@@ -2,7 +2,8 @@
 // "Text"): train = [0, floor(f0 size)), valid = the next floor(f1 size) bytes, test = the rest;
 // for enwik8 (1e8 bytes, 0.9/0.05/0.05) exactly 90e6 / 5e6 / 5e6. Reads use pread on the open
 // file, so a stream never holds the file in memory; the path "-" reads standard input fully into
-// memory instead (for `simulate` on piped text).
+// memory instead (for `simulate` on piped text). Any other path must be a regular file: a named pipe,
+// a device or a directory is refused before it is opened (io/input_file.hpp).
 #pragma once
 
 #include <array>
@@ -17,9 +18,10 @@ namespace elm::io {
 
 class ByteStream {
 public:
-    // Errors (InputError): missing or unreadable file, a directory, fractions negative / NaN / not
-    // summing to 1 within 1e-9, a split with a non-zero fraction but fewer than min_split_bytes
-    // bytes (a split with fraction exactly 0 is allowed and empty).
+    // Errors (InputError): missing or unreadable file, not a regular file (a directory, a FIFO, a
+    // device), fractions negative / NaN / not summing to 1 within 1e-9, a split with a non-zero
+    // fraction but fewer than min_split_bytes bytes (a split with fraction exactly 0 is allowed and
+    // empty).
     explicit ByteStream(const std::string& path, std::array<double, 3> fractions = {0.9, 0.05, 0.05},
                         std::int64_t min_split_bytes = 2);
     ~ByteStream();

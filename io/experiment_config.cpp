@@ -21,6 +21,7 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "elmsim/io/input_file.hpp"
 #include "elmsim/io/toml_section.hpp"
 #include "elmsim/models/error.hpp"
 #include "elmsim/models/event_batch.hpp"
@@ -261,6 +262,7 @@ double event_max_dt_ms(const ExperimentConfig& cfg) {
 }
 
 ExperimentConfig load_experiment_config(const std::string& path) {
+    require_regular_input(path, "config file");
     std::ifstream in(path, std::ios::binary);
     if (!in) throw InputError(fmt::format("{}: cannot open config file ({})", path, std::strerror(errno)));
     std::ostringstream text;

@@ -8,18 +8,16 @@
 
 #include <algorithm>
 #include <cctype>
-#include <filesystem>
 #include <mutex>
 #include <stdexcept>
 #include <type_traits>
 
+#include "elmsim/io/input_file.hpp"
 #include "elmsim/io/vlen_guard.hpp"
 #include "elmsim/models/error.hpp"
 
 namespace elm::io {
 namespace {
-
-namespace fs = std::filesystem;
 
 [[noreturn]] void fail(const std::string& where, const std::string& what) {
     throw InputError(where + ": " + what);
@@ -116,10 +114,7 @@ H5T_conv_ret_t abort_on_lossy(H5T_conv_except_t kind, hid_t, hid_t, void*, void*
 
 H5Handle open_existing(const std::string& path, unsigned flags, const char* purpose) {
     silence_hdf5_errors();
-    std::error_code ec;
-    const auto status = fs::status(path, ec);
-    if (ec || !fs::exists(status)) fail(path, "cannot open: the file does not exist");
-    if (fs::is_directory(status)) fail(path, "cannot open: expected an HDF5 file, found a directory");
+    require_regular_input(path, "file");  // before libhdf5 opens it: a FIFO would block the open forever
     if (access(path.c_str(), flags == H5F_ACC_RDONLY ? R_OK : (R_OK | W_OK)) != 0)
         fail(path, std::string("cannot open for ") + purpose + ": permission denied");
     if (H5Fis_hdf5(path.c_str()) <= 0) fail(path, "expected an HDF5 file, found something else");

@@ -62,7 +62,8 @@ private:
 
 class H5File {
 public:
-    // Open an existing file read-only. Errors: missing file, a directory, unreadable, not HDF5.
+    // Open an existing file read-only. Errors: missing file, not a regular file (a directory, a FIFO, a
+    // device: refused before libhdf5 opens it, io/input_file.hpp), unreadable, not HDF5.
     static H5File open_read(const std::string& path);
     // Open an existing file for reading and writing (appending traces, updating attributes).
     static H5File open_rw(const std::string& path);

@@ -13,7 +13,7 @@ std::uint64_t little_endian(const unsigned char* p, std::size_t n);
 
 class RawFile {
 public:
-    explicit RawFile(const std::string& path);  // InputError when it cannot be opened
+    explicit RawFile(const std::string& path);  // InputError when it cannot be opened or is no regular file
     ~RawFile();
     RawFile(const RawFile&) = delete;
     RawFile& operator=(const RawFile&) = delete;

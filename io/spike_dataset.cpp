@@ -6,11 +6,11 @@
 #include <fmt/format.h>
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
 #include <limits>
 #include <sstream>
 
 #include "elmsim/io/hdf5_file.hpp"
+#include "elmsim/io/input_file.hpp"
 #include "elmsim/io/isolated_read.hpp"
 #include "elmsim/io/vlen_guard.hpp"
 #include "elmsim/models/error.hpp"
@@ -165,11 +165,7 @@ double float16_value(std::uint16_t bits) {
 
 DataFileKind data_file_kind(const std::string& path) {
     if (path == "-") return DataFileKind::other;
-    std::error_code ec;
-    const auto st = std::filesystem::status(path, ec);
-    if (ec || !std::filesystem::exists(st)) throw InputError(fmt::format("{}: the data file does not exist", path));
-    if (std::filesystem::is_directory(st))
-        throw InputError(fmt::format("{}: expected a data file, found a directory", path));
+    require_regular_input(path, "data file");  // H5Fis_hdf5 opens it: a FIFO would block
     silence_hdf5_errors();
     if (H5Fis_hdf5(path.c_str()) <= 0) return DataFileKind::other;
     const auto f = H5File::open_read(path);

@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "elmsim/io/input_file.hpp"
 #include "elmsim/io/toml_section.hpp"
 
 namespace elm::io {
@@ -167,6 +168,7 @@ SweepConfig parse_sweep_config(const std::string& toml_text, const std::string& 
 }
 
 SweepConfig load_sweep_config(const std::string& path) {
+    require_regular_input(path, "sweep file");
     std::ifstream in(path, std::ios::binary);
     if (!in) throw InputError(fmt::format("{}: cannot open sweep file ({})", path, std::strerror(errno)));
     std::ostringstream text;

@@ -106,7 +106,7 @@ EvalResult Trainer::evaluate_and_report() {
 }
 
 std::optional<EvalResult> Trainer::run(std::int64_t steps) {
-    const std::int64_t last = std::min(cfg_.max_steps, step_ + steps);
+    const std::int64_t last = last_step_of(step_, steps, cfg_.max_steps);
     for (auto* o : observers_) o->on_start(step_, last);
     const RunOptions opt = run_options(true);
     const bool text = cfg_.loss == LossMode::next_byte;

@@ -24,6 +24,13 @@
 
 namespace elm::sim {
 
+// The step a run of `steps` more optimizer steps from `step` ends at, capped at max_steps. Compared
+// before it is added, so a `steps` as large as an int64 (e.g. --max-steps 9223372036854775807)
+// cannot wrap.
+inline std::int64_t last_step_of(std::int64_t step, std::int64_t steps, std::int64_t max_steps) {
+    return steps >= max_steps - step ? max_steps : step + steps;
+}
+
 class Trainer {
 public:
     // The backend holds the network being trained; `eval` may be null (no evaluations). All three must

@@ -101,7 +101,7 @@ TEST_CASE("byte stream reads standard input for the path -", "[io]") {
 TEST_CASE("byte stream input errors are clear", "[io]") {
     TempDir tmp("bytes_errors");
     const std::string small = write_pattern(tmp, "small.bin", 10);
-    CHECK_THROWS_WITH(ByteStream(tmp.file("missing.txt")), Contains("missing.txt: cannot open: No such file"));
+    CHECK_THROWS_WITH(ByteStream(tmp.file("missing.txt")), Contains("missing.txt: cannot open: the data file does not exist"));
     CHECK_THROWS_WITH(ByteStream(tmp.dir.string()), Contains("expected a regular file"));
     CHECK_THROWS_WITH(ByteStream(small, {0.9, -0.05, 0.15}), Contains("split fraction for valid: expected a number >= 0"));
     CHECK_THROWS_WITH(ByteStream(small, {std::numeric_limits<double>::quiet_NaN(), 0.5, 0.5}),

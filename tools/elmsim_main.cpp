@@ -10,6 +10,7 @@
 #include "elmsim/models/error.hpp"
 #include "tools/bench/bench_commands.hpp"
 #include "tools/cli/commands.hpp"
+#include "tools/cli/integer_flags.hpp"
 
 int main(int argc, char** argv) {
     CLI::App app{"elmsim: simulate and train recurrent networks of Expressive Leaky Memory neurons"};
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
     elm::bench::register_bench_event(app);
     elm::bench::register_bench_gpu(app);
     elm::bench::register_bench_serve(app);
+    elm::tools::check_integer_flags(app);
     elm::tools::enable_isolated_reads();
     try {
         // CLI11 reports an unknown first word as "a subcommand is required"; name it instead.

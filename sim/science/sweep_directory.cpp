@@ -16,6 +16,8 @@
 
 #include <fmt/format.h>
 
+#include "elmsim/io/atomic_output.hpp"
+#include "elmsim/io/input_file.hpp"
 #include "elmsim/models/error.hpp"
 
 namespace elm::science {
@@ -40,6 +42,8 @@ std::string new_token() {
 }
 
 std::optional<json> read_json(const fs::path& p) {
+    std::error_code ec;
+    if (!fs::is_regular_file(p, ec)) return std::nullopt;  // missing, or something no run wrote (a FIFO would block)
     std::ifstream in(p);
     if (!in) return std::nullopt;
     try {
@@ -78,23 +82,20 @@ private:
 }  // namespace
 
 void write_file_atomically(const fs::path& path, const std::string& text) {
-    const fs::path tmp = path.string() + fmt::format(".tmp{}", ::getpid());
+    // The output checks of every writer (io/atomic_output.hpp): no special file is replaced, a link is
+    // written through; a temporary name per process, since several may write here at once.
+    io::AtomicOutput out(path.string(), fmt::format(".tmp{}", ::getpid()));
     {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        out << text;
-        out.flush();
-        if (!out) {
-            std::error_code ec;
-            fs::remove(tmp, ec);
-            throw InputError(fmt::format("{}: cannot write (disk full?)", path.string()));
-        }
+        std::ofstream f(out.tmp_path(), std::ios::binary | std::ios::trunc);
+        f << text;
+        f.flush();
+        if (!f) throw InputError(fmt::format("{}: cannot write (disk full?)", path.string()));
     }
-    std::error_code ec;
-    fs::rename(tmp, path, ec);
-    if (ec) throw InputError(fmt::format("{}: cannot rename into place ({})", path.string(), ec.message()));
+    out.commit();
 }
 
 std::string read_file(const fs::path& path) {
+    io::require_regular_input(path.string(), "file");
     std::ifstream in(path, std::ios::binary);
     if (!in) throw InputError(fmt::format("{}: cannot open ({})", path.string(), std::strerror(errno)));
     std::ostringstream s;

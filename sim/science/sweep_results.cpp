@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "elmsim/io/input_file.hpp"
 #include "elmsim/models/error.hpp"
 #include "elmsim/sim/science/sweep_directory.hpp"
 #include "elmsim/sim/science/sweep_plan.hpp"
@@ -61,6 +62,7 @@ SweepData read_sweep(const std::string& dir) {
     if (!fs::is_directory(dir)) throw InputError(fmt::format("{}: --sweep: not a directory", dir));
     if (!fs::exists(plan_path))
         throw InputError(fmt::format("{}: not a sweep directory (no sweep.json; `elmsim sweep --out {}` makes one)", dir, dir));
+    io::require_regular_input(plan_path.string(), "sweep plan");
     try {
         d.plan = json::parse(read_file(plan_path));
         if (d.plan.value("kind", "") != "elmsim-sweep") throw InputError("not an elmsim sweep plan");
@@ -78,6 +80,7 @@ SweepData read_sweep(const std::string& dir) {
     d.L_0 = null_metric(d.metric, d.base.model.n_out);
 
     const fs::path results = fs::path(dir) / "results.jsonl";
+    if (fs::exists(results)) io::require_regular_input(results.string(), "results file");
     std::ifstream in(results);
     std::string line;
     std::size_t lineno = 0;

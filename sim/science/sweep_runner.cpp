@@ -46,6 +46,8 @@ long kill_after_checkpoints() {
 
 // Keeps only the metrics lines a resumed run will not write again (step <= the checkpoint's).
 void cut_metrics_log(const fs::path& path, std::int64_t step) {
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec)) return;  // none yet (a FIFO or device is refused by the writer)
     std::ifstream in(path);
     if (!in) return;
     std::string line, kept;
@@ -155,9 +157,10 @@ RunOutcome train_and_score(const SweepPlan& plan, const PlannedRun& run, SweepDi
             req.resume_path = model_path.string();
             out.resumed = true;
             cut_metrics_log(metrics, ck->train->step);
-            std::ifstream e(elapsed_path);
+            std::ifstream e;
+            if (fs::is_regular_file(elapsed_path, ec)) e.open(elapsed_path);
             try {
-                if (e) spent = json::parse(e).value("train_seconds", 0.0);
+                if (e.is_open()) spent = json::parse(e).value("train_seconds", 0.0);
             } catch (const json::exception&) {
             }
             dir.log_event("resume", run.id, json{{"step", ck->train->step}});

@@ -1,3 +1,4 @@
+// The JSON-lines metrics log of a training run (metrics_log.hpp).
 #include "elmsim/sim/workflow/metrics_log.hpp"
 
 #include <algorithm>
@@ -5,11 +6,16 @@
 
 #include <fmt/format.h>
 
+#include "elmsim/io/atomic_output.hpp"
 #include "elmsim/models/error.hpp"
 
 namespace elm::workflow {
 
-MetricsLog::MetricsLog(const std::string& path) : path_(path), out_(path, std::ios::app) {
+// The output checks of every writer (io/atomic_output.hpp) before the open: appending to a FIFO
+// would block, to a device would lose the log. A link to a regular file is appended through.
+MetricsLog::MetricsLog(const std::string& path) : path_(path) {
+    io::ensure_writable_dir(path);
+    out_.open(path, std::ios::app);
     if (!out_) throw InputError(fmt::format("{}: cannot open the metrics log for writing", path));
 }
 

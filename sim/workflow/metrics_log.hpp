@@ -18,7 +18,8 @@ namespace elm::workflow {
 
 class MetricsLog {
 public:
-    // Appends to `path` (created if missing). InputError when it cannot be opened for writing.
+    // Appends to `path` (created if missing). InputError when it cannot be opened for writing, or
+    // names a directory, FIFO, socket or device (io/atomic_output.hpp: check_output_path).
     explicit MetricsLog(const std::string& path);
     // One JSON object: {"kind": kind, key: value, ...}; non-finite values are written as null.
     void write(const std::string& kind, const std::vector<std::pair<std::string, double>>& values);

@@ -1,3 +1,4 @@
+// A training run from a request (training.hpp): config, model, data, backend, observers.
 #include "elmsim/sim/workflow/training.hpp"
 
 #include <algorithm>
@@ -51,8 +52,12 @@ TrainingRun::TrainingRun(const TrainRequest& r)
     out_ = r.out_path.empty() ? (fs::path(cfg_.train.out_dir) / "model.h5").string() : r.out_path;
     const fs::path dir = fs::path(out_).parent_path();
     fs::create_directories(dir.empty() ? fs::path(".") : dir);
+    // Every output is checked before any work (io/atomic_output.hpp): a directory, FIFO or device
+    // given as one is refused now, not after hours of training.
     io::ensure_writable_dir(out_);
     metrics_path_ = metrics_path_for(out_);
+    io::ensure_writable_dir(metrics_path_);
+    if (!r.dump_batch_path.empty()) io::ensure_writable_dir(r.dump_batch_path);
 
     std::optional<io::Checkpoint> ck;
     const std::string& from = r.resume_path.empty() ? r.init_path : r.resume_path;
@@ -92,7 +97,7 @@ TrainingRun::TrainingRun(const TrainRequest& r)
 
 TrainingRun::~TrainingRun() = default;
 
-std::int64_t TrainingRun::last_step() const { return std::min(cfg_.train.max_steps, trainer_->step() + steps_); }
+std::int64_t TrainingRun::last_step() const { return sim::last_step_of(trainer_->step(), steps_, cfg_.train.max_steps); }
 
 TrainResult TrainingRun::run() {
     TrainResult result;

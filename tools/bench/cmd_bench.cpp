@@ -37,6 +37,7 @@
 #include "tools/bench/bench_support.hpp"
 #include "tools/bench/bench_commands.hpp"
 #include "tools/cli/commands.hpp"
+#include "tools/cli/flag_range.hpp"
 
 namespace elm::bench {
 
@@ -171,8 +172,12 @@ void run_bench(const BenchArgs& a) {
     std::vector<BenchConfig> configs;
     std::stringstream names(a.configs);
     for (std::string n; std::getline(names, n, ',');) configs.push_back(find_config(n));
-    if (a.threads < 1 || a.repeats < 1 || a.warmup < 0 || a.T < 1 || a.recompute < 0)
-        throw InputError("bench: expected --threads, --repeats, --T >= 1 and --warmup, --recompute >= 0");
+    using tools::require_flag_range;
+    require_flag_range("--threads", a.threads, 1, 1024);
+    require_flag_range("--repeats", a.repeats, 1, 100000);
+    require_flag_range("--warmup", a.warmup, 0, 100000);
+    require_flag_range("--T", a.T, 1, 1000000);
+    require_flag_range("--recompute", a.recompute, 0, 1000000);
     if (!a.json.empty()) io::ensure_writable_dir(a.json);
 
     const std::string reference = a.no_torch ? std::string() : find_reference_script(a.reference);

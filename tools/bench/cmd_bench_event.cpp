@@ -22,6 +22,7 @@
 #include "elmsim/sim/registry/backend_registry.hpp"
 #include "tools/bench/bench_commands.hpp"
 #include "tools/bench/bench_support.hpp"
+#include "tools/cli/flag_range.hpp"
 
 namespace elm::bench {
 
@@ -44,8 +45,16 @@ models::Batch random_batch(const models::ModelConfig& m, int T, int B, Rng& rng)
 }
 
 void run_bench_event(const BenchEventArgs& a) {
-    if (a.N < 2 || a.T < 8 || a.B < 2 || a.G < 1 || a.repeats < 1 || a.threads < 0)
-        throw InputError("bench-event: expected --N >= 2, --T >= 8, --B >= 2, --G >= 1, --repeats >= 1, --threads >= 0");
+    // Upper bounds too: 2 d_m, T x B x C and T x B gap cells are computed from these.
+    using tools::require_flag_range;
+    require_flag_range("--N", a.N, 2, 65536);
+    require_flag_range("--d-m", a.d_m, 1, 4096);
+    require_flag_range("--k-c", a.k_c, 1, 65536);
+    require_flag_range("--T", a.T, 8, 1000000);
+    require_flag_range("--B", a.B, 2, 4096);
+    require_flag_range("--G", a.G, 1, 1000000);
+    require_flag_range("--threads", a.threads, 0, 1024);
+    require_flag_range("--repeats", a.repeats, 1, 100000);
     models::ModelConfig m;
     m.N = a.N;
     m.C = 700;

@@ -8,6 +8,7 @@
 // are timed together; the median of the repeats (after one warm-up) gives GFLOP/s = 2 M N K neurons /
 // time.
 #include <dlfcn.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -17,12 +18,14 @@
 
 #include <fmt/format.h>
 
+#include "elmsim/io/file_kind.hpp"
 #include "elmsim/models/error.hpp"
 #include "elmsim/models/rng.hpp"
 #include "elmsim/sim/cpu/small_gemm.hpp"
 #include "tools/bench/bench_support.hpp"
 #include "tools/bench/bench_commands.hpp"
 #include "tools/cli/commands.hpp"
+#include "tools/cli/flag_range.hpp"
 
 namespace elm::bench {
 
@@ -43,6 +46,12 @@ Blas load_blas(const std::string& path) {
     setenv("OMP_NUM_THREADS", "1", 1);
     setenv("OPENBLAS_NUM_THREADS", "1", 1);
     setenv("BLIS_NUM_THREADS", "1", 1);
+    // A path (not a name the loader searches for) that exists must be a regular file: dlopen of a
+    // FIFO would block in its open.
+    struct stat st {};
+    if (path.find('/') != std::string::npos && ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+        throw InputError(fmt::format("bench-gemm: cannot load {}: found {}, expected a regular file", path,
+                                     io::file_kind_name(st.st_mode)));
     void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!h) throw InputError(fmt::format("bench-gemm: cannot load {}: {}", path, dlerror()));
     Blas b{path, reinterpret_cast<CblasSgemm>(dlsym(h, "cblas_sgemm"))};
@@ -108,7 +117,8 @@ struct BenchGemmArgs {
 };
 
 void run_bench_gemm(const BenchGemmArgs& a) {
-    if (a.repeats < 1 || a.inner < 1) throw InputError("bench-gemm: --repeats and --inner must be >= 1");
+    tools::require_flag_range("--repeats", a.repeats, 1, 1000000);
+    tools::require_flag_range("--inner", a.inner, 1, 1000000);
     std::vector<Blas> libs;
     for (const auto& p : a.blas) libs.push_back(load_blas(p));
     fmt::print("elmsim bench-gemm: one thread, GFLOP/s (median of {} repeats of {} passes over all neurons)\n",

@@ -33,6 +33,7 @@
 #include "tools/bench/bench_support.hpp"
 #include "tools/bench/flop_count.hpp"
 #include "tools/cli/commands.hpp"
+#include "tools/cli/flag_range.hpp"
 #if defined(ELM_WITH_CUDA)
 #include "elmsim/gpu/cuda_backend.hpp"
 #endif
@@ -111,8 +112,13 @@ std::string cell(double v, int width, int precision) {
 }
 
 void run_bench_gpu(const GpuBenchArgs& a) {
-    if (a.T < 1 || a.repeats < 1 || a.warmup < 0 || a.cpu_threads < 1 || a.recompute < 0)
-        throw InputError("bench-gpu: expected --T, --repeats, --cpu-threads >= 1 and --warmup, --recompute >= 0");
+    using tools::require_flag_range;
+    require_flag_range("--T", a.T, 1, 1000000);
+    require_flag_range("--repeats", a.repeats, 1, 100000);
+    require_flag_range("--warmup", a.warmup, 0, 100000);
+    require_flag_range("--cpu-threads", a.cpu_threads, 1, 1024);
+    require_flag_range("--recompute", a.recompute, 0, 1000000);
+    require_flag_range("--device", a.device, 0, 1023);
     std::string why;
     if (!sim::backend_available("cuda", &why)) throw ParameterError("backend", why);
     const gpu::DeviceInfo dev = gpu::device_info(a.device);

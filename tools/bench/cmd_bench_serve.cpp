@@ -26,6 +26,7 @@
 
 #include <fmt/format.h>
 
+#include "elmsim/io/atomic_output.hpp"
 #include "elmsim/io/spike_dataset.hpp"
 #include "elmsim/models/error.hpp"
 #include "elmsim/sim/serve/client.hpp"
@@ -33,6 +34,7 @@
 #include "tools/bench/bench_commands.hpp"
 #include "tools/bench/bench_support.hpp"
 #include "tools/cli/commands.hpp"
+#include "tools/cli/flag_range.hpp"
 
 namespace elm::bench {
 
@@ -165,6 +167,13 @@ seed = 1
 }
 
 void run_bench_serve(const BenchServeArgs& a) {
+    using tools::require_flag_range;
+    require_flag_range("--N", a.N, 2, 65536);
+    require_flag_range("--samples-per-session", a.samples_per_session, 1, 1000000);
+    require_flag_range("--threads", a.threads, 1, 1024);
+    require_flag_range("--engine-threads", a.engine_threads, 1, 256);
+    require_flag_range("--batch-rows", a.batch_rows, 1, 65536);
+    require_flag_range("--per-connection", a.per_connection, 1, 4096);
     std::optional<ScratchDir> scratch;
     fs::path dir;
     if (a.work_dir.empty()) {
@@ -180,6 +189,7 @@ void run_bench_serve(const BenchServeArgs& a) {
         most = std::max(most, s);
     }
     const std::int64_t pairs = static_cast<std::int64_t>(most) * a.samples_per_session;
+    io::ensure_writable_dir((dir / "c.toml").string());  // written here; data.h5 and m.h5 by the commands
     must_run({self_exe(), "gen-shd", "--out", (dir / "data.h5").string(), "--samples", "200", "--seed", "1"});
     {
         FILE* f = std::fopen((dir / "c.toml").c_str(), "w");

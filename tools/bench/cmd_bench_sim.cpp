@@ -32,6 +32,7 @@
 
 #include <fmt/format.h>
 
+#include "elmsim/io/atomic_output.hpp"
 #include "elmsim/io/shd_generator.hpp"
 #include "elmsim/io/spike_binning.hpp"
 #include "elmsim/io/spike_dataset.hpp"
@@ -43,6 +44,7 @@
 #include "elmsim/sim/simulator.hpp"
 #include "tools/bench/bench_commands.hpp"
 #include "tools/cli/commands.hpp"
+#include "tools/cli/flag_range.hpp"
 
 namespace elm::bench {
 
@@ -208,6 +210,7 @@ models::ModelConfig bench_model(models::OutputMode mode, const BenchSimArgs& a) 
 }
 
 void run_event_benchmark(const BenchSimArgs& a) {
+    if (a.N) tools::require_flag_range("--N", *a.N, 2, 65536);
     if (a.samples < 1 || a.samples > 100'000)
         throw InputError(fmt::format("--samples: expected 1 .. 100000, got {}", a.samples));
     if (a.repeats < 1 || a.repeats > 1000)
@@ -313,6 +316,7 @@ void write_byte_file(const std::string& path, std::int64_t n, std::uint64_t seed
 // The byte model defaults to N = 32 so that the 10x run (1e6 updates by default) takes minutes, not
 // an hour, and its trace (y and m of every neuron, ~1 GB) stays on an ordinary disk.
 void run_trace_memory(const BenchSimArgs& a) {
+    if (a.N) tools::require_flag_range("--N", *a.N, 2, 65536);
     const int N = a.N.value_or(32);
     if (a.trace_bytes < 1000 || a.trace_bytes > 100'000'000)
         throw InputError(fmt::format("--trace-bytes: expected 1000 .. 100000000, got {}", a.trace_bytes));
@@ -321,6 +325,14 @@ void run_trace_memory(const BenchSimArgs& a) {
     fs::create_directories(dir);
     const std::string config = (dir / "bytes_model.toml").string(), model = (dir / "bytes_model.h5").string();
     const std::string small = (dir / "short.txt").string(), large = (dir / "long.txt").string();
+    // Every file this run writes in the work folder, checked before any of them is (a FIFO or a
+    // device left there is refused, not written into).
+    for (const std::string& path : {config, model, small, large})
+        io::ensure_writable_dir(path);
+    for (const std::int64_t bytes : {a.trace_bytes, 10 * a.trace_bytes})
+        for (const std::string& name : {fmt::format("trace_{}.h5", bytes), fmt::format("simulate_{}.log", bytes)})
+            io::ensure_writable_dir((dir / name).string());
+    io::ensure_writable_dir((dir / "init.log").string());
     write_byte_file(small, a.trace_bytes, a.seed);
     write_byte_file(large, 10 * a.trace_bytes, a.seed);
     {

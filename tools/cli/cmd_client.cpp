@@ -10,12 +10,14 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "elmsim/io/atomic_output.hpp"
 #include "elmsim/io/byte_stream.hpp"
 #include "elmsim/io/spike_dataset.hpp"
 #include "elmsim/models/error.hpp"
 #include "elmsim/sim/serve/client.hpp"
 #include "elmsim/sim/serve/replay_samples.hpp"
 #include "tools/cli/commands.hpp"
+#include "tools/cli/flag_range.hpp"
 
 namespace elm::tools {
 
@@ -53,9 +55,9 @@ void print_common(const serve::ClientReport& rep, const serve::ClientOptions& o)
 }
 
 void write_outcomes(const std::string& path, const serve::ClientReport& rep) {
-    const std::string tmp = path + ".part";
+    io::AtomicOutput out(path);
     {
-        std::ofstream f(tmp, std::ios::trunc);
+        std::ofstream f(out.tmp_path(), std::ios::trunc);
         if (!f) throw InputError(fmt::format("--out {}: cannot write there", path));
         for (const auto& s : rep.samples)
             f << nlohmann::json({{"index", s.index},
@@ -67,7 +69,7 @@ void write_outcomes(const std::string& path, const serve::ClientReport& rep) {
               << '\n';
         if (!f.flush()) throw InputError(fmt::format("--out {}: the write failed (disk full?)", path));
     }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) throw InputError(fmt::format("--out {}: cannot write there", path));
+    out.commit();
 }
 
 void run_client(ClientArgs& a) {
@@ -77,9 +79,15 @@ void run_client(ClientArgs& a) {
     if (!a.mode.empty() && a.mode != "clock" && a.mode != "event")
         throw InputError(fmt::format("--mode: expected \"clock\" or \"event\", got \"{}\"", a.mode));
     if (!a.mode.empty()) o.mode = a.mode == "event" ? serve::Mode::event : serve::Mode::clock;
+    // Before they reach the client's arithmetic: a chunk end of next + chunk_bytes, a timeout in
+    // clock ticks, a chunk count in an int.
+    require_flag_range("--chunk-bytes", o.chunk_bytes, std::size_t{1}, std::size_t{1} << 20);
+    require_flag_range("--chunk-ms", o.chunk_ms, 0.01, 1e6);
+    require_flag_range("--timeout", o.timeout_s, 0.001, 1e6);
     if (a.resolution_ms != 0.0) o.resolution_ms = a.resolution_ms;
     if (a.max_dt_ms != 0.0) o.max_dt_ms = a.max_dt_ms;
     if (!a.token_file.empty()) o.token = read_token_file(a.token_file);
+    if (!a.out.empty()) io::ensure_writable_dir(a.out);  // before connecting: a device or FIFO is refused now
     try {
         serve::Client client(o);
         const serve::ServerModel& m = client.model();

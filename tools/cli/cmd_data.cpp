@@ -1,6 +1,7 @@
 // `elmsim gen-shd`: small SHD-format spike files (real layout and HDF5 types) for demos and tests.
 #include <fmt/format.h>
 
+#include "elmsim/io/atomic_output.hpp"
 #include "elmsim/io/shd_generator.hpp"
 #include "elmsim/io/spike_dataset.hpp"
 #include "elmsim/models/error.hpp"
@@ -25,6 +26,7 @@ void register_gen_shd(CLI::App& app) {
     cmd->callback([a] {
         if (a->samples < 1 || a->samples > 10'000'000)
             throw InputError(fmt::format("--samples: expected 1 .. 10000000, got {}", a->samples));
+        io::ensure_writable_dir(a->out);  // before the samples are made: a device or FIFO is refused now
         const auto ds = io::generate_shd(a->samples, a->seed);
         io::write_spike_dataset(a->out, ds);
         std::int64_t spikes = 0;

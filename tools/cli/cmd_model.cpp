@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "elmsim/io/atomic_output.hpp"
 #include "elmsim/io/checkpoint.hpp"
 #include "elmsim/io/experiment_config.hpp"
 #include "elmsim/models/budget.hpp"
@@ -123,6 +124,7 @@ void register_init(CLI::App& app) {
     cmd->add_option("--config", args->config, "Experiment config (TOML)")->required();
     cmd->add_option("--out", args->out, "Output checkpoint (HDF5)")->required();
     cmd->callback([args] {
+        io::ensure_writable_dir(args->out);
         const auto cfg = io::load_experiment_config(args->config);
         const auto net = models::make_network<float>(cfg.model);
         io::save_checkpoint(args->out, net, cfg.toml_text, nullptr, created_by());

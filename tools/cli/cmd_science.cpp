@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "elmsim/io/atomic_output.hpp"
 #include "elmsim/io/sweep_config.hpp"
 #include "elmsim/models/error.hpp"
 #include "elmsim/sim/science/sweep_directory.hpp"
@@ -20,6 +21,7 @@
 #include "elmsim/sim/science/sweep_runner.hpp"
 #include "tools/cli/commands.hpp"
 #include "tools/cli/flag_errors.hpp"
+#include "tools/cli/flag_range.hpp"
 #include "tools/cli/progress_line.hpp"
 
 namespace elm::tools {
@@ -120,15 +122,12 @@ extern "C" void on_stop_signal(int sig) {
 }
 
 void run_sweep_command(SweepArgs& a) {
+    // A thread per worker, and --threads per run is the backend's limit (1024): checked before the file.
+    if (a.workers) require_flag_range("--workers", *a.workers, 1, 1024);
+    if (a.threads) require_flag_range("--threads", *a.threads, 1, 1024);
     io::SweepConfig sw = io::load_sweep_config(a.config);
-    if (a.workers) {
-        if (*a.workers < 1) throw InputError(fmt::format("--workers: expected an integer >= 1, got {}", *a.workers));
-        sw.workers = *a.workers;
-    }
-    if (a.threads) {
-        if (*a.threads < 1) throw InputError(fmt::format("--threads: expected an integer >= 1, got {}", *a.threads));
-        sw.threads = *a.threads;
-    }
+    if (a.workers) sw.workers = *a.workers;
+    if (a.threads) sw.threads = *a.threads;
     const science::SweepPlan plan = science::make_sweep_plan(sw);
     if (a.dry_run) {
         print_plan(plan, a.out);
@@ -175,8 +174,9 @@ void run_sweep_command(SweepArgs& a) {
 }
 
 void run_fit_command(FitArgs& a) {
-    const auto fit = with_flag_names({{"bootstrap", "--bootstrap"}}, [&] { return science::fit_sweep(a.sweep, a.options); });
     const std::string out = a.out.empty() ? (fs::path(a.sweep) / "fit.json").string() : a.out;
+    if (!a.out.empty() || fs::is_directory(a.sweep)) io::ensure_writable_dir(out);  // before the bootstrap
+    const auto fit = with_flag_names({{"bootstrap", "--bootstrap"}}, [&] { return science::fit_sweep(a.sweep, a.options); });
     science::write_file_atomically(out, fit.dump(1) + "\n");
     fmt::print("{}\nfit:     {}\npictures: /usr/bin/python3 tools/elmsim_plot_science.py all --sweep {}\n",
                science::fit_table(fit), out, a.sweep);

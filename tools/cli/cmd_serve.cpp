@@ -28,7 +28,7 @@ struct ServeArgs {
     double batch_window_ms = 0.0;
     std::size_t max_line = std::size_t{1} << 20;
     double idle_timeout = 300.0;
-    std::int64_t max_updates = 16384, max_pending_events = 65536, slice_updates = 256;
+    std::int64_t max_updates = 16384, max_pending_events = 65536, slice_updates = 64;
     int max_traces = 64;
     double stop_grace = 2.0;
 };
@@ -161,7 +161,7 @@ void register_serve(CLI::App& app) {
     cmd->add_option("--max-pending-events", a->max_pending_events,
                     "Most events a session holds waiting for their time (default 65536)");
     cmd->add_option("--slice-updates", a->slice_updates,
-                    "Most updates a request runs before other sessions get their turn (default 256)");
+                    "Most updates a request runs before other sessions get their turn (default 64)");
     cmd->add_option("--max-traces", a->max_traces, "Trace files open at once, server-wide (default 64)");
     cmd->add_option("--stop-grace", a->stop_grace,
                     "Seconds clients get to read their last lines once SIGINT/SIGTERM stops the server (default 2)");

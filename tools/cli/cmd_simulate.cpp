@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "elmsim/io/atomic_output.hpp"
 #include "elmsim/io/trace_writer.hpp"
 #include "elmsim/models/error.hpp"
 #include "elmsim/sim/workflow/generation.hpp"
@@ -50,6 +51,7 @@ void run_simulate(SimulateArgs& a) {
     if (!a.drive.empty())
         r.drive = with_flag_names({{"drive", "--drive"}}, [&] { return models::drive_rule_from_string(a.drive); });
     r.created_by = created_by();
+    io::ensure_writable_dir(a.trace);  // before the model is loaded: a device, FIFO or directory is refused now
     const FlagNames flags = {{"samples", "--samples"},     {"resolution_ms", "--resolution-ms"},
                              {"max_dt_ms", "--max-dt-ms"}, {"record", "--record"},
                              {"threads", "--threads"},     {"backend", "--backend"},

@@ -4,6 +4,7 @@
 // error line and exit code 2. The benchmark programs (tools/bench/) register themselves likewise.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -41,8 +42,12 @@ struct SampleRange {
 };
 SampleRange parse_sample_range(const std::string& text);
 
+// The longest token the protocol accepts (docs/protocol.md, "auth").
+constexpr std::size_t kMaxTokenBytes = 4096;
+
 // A shared secret from a file (`serve` and `client --token-file`), trailing newlines and blanks
-// removed; InputError for a missing, unreadable or empty file.
+// removed; InputError for a missing, unreadable or empty file, one that is not a regular file (a
+// FIFO, /dev/zero), and one longer than kMaxTokenBytes plus a newline (read no further than that).
 std::string read_token_file(const std::string& path);
 
 // A socket per connection (`serve`, `bench-serve`): the soft open-file limit raised to the hard one.

@@ -3,10 +3,11 @@
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
+#include <limits>
 
 #include <fmt/format.h>
 
+#include "elmsim/io/input_file.hpp"
 #include "elmsim/io/isolated_read.hpp"
 #include "elmsim/models/error.hpp"
 #include "elmsim/sim/registry/backend_registry.hpp"
@@ -36,13 +37,22 @@ void raise_open_file_limit() {
 }
 
 std::string read_token_file(const std::string& path) {
-    std::ifstream in(path);
+    io::require_regular_input(path, "token file");  // a FIFO would block, /dev/zero never end
+    std::ifstream in(path, std::ios::binary);
     if (!in) throw InputError(fmt::format("{}: cannot read the token file", path));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    std::string t = ss.str();
+    // At most the longest token and its newline are read: a longer file is refused, not loaded.
+    const auto too_long = [&] {
+        return InputError(
+            fmt::format("{}: the token file is too long (a token is at most {} bytes)", path, kMaxTokenBytes));
+    };
+    std::string t(kMaxTokenBytes + 1, '\0');
+    in.read(t.data(), static_cast<std::streamsize>(t.size()));
+    if (in.bad()) throw InputError(fmt::format("{}: cannot read the token file", path));
+    t.resize(static_cast<std::size_t>(in.gcount()));
+    if (t.size() == kMaxTokenBytes + 1 && in.peek() != std::ifstream::traits_type::eof()) throw too_long();
     while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
     if (t.empty()) throw InputError(fmt::format("{}: the token file is empty", path));
+    if (t.size() > kMaxTokenBytes) throw too_long();
     return t;
 }
 
@@ -64,6 +74,8 @@ SampleRange parse_sample_range(const std::string& text) {
     const auto colon = text.find(':');
     if (colon == std::string::npos) {
         r.first = number(text);
+        if (r.first && *r.first == std::numeric_limits<std::int64_t>::max())  // its end, first + 1, would wrap
+            throw InputError(fmt::format("--samples: expected a sample index below {}, got \"{}\"", *r.first, text));
         if (r.first) r.end = *r.first + 1;
     } else {
         r.first = number(text.substr(0, colon));
