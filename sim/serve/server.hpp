@@ -50,7 +50,7 @@ struct ServerOptions {
     double batch_window_ms = 0.0;       // how long a batch waits for more sessions (0: not at all)
     std::string trace_dir;              // non-empty: sessions may ask for traces, written there
     int max_traces = 64;                // traces open at once, server-wide
-    std::int64_t slice_updates = 256;   // most updates one request runs before others get a turn
+    std::int64_t slice_updates = 64;    // most updates one request runs before others get a turn
     double stop_grace_s = 2.0;          // stop(): how long clients get for their last lines
     std::string model_path;             // what traces name as their model
     std::string created_by = "elmsim";  // and as their maker
