@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -121,6 +122,10 @@ void Session::run(const models::EventSchedule& s) {
 }
 
 void Session::push_events(std::span<const double> times_ms, std::span<const std::int32_t> channels) {
+    take_events(times_ms, channels, true);
+}
+
+void Session::take_events(std::span<const double> times_ms, std::span<const std::int32_t> channels, bool capped) {
     if (times_ms.size() != channels.size())
         throw InputError(fmt::format("session: {} event times but {} channels", times_ms.size(), channels.size()));
     const int C = cfg_.C_e > 0 ? 256 : cfg_.C;
@@ -137,16 +142,18 @@ void Session::push_events(std::span<const double> times_ms, std::span<const std:
         if (t > options_.max_time_ms)
             throw InputError(fmt::format("session: event {} at {} ms: after the latest time this session accepts, {} ms",
                                          k, t, options_.max_time_ms));
+        if (builder_.cell_of(t) < builder_.last_cell())  // cannot happen at or after time_ms() (settle_time)
+            throw InputError(fmt::format("session: event {} at {} ms lies in a cell already delivered", k, t));
         previous = t;
     }
     const auto waiting = static_cast<std::int64_t>(times_ms.size()) + pending_events();
-    if (options_.max_pending_events > 0 && waiting > options_.max_pending_events)
+    if (capped && options_.max_pending_events > 0 && waiting > options_.max_pending_events)
         throw InputError(fmt::format("session: {} events would wait for their time, at most {} may (advance time to "
                                      "deliver those already sent)",
                                      waiting, options_.max_pending_events));
-    if (head_ == pending_t_.size()) {  // everything delivered: reuse the buffers from the start
-        pending_t_.clear();
-        pending_c_.clear();
+    if (head_ > 0) {  // drop what was delivered: the buffers hold only the waiting events (capped)
+        pending_t_.erase(pending_t_.begin(), pending_t_.begin() + static_cast<std::ptrdiff_t>(head_));
+        pending_c_.erase(pending_c_.begin(), pending_c_.begin() + static_cast<std::ptrdiff_t>(head_));
         head_ = 0;
     }
     pending_t_.insert(pending_t_.end(), times_ms.begin(), times_ms.end());
@@ -162,6 +169,7 @@ void Session::push_bytes(std::span<const std::uint8_t> bytes) {
         // byte k of a stream that started at 0 ends its update at (k + 1) dt).
         if (pending_events() > 0)
             throw InputError("session: bytes pushed while events wait for their bin; advance time first");
+        if (bytes.empty()) return;
         check_time("push bytes to", static_cast<double>(builder_.last_cell() + static_cast<std::int64_t>(bytes.size())) * dt);
         check_work("push bytes to", static_cast<double>(builder_.last_cell() + static_cast<std::int64_t>(bytes.size())) * dt,
                    static_cast<std::int64_t>(bytes.size()));
@@ -173,7 +181,7 @@ void Session::push_bytes(std::span<const std::uint8_t> bytes) {
             builder_.skip_to(cell);
             ++bytes_;
         }
-        time_ms_ = std::max(time_ms_, static_cast<double>(builder_.last_cell()) * dt);
+        settle_time(static_cast<double>(builder_.last_cell()) * dt);
         return;
     }
     if (static_cast<double>(bytes_) * dt < time_ms_)
@@ -190,9 +198,17 @@ void Session::push_bytes(std::span<const std::uint8_t> bytes) {
     check_time("push bytes to", end_ms);
     std::int64_t last = builder_.last_cell();
     check_work("push bytes to", end_ms, count_through(builder_.cell_of(end_ms), last, times));
-    push_events(times, channels);
+    take_events(times, channels, false);  // delivered by this very call: not waiting
     bytes_ += static_cast<std::int64_t>(bytes.size());
     advance_unchecked(end_ms);
+}
+
+void Session::settle_time(double t_ms) {
+    double t = std::max(time_ms_, t_ms);
+    // k x width / width can floor to k - 1: step up to the first double the grid puts in the
+    // previous update's end cell, so that an event at time_ms() is never in a cell already delivered.
+    while (builder_.cell_of(t) < builder_.last_cell()) t = std::nextafter(t, std::numeric_limits<double>::infinity());
+    time_ms_ = t;
 }
 
 void Session::check_time(const char* what, double t_ms) const {
@@ -300,7 +316,7 @@ void Session::finish_unchecked(double t_ms) {
     while (head_ < pending_t_.size() && builder_.cell_of(pending_t_[head_]) < end_cell) ++head_;
     builder_.end_at(end_cell, sched_);
     run(sched_);
-    time_ms_ = std::max(time_ms_, static_cast<double>(builder_.last_cell()) * grid_.resolution_ms);
+    settle_time(static_cast<double>(builder_.last_cell()) * grid_.resolution_ms);
 }
 
 }  // namespace elm::sim

@@ -123,6 +123,10 @@ private:
     // Marks the first n queued updates as run (the queue is emptied once all have).
     void pop_queued(std::int64_t n);
     void deliver_before(double t_ms);
+    // push_events, with or without the max_pending_events cap (push_bytes delivers its events at once).
+    void take_events(std::span<const double> times_ms, std::span<const std::int32_t> channels, bool capped);
+    // Time moves to at least t_ms, and to a time the grid puts in the previous update's end cell.
+    void settle_time(double t_ms);
     // The unchecked bodies of advance_to and finish (push_bytes calls them after its own checks).
     void advance_unchecked(double t_ms);
     void finish_unchecked(double t_ms);

@@ -214,3 +214,28 @@ TEST_CASE("session: a deferred session run in slices gives the floats of one run
         CHECK(std::equal(a.logits(), a.logits() + cfg.n_out, b.logits()));
     }
 }
+
+TEST_CASE("session: after finish, an event at the session's time is never in a cell already delivered",
+          "[serve][session]") {
+    // k x 0.1 / 0.1 floors to k - 1 for some k (43, 81, 86, ...): time must stand where the grid puts
+    // it in the last update's cell, or the next event would reach back into a delivered cell.
+    const auto cfg = test::session_config(models::OutputMode::spike);
+    const auto backend = test::backend_for(models::make_network<float>(cfg));
+    sim::SessionOptions o;
+    o.event_mode = true;
+    o.resolution_ms = 0.1;
+    sim::Session s(*backend, o);
+    const std::vector<std::int32_t> c = {1};
+    for (int k = 1; k <= 300; ++k) {
+        for (const double end : {k * 0.1, k / 10.0}) {  // 4.3 and 43 x 0.1 are different doubles
+            INFO("finish at " << end);
+            s.finish(end);
+            CHECK(s.time_ms() >= end);
+            CHECK(s.time_ms() < end + 1e-12);
+            const std::vector<double> t = {s.time_ms()};
+            CHECK_NOTHROW(s.push_events(t, c));
+            CHECK_NOTHROW(s.advance_to(s.time_ms() + 1.0));
+            s.reset();
+        }
+    }
+}

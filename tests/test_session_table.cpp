@@ -193,9 +193,17 @@ TEST_CASE("serve sessions: a token is asked for before anything else", "[serve]"
     CHECK(json::parse(table.hello())["auth"] == true);
     CHECK(send(table, R"({"op":"open"})")[0]["field"] == "op");
     CHECK(send(table, R"({"op":"auth","token":"guess"})")[0]["field"] == "token");
-    CHECK(send(table, R"({"op":"open"})")[0]["op"] == "error");
     CHECK(send(table, R"({"op":"auth","token":"s3cret"})")[0]["op"] == "ok");
     CHECK(send(table, R"({"op":"open"})")[0]["op"] == "opened");
+    // Requests without the token count as failed auths: the third closes the connection.
+    serve::SessionTable other(*backend, serve::ServedModel{}, limits_for(cfg), 4, "s3cret");
+    bool keep = true;
+    for (int k = 0; k < 2; ++k) {
+        CHECK(send(other, R"({"op":"open"})", &keep)[0]["field"] == "op");
+        CHECK(keep);
+    }
+    CHECK(send(other, R"({"op":"read","session":1})", &keep)[0]["op"] == "error");
+    CHECK_FALSE(keep);
 }
 
 TEST_CASE("serve sessions with a byte model: bytes in, the next-byte distribution out", "[serve]") {

@@ -1,5 +1,6 @@
 #include "elmsim/sim/serve/batch_queue.hpp"
 
+#include <cstdio>
 #include <exception>
 
 namespace elm::serve {
@@ -48,8 +49,9 @@ void BatchQueue::loop() {
         std::string error;
         try {
             batcher_.run(sessions, slice_);
-        } catch (const std::exception& e) {
-            error = std::string("the batch failed: ") + e.what();
+        } catch (const std::exception& e) {  // the reason stays in the server's log (it may name files)
+            std::fprintf(stderr, "elmsim serve: a batch of %zu sessions failed: %s\n", sessions.size(), e.what());
+            error = "the batch failed inside the server (its log says why)";
         }
         {
             std::lock_guard lock(mu_);

@@ -55,6 +55,11 @@ public:
           table_(shared.backend, shared.model, shared.limits, shared.options.max_sessions_per_connection,
                  shared.options.token, shared.batcher.get(), shared.traces.get()) {}
 
+    // start() on the connection's own strand, where every other handler of it runs.
+    void start_on_strand() {
+        asio::post(socket_.get_executor(), [self = shared_from_this()] { self->start(); });
+    }
+
     void start() {
         // Replies are small and come in bursts (an "ok", then the next request's updates): without
         // TCP_NODELAY, Nagle's algorithm holds each burst back until the client's delayed ACK.
@@ -86,7 +91,8 @@ private:
     void arm_timer() {
         // A closing connection (shutdown, a fatal line) gets a short grace for its last lines: a client
         // that does not read them cannot hold the server's stop for a whole idle timeout.
-        const double s = closing_ ? std::min(2.0, shared_.options.idle_timeout_s) : shared_.options.idle_timeout_s;
+        const double grace = shared_.stopping ? shared_.options.stop_grace_s : 2.0;
+        const double s = closing_ ? std::min(grace, shared_.options.idle_timeout_s) : shared_.options.idle_timeout_s;
         timer_.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(s)));
         timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
             if (!ec) self->close();  // idle: silent for the whole timeout
@@ -102,8 +108,10 @@ private:
     }
 
     void on_line(const boost::system::error_code& ec, std::size_t n) {
+        // Closing (stop() came while this read was pending): the line is not run; the write of the
+        // last lines, under way, closes the connection (and its timer must stay armed).
+        if (closed_ || closing_) return;
         timer_.cancel();
-        if (closed_) return;
         if (ec == asio::error::not_found || (!ec && n > shared_.options.max_line_bytes + 1)) {
             out_.push_back(error_reply("", "", fmt::format("a line over {} bytes: closing the connection",
                                                            shared_.options.max_line_bytes)) + "\n");
@@ -142,8 +150,9 @@ private:
             std::string error;
             try {
                 self->table_.run_slice(self->shared_.options.slice_updates);
-            } catch (const std::exception& e) {
-                error = std::string("the request failed: ") + e.what();
+            } catch (const std::exception& e) {  // the reason stays in the server's log (it may name files)
+                std::fprintf(stderr, "elmsim serve: a request's updates failed: %s\n", e.what());
+                error = "the request failed inside the server (its log says why)";
             }
             self->on_slice_done(error);
         });
@@ -167,7 +176,7 @@ private:
     // Writes everything queued, then runs the request's next slice, reads the next line, or closes:
     // one request at a time, one slice of its replies in memory at a time.
     void write_then_read() {
-        if (closed_) return;
+        if (closed_ || writing_) return;  // a write under way calls this again when done
         count_buffers();
         if (out_.empty()) {
             if (closing_) {
@@ -250,13 +259,14 @@ struct Server::Impl {
             std::shared_ptr<Connection> c;
             {
                 std::lock_guard lock(shared.mu);
+                if (shared.stopping) return;  // stop() took its list of connections: too late to join it
                 if (static_cast<int>(shared.live.size()) < shared.options.max_connections) {
                     c = std::make_shared<Connection>(std::move(socket), shared);
                     shared.live.insert(c);
                 }
             }
             if (c) {
-                c->start();
+                c->start_on_strand();
             } else {  // over the limit: one error line, then closed
                 const std::string msg =
                     error_reply("", "", fmt::format("the server has {} connections, its limit", shared.options.max_connections)) +
@@ -335,6 +345,7 @@ Server::~Server() {
     stop();
     impl_->io.stop();
     impl_->shared.queue.reset();  // runs what was submitted (its replies go nowhere now), then joins
+    impl_->shared.grace.reset();  // its strand and timer service belong to the io_context, which goes first
     std::set<std::shared_ptr<Connection>> live;  // connections still open go while the io_context exists
     {
         std::lock_guard lock(impl_->shared.mu);

@@ -248,7 +248,7 @@ bool SessionTable::handle(std::string_view line, std::vector<std::string>& out) 
         if (auto* a = std::get_if<AuthRequest>(&r.body)) {
             // A failed auth changes nothing: a connection already in stays in, its sessions open.
             if (token_.empty() || !same_secret(a->token, token_)) {
-                if (++failed_auths_ >= kMaxFailedAuths) {
+                if (!token_.empty() && ++failed_auths_ >= kMaxFailedAuths) {
                     out.push_back(error_reply(r.id_json, "token", fmt::format("{} failed auth requests: closing the "
                                                                               "connection", failed_auths_)));
                     return false;
@@ -259,7 +259,14 @@ bool SessionTable::handle(std::string_view line, std::vector<std::string>& out) 
             out.push_back(line_of(with_id({{"op", "ok"}}, r.id_json)));
             return true;
         }
-        if (!authenticated_) throw ProtocolError("op", "authenticate first (\"auth\" with the server's token)");
+        if (!authenticated_) {  // counts as a failed auth: a client without the token cannot stay forever
+            if (++failed_auths_ >= kMaxFailedAuths) {
+                out.push_back(error_reply(r.id_json, "op", fmt::format("{} requests without authenticating: closing the "
+                                                                       "connection", failed_auths_)));
+                return false;
+            }
+            throw ProtocolError("op", "authenticate first (\"auth\" with the server's token)");
+        }
         if (auto* o = std::get_if<OpenRequest>(&r.body)) {
             if (sessions() >= max_sessions_)
                 throw ProtocolError("op", fmt::format("this connection has {} sessions open, the limit", max_sessions_));
@@ -379,6 +386,10 @@ bool SessionTable::handle(std::string_view line, std::vector<std::string>& out) 
     } catch (const std::bad_alloc&) {  // never the server's end: this request fails, the rest go on
         flush_lines(out);
         out.push_back(error_reply(r.id_json, "", "the server is out of memory for this request"));
+    } catch (const std::exception& e) {  // an engine fault: logged here, never shown (it may name files)
+        std::fprintf(stderr, "elmsim serve: a \"%s\" request failed: %s\n", r.op.c_str(), e.what());
+        flush_lines(out);
+        out.push_back(error_reply(r.id_json, "", "the request failed inside the server (its log says why)"));
     }
     return true;
 }

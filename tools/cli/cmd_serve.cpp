@@ -124,9 +124,10 @@ void run_serve(const ServeArgs& a) {
         if (sig != 0) server->stop();
     });
     server->run();
+    const bool asked = server->stop_requested();     // before the waiter, woken below, asks too
     pthread_kill(waiter.native_handle(), SIGTERM);  // if run() ended another way, wake the waiter
     waiter.join();
-    if (!server->stop_requested()) throw std::runtime_error("the server stopped without being asked to");
+    if (!asked) throw std::runtime_error("the server stopped without being asked to");
     const sim::BatcherStats st = server->batch_stats();
     if (st.advances > 0)
         std::fprintf(stderr, "elmsim serve: stopped; %lld session updates in %lld batched updates (%.1f sessions each)\n",
