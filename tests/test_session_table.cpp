@@ -370,6 +370,14 @@ TEST_CASE("serve sessions: a request over the update limit is refused whole, the
                  nullptr, bat);
         CHECK(r[0]["field"] == "t_ms");
         CHECK(r[0]["error"].get<std::string>().find("at most 3") != std::string::npos);
+        // ... and for the connection's sessions together: 2 here, 2 more in another session is 4 > 3.
+        r = send(table, fmt::format(R"({{"op":"events","session":{},"t_ms":[5e11,5e11],"channels":[1,1]}})", s), nullptr, bat);
+        CHECK(r.back()["op"] == "ok");
+        const int s2 = send(table, R"({"op":"open"})", nullptr, bat)[0]["session"];
+        r = send(table, fmt::format(R"({{"op":"events","session":{},"t_ms":[1,2],"channels":[1,1]}})", s2), nullptr, bat);
+        CHECK(r[0]["field"] == "t_ms");
+        CHECK(r[0]["error"].get<std::string>().find("this connection's sessions") != std::string::npos);
+        CHECK(send(table, fmt::format(R"({{"op":"close","session":{}}})", s2), nullptr, bat)[0]["op"] == "closed");
         // 50 updates of 2 ms: exactly at the limit, answered in slices (kSlice) as one request.
         r = send(table, fmt::format(R"({{"op":"advance","session":{},"t_ms":100}})", s), nullptr, bat);
         REQUIRE(r.size() == 51);  // an update line each (the default stream: prediction), then the "ok"

@@ -36,7 +36,8 @@ struct ProtocolLimits {
     double max_time_ms = 1e12;            // the largest time a request may name
     // Work one request may cause and what a session may hold (sim::SessionOptions' limits): the
     // updates of one advance / finish / bytes request, counted before anything runs, and the events
-    // waiting for their time. Sized for real-time use: 16384 updates are 16 s of a 1 ms clock.
+    // waiting for their time, per session and for all sessions of a connection together. Sized for
+    // real-time use: 16384 updates are 16 s of a 1 ms clock.
     std::int64_t max_updates_per_request = 16384;
     std::int64_t max_pending_events = 65536;
 };

@@ -327,6 +327,13 @@ bool SessionTable::handle(std::string_view line, std::vector<std::string>& out) 
             if (!ev->t_ms.empty() && ev->t_ms.front() < e.session->time_ms())
                 throw ProtocolError("t_ms", fmt::format("t_ms[0] = {} is before the session's time {}", ev->t_ms.front(),
                                                         e.session->time_ms()));
+            // The cap holds per session (the Session's own) and for the connection's sessions together.
+            auto waiting = static_cast<std::int64_t>(ev->t_ms.size());
+            for (const auto& [other, x] : sessions_) waiting += x.session->pending_events();
+            if (waiting > limits_.max_pending_events)
+                throw ProtocolError("t_ms", fmt::format("this connection's sessions would hold {} events waiting for "
+                                                        "their time, at most {} may (advance time to deliver them)",
+                                                        waiting, limits_.max_pending_events));
             e.session->push_events(ev->t_ms, ev->channels);
             reply_ok(r, ev->session, e, out);
             return true;
