@@ -17,7 +17,7 @@
 //    at the end of t's cell. So a session fed a sample's events and finished at its duration makes
 //    exactly simulate's updates, with the same floats (tests/test_session.cpp).
 //
-// A session runs its updates in one of two ways:
+// A session runs its updates in one of three ways:
 //  - at once, on its own one-stream Stepper (the first constructor);
 //  - batched: a session made on a StreamBatcher (sim/stream_batcher.hpp) only plans its updates and
 //    queues them; the batcher runs the queued updates of many sessions as rows of one stepper and
@@ -25,6 +25,11 @@
 //    floats are those of the first way (a row of a batch computes what a stream of its own does).
 //    Until the batcher has run, updates(), logits(), prediction() and view() describe the updates
 //    already run; time_ms() is the planned time.
+//  - deferred (SessionOptions::deferred): on its own Stepper, but only when run_queued() says, a
+//    slice at a time — what lets a server run a long request in pieces between other clients' turns.
+//    Until then, as for a batched session, the outputs describe the updates already run.
+// However it runs, a session can be bounded (SessionOptions' limits): a call that would run more
+// updates than allowed, or leave more events waiting, is refused before anything changes.
 #pragma once
 
 #include <cstdint>

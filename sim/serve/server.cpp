@@ -1,9 +1,9 @@
 #include "elmsim/sim/serve/server.hpp"
 
 #include <algorithm>
-#include <cstdio>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <deque>
 #include <mutex>
 #include <set>
