@@ -1,6 +1,6 @@
 // Small dense matrix products for the per-neuron MLPs of one step: every neuron's batch of B
 // samples is an [B x in] block, so a step is N independent small GEMMs (spec section 2; the layout
-// issue 4 asked for). Register-tiled loops written so that the compiler vectorises the column
+// the engine chose for speed). Register-tiled loops written so that the compiler vectorises the column
 // dimension; each output element sums its k terms in ascending order starting from its initial
 // value, so results do not depend on tiling or on the thread that runs them.
 // float products go to the AVX2 + FMA kernels (sim/cpu/small_gemm_avx2.cpp) when the CPU has them; the
