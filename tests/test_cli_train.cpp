@@ -172,7 +172,28 @@ TEST_CASE("cli: the portable kernels (ELMSIM_NO_AVX2=1) train to the same parame
     CHECK(worst <= 1e-4 * scale);  // 6 Adamax steps: rounding differences only
     // Where this CPU has the AVX2 kernels, the switch really changed them (FMA rounds differently).
     if (sim::cpu::avx2::available()) {
-        CHECK_THAT(native.output, Catch::Contains("kernels avx2-fma"));
+        CHECK(sim::cpu::gemm_isa() != sim::cpu::GemmIsa::portable);
+        CHECK_THAT(native.output, Catch::Contains(std::string("kernels ") + sim::cpu::gemm_kernels()));
         CHECK(worst > 0);
     }
+}
+
+TEST_CASE("cli: AVX-512 and AVX2 kernels train to the same parameters bit for bit, and a bad ELMSIM_ISA is refused",
+          "[cli][gemm]") {
+    const auto dir = spike_dir("kernel_isas");
+    test::write_text(dir / "c.toml", spike_config(dir, 0.0));
+    const std::string d = dir.string();
+    const auto avx2 = test::run_command(
+        fmt::format("ELMSIM_ISA=avx2 {} train --config {}/c.toml --max-steps 6 --out {}/a2.h5", ELMSIM_BINARY, d, d));
+    const auto widest = run_elmsim(fmt::format("train --config {0}/c.toml --max-steps 6 --out {0}/w.h5", d));
+    require_ok(avx2);
+    require_ok(widest);
+    if (sim::cpu::avx2::available()) CHECK_THAT(avx2.output, Catch::Contains("kernels avx2-fma"));
+    INFO("this machine's kernels: " << sim::cpu::gemm_kernels());
+    const auto a = io::load_checkpoint(d + "/a2.h5"), w = io::load_checkpoint(d + "/w.h5");
+    CHECK(a.net.params == w.net.params);
+    CHECK(a.train->moment1 == w.train->moment1);
+    const auto bad = test::run_command(fmt::format("ELMSIM_ISA=sse9 {} info --config {}/c.toml", ELMSIM_BINARY, d));
+    CHECK(bad.code == 2);
+    CHECK_THAT(bad.output, Catch::Contains("ELMSIM_ISA=sse9: expected portable, avx2 or avx512"));
 }

@@ -1,9 +1,11 @@
-// The per-neuron GEMMs: every kernel (AVX2 + FMA where the CPU has it, the portable tiles, double)
-// against a double-precision reference, and each against its own summation rule element by element,
-// which is what makes results independent of tiling, batch size and thread count.
+// The per-neuron GEMMs: every kernel (AVX-512 and AVX2 + FMA where the CPU has them, fused and unfused,
+// the portable tiles, double) against a double-precision reference, and each against its own summation
+// rule element by element, which is what makes results independent of tiling, batch size, thread count
+// and (within a rule) the instruction set.
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstdlib>
 #include <vector>
 
 #include "elmsim/models/rng.hpp"
@@ -15,9 +17,12 @@ namespace {
 struct Shape {
     int M, N, K;
 };
-// Tile-sized, edge-sized and the engine's own shapes (B x d_h x (n_b + d_m) etc.).
-const Shape kShapes[] = {{1, 1, 1},   {3, 7, 5},    {4, 8, 1},     {4, 16, 20},  {5, 17, 9},  {8, 128, 72},
-                         {16, 32, 20}, {16, 16, 32}, {8, 64, 128},  {7, 33, 3},   {2, 24, 40}, {16, 9, 16}};
+// Tile-sized, edge-sized and the engine's own shapes (B x d_h x (n_b + d_m), the text readout's
+// 32 x 256 x 256, etc.); widths not divisible by 8 or 16, single rows and odd depths for both vector widths.
+const Shape kShapes[] = {{1, 1, 1},     {3, 7, 5},     {4, 8, 1},    {4, 16, 20},  {5, 17, 9},   {8, 128, 72},
+                         {16, 32, 20},  {16, 16, 32},  {8, 64, 128}, {7, 33, 3},   {2, 24, 40},  {16, 9, 16},
+                         {1, 47, 7},    {9, 31, 11},   {6, 48, 1},   {3, 15, 13},  {1, 256, 33}, {32, 256, 256},
+                         {13, 65, 5},   {4, 40, 2}};
 
 std::vector<float> random_matrix(std::size_t n, std::uint64_t seed) {
     Rng rng(seed, 3);
@@ -108,9 +113,50 @@ TEST_CASE("AVX2 float GEMM kernels: fma(a, b, c) for k ascending, element by ele
     }
     check_kernel(&sim::cpu::avx2::nn_acc, false, fused);
     check_kernel(&sim::cpu::avx2::tn_acc, true, fused);
-    // And the engine's entry points use them.
-    check_kernel(&sim::cpu::gemm_nn_acc<float>, false, fused);
-    check_kernel(&sim::cpu::gemm_tn_acc<float>, true, fused);
+}
+
+TEST_CASE("AVX2 float GEMM kernels, unfused: c + a b for k ascending, the portable floats", "[gemm]") {
+    if (!sim::cpu::avx2::available()) {
+        WARN("this CPU or build has no AVX2 + FMA kernels: skipped");
+        return;
+    }
+    check_kernel(&sim::cpu::avx2::nn_acc_unfused, false, mul_add);
+    check_kernel(&sim::cpu::avx2::tn_acc_unfused, true, mul_add);
+}
+
+TEST_CASE("AVX-512 float GEMM kernels: the AVX2 kernels' floats, fused and unfused", "[gemm]") {
+    if (!sim::cpu::avx512::compiled() || !sim::cpu::avx512::supported()) {
+        WARN("this CPU or build has no AVX-512 kernels ("
+             << (sim::cpu::avx512::compiled() ? "CPU" : "build") << "): skipped; the kernels in use are "
+             << sim::cpu::gemm_kernels());
+        return;
+    }
+    check_kernel(&sim::cpu::avx512::nn_acc, false, fused);
+    check_kernel(&sim::cpu::avx512::tn_acc, true, fused);
+    check_kernel(&sim::cpu::avx512::nn_acc_unfused, false, mul_add);
+    check_kernel(&sim::cpu::avx512::tn_acc_unfused, true, mul_add);
+}
+
+TEST_CASE("the engine's entry points follow the process's kernels: fused on a SIMD ISA, unfused everywhere",
+          "[gemm]") {
+    const bool simd = sim::cpu::gemm_isa() != sim::cpu::GemmIsa::portable;
+    INFO("kernels " << sim::cpu::gemm_kernels());
+    if (simd) {
+        check_kernel(&sim::cpu::gemm_nn_acc<float>, false, fused);
+        check_kernel(&sim::cpu::gemm_tn_acc<float>, true, fused);
+    } else {
+        check_kernel(&sim::cpu::gemm_nn_acc<float>, false, mul_add);
+        check_kernel(&sim::cpu::gemm_tn_acc<float>, true, mul_add);
+    }
+    check_kernel(&sim::cpu::gemm_nn_acc_unfused<float>, false, mul_add);
+    check_kernel(&sim::cpu::gemm_tn_acc_unfused<float>, true, mul_add);
+    // The process runs the widest kernels it has unless told otherwise.
+    if (std::getenv("ELMSIM_ISA") == nullptr && std::getenv("ELMSIM_NO_AVX2") == nullptr) {
+        if (sim::cpu::avx512::compiled() && sim::cpu::avx512::supported() && sim::cpu::avx2::available())
+            CHECK(sim::cpu::gemm_isa() == sim::cpu::GemmIsa::avx512);
+        else if (sim::cpu::avx2::available())
+            CHECK(sim::cpu::gemm_isa() == sim::cpu::GemmIsa::avx2);
+    }
 }
 
 TEST_CASE("double GEMM against a hand loop", "[gemm]") {
@@ -141,6 +187,23 @@ TEST_CASE("packed right-hand operands give the unpacked product's floats", "[gem
         auto plain = C0, from_packed = C0;
         sim::cpu::gemm_nn_acc(s.M, s.N, s.K, A.data(), s.K, Wt.data(), s.N, plain.data(), s.N);
         sim::cpu::gemm_nn_acc_packed(s.M, s.N, s.K, A.data(), s.K, packed.data(), from_packed.data(), s.N);
+        CHECK(from_packed == plain);
+    }
+}
+
+TEST_CASE("packed transposed products (the readout) give the unpacked product's floats", "[gemm]") {
+    for (const Shape& s : kShapes) {
+        CAPTURE(s.M, s.N, s.K);
+        const auto W = random_matrix(static_cast<std::size_t>(s.N) * s.K, 80);  // [N][K]
+        const auto A = random_matrix(static_cast<std::size_t>(s.K) * s.M, 81);  // [K][M]
+        const auto C0 = random_matrix(static_cast<std::size_t>(s.M) * s.N, 82);
+        std::vector<float> Wt(W.size()), packed(W.size());
+        for (int n = 0; n < s.N; ++n)
+            for (int k = 0; k < s.K; ++k) Wt[static_cast<std::size_t>(k) * s.N + n] = W[static_cast<std::size_t>(n) * s.K + k];
+        sim::cpu::pack_panels(s.N, s.K, W.data(), packed.data());
+        auto plain = C0, from_packed = C0;
+        sim::cpu::gemm_tn_acc_unfused(s.M, s.N, s.K, A.data(), s.M, Wt.data(), s.N, plain.data(), s.N);
+        sim::cpu::gemm_tn_acc_unfused_packed(s.M, s.N, s.K, A.data(), s.M, packed.data(), from_packed.data(), s.N);
         CHECK(from_packed == plain);
     }
 }

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "elmsim/models/error.hpp"
+#include "elmsim/sim/cpu/gemm_isa.hpp"
 #include "tools/bench/bench_commands.hpp"
 #include "tools/cli/commands.hpp"
 #include "tools/cli/integer_flags.hpp"
@@ -35,6 +36,7 @@ int main(int argc, char** argv) {
     elm::bench::register_bench_event(app);
     elm::bench::register_bench_gpu(app);
     elm::bench::register_bench_serve(app);
+    elm::bench::register_bench_text(app);
     elm::tools::check_integer_flags(app);
     elm::tools::enable_isolated_reads();
     try {
@@ -46,6 +48,8 @@ int main(int argc, char** argv) {
         };
         if (argc > 1 && argv[1][0] != '-' && !known(argv[1]))
             throw elm::InputError(fmt::format("unknown command '{}' (see elmsim --help)", argv[1]));
+        if (const auto isa_error = elm::sim::cpu::gemm_isa_environment_error(); !isa_error.empty())
+            throw elm::InputError(isa_error);
         app.parse(argc, argv);
     } catch (const CLI::Success& e) {
         return app.exit(e);

@@ -32,6 +32,27 @@ std::size_t scratch_per_neuron(const ModelConfig& cfg, int B) {
     return static_cast<std::size_t>(B) * (2 * cfg.mlp_in() + cfg.l * cfg.d_h + 2 * cfg.d_h + 3 * cfg.d_m);
 }
 
+// The output and memory update of one row, backwards: per memory unit k (the same floats as one loop
+// over k; the pointers are distinct arrays, which lets the compiler vectorise over k).
+template <class Real>
+inline void memory_update_backward_row(int dmn, Real gv, const Real* __restrict wy, const Real* __restrict m_new,
+                                       const Real* __restrict m_prev, const Real* __restrict dm,
+                                       const Real* __restrict km, const Real* __restrict kl, Real* __restrict gwy,
+                                       Real* __restrict gm, Real* __restrict gkm, Real* __restrict gkl,
+                                       Real* __restrict ga2, Real* __restrict gb2) {
+    for (int k = 0; k < dmn; ++k) {
+        gwy[k] += models::unit_readout_grad_weight(gv, m_new[k]);
+        const Real g = gm[k] + models::unit_readout_grad_memory(gv, wy[k]);
+        gkm[k] += models::memory_update_grad_kappa_m(g, m_prev[k]);
+        gkl[k] += models::memory_update_grad_kappa_l(g, dm[k]);
+        const Real a2 = models::memory_update_grad_drive(g, kl[k]) * models::dm_activation_grad_from_output(dm[k]);
+        ga2[k] = a2;
+        gb2[k] += a2;
+        // dL/dm_{t-1} through m_t; the path through u is added below
+        gm[k] = models::memory_update_grad_prev(g, km[k]);
+    }
+}
+
 // One neuron over the batch's updating rows at step t; the MLP's backward is a set of small GEMMs.
 template <class Real>
 void elm_neuron_backward(const models::Network<Real>& net, const StepTiming<Real>& timing, int i, int t,
@@ -100,16 +121,7 @@ void elm_neuron_backward(const models::Network<Real>& net, const StepTiming<Real
         const Real gy = g_y_readout_t[nbi] + ws.g_yrec[nbi];
         const Real gv = spike ? models::spike_output_grad(gy, v, theta, beta) : gy;
         *gc += gv;
-        for (int k = 0; k < dmn; ++k) {
-            gwy[k] += models::unit_readout_grad_weight(gv, m_new[k]);
-            gm[k] += models::unit_readout_grad_memory(gv, wy[k]);
-            gkm[k] += models::memory_update_grad_kappa_m(gm[k], m_prev[k]);
-            gkl[k] += models::memory_update_grad_kappa_l(gm[k], dm[k]);
-            ga2[k] = models::memory_update_grad_drive(gm[k], kl[k]) * models::dm_activation_grad_from_output(dm[k]);
-            gb2[k] += ga2[k];
-            // dL/dm_{t-1} through m_t; the path through u is added below
-            gm[k] = models::memory_update_grad_prev(gm[k], km[k]);
-        }
+        memory_update_backward_row(dmn, gv, wy, m_new, m_prev, dm, km, kl, gwy, gm, gkm, gkl, ga2, gb2);
         Real* u = U + static_cast<std::size_t>(b) * in;
         std::copy(b_new, b_new + nb, u);
         for (int k = 0; k < dmn; ++k) u[nb + k] = models::decayed_memory(km[k], m_prev[k]);

@@ -65,7 +65,7 @@ const StepDecays<float>& CpuStepper::decays_for(double dt_ms) {
 
 void CpuStepper::readout() {
     // The trainer's own readout on one step, so the floats agree with evaluation.
-    readout_forward(net_, prev_.y.data(), 1, B_, logits_.data(), ex_);
+    readout_forward(net_, ws_, prev_.y.data(), 1, B_, logits_.data(), ex_);
 }
 
 void CpuStepper::advance(double dt_ms, const float* x) {

@@ -52,6 +52,8 @@ void ForwardWorkspace<Real>::prepare(const models::Network<Real>& net) {
     const ModelConfig& cfg = net.cfg;
 
     if (uses_event_drive(cfg) && fan_out.start.empty()) fan_out = models::build_fan_out(cfg, net.src);
+    Wot.resize(net.layout[TensorId::W_o].size);
+    pack_panels(cfg.n_out, cfg.N, net.tensor(TensorId::W_o), Wot.data());
     if (cfg.output_mode != OutputMode::lif) {
         const std::size_t N = cfg.N;
         W1t.resize(net.layout[TensorId::W1].size);

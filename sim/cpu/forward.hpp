@@ -24,6 +24,7 @@ struct ForwardWorkspace {
     std::vector<Real> W1t;      // [N] blocks of in x d_h, packed in column panels (pack_panels)
     std::vector<Real> Wht;      // [N][l-1] blocks of d_h x d_h (in x out), packed
     std::vector<Real> W2t;      // [N] blocks of d_h x d_m, packed
+    std::vector<Real> Wot;      // W_o^T, N x n_out, packed (the readout, sim/cpu/readout.hpp)
     std::vector<Real> scratch;  // [N][B][mlp_in + l d_h]
     int batch = 0;              // B the scratch is sized for
     std::vector<Real> drive;    // [N][B][n_b] synaptic drive of the step (scatter path)

@@ -208,7 +208,7 @@ LossStats Learner<Real>::run(const models::Batch& batch, const RunOptions& opt, 
     }
 
     logits_.resize(static_cast<std::size_t>(logit_steps_) * B * cfg.n_out);
-    readout_forward(net_, y_logit, logit_steps_, B, logits_.data(), ex_);
+    readout_forward(net_, fws_, y_logit, logit_steps_, B, logits_.data(), ex_);
     const std::size_t loss_offset = static_cast<std::size_t>(logit_steps_ - ls) * B * cfg.n_out;
     check_batch_targets(batch, opt);
     const std::int32_t* targets = batch.targets.data();
@@ -219,7 +219,7 @@ LossStats Learner<Real>::run(const models::Batch& batch, const RunOptions& opt, 
         compute_loss<Real>(opt.loss, logits_.data() + loss_offset, ls, B, cfg.n_out, targets, g_logits_.data());
     g_y_.assign(static_cast<std::size_t>(T) * slot, Real(0));
     readout_backward(net_, y_slots + (T - ls) * slot, ls, B, g_logits_.data(), grads, g_y_.data() + (T - ls) * slot,
-                     ex_);
+                     readout_rows_, ex_);
     const bool need_gx = cfg.C_e > 0;
     if (need_gx) g_x_.resize(xt_.size());
     Real* gx = need_gx ? g_x_.data() : nullptr;

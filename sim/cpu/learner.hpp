@@ -69,7 +69,7 @@ private:
     Tape<Real> tape_;
     ForwardWorkspace<Real> fws_;
     BackwardWorkspace<Real> bws_;
-    std::vector<Real> keep_, g_x_, logits_, g_logits_, g_y_;
+    std::vector<Real> keep_, g_x_, logits_, g_logits_, g_y_, readout_rows_;
     std::vector<Real> xt_;                        // [T][C][B] the model input by channel (engine layout)
     int input_T_ = 0, input_B_ = 0;               // shape of the last run's input
     std::vector<Real> y_record_;                  // [T][N][B] outputs, kept when recomputing

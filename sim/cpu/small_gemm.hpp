@@ -1,18 +1,25 @@
 // Small dense matrix products for the per-neuron MLPs of one step: every neuron's batch of B
 // samples is an [B x in] block, so a step is N independent small GEMMs (spec section 2; the layout
-// the engine chose for speed). Register-tiled loops written so that the compiler vectorises the column
-// dimension; each output element sums its k terms in ascending order starting from its initial
-// value, so results do not depend on tiling or on the thread that runs them.
-// float products go to the AVX2 + FMA kernels (sim/cpu/small_gemm_avx2.cpp) when the CPU has them; the
-// portable tiles below (4-wide vectors, multiply then add) run otherwise and for double. The two give
-// different roundings, so a process uses one of them for all its products (avx2::available()).
+// the engine chose for speed), and for the readout over a window. Register-tiled loops written so that
+// the compiler vectorises the column dimension; each output element sums its k terms in ascending order
+// starting from its initial value, so results do not depend on tiling or on the thread that runs them.
+//
+// float products run on the best kernels of the CPU, chosen once per process (gemm_isa(),
+// sim/cpu/gemm_isa.hpp): AVX-512 (sim/cpu/small_gemm_avx512.cpp), AVX2 + FMA (sim/cpu/small_gemm_avx2.cpp),
+// or the portable tiles below (4-wide vectors, multiply then add), which also serve double. Two rules:
+//  - gemm_nn_acc / gemm_tn_acc sum fma(a_k, b_k, c): AVX-512 and AVX2 give the same floats, the
+//    portable tiles (no FMA) round differently, so a process uses one rule for all its products;
+//  - gemm_nn_acc_unfused / gemm_tn_acc_unfused sum c + a_k b_k rounded twice on every ISA: the same
+//    floats on every machine, at up to half the speed where multiply and add share the FMA ports.
 #pragma once
 
 #include <algorithm>
 #include <cstring>
 #include <type_traits>
 
+#include "elmsim/sim/cpu/gemm_isa.hpp"
 #include "elmsim/sim/cpu/small_gemm_avx2.hpp"
+#include "elmsim/sim/cpu/small_gemm_avx512.hpp"
 
 namespace elm::sim::cpu {
 
@@ -200,21 +207,51 @@ inline void gemm_tn_acc_portable(int M, int N, int K, const Real* A, int lda, co
     }
 }
 
-// Which float kernels this process uses ("avx2-fma" or "portable"), for logs and benchmark headers.
-inline const char* gemm_kernels() { return avx2::available() ? "avx2-fma" : "portable"; }
+// Which float kernels this process uses ("avx512-fma", "avx2-fma" or "portable"), for logs and benchmark headers.
+inline const char* gemm_kernels() { return gemm_isa_name(gemm_isa()); }
 
-// The products the engine calls: AVX2 kernels for float where available, the portable tiles otherwise.
+// The products the engine calls: the fused rule on the best kernels of the CPU for float, the portable
+// tiles otherwise.
 template <class Real>
 inline void gemm_nn_acc(int M, int N, int K, const Real* A, int lda, const Real* B, int ldb, Real* C, int ldc) {
-    if constexpr (std::is_same_v<Real, float>)
-        if (avx2::available()) return avx2::nn_acc(M, N, K, A, lda, B, ldb, C, ldc);
+    if constexpr (std::is_same_v<Real, float>) switch (gemm_isa()) {
+            case GemmIsa::avx512: return avx512::nn_acc(M, N, K, A, lda, B, ldb, C, ldc);
+            case GemmIsa::avx2: return avx2::nn_acc(M, N, K, A, lda, B, ldb, C, ldc);
+            case GemmIsa::portable: break;
+        }
     gemm_nn_acc_portable(M, N, K, A, lda, B, ldb, C, ldc);
 }
 
 template <class Real>
 inline void gemm_tn_acc(int M, int N, int K, const Real* A, int lda, const Real* B, int ldb, Real* C, int ldc) {
-    if constexpr (std::is_same_v<Real, float>)
-        if (avx2::available()) return avx2::tn_acc(M, N, K, A, lda, B, ldb, C, ldc);
+    if constexpr (std::is_same_v<Real, float>) switch (gemm_isa()) {
+            case GemmIsa::avx512: return avx512::tn_acc(M, N, K, A, lda, B, ldb, C, ldc);
+            case GemmIsa::avx2: return avx2::tn_acc(M, N, K, A, lda, B, ldb, C, ldc);
+            case GemmIsa::portable: break;
+        }
+    gemm_tn_acc_portable(M, N, K, A, lda, B, ldb, C, ldc);
+}
+
+// The unfused rule (the portable tiles' floats) on the best kernels of the CPU.
+template <class Real>
+inline void gemm_nn_acc_unfused(int M, int N, int K, const Real* A, int lda, const Real* B, int ldb, Real* C,
+                                int ldc) {
+    if constexpr (std::is_same_v<Real, float>) switch (gemm_isa()) {
+            case GemmIsa::avx512: return avx512::nn_acc_unfused(M, N, K, A, lda, B, ldb, C, ldc);
+            case GemmIsa::avx2: return avx2::nn_acc_unfused(M, N, K, A, lda, B, ldb, C, ldc);
+            case GemmIsa::portable: break;
+        }
+    gemm_nn_acc_portable(M, N, K, A, lda, B, ldb, C, ldc);
+}
+
+template <class Real>
+inline void gemm_tn_acc_unfused(int M, int N, int K, const Real* A, int lda, const Real* B, int ldb, Real* C,
+                                int ldc) {
+    if constexpr (std::is_same_v<Real, float>) switch (gemm_isa()) {
+            case GemmIsa::avx512: return avx512::tn_acc_unfused(M, N, K, A, lda, B, ldb, C, ldc);
+            case GemmIsa::avx2: return avx2::tn_acc_unfused(M, N, K, A, lda, B, ldb, C, ldc);
+            case GemmIsa::portable: break;
+        }
     gemm_tn_acc_portable(M, N, K, A, lda, B, ldb, C, ldc);
 }
 
@@ -240,6 +277,15 @@ inline void gemm_nn_acc_packed(int M, int N, int K, const Real* A, int lda, cons
     for (int p0 = 0; p0 < N; p0 += kGemmPanel) {
         const int w = std::min(kGemmPanel, N - p0);
         gemm_nn_acc(M, w, K, A, lda, Bp + static_cast<long>(p0) * K, w, C + p0, ldc);
+    }
+}
+
+// C[M][N] += A[K][M]^T B[K][N] with B packed by pack_panels, by the unfused rule.
+template <class Real>
+inline void gemm_tn_acc_unfused_packed(int M, int N, int K, const Real* A, int lda, const Real* Bp, Real* C, int ldc) {
+    for (int p0 = 0; p0 < N; p0 += kGemmPanel) {
+        const int w = std::min(kGemmPanel, N - p0);
+        gemm_tn_acc_unfused(M, w, K, A, lda, Bp + static_cast<long>(p0) * K, w, C + p0, ldc);
     }
 }
 

@@ -15,5 +15,8 @@ bool available();
 void nn_acc(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc);
 // C[M][N] += A[K][M]^T B[K][N]; same summation rule.
 void tn_acc(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc);
+// The same products with every term rounded as c + a_k b_k (multiply, then add): the portable floats.
+void nn_acc_unfused(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc);
+void tn_acc_unfused(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc);
 
 }  // namespace elm::sim::cpu::avx2

@@ -13,5 +13,6 @@ void register_bench_sim(CLI::App& app);   // clock vs event simulation cost
 void register_bench_event(CLI::App& app); // learning on the event schedule vs the clock
 void register_bench_gpu(CLI::App& app);   // the CUDA backend against the CPU backend and PyTorch on the GPU
 void register_bench_serve(CLI::App& app); // the server on loopback: micro-batching on vs off
+void register_bench_text(CLI::App& app);  // a byte model against a PyTorch byte LSTM of the same size
 
 }  // namespace elm::bench

@@ -4,6 +4,8 @@
 // sink so the compiler cannot drop the loop.
 #include "tools/bench/peak_flops.hpp"
 
+#include "elmsim/sim/cpu/gemm_isa.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -55,6 +57,22 @@ __attribute__((target("avx2,fma"))) float run_avx2_fma(std::int64_t iters, float
 }
 constexpr double kAvx2FlopsPerIter = 2.0 * 8 * kChains;
 
+__attribute__((target("avx512f,fma"))) float run_avx512_fma(std::int64_t iters, float a, float b) {
+    __m512 acc[kChains];
+    const __m512 va = _mm512_set1_ps(a), vb = _mm512_set1_ps(b);
+    for (int c = 0; c < kChains; ++c) acc[c] = _mm512_set1_ps(static_cast<float>(c));
+    for (std::int64_t n = 0; n < iters; ++n)
+        for (int c = 0; c < kChains; ++c) acc[c] = _mm512_fmadd_ps(acc[c], va, vb);
+    alignas(64) float lanes[16];
+    float s = 0;
+    for (int c = 0; c < kChains; ++c) {
+        _mm512_store_ps(lanes, acc[c]);
+        for (float v : lanes) s += v;
+    }
+    return s;
+}
+constexpr double kAvx512FlopsPerIter = 2.0 * 16 * kChains;
+
 bool has_avx2_fma() {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
@@ -69,7 +87,13 @@ struct Kernel {
 
 Kernel pick_kernel(PeakIsa isa) {
 #ifdef ELM_PEAK_X86
-    if (isa == PeakIsa::best && has_avx2_fma()) return {run_avx2_fma, kAvx2FlopsPerIter, "avx2-fma"};
+    if (isa == PeakIsa::best) switch (sim::cpu::gemm_isa()) {
+            case sim::cpu::GemmIsa::avx512: return {run_avx512_fma, kAvx512FlopsPerIter, "avx512-fma"};
+            case sim::cpu::GemmIsa::avx2:
+                if (has_avx2_fma()) return {run_avx2_fma, kAvx2FlopsPerIter, "avx2-fma"};
+                break;
+            case sim::cpu::GemmIsa::portable: break;
+        }
 #else
     (void)isa;
 #endif

@@ -1,10 +1,11 @@
-// Peak float throughput of this machine, measured (issue 4: the training benchmark reports achieved
+// Peak float throughput of this machine, measured (the training benchmark reports achieved
 // GFLOP/s against it). A micro-benchmark runs independent chains of acc = acc * a + b — enough
 // chains per thread to cover the FMA latency, so the FMA units, not the dependency, set the pace —
 // on `threads` threads at once, and reports total FLOPs / wall time (2 FLOPs per lane and FMA).
 //
-// Two instruction sets are measured, because the engine's speed is bounded by the one it is built for:
-//  - best:     256-bit AVX2 FMA when the CPU has it (checked at run time), else the baseline;
+// Two instruction sets are measured, because the engine's speed is bounded by the one it runs:
+//  - best:     the FMA of the ISA the engine's GEMM kernels use in this process (sim/cpu/gemm_isa.hpp):
+//              512-bit AVX-512, 256-bit AVX2, or the baseline when the kernels are the portable ones;
 //  - baseline: 128-bit SSE multiply then add (no fused FMA) — what the default x86-64 build
 //              (ELM_NATIVE=OFF) can emit.
 #pragma once
@@ -18,7 +19,7 @@ enum class PeakIsa { best, baseline };
 struct PeakFlops {
     double gflops = 0;  // float GFLOP/s of all threads together
     int threads = 0;
-    std::string isa;    // what ran: "avx2-fma" or "sse-mul-add"
+    std::string isa;    // what ran: "avx512-fma", "avx2-fma" or "sse-mul-add"
 };
 
 // Best of `trials` timed runs of about `seconds` each (a first short run calibrates the length).
