@@ -26,7 +26,7 @@ unsigned grid_for(std::size_t n) {
     for (std::size_t k = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x; k < (n); \
          k += static_cast<std::size_t>(gridDim.x) * blockDim.x)
 
-// ---- readout ----
+// ---- readout: the gradients by fused multiply-adds, in the order of the CPU's window-wide products ----
 __global__ void readout_grad_weights_kernel(NetDims d, const float* __restrict__ y, int steps, int B,
                                             const float* __restrict__ g_logits, float* __restrict__ gWo,
                                             float* __restrict__ gbo) {
@@ -43,7 +43,8 @@ __global__ void readout_grad_weights_kernel(NetDims d, const float* __restrict__
             float acc = gWo[out * d.N + i];
             for (int r = 0; r < steps; ++r)
                 for (int b = 0; b < B; ++b)
-                    acc += g_logits[(static_cast<std::size_t>(r) * B + b) * d.n_out + out] * y[r * slot + i * B + b];
+                    acc = fmaf(g_logits[(static_cast<std::size_t>(r) * B + b) * d.n_out + out], y[r * slot + i * B + b],
+                               acc);
             gWo[out * d.N + i] = acc;
         }
     }
@@ -57,7 +58,7 @@ __global__ void readout_grad_outputs_kernel(NetDims d, const float* __restrict__
         const std::size_t b = k % B, i = (k / B) % d.N, r = k / (static_cast<std::size_t>(d.N) * B);
         const float* gl = g_logits + (r * B + b) * d.n_out;
         float acc = 0.0f;
-        for (int out = 0; out < d.n_out; ++out) acc += Wo[static_cast<std::size_t>(out) * d.N + i] * gl[out];
+        for (int out = 0; out < d.n_out; ++out) acc = fmaf(gl[out], Wo[static_cast<std::size_t>(out) * d.N + i], acc);
         g_y[k] = acc;
     }
 }
@@ -353,12 +354,10 @@ __global__ void embedding_backward_kernel(const float* __restrict__ g_x, const s
 
 void launch_readout_backward(const NetDims& d, const float* params, const ParamOffsets& o, const float* y, int steps,
                              int B, const float* g_logits, float* grads, float* g_y, cudaStream_t s) {
-    ELM_LAUNCH(readout_grad_weights_kernel, grid_for(static_cast<std::size_t>(d.n_out) * (d.N + 1)), kThreads, s, 
-        d, y, steps, B, g_logits, grads + o.W_o, grads + o.b_o);
-    ELM_CUDA_CHECK(cudaGetLastError());
-    ELM_LAUNCH(readout_grad_outputs_kernel, grid_for(static_cast<std::size_t>(steps) * d.N * B), kThreads, s, 
-        d, params + o.W_o, steps, B, g_logits, g_y);
-    ELM_CUDA_CHECK(cudaGetLastError());
+    ELM_LAUNCH(readout_grad_weights_kernel, grid_for(static_cast<std::size_t>(d.n_out) * (d.N + 1)), kThreads, s, d, y,
+               steps, B, g_logits, grads + o.W_o, grads + o.b_o);
+    ELM_LAUNCH(readout_grad_outputs_kernel, grid_for(static_cast<std::size_t>(steps) * d.N * B), kThreads, s, d,
+               params + o.W_o, steps, B, g_logits, g_y);
 }
 
 void launch_backward_step(const NetDims& d, const float* params, const ParamOffsets& o, const DeviceConnectivity& cn,
@@ -367,28 +366,23 @@ void launch_backward_step(const NetDims& d, const float* params, const ParamOffs
         ELM_LAUNCH(lif_backward_step_kernel, static_cast<unsigned>(d.N), kThreads, s, d, params, o, cn, dt, st, grads);
     else
         ELM_LAUNCH(elm_backward_step_kernel, static_cast<unsigned>(d.N), kThreads, s, d, params, o, cn, dt, st, grads,
-                                                                                elm_params_per_neuron(d));
-    ELM_CUDA_CHECK(cudaGetLastError());
+                   elm_params_per_neuron(d));
 }
 
 void launch_backward_gather(const NetDims& d, const float* params, const ParamOffsets& o, const DeviceConnectivity& cn,
                             const DecayTable& dt, const std::int32_t* row_slot, const float* g_rows, int B, int active,
                             float* g_yrec, float* g_x, cudaStream_t s) {
-    ELM_LAUNCH(gather_recurrent_kernel, grid_for(static_cast<std::size_t>(d.N) * active), kThreads, s, 
-        d, params + o.w_syn, cn, dt, row_slot, g_rows, B, active, g_yrec);
-    ELM_CUDA_CHECK(cudaGetLastError());
-    if (g_x) {
+    ELM_LAUNCH(gather_recurrent_kernel, grid_for(static_cast<std::size_t>(d.N) * active), kThreads, s, d,
+               params + o.w_syn, cn, dt, row_slot, g_rows, B, active, g_yrec);
+    if (g_x)
         ELM_LAUNCH(gather_input_kernel, grid_for(static_cast<std::size_t>(d.C) * B), kThreads, s, d, params + o.w_syn, cn,
-                                                                                              g_rows, B, active, g_x);
-        ELM_CUDA_CHECK(cudaGetLastError());
-    }
+                   g_rows, B, active, g_x);
 }
 
 void launch_embedding_backward(const float* g_x, const std::uint8_t* tokens, const float* keep, std::int64_t TB, int C,
                                float* g_embedding, cudaStream_t s) {
-    ELM_LAUNCH(embedding_backward_kernel, grid_for(static_cast<std::size_t>(256) * C), kThreads, s, g_x, tokens, keep, TB, C,
-                                                                                               g_embedding);
-    ELM_CUDA_CHECK(cudaGetLastError());
+    ELM_LAUNCH(embedding_backward_kernel, grid_for(static_cast<std::size_t>(256) * C), kThreads, s, g_x, tokens, keep,
+               TB, C, g_embedding);
 }
 
 }  // namespace elm::gpu

@@ -141,20 +141,22 @@ public:
         opt_t_ = s.t;
         if (s.m1.empty()) m1_ = DeviceBuffer<float>(); else m1_.upload(s.m1, ctx_.stream());
         if (s.m2.empty()) m2_ = DeviceBuffer<float>(); else m2_.upload(s.m2, ctx_.stream());
-        ELM_CUDA_CHECK(cudaStreamSynchronize(ctx_.stream()));
+        wait_for(ctx_.stream());
     }
 
     void read_params(std::span<float> out) const override {
         check_size(out.size(), "read_params");
         ELM_CUDA_CHECK(cudaMemcpyAsync(out.data(), net_.params(), out.size() * sizeof(float), cudaMemcpyDeviceToHost,
                                        ctx_.stream()));
-        ELM_CUDA_CHECK(cudaStreamSynchronize(ctx_.stream()));
+        count_memory_op();
+        wait_for(ctx_.stream());
     }
     void write_params(std::span<const float> in) override {
         check_size(in.size(), "write_params");
         ELM_CUDA_CHECK(cudaMemcpyAsync(net_.params(), in.data(), in.size() * sizeof(float), cudaMemcpyHostToDevice,
                                        ctx_.stream()));
-        ELM_CUDA_CHECK(cudaStreamSynchronize(ctx_.stream()));
+        count_memory_op();
+        wait_for(ctx_.stream());
         ++version_;
     }
     std::uint64_t params_version() const override { return version_; }
@@ -208,15 +210,28 @@ private:
 
 }  // namespace
 
+namespace {
+std::string cuda_version(int v) { return fmt::format("{}.{}", v / 1000, v % 1000 / 10); }
+}  // namespace
+
 bool available(std::string* why) {
     int count = 0;
     const cudaError_t err = cudaGetDeviceCount(&count);
     if (err != cudaSuccess || count == 0) {
-        if (why)
-            *why = err == cudaErrorInsufficientDriver || err == cudaErrorNoDevice
-                   ? std::string("no CUDA device or driver here")
-                   : err != cudaSuccess ? fmt::format("no usable CUDA device ({})", cudaGetErrorString(err))
-                                        : std::string("no CUDA device is visible");
+        if (why) {
+            int driver = 0, runtime = 0;
+            cudaDriverGetVersion(&driver);  // 0 when no driver is installed
+            cudaRuntimeGetVersion(&runtime);
+            if (err == cudaErrorInsufficientDriver && driver > 0)
+                *why = fmt::format("the CUDA driver here supports CUDA {}, older than this build's runtime ({}) needs",
+                                   cuda_version(driver), cuda_version(runtime));
+            else if (err == cudaErrorInsufficientDriver || err == cudaErrorNoDevice)
+                *why = "no CUDA device or driver here";
+            else if (err != cudaSuccess)
+                *why = fmt::format("no usable CUDA device ({})", cudaGetErrorString(err));
+            else
+                *why = "no CUDA device is visible";
+        }
         cudaGetLastError();  // clear the sticky error of a failed probe
         return false;
     }

@@ -5,13 +5,14 @@
 #include <memory>
 #include <string>
 
+#include "elmsim/gpu/launch_counts.hpp"
 #include "elmsim/models/network.hpp"
 #include "elmsim/sim/backend.hpp"
 
 namespace elm::gpu {
 
 // Whether a CUDA device can be used here; *why (one line) when not: no device, no driver, or a driver
-// older than this build's runtime.
+// older than this build's runtime (naming both versions).
 bool available(std::string* why);
 bool supports(const models::ModelConfig& cfg, std::string* why);
 

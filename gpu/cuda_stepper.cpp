@@ -23,6 +23,7 @@ void copy_row_blocks(float* dst, std::size_t dst_rows, const float* src, std::si
     if (!dst || !src || w == 0) return;
     ELM_CUDA_CHECK(cudaMemcpy2DAsync(dst, dst_rows * w * sizeof(float), src, src_rows * w * sizeof(float),
                                      n * w * sizeof(float), static_cast<std::size_t>(N), kind, s));
+    count_memory_op();
 }
 
 void check_rows(const models::ModelConfig& cfg, const sim::NetworkState<float>& s, int B) {
@@ -124,7 +125,7 @@ void CudaStepper::write_rows(const sim::NetworkState<float>& s) {
     copy_row_blocks(prev_.m.empty() ? nullptr : prev_.m.data(), B, s.m.data(), n, n, cfg.d_m, cfg.N, kind, s_);
     copy_row_blocks(prev_.v.data(), B, s.v.data(), n, n, 1, cfg.N, kind, s_);
     copy_row_blocks(prev_.y.data(), B, s.y.data(), n, n, 1, cfg.N, kind, s_);
-    ELM_CUDA_CHECK(cudaStreamSynchronize(s_));  // the host rows may change once this returns
+    wait_for(s_);  // the host rows may change once this returns
     viewed_ = false;
 }
 
@@ -137,7 +138,7 @@ void CudaStepper::read_rows(sim::NetworkState<float>& s) const {
     copy_row_blocks(s.m.empty() ? nullptr : s.m.data(), n, prev_.m.data(), B, n, cfg.d_m, cfg.N, kind, s_);
     copy_row_blocks(s.v.data(), n, prev_.v.data(), B, n, 1, cfg.N, kind, s_);
     copy_row_blocks(s.y.data(), n, prev_.y.data(), B, n, 1, cfg.N, kind, s_);
-    ELM_CUDA_CHECK(cudaStreamSynchronize(s_));
+    wait_for(s_);
 }
 
 sim::StepperView CudaStepper::view() const {

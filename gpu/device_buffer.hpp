@@ -1,6 +1,6 @@
 // DeviceBuffer<T>: one cudaMalloc'ed array that grows and never shrinks (the time loop then never
 // allocates once a batch shape has been seen), with the few copies the backend needs. All copies are
-// ordered on the stream they are given; to_host waits for it.
+// ordered on the stream they are given and counted (gpu/launch_counts.hpp); to_host waits for it.
 #pragma once
 
 #include <cstddef>
@@ -9,8 +9,15 @@
 #include <cuda_runtime_api.h>
 
 #include "elmsim/gpu/cuda_error.hpp"
+#include "elmsim/gpu/launch_counts.hpp"
 
 namespace elm::gpu {
+
+// The host waits until everything enqueued on s has run.
+inline void wait_for(cudaStream_t s) {
+    ELM_CUDA_CHECK(cudaStreamSynchronize(s));
+    count_host_sync();
+}
 
 template <class T>
 class DeviceBuffer {
@@ -52,20 +59,27 @@ public:
     bool empty() const { return size_ == 0; }
 
     void zero(cudaStream_t s) {
-        if (size_) ELM_CUDA_CHECK(cudaMemsetAsync(ptr_, 0, bytes(), s));
+        if (!size_) return;
+        ELM_CUDA_CHECK(cudaMemsetAsync(ptr_, 0, bytes(), s));
+        count_memory_op();
     }
     // Resizes to src.size() and copies it in.
     void upload(const T* src, std::size_t n, cudaStream_t s) {
         resize(n);
-        if (n) ELM_CUDA_CHECK(cudaMemcpyAsync(ptr_, src, n * sizeof(T), cudaMemcpyHostToDevice, s));
+        if (!n) return;
+        ELM_CUDA_CHECK(cudaMemcpyAsync(ptr_, src, n * sizeof(T), cudaMemcpyHostToDevice, s));
+        count_memory_op();
     }
     void upload(const std::vector<T>& src, cudaStream_t s) { upload(src.data(), src.size(), s); }
     // The first n elements (all by default) into a host vector; waits for the stream.
     void to_host(std::vector<T>& dst, cudaStream_t s, std::size_t n = static_cast<std::size_t>(-1)) const {
         if (n > size_) n = size_;
         dst.resize(n);
-        if (n) ELM_CUDA_CHECK(cudaMemcpyAsync(dst.data(), ptr_, n * sizeof(T), cudaMemcpyDeviceToHost, s));
-        ELM_CUDA_CHECK(cudaStreamSynchronize(s));
+        if (n) {
+            ELM_CUDA_CHECK(cudaMemcpyAsync(dst.data(), ptr_, n * sizeof(T), cudaMemcpyDeviceToHost, s));
+            count_memory_op();
+        }
+        wait_for(s);
     }
 
 private:
@@ -81,7 +95,9 @@ private:
 // dst[0, n) := src[0, n) on the device.
 template <class T>
 void copy_device(T* dst, const T* src, std::size_t n, cudaStream_t s) {
-    if (n) ELM_CUDA_CHECK(cudaMemcpyAsync(dst, src, n * sizeof(T), cudaMemcpyDeviceToDevice, s));
+    if (!n) return;
+    ELM_CUDA_CHECK(cudaMemcpyAsync(dst, src, n * sizeof(T), cudaMemcpyDeviceToDevice, s));
+    count_memory_op();
 }
 
 }  // namespace elm::gpu

@@ -44,6 +44,7 @@ void DeviceDecays::compute_slot(const DeviceNetwork& net, int slot, double dt_ms
     const sim::StepScalars<float> sc = sim::step_scalars<float>(net.config(), dt_ms);
     const auto put = [&](DeviceBuffer<float>& b, float v) {
         ELM_CUDA_CHECK(cudaMemcpyAsync(b.data() + slot, &v, sizeof v, cudaMemcpyHostToDevice, s));
+        count_memory_op();
     };
     put(kappa_b_, sc.kappa_b);
     put(kappa_v_, sc.kappa_v);

@@ -92,7 +92,7 @@ DeviceNetwork::DeviceNetwork(const models::Network<float>& net, cudaStream_t s)
         drive_row[e] = (syn / kc) * dims_.drives + (syn % kc) / per;
     }
     fan_drive_row_.upload(drive_row, s);
-    ELM_CUDA_CHECK(cudaStreamSynchronize(s));  // the host vectors above go out of scope
+    wait_for(s);  // the host vectors above go out of scope
 }
 
 DeviceConnectivity DeviceNetwork::connectivity() const {

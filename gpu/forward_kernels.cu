@@ -195,7 +195,6 @@ void launch_dense_input(const float* x, const float* keep, float* xt, int T, int
     const std::size_t n = static_cast<std::size_t>(T) * B * C;
     if (n == 0) return;
     ELM_LAUNCH(dense_input_kernel, grid_for(n), kThreads, s, x, keep, xt, T, B, C);
-    ELM_CUDA_CHECK(cudaGetLastError());
 }
 
 void launch_embedded_input(const float* embedding, const std::uint8_t* tokens, const float* keep, float* xt, int T,
@@ -203,7 +202,6 @@ void launch_embedded_input(const float* embedding, const std::uint8_t* tokens, c
     const std::size_t n = static_cast<std::size_t>(T) * B * C;
     if (n == 0) return;
     ELM_LAUNCH(embedded_input_kernel, grid_for(n), kThreads, s, embedding, tokens, keep, xt, T, B, C);
-    ELM_CUDA_CHECK(cudaGetLastError());
 }
 
 void launch_unit_decays(const NetDims& d, const float* tau_m_raw, const float* dt, int slots, float* kappa_m,
@@ -211,7 +209,6 @@ void launch_unit_decays(const NetDims& d, const float* tau_m_raw, const float* d
     const std::size_t n = static_cast<std::size_t>(d.N) * d.d_m * slots;
     if (n == 0) return;
     ELM_LAUNCH(unit_decays_kernel, grid_for(n), kThreads, s, d, tau_m_raw, dt, slots, kappa_m, kappa_l, dkm_draw, dkl_draw);
-    ELM_CUDA_CHECK(cudaGetLastError());
 }
 
 void launch_forward_step(const NetDims& d, const float* params, const ParamOffsets& o, const DeviceConnectivity& cn,
@@ -219,7 +216,6 @@ void launch_forward_step(const NetDims& d, const float* params, const ParamOffse
     const int threads = st.B >= kThreads ? kThreads : ((st.B + 31) / 32) * 32;
     const dim3 grid(static_cast<unsigned>(d.N), blocks_for(static_cast<std::size_t>(st.B), threads));
     ELM_LAUNCH(forward_step_kernel, grid, threads, s, d, params, o, cn, dt, st);
-    ELM_CUDA_CHECK(cudaGetLastError());
 }
 
 void launch_readout_forward(const NetDims& d, const float* params, const ParamOffsets& o, const float* y, int steps,
@@ -227,7 +223,6 @@ void launch_readout_forward(const NetDims& d, const float* params, const ParamOf
     const std::size_t n = static_cast<std::size_t>(steps) * B * d.n_out;
     if (n == 0) return;
     ELM_LAUNCH(readout_forward_kernel, grid_for(n), kThreads, s, d, params, o, y, steps, B, logits);
-    ELM_CUDA_CHECK(cudaGetLastError());
 }
 
 }  // namespace elm::gpu

@@ -70,23 +70,19 @@ static_assert(kNormBlocks <= kThreads, "the final norm reduction holds one parti
 void launch_squared_norm(const float* grads, const std::uint8_t* trainable, std::size_t n, double* partial, double* out,
                          cudaStream_t s) {
     ELM_LAUNCH(squared_norm_partial_kernel, kNormBlocks, kThreads, s, grads, trainable, n, partial);
-    ELM_CUDA_CHECK(cudaGetLastError());
     ELM_LAUNCH(squared_norm_final_kernel, 1, kThreads, s, partial, out);
-    ELM_CUDA_CHECK(cudaGetLastError());
 }
 
 void launch_sgd(float* params, const float* grads, const std::uint8_t* trainable, std::size_t n, float lr,
                 cudaStream_t s) {
     if (n == 0) return;
     ELM_LAUNCH(sgd_kernel, grid_for(n), kThreads, s, params, grads, trainable, n, lr);
-    ELM_CUDA_CHECK(cudaGetLastError());
 }
 
 void launch_adam(float* params, float* m1, float* m2, const float* grads, const std::uint8_t* trainable, std::size_t n,
                  const sim::AdamCoefficients& c, bool adamax, cudaStream_t s) {
     if (n == 0) return;
     ELM_LAUNCH(adam_kernel, grid_for(n), kThreads, s, params, m1, m2, grads, trainable, n, c, adamax ? 1 : 0);
-    ELM_CUDA_CHECK(cudaGetLastError());
 }
 
 }  // namespace elm::gpu

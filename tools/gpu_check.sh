@@ -1,32 +1,57 @@
 #!/usr/bin/env bash
-# elmsim on the GPU machine: builds the CUDA backend and runs its tests and benchmark, on a machine that
-# has g++, nvcc (/usr/local/cuda), CMake, ninja and python3 with torch, but none of the Debian -dev
-# packages and no network. The libraries come from .gpu-bundle/ (made on the dev machine by
-# tools/gpu_bundle.sh, carried along), unpacked into a private prefix, never into /.
+# elmsim on the GPU machine: checks the device, builds the CUDA backend and runs its tests, the compute
+# sanitizers, a quick benchmark and the CPU-vs-GPU ulp table, on a machine that has g++, nvcc
+# (/usr/local/cuda), CMake, ninja and python3 with torch, but none of the Debian -dev packages and no
+# network. The libraries come from .gpu-bundle/ (made on the dev machine by tools/gpu_bundle.sh,
+# carried along), unpacked into a private prefix, never into /.
 #
-#   device run:  carry=[".gpu-bundle"], command: bash tools/gpu_check.sh   (well inside 8 minutes)
+#   device run:  carry=[".gpu-bundle"], timeout_s=540, command: bash tools/gpu_check.sh
 #
-# Stages, each timed: env (tools found, versions), unpack (the bundle into the prefix, and the library
-# search path), configure (build/gpu, Ninja, Release, CUDA for sm_90, tests on; then a check that every
-# library and header CMake found lies in the prefix), build (elm_tests and elmsim), test
-# (elm_tests "[gpu],[parity]"), bench (elmsim bench-gpu), memcheck (compute-sanitizer on the case
-# table, when there is time and the tool). The end: one table, stage | status | seconds; the exit
-# status is non-zero when any stage failed. With $OUT set, the whole log is also $OUT/gpu_check.log.
+# Stages, each with its own time budget in seconds (at most what is left of ELM_GPU_CHECK_BUDGET), a
+# header, its elapsed time, and a line in the summary table at the end:
+#   env        20  tools found, versions, nvidia-smi
+#   device     30  gpu/checks/device_probe.cu built with nvcc and run: driver against runtime version,
+#                  the devices, a kernel for sm_$arch launched and checked. A failure here ends the run
+#                  at once with one line "gpu_check: FAIL: no usable CUDA device: ..." and exit status 2.
+#   unpack     20  the bundle into the prefix, and the library search path
+#   configure  30  build/gpu, Ninja, Release, CUDA for sm_$arch, tests on; every dependency from the prefix
+#   build     170  elm_tests and elmsim (ninja: only what changed, on a warm machine)
+#   test       45  elm_tests "[gpu]~[ulp],[parity]" with ELM_CUDA_SYNC_LAUNCHES=1 (a fault names its kernel)
+#   memcheck   30  compute-sanitizer memcheck with the leak check, on the workload below
+#   racecheck  30  compute-sanitizer racecheck (shared-memory hazards of the reductions)
+#   initcheck  25  compute-sanitizer initcheck (reads of device memory never written: cudaMalloc does not
+#                  zero it, and the emulation's malloc hides such reads from the CPU-side tests)
+#   bench      40  elmsim bench-gpu --quick --no-torch (six rows at T = 100, kernel launches per step)
+#   ulp        15  elm_tests "[ulp]": the CPU-vs-GPU table in ulps per tensor, each within its bound
+# The budgets sum to 455 s, under 8 minutes of device time. The sanitizers' workload is
+# elm_tests "[ulp],cuda: optimizer steps*": every case of the backend table (ELM, LIF, spike, event
+# schedule, byte embedding, recomputation, and B = 130 across two blocks) through one training step,
+# an inference step and 20 streaming updates, then SGD, Adam and Adamax updates: every kernel of gpu/.
+# A failed stage does not stop the later ones that do not need it (only a failed build skips those
+# that run its binaries); the exit status is 0 when every stage passed, 2 when no device is usable, 1
+# otherwise. With $OUT set, the whole log is $OUT/gpu_check.log, the bench table $OUT/bench_gpu.txt and
+# the ulp table $OUT/ulp_table.txt.
 #
 # Environment (all optional):
 #   ELM_GPU_PREFIX=/tmp/elm-prefix          where the bundle is unpacked
 #   ELM_GPU_BUILD_DIR=build/gpu             the build folder (kept between calls on a warm machine)
+#   ELM_GPU_ARCH=90                         the compute capability built for (and required of device 0)
 #   ELM_GPU_PYTHON=...                      the python3 with torch for bench-gpu (default
 #                                           /opt/torch/.venv/bin/python3, else python3 on the PATH)
 #   ELM_GPU_CHECK_CLEAN=1                   remove the build folder first
 #   ELM_GPU_CHECK_CONFIGURE_ONLY=1          stop after configure (for trying the configure on the dev
-#                                           machine: no build, test or bench)
+#                                           machine: no build, test or bench; a failed device stage is
+#                                           reported there, not fatal)
 #   ELM_GPU_CHECK_ROOT_ONLY=1               add -DCMAKE_FIND_ROOT_PATH=<prefix> with the PACKAGE, INCLUDE
 #                                           and LIBRARY modes ONLY, so CMake cannot see this machine's
 #                                           /usr (the dev machine's stand-in for a machine without them)
 #   ELM_GPU_CHECK_HIDE_USR=1                likewise with -DCMAKE_IGNORE_PREFIX_PATH=/usr;/ (CMake 3.23+)
-#   ELM_GPU_CHECK_BUDGET=470                seconds for the whole script: build, test and bench get at
-#                                           most what is left of it (and at most 330, 180, 200 s)
+#   ELM_GPU_CHECK_BUDGET=470                seconds for the whole script; no stage runs past it
+#   ELM_GPU_CHECK_<STAGE>_S=N               one stage's budget instead of the table's (BUILD_S=300, ...)
+#   ELM_GPU_CHECK_STAGES="test ulp"         run only these of build..ulp (env, device, unpack and
+#                                           configure always run; build also when its binaries are missing)
+#   ELM_GPU_CHECK_BENCH_ARGS="..."          bench-gpu's arguments (default "--quick --no-torch"; "" and
+#                                           ELM_GPU_CHECK_BENCH_S=300 give the full table with torch)
 # shellcheck disable=SC2317  # the stage functions are called through stage()
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
@@ -39,8 +64,14 @@ configure_only=${ELM_GPU_CHECK_CONFIGURE_ONLY:-0}
 root_only=${ELM_GPU_CHECK_ROOT_ONLY:-0}
 hide_usr=${ELM_GPU_CHECK_HIDE_USR:-0}
 budget=${ELM_GPU_CHECK_BUDGET:-470}
+arch=${ELM_GPU_ARCH:-90}
+only=${ELM_GPU_CHECK_STAGES:-}
+bench_args=${ELM_GPU_CHECK_BENCH_ARGS---quick --no-torch}
 multiarch=x86_64-linux-gnu
 nvcc=/usr/local/cuda/bin/nvcc
+probe_dir=${TMPDIR:-/tmp}/elm-gpu-probe
+# The sanitizers' workload (see the header).
+workload=("[ulp],cuda: optimizer steps*")
 
 if [ -n "${OUT:-}" ]; then
   mkdir -p "$OUT"
@@ -53,37 +84,52 @@ start=$SECONDS
 stamp() { printf '[%s +%3ds] %s\n' "$(date '+%Y-%m-%d %H:%M:%S')" "$((SECONDS - start))" "$*"; }
 left() { echo $((budget - (SECONDS - start))); }
 cap() { local l; l=$(left); ((l < $1)) && echo "$l" || echo "$1"; }  # CAP -> min(CAP, time left)
+budget_of() {  # STAGE DEFAULT -> $ELM_GPU_CHECK_<STAGE>_S or DEFAULT
+  local v="ELM_GPU_CHECK_${1^^}_S"
+  echo "${!v:-$2}"
+}
+wanted() { [ -z "$only" ] || [[ " $only " == *" $1 "* ]]; }  # STAGE: asked for by ELM_GPU_CHECK_STAGES
 
 # ---- stage bookkeeping -------------------------------------------------------------------------
-names=() statuses=() seconds=()
+names=() statuses=() seconds=() budgets=()
 note=""   # a stage function may set it: the status shown instead of "FAIL (rc N)"
-limit=""  # a timed stage sets it: its timeout in seconds
-stage() {  # NAME FUNCTION: run it, record ok / FAIL / TIMEOUT and its seconds
-  local name=$1 fn=$2 t0=$SECONDS rc status
-  stamp "==> $name"
-  note="" limit=""
-  "$fn"
-  rc=$?
+limit=""  # the stage's time limit in seconds (its budget, or what is left): its timed commands use it
+stage() {  # NAME FUNCTION BUDGET: run it, record ok / FAIL / TIMEOUT and its seconds
+  local name=$1 fn=$2 b t0=$SECONDS rc status
+  b=$(budget_of "$name" "$3")
+  note="" limit=$(cap "$b")
+  stamp "==> $name (budget $b s$( ((limit < b)) && echo ", $limit s left"))"
+  if ((limit < 3)); then
+    rc=1 note="no time left"
+  else
+    "$fn"
+    rc=$?
+  fi
   if ((rc == 0)); then status=${note:-ok}
-  elif ((rc == 124 || rc == 137)) && [ -n "$limit" ]; then status="TIMEOUT (limit $limit s)"
+  elif ((rc == 124 || rc == 137)); then status="TIMEOUT (limit $limit s)"
   else status="FAIL${note:+ ($note)}"; [ -n "$note" ] || status="FAIL (rc $rc)"
   fi
-  names+=("$name") statuses+=("$status") seconds+=("$((SECONDS - t0))")
-  stamp "<== $name: $status ($((SECONDS - t0)) s)"
+  ((rc == 0 && SECONDS - t0 > b)) && status="$status, over its budget"
+  names+=("$name") statuses+=("$status") seconds+=("$((SECONDS - t0))") budgets+=("$b")
+  stamp "<== $name: $status ($((SECONDS - t0)) s of $b)"
   return "$rc"
 }
-skip() { names+=("$1") statuses+=("skipped ($2)") seconds+=(0); stamp "--- $1: skipped ($2)"; }
+skip() { names+=("$1") statuses+=("skipped ($2)") seconds+=(0) budgets+=(-); stamp "--- $1: skipped ($2)"; }
 
-finish() {
+finish() {  # [EXIT]: the summary; exits EXIT if given, else 1 when a stage failed, else 0
   local i failed=0
   echo
-  echo "gpu_check summary ($(date '+%Y-%m-%d %H:%M:%S'), $((SECONDS - start)) s in all)"
-  printf '%-10s | %-48s | %7s\n' stage status seconds
-  printf '%-10s-+-%-48s-+-%7s\n' ---------- ------------------------------------------------ -------
+  echo "gpu_check summary ($(date '+%Y-%m-%d %H:%M:%S'), $((SECONDS - start)) s in all, budget $budget s)"
+  printf '%-10s | %6s | %-56s | %7s\n' stage budget status seconds
+  printf '%-10s-+-%6s-+-%-56s-+-%7s\n' ---------- ------ -------------------------------------------------------- -------
   for i in "${!names[@]}"; do
-    printf '%-10s | %-48s | %7s\n' "${names[$i]}" "${statuses[$i]}" "${seconds[$i]}"
-    case ${statuses[$i]} in ok*|"skipped (configure-only)") ;; *) failed=1 ;; esac
+    printf '%-10s | %6s | %-56s | %7s\n' "${names[$i]}" "${budgets[$i]}" "${statuses[$i]}" "${seconds[$i]}"
+    case ${statuses[$i]} in
+      ok* | "skipped (configure-only)" | "skipped (not in ELM_GPU_CHECK_STAGES)" | *"(ignored: configure-only)") ;;
+      *) failed=1 ;;
+    esac
   done
+  [ -n "${1:-}" ] && failed=$1
   ((failed)) && echo "gpu_check: FAILED" || echo "gpu_check: all stages passed"
   [ -n "${OUT:-}" ] && echo "gpu_check: log in \$OUT/gpu_check.log"
   if [ -n "${tee_pid:-}" ]; then  # let tee write the last lines before the exit
@@ -114,7 +160,8 @@ stage_env() {
   echo "host: $(uname -srm); $(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME"); $(nproc) cores"
   echo "glibc: $(ldd --version 2>/dev/null | head -n1)"
   if command -v nvidia-smi >/dev/null 2>&1; then
-    nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv,noheader 2>&1
+    timeout 15 nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap,ecc.mode.current --format=csv,noheader 2>&1
+    timeout 15 nvidia-smi 2>&1 | grep -m1 -o 'CUDA Version: [0-9.]*' | sed 's/^/driver supports: /'
   else
     echo "nvidia-smi: not found"
   fi
@@ -140,8 +187,8 @@ stage_env() {
   fi
   if [ -n "$python" ] && [ -x "$python" ]; then
     echo "python: $python ($("$python" --version 2>&1))"
-    if [ "$configure_only" != 1 ]; then
-      timeout 90 "$python" -c 'import torch, h5py; print("torch", torch.__version__, "cuda", torch.version.cuda, "gpu", torch.cuda.is_available(), "| h5py", h5py.__version__)' 2>&1 | tail -n3
+    if [ "$configure_only" != 1 ] && [[ " $bench_args " != *" --no-torch "* ]]; then
+      timeout 30 "$python" -c 'import torch, h5py; print("torch", torch.__version__, "cuda", torch.version.cuda, "gpu", torch.cuda.is_available(), "| h5py", h5py.__version__)' 2>&1 | tail -n3
     fi
   else
     echo "python: NOT FOUND (bench-gpu will fail)"
@@ -282,7 +329,7 @@ stage_configure() {
     fi
   fi
   args=(-S "$repo" -B "$build" -G Ninja
-    -DCMAKE_BUILD_TYPE=Release -DELM_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DELM_TESTS=ON -DELM_NATIVE=ON
+    -DCMAKE_BUILD_TYPE=Release -DELM_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$arch" -DELM_TESTS=ON -DELM_NATIVE=ON
     -DCMAKE_CUDA_COMPILER="$nvcc"
     -DCMAKE_MAKE_PROGRAM="$ninja"
     # Config-file packages (TBB, fmt, tomlplusplus, Catch2, CLI11, nlohmann_json): their files compute
@@ -318,7 +365,7 @@ stage_configure() {
   [ "$("$cmake" --version | sed -n 's/^cmake version \([0-9]*\).*/\1/p')" -ge 4 ] 2>/dev/null &&
     args+=(-DCMAKE_POLICY_VERSION_MINIMUM=3.5)
   printf 'cmake'; printf ' %q' "${args[@]}"; echo
-  "$cmake" "${args[@]}" || { note="cmake configure failed"; return 1; }
+  timeout -k 5 "$limit" "$cmake" "${args[@]}" || { local rc=$?; note="cmake configure failed"; return "$rc"; }
 
   # Everything found must come from the prefix: the cache's paths of our packages, and in build.ninja
   # no header folder under /usr/include and none of the bundle's libraries under /usr/lib (system
@@ -339,58 +386,111 @@ stage_configure() {
   echo "every dependency path in CMakeCache.txt and build.ninja is under $prefix"
 }
 
-# ---- build, test, bench ------------------------------------------------------------------------
+# ---- device: can this machine run the backend at all? -----------------------------------------
+device_reason=""
+stage_device() {
+  local out rc
+  [ -x "$nvcc" ] || { device_reason="nvcc not found at $nvcc"; note=$device_reason; return 1; }
+  mkdir -p "$probe_dir" || return 1
+  if [ ! -x "$probe_dir/device_probe" ] || [ "$repo/gpu/checks/device_probe.cu" -nt "$probe_dir/device_probe" ] ||
+     [ "$(cat "$probe_dir/arch" 2>/dev/null)" != "$arch" ]; then
+    echo "building the probe: $nvcc -O2 -arch=sm_$arch gpu/checks/device_probe.cu"
+    timeout -k 5 "$limit" "$nvcc" -O2 -arch="sm_$arch" -o "$probe_dir/device_probe" "$repo/gpu/checks/device_probe.cu" || {
+      rc=$?; device_reason="the device probe did not build (nvcc, rc $rc)"; note=$device_reason; return "$rc"; }
+    echo "$arch" >"$probe_dir/arch"
+  fi
+  out=$(timeout -k 5 "$(cap 20)" "$probe_dir/device_probe" "$arch" 2>&1)
+  rc=$?
+  echo "$out"
+  ((rc == 0)) && return 0
+  device_reason=$(grep -m1 'device_probe: FAIL:' <<<"$out" | sed 's/^device_probe: FAIL: //')
+  ((rc == 124 || rc == 137)) && device_reason="the device probe hung (over $(cap 20) s): the driver or device does not answer"
+  [ -n "$device_reason" ] || device_reason="the device probe failed (rc $rc)"
+  note=$device_reason
+  return 1
+}
+
+# ---- build, test, sanitizers, bench, ulp -------------------------------------------------------
+bin_tests() { echo "$build/tests/elm_tests"; }
+
 stage_build() {
-  local t
-  t=$(cap 330) limit=$t
-  ((t > 20)) || { note="no time left"; return 1; }
-  timeout -k 10 "$t" "$cmake" --build "$build" --target elm_tests elmsim -j "$(nproc)"
+  timeout -k 10 "$limit" "$cmake" --build "$build" --target elm_tests elmsim -j "$(nproc)"
 }
 
 stage_test() {
-  local t bin=$build/tests/elm_tests count
+  local bin count
+  bin=$(bin_tests)
   [ -x "$bin" ] || { note="$bin missing"; return 1; }
   count=$(timeout 30 "$bin" "[gpu]" --list-test-names-only 2>/dev/null | grep -c . || true)
   echo "tests tagged [gpu]: $count"
   ((count > 0)) || { note="no test tagged [gpu]"; return 1; }
-  t=$(cap 180) limit=$t
-  ((t > 10)) || { note="no time left"; return 1; }
-  # [gpu]: the cuda backend against the cpu backend; [parity]: every backend against the float64 reference
-  timeout -k 10 "$t" "$bin" "[gpu],[parity]" --durations yes
+  # [gpu]: the cuda backend against the cpu backend ([ulp] has its own stage); [parity]: every backend
+  # against the float64 reference. Each launch waits for the device, so a fault names its kernel.
+  ELM_CUDA_SYNC_LAUNCHES=1 timeout -k 10 "$limit" "$bin" "[gpu]~[ulp],[parity]" --durations yes
 }
 
-stage_memcheck() {  # compute-sanitizer over the case table (out-of-bounds accesses, races in the blocks)
-  local t bin=$build/tests/elm_tests san
+sanitizer() {  # TOOL ARGS...: compute-sanitizer --tool TOOL on the workload
+  local tool=$1 san bin
+  shift
+  bin=$(bin_tests)
+  [ -x "$bin" ] || { note="$bin missing"; return 1; }
   san=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
-  [ -x "$san" ] || { note="skipped: no compute-sanitizer"; return 0; }
-  t=$(cap 90) limit=$t
-  ((t > 20)) || { note="skipped: no time left"; return 0; }
-  timeout -k 10 "$t" "$san" --tool memcheck --error-exitcode 3 "$bin" "cuda: every backend case*" &&
-    timeout -k 10 "$(cap 60)" "$san" --tool racecheck --error-exitcode 3 "$bin" "cuda: optimizer steps*"
+  [ -x "$san" ] || { note="no compute-sanitizer (looked on the PATH and in /usr/local/cuda/bin)"; return 1; }
+  echo "$san --tool $tool $* --error-exitcode 3 $bin \"${workload[*]}\""
+  timeout -k 10 "$limit" "$san" --tool "$tool" "$@" --error-exitcode 3 --print-limit 25 "$bin" "${workload[@]}"
 }
+stage_memcheck() { sanitizer memcheck --leak-check full; }
+stage_racecheck() { sanitizer racecheck; }
+stage_initcheck() { sanitizer initcheck; }
 
 stage_bench() {
-  local t bin=$build/elmsim
+  local bin=$build/elmsim args
   [ -x "$bin" ] || { note="$bin missing"; return 1; }
-  t=$(cap 200) limit=$t
-  ((t > 10)) || { note="no time left"; return 1; }
-  timeout -k 10 "$t" "$bin" bench-gpu --python "$prefix/bin/python3" | tee "${OUT:-/tmp}/bench_gpu.txt"
+  read -r -a args <<<"$bench_args"
+  [[ " $bench_args " == *" --no-torch "* ]] || args+=(--python "$prefix/bin/python3")
+  echo "$bin bench-gpu ${args[*]}"
+  timeout -k 10 "$limit" "$bin" bench-gpu "${args[@]}" | tee "${OUT:-/tmp}/bench_gpu.txt"
+  return "${PIPESTATUS[0]}"
+}
+
+stage_ulp() {
+  local bin
+  bin=$(bin_tests)
+  [ -x "$bin" ] || { note="$bin missing"; return 1; }
+  timeout -k 10 "$limit" "$bin" "[ulp]" | tee "${OUT:-/tmp}/ulp_table.txt"
+  return "${PIPESTATUS[0]}"
 }
 
 # ---- the run -----------------------------------------------------------------------------------
-stamp "gpu_check: $repo, prefix $prefix, build $build$([ "$configure_only" = 1 ] && echo ", configure only")"
-if stage env stage_env && stage unpack stage_unpack && stage configure stage_configure; then
+stamp "gpu_check: $repo, prefix $prefix, build $build, sm_$arch$([ "$configure_only" = 1 ] && echo ", configure only")"
+stage env stage_env 20
+env_rc=$?
+if ! stage device stage_device 30; then
   if [ "$configure_only" = 1 ]; then
-    skip build configure-only; skip test configure-only; skip bench configure-only; skip memcheck configure-only
-  elif stage build stage_build; then
-    stage test stage_test
-    stage bench stage_bench
-    stage memcheck stage_memcheck
+    statuses[-1]="${statuses[-1]} (ignored: configure-only)"
   else
-    skip test "build failed"; skip bench "build failed"; skip memcheck "build failed"
+    echo "gpu_check: FAIL: no usable CUDA device: $device_reason"
+    for s in unpack configure build test memcheck racecheck initcheck bench ulp; do skip "$s" "no usable device"; done
+    finish 2
+  fi
+fi
+late=(test memcheck racecheck initcheck bench ulp)
+late_budget=(45 30 30 25 40 15)
+if ((env_rc == 0)) && stage unpack stage_unpack 20 && stage configure stage_configure 30; then
+  if [ "$configure_only" = 1 ]; then
+    for s in build "${late[@]}"; do skip "$s" configure-only; done
+  elif { ! wanted build && [ -x "$(bin_tests)" ] && [ -x "$build/elmsim" ] && skip build "not in ELM_GPU_CHECK_STAGES"; } ||
+       stage build stage_build 170; then
+    for i in "${!late[@]}"; do
+      if wanted "${late[$i]}"; then stage "${late[$i]}" "stage_${late[$i]}" "${late_budget[$i]}"
+      else skip "${late[$i]}" "not in ELM_GPU_CHECK_STAGES"
+      fi
+    done
+  else
+    for s in "${late[@]}"; do skip "$s" "build failed"; done
   fi
 else
-  for s in env unpack configure build test bench memcheck; do
+  for s in env unpack configure build "${late[@]}"; do
     case " ${names[*]} " in *" $s "*) ;; *) skip "$s" "an earlier stage failed" ;; esac
   done
 fi

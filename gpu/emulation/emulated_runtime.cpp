@@ -10,7 +10,11 @@ extern "C" {
 
 cudaError_t cudaMalloc(void** ptr, size_t size) {
     *ptr = std::malloc(size ? size : 1);  // exactly the size asked for, so AddressSanitizer sees overruns
-    return *ptr ? cudaSuccess : cudaErrorMemoryAllocation;
+    if (!*ptr) return cudaErrorMemoryAllocation;
+    // cudaMalloc does not clear memory. All bytes 0xFF (floats NaN, integers -1), so that a kernel that
+    // reads what nothing wrote gives NaN or an index out of range here, not the zeros malloc often returns.
+    std::memset(*ptr, 0xFF, size);
+    return cudaSuccess;
 }
 cudaError_t cudaFree(void* ptr) {
     std::free(ptr);
@@ -56,6 +60,15 @@ cudaError_t cudaDeviceGetAttribute(int* value, enum cudaDeviceAttr attr, int) {
     return cudaSuccess;
 }
 cudaError_t cudaGetLastError(void) { return cudaSuccess; }
+cudaError_t cudaDeviceSynchronize(void) { return cudaSuccess; }  // every launch has finished when it returns
+cudaError_t cudaDriverGetVersion(int* version) {
+    *version = CUDART_VERSION;  // a driver exactly as new as the headers' runtime
+    return cudaSuccess;
+}
+cudaError_t cudaRuntimeGetVersion(int* version) {
+    *version = CUDART_VERSION;
+    return cudaSuccess;
+}
 const char* cudaGetErrorName(cudaError_t) { return "cudaErrorEmulated"; }
 const char* cudaGetErrorString(cudaError_t) { return "error in the host emulation of CUDA"; }
 

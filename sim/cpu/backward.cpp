@@ -53,6 +53,16 @@ inline void memory_update_backward_row(int dmn, Real gv, const Real* __restrict 
     }
 }
 
+// u's memory part kappa_m m_{t-1}, backwards, for one row: dL/dkappa_m and the carried dL/dm_{t-1}.
+template <class Real>
+inline void decayed_memory_backward_row(int dmn, const Real* __restrict gum, const Real* __restrict m_prev,
+                                        const Real* __restrict km, Real* __restrict gkm, Real* __restrict gm) {
+    for (int k = 0; k < dmn; ++k) {
+        gkm[k] += models::decayed_memory_grad_kappa(gum[k], m_prev[k]);
+        gm[k] += models::decayed_memory_grad_prev(gum[k], km[k]);  // carry dL/dm_{t-1}
+    }
+}
+
 // One neuron over the batch's updating rows at step t; the MLP's backward is a set of small GEMMs.
 template <class Real>
 void elm_neuron_backward(const models::Network<Real>& net, const StepTiming<Real>& timing, int i, int t,
@@ -165,11 +175,7 @@ void elm_neuron_backward(const models::Network<Real>& net, const StepTiming<Real
         const Real* gu = gU + static_cast<std::size_t>(b) * in;
         const Real* m_prev = tape.m.data() + slot_prev * tape.m_stride + nbi * dmn;
         Real* gm = ws.g_m.data() + nbi * dmn;
-        for (int k = 0; k < dmn; ++k) {
-            const Real gum = gu[nb + k];
-            gkm[k] += models::decayed_memory_grad_kappa(gum, m_prev[k]);
-            gm[k] += models::decayed_memory_grad_prev(gum, km[k]);  // carry dL/dm_{t-1}
-        }
+        decayed_memory_backward_row(dmn, gu + nb, m_prev, km, gkm, gm);
         Real* gb = ws.g_b.data() + nbi * nb;
         for (int j = 0; j < nb; ++j) {
             const Real g = gb[j] + gu[j];

@@ -115,6 +115,13 @@ void scatter_drive(const models::Network<Real>& net, const models::FanOut& fo, i
     }
 }
 
+// m_t = kappa_m m_{t-1} + (1 - kappa_l) dm for one row (distinct arrays: vectorised over the units).
+template <class Real>
+inline void memory_update_row(int dmn, const Real* __restrict mp, const Real* __restrict dm, const Real* __restrict km,
+                              const Real* __restrict kl, Real* __restrict mo) {
+    for (int k = 0; k < dmn; ++k) mo[k] = models::memory_update(mp[k], dm[k], km[k], kl[k]);
+}
+
 // Rows [active, B) of neuron i hold their state: padding of an event-schedule batch.
 template <class Real>
 void hold_rows(const ModelConfig& cfg, int i, int B, int active, const StepSlots<Real>& s) {
@@ -193,7 +200,7 @@ void elm_neuron_forward(const models::Network<Real>& net, const ForwardWorkspace
         const Real* mp = s.m_prev + nbi * dmn;
         Real* mo = s.m + nbi * dmn;
         const Real* dmo = D + static_cast<std::size_t>(b) * dmn;
-        for (int k = 0; k < dmn; ++k) mo[k] = models::memory_update(mp[k], dmo[k], km[k], kl[k]);
+        memory_update_row(dmn, mp, dmo, km, kl, mo);
         const Real v = models::unit_readout(wy, mo, dmn, c);
         s.v[nbi] = v;
         s.y[nbi] = cfg.output_mode == OutputMode::spike ? models::spike_output(v, theta, beta, ws.soft_spikes) : v;

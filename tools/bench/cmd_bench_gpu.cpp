@@ -1,7 +1,8 @@
-// `elmsim bench-gpu`: the CUDA backend's benchmark (issue 11). One table, each row one configuration
+// `elmsim bench-gpu`: the CUDA backend's benchmark. One table, each row one configuration
 // at one batch size, T steps of random SHD-like input:
 //  - cuda: training ms/step (forward + BPTT + Adamax), inference ms/step, million neuron-steps/s in
-//    training, achieved GFLOP/s (tools/bench/flop_count.hpp) and its share of the device's FP32 peak;
+//    training, achieved GFLOP/s (tools/bench/flop_count.hpp) and its share of the device's FP32 peak,
+//    and the kernel launches and stream copies/memsets of one training step (gpu/launch_counts.hpp);
 //  - cpu (the CPU backend with --cpu-threads threads, only where it finishes in reasonable time) and
 //    the ratio cpu / cuda;
 //  - torch: the PyTorch reference (tools/reference/elm_reference.py --bench --device cuda) on the same
@@ -58,7 +59,7 @@ struct GpuRow {
 };
 
 // The three configurations of `elmsim bench` at their batch sizes and at B = 64 and 256, then the
-// large networks of the issue (N = 1024 and 4096, d_m 16-64, k_c 64-256).
+// large networks (N = 1024 and 4096, d_m 16-64, k_c 64-256).
 std::vector<GpuRow> rows(bool quick) {
     std::vector<GpuRow> r = {
         {"small", 64, 16, 32, 4, 32, 16, true},     {"small", 64, 16, 32, 4, 32, 64, false},
@@ -83,6 +84,7 @@ io::ExperimentConfig experiment(const GpuRow& c) {
 
 struct Times {
     double train_ms = NAN, infer_ms = NAN;
+    double train_launches = NAN, train_copies = NAN;  // per training step (cuda only)
 };
 
 Times time_backend(const std::string& backend_name, const io::ExperimentConfig& cfg, const models::Batch& batch,
@@ -97,6 +99,7 @@ Times time_backend(const std::string& backend_name, const io::ExperimentConfig& 
     ro.recompute_every = a.recompute;
     Times t;
     t.infer_ms = median_ms([&] { backend->step(batch, ro, nullptr, false, nullptr); }, a.warmup, repeats);
+    const gpu::LaunchCounts before = gpu::launch_counts();
     t.train_ms = median_ms(
         [&] {
             backend->zero_gradients();
@@ -104,6 +107,11 @@ Times time_backend(const std::string& backend_name, const io::ExperimentConfig& 
             backend->update(cfg.train, cfg.train.lr);
         },
         a.warmup, repeats);
+    if (backend_name == "cuda") {
+        const gpu::LaunchCounts n = gpu::launch_counts() - before;
+        t.train_launches = static_cast<double>(n.kernels) / (a.warmup + repeats);
+        t.train_copies = static_cast<double>(n.memory_ops) / (a.warmup + repeats);
+    }
     return t;
 }
 
@@ -146,9 +154,9 @@ void run_bench_gpu(const GpuBenchArgs& a) {
                commit, date);
     fmt::print("T = {}, recompute every {}, Adamax, loss on the last step; cpu: {} threads; torch: {}\n\n", T,
                a.recompute, a.cpu_threads, torch ? torch_note + " (cuda, float32)" : torch_note);
-    fmt::print("{:<8} {:>5} {:>3} {:>4} {:>4} {:>4} | {:>9} {:>9} {:>8} {:>8} {:>5} | {:>9} {:>6} | {:>9} {:>6}\n", "config",
-               "N", "d_m", "k_c", "B", "P", "train ms", "infer ms", "Mns/s", "GFLOP/s", "%pk", "cpu ms", "cpu/x",
-               "torch ms", "tor/x");
+    fmt::print("{:<8} {:>5} {:>3} {:>4} {:>4} {:>4} | {:>9} {:>9} {:>8} {:>8} {:>5} {:>7} {:>6} | {:>9} {:>6} | {:>9} {:>6}\n",
+               "config", "N", "d_m", "k_c", "B", "P", "train ms", "infer ms", "Mns/s", "GFLOP/s", "%pk", "kernels",
+               "copies", "cpu ms", "cpu/x", "torch ms", "tor/x");
     std::fflush(stdout);
     for (const GpuRow& row : rows(a.quick)) {
         const auto cfg = experiment(row);
@@ -173,10 +181,11 @@ void run_bench_gpu(const GpuBenchArgs& a) {
         const FlopCount f = count_flops(cfg.model, T, row.B, 1);
         const double gflops = f.train() / (g.train_ms * 1e6);
         const double mns = static_cast<double>(row.N) * T * row.B / (g.train_ms * 1e3);
-        fmt::print("{:<8} {:>5} {:>3} {:>4} {:>4} {:>4} | {} {} {} {} {} | {} {} | {} {}\n", row.name, row.N, row.d_m,
+        fmt::print("{:<8} {:>5} {:>3} {:>4} {:>4} {:>4} | {} {} {} {} {} {} {} | {} {} | {} {}\n", row.name, row.N, row.d_m,
                    row.k_c, row.B, P >= 1000000 ? fmt::format("{:.0f}M", P / 1e6) : fmt::format("{:.0f}k", P / 1e3),
                    cell(g.train_ms, 9, 2), cell(g.infer_ms, 9, 2), cell(mns, 8, 1), cell(gflops, 8, 1),
-                   cell(100.0 * gflops / dev.fp32_peak_gflops, 5, 1), cell(c.train_ms, 9, 1),
+                   cell(100.0 * gflops / dev.fp32_peak_gflops, 5, 1), cell(g.train_launches, 7, 0), cell(g.train_copies, 6, 0),
+                   cell(c.train_ms, 9, 1),
                    cell(c.train_ms / g.train_ms, 6, 1), cell(torch_ms, 9, 2), cell(torch_ms / g.train_ms, 6, 2));
         std::fflush(stdout);
     }
@@ -199,7 +208,8 @@ void run_bench_gpu(const GpuBenchArgs& a) {
                    T, B, s, samples / s);
     }
     fmt::print("\ncolumns: Mns/s = million neuron-steps per second in training; GFLOP/s of a training step "
-               "(tools/bench/flop_count.hpp) and %pk its share of FP32 peak; cpu/x and tor/x = their time / cuda's\n");
+               "(tools/bench/flop_count.hpp) and %pk its share of FP32 peak; kernels, copies = kernel launches and stream "
+               "copies/memsets per training step (gpu/launch_counts.hpp); cpu/x and tor/x = their time / cuda's\n");
 }
 
 #else  // no CUDA backend in this build
