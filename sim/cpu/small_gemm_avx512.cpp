@@ -2,8 +2,8 @@
 // -mavx512f -mfma (CMakeLists.txt) and is called only after the run-time check of gemm_isa(), so one
 // binary runs everywhere. As in the AVX2 kernel file, nothing from other headers is instantiated here.
 //
-// Tiles are up to 4 rows x 2 vectors of 16 columns; the last vector of a tile is masked (lanes past the
-// matrix are neither read nor written), so any width runs through the same code. Every output element
+// Tiles are up to 4 rows x 2 vectors of 16 columns, or 8 rows x 1 vector; the last vector of a tile is
+// masked (lanes past the matrix are neither read nor written), so any width runs through the same code. Every output element
 // is c = fma(a_k, b_k, c) for k ascending from its initial value — the AVX2 kernels' rule, so the two
 // give the same floats — or, unfused, c + a_k b_k rounded twice (the portable rule).
 #include "elmsim/sim/cpu/small_gemm_avx512.hpp"
@@ -78,11 +78,42 @@ void tile(int K, const float* A, int lda, const float* B, int ldb, float* C, int
     store_c(2, 0, c20), store_c(2, 1, c21), store_c(3, 0, c30), store_c(3, 1, c31);
 }
 
-// Rows of a column panel of up to 32 columns, four at a time, then the 1-3 left over.
+// 8 rows x 1 vector: a panel of at most 16 columns (the packed operands' panels are 16 wide) would
+// otherwise keep only 4 accumulators, too few to cover the FMA latency on two ports.
+template <bool kFused, bool kTransA>
+void tile8(int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc, __mmask16 mask) {
+    const long ldc_l = ldc;
+    __m512 c0 = _mm512_maskz_loadu_ps(mask, C), c1 = _mm512_maskz_loadu_ps(mask, C + ldc_l);
+    __m512 c2 = _mm512_maskz_loadu_ps(mask, C + 2 * ldc_l), c3 = _mm512_maskz_loadu_ps(mask, C + 3 * ldc_l);
+    __m512 c4 = _mm512_maskz_loadu_ps(mask, C + 4 * ldc_l), c5 = _mm512_maskz_loadu_ps(mask, C + 5 * ldc_l);
+    __m512 c6 = _mm512_maskz_loadu_ps(mask, C + 6 * ldc_l), c7 = _mm512_maskz_loadu_ps(mask, C + 7 * ldc_l);
+    for (int k = 0; k < K; ++k) {
+        const __m512 b = _mm512_maskz_loadu_ps(mask, B + static_cast<long>(k) * ldb);
+        c0 = madd<kFused>(_mm512_set1_ps(*a_at<kTransA>(A, lda, 0, k)), b, c0);
+        c1 = madd<kFused>(_mm512_set1_ps(*a_at<kTransA>(A, lda, 1, k)), b, c1);
+        c2 = madd<kFused>(_mm512_set1_ps(*a_at<kTransA>(A, lda, 2, k)), b, c2);
+        c3 = madd<kFused>(_mm512_set1_ps(*a_at<kTransA>(A, lda, 3, k)), b, c3);
+        c4 = madd<kFused>(_mm512_set1_ps(*a_at<kTransA>(A, lda, 4, k)), b, c4);
+        c5 = madd<kFused>(_mm512_set1_ps(*a_at<kTransA>(A, lda, 5, k)), b, c5);
+        c6 = madd<kFused>(_mm512_set1_ps(*a_at<kTransA>(A, lda, 6, k)), b, c6);
+        c7 = madd<kFused>(_mm512_set1_ps(*a_at<kTransA>(A, lda, 7, k)), b, c7);
+    }
+    _mm512_mask_storeu_ps(C, mask, c0), _mm512_mask_storeu_ps(C + ldc_l, mask, c1);
+    _mm512_mask_storeu_ps(C + 2 * ldc_l, mask, c2), _mm512_mask_storeu_ps(C + 3 * ldc_l, mask, c3);
+    _mm512_mask_storeu_ps(C + 4 * ldc_l, mask, c4), _mm512_mask_storeu_ps(C + 5 * ldc_l, mask, c5);
+    _mm512_mask_storeu_ps(C + 6 * ldc_l, mask, c6), _mm512_mask_storeu_ps(C + 7 * ldc_l, mask, c7);
+}
+
+// Rows of a column panel of up to 32 columns, four at a time (eight for a one-vector panel), then the
+// 1-3 left over.
 template <bool kFused, bool kTransA, int NV>
 void panel(int M, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc, __mmask16 last) {
     const int step = kTransA ? 1 : lda;  // distance between consecutive rows of A
     int m0 = 0;
+    if constexpr (NV == 1)
+        for (; m0 + 8 <= M; m0 += 8)
+            tile8<kFused, kTransA>(K, A + static_cast<long>(m0) * step, lda, B, ldb, C + static_cast<long>(m0) * ldc, ldc,
+                                   last);
     for (; m0 + 4 <= M; m0 += 4)
         tile<kFused, kTransA, 4, NV>(K, A + static_cast<long>(m0) * step, lda, B, ldb, C + static_cast<long>(m0) * ldc,
                                      ldc, last);

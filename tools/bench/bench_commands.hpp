@@ -1,5 +1,5 @@
-// The benchmark programs, reachable as `elmsim bench`, `bench-gemm`, `bench-sim` and `bench-event`
-// but kept apart from the user-facing commands and libraries (library elm_bench): each measures
+// The benchmark programs, reachable as `elmsim bench`, `bench-gemm`, `bench-sim`, `bench-event`,
+// `bench-gpu`, `bench-serve` and `bench-text` but kept apart from the user-facing commands and libraries (library elm_bench): each measures
 // elmsim against a reference in the same run and prints a table (docs/benchmarks.md).
 #pragma once
 
