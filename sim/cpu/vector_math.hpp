@@ -28,6 +28,17 @@ inline constexpr int kLanes = 4;
 #endif
 typedef float FV __attribute__((vector_size(4 * kLanes)));
 typedef std::int32_t IV __attribute__((vector_size(4 * kLanes)));
+// The memory drive's tanh runs over B d_m values at once: 16 lanes where the build targets AVX-512.
+// (The gather's AXPYs keep kLanes: their rows are B long, 8 for some models.)
+#if defined(__AVX512F__)
+inline constexpr int kWideLanes = 16;
+typedef float FVW __attribute__((vector_size(4 * kWideLanes)));
+typedef std::int32_t IVW __attribute__((vector_size(4 * kWideLanes)));
+#else
+inline constexpr int kWideLanes = kLanes;
+using FVW = FV;
+using IVW = IV;
+#endif
 
 inline FV splat(float v) { return FV{} + v; }
 
@@ -35,48 +46,62 @@ inline FV splat(float v) { return FV{} + v; }
 }  // namespace elm::sim::cpu
 
 // The lane operations of models::tanh_lanes for the CPU's float vectors: the float tanh of the memory
-// drive is the one of models/elm_math.hpp, run on kLanes floats at once (same operations, same floats).
-template <>
-struct elm::models::FloatLanes<elm::sim::cpu::vector_math_detail::FV> {
-    using FV = elm::sim::cpu::vector_math_detail::FV;
-    using Int = elm::sim::cpu::vector_math_detail::IV;
-    using Mask = Int;
-    static FV splat(float v) { return FV{} + v; }
-    static Int splat_int(std::int32_t v) { return Int{} + v; }
-    static Int truncate(FV v) { return __builtin_convertvector(v, Int); }  // toward zero, as static_cast
-    static FV to_float(Int v) { return __builtin_convertvector(v, FV); }
-    static Int bits(FV v) {
-        Int i;
-        std::memcpy(&i, &v, sizeof i);
-        return i;
-    }
-    static FV from_bits(Int i) {
-        FV f;
-        std::memcpy(&f, &i, sizeof f);
-        return f;
-    }
-    static FV select(Mask m, FV if_true, FV if_false) { return from_bits((m & bits(if_true)) | (~m & bits(if_false))); }
-};
+// drive is the one of models/elm_math.hpp, run on kLanes (or, for the memory drive, kWideLanes) floats at
+// once (same operations, same floats).
+#define ELM_FLOAT_LANES(FV_, IV_)                                                                              \
+    template <>                                                                                                \
+    struct elm::models::FloatLanes<FV_> {                                                                      \
+        using FV = FV_;                                                                                        \
+        using Int = IV_;                                                                                       \
+        using Mask = Int;                                                                                      \
+        static FV splat(float v) { return FV{} + v; }                                                          \
+        static Int splat_int(std::int32_t v) { return Int{} + v; }                                             \
+        static Int truncate(FV v) { return __builtin_convertvector(v, Int); } /* toward zero, as static_cast */ \
+        static FV to_float(Int v) { return __builtin_convertvector(v, FV); }                                   \
+        static Int bits(FV v) {                                                                                \
+            Int i;                                                                                             \
+            std::memcpy(&i, &v, sizeof i);                                                                     \
+            return i;                                                                                          \
+        }                                                                                                      \
+        static FV from_bits(Int i) {                                                                           \
+            FV f;                                                                                              \
+            std::memcpy(&f, &i, sizeof f);                                                                     \
+            return f;                                                                                          \
+        }                                                                                                      \
+        static FV select(Mask m, FV if_true, FV if_false) {                                                    \
+            return from_bits((m & bits(if_true)) | (~m & bits(if_false)));                                     \
+        }                                                                                                      \
+    };
+ELM_FLOAT_LANES(elm::sim::cpu::vector_math_detail::FV, elm::sim::cpu::vector_math_detail::IV)
+#if defined(__AVX512F__)
+ELM_FLOAT_LANES(elm::sim::cpu::vector_math_detail::FVW, elm::sim::cpu::vector_math_detail::IVW)
+#endif
+#undef ELM_FLOAT_LANES
 
 namespace elm::sim::cpu {
 
 namespace vector_math_detail {
 inline FV tanh_v(FV x) { return models::tanh_lanes(x); }
+#if defined(__AVX512F__)
+inline FVW tanh_v(FVW x) { return models::tanh_lanes(x); }
+#endif
+inline FVW splat_wide(float v) { return FVW{} + v; }
 }  // namespace vector_math_detail
 
 // In place: v[k] = dm_activation(v[k]) = 1.7159 tanh(2/3 v[k]) for k < n.
 inline void dm_activation_inplace(float* v, std::size_t n) {
     using namespace vector_math_detail;
-    const FV slope = splat(static_cast<float>(models::kDmSlope)), scale = splat(static_cast<float>(models::kDmScale));
+    const FVW slope = splat_wide(static_cast<float>(models::kDmSlope));
+    const FVW scale = splat_wide(static_cast<float>(models::kDmScale));
     std::size_t k = 0;
-    for (; k + kLanes <= n; k += kLanes) {
-        FV x;
+    for (; k + kWideLanes <= n; k += kWideLanes) {
+        FVW x;
         std::memcpy(&x, v + k, sizeof x);
         x = scale * tanh_v(slope * x);
         std::memcpy(v + k, &x, sizeof x);
     }
     if (k < n) {
-        FV x = splat(0.0f);
+        FVW x = splat_wide(0.0f);
         std::memcpy(&x, v + k, (n - k) * sizeof(float));
         x = scale * tanh_v(slope * x);
         std::memcpy(v + k, &x, (n - k) * sizeof(float));
