@@ -22,6 +22,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -218,8 +219,10 @@ void run_bench(const BenchArgs& a) {
     fmt::print("peak float ({}): {:.1f} GFLOP/s on 1 thread, {:.1f} on {} | baseline build ISA ({}): {:.1f} on {} | "
                "elmsim GEMM kernels: {}\n",
                peak.isa, peak1.gflops, peak.gflops, a.threads, base.isa, base.gflops, a.threads, sim::cpu::gemm_kernels());
-    fmt::print("torch: {}\n\n", torch ? fmt::format("{} ({} {}, OMP_NUM_THREADS={})", torch_version, a.python,
-                                                    reference, a.threads)
+    fmt::print("torch: {}\n\n", torch ? fmt::format("{} ({} {}, OMP_NUM_THREADS={}, OMP_WAIT_POLICY={})", torch_version,
+                                                    a.python, reference, a.threads,
+                                                    std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY")
+                                                                                   : "PASSIVE")
                                       : torch_note);
     std::fflush(stdout);
 
@@ -252,10 +255,14 @@ void run_bench(const BenchArgs& a) {
             const std::string model = (tmp / (c.name + ".h5")).string();
             io::save_checkpoint(model, models::make_network<float>(cfg.model), cfg.toml_text, nullptr, tools::created_by());
             const std::string k = std::to_string(a.threads);
+            std::vector<std::string> env = {"OMP_NUM_THREADS=" + k, "MKL_NUM_THREADS=" + k, "OPENBLAS_NUM_THREADS=" + k};
+            // OpenMP's default spin-waiting makes torch's small products many times slower on a machine
+            // shared with other work (bench-text measured ~10x); passive waiting unless the user chose.
+            if (!std::getenv("OMP_WAIT_POLICY")) env.push_back("OMP_WAIT_POLICY=PASSIVE");
             const auto t = run_child({a.python, reference, "--bench", "--model", model, "--steps-T",
                                       std::to_string(a.T), "--batch", std::to_string(c.B), "--threads", k,
                                       "--repeats", std::to_string(a.repeats), "--warmup", std::to_string(a.warmup)},
-                                     {"OMP_NUM_THREADS=" + k, "MKL_NUM_THREADS=" + k, "OPENBLAS_NUM_THREADS=" + k});
+                                     env);
             r.torch.train_ms = json_number(t.out, "train_ms").value_or(NAN);
             r.torch.infer_ms = json_number(t.out, "infer_ms").value_or(NAN);
             if (t.exit_code == 0) r.torch.rss_mb = t.maxrss_mb;
