@@ -1,4 +1,4 @@
-// Reading files without checksummed metadata in a separate process (issue 13, point 2). HDF5 files
+// Reading files without checksummed metadata in a separate process (docs/reliability.md). HDF5 files
 // in the older formats (superblock version 0 or 1: files written by h5py and MATLAB by default, real
 // SHD/SSC files, elmsim's own files from before checksums) have object headers, B-trees and heaps
 // without checksums, and libhdf5 1.10 decodes them trusting every size it finds: a damaged byte can

@@ -166,7 +166,7 @@ TEST_CASE("fit: refusals are one-line errors with exit 2", "[sweep][science]") {
     }
 }
 
-// A full disk (issue 13; tests/test_full_disk.cpp has the other writers): fit.json is written
+// A full disk (tests/test_full_disk.cpp has the other writers): fit.json is written
 // atomically, so a write that fails leaves one line, exit 2, and no fit.json or temporary file.
 TEST_CASE("fit: a full disk is one line, and no fit.json is left", "[sweep][science][reliability]") {
     test::TempDir t("fit_full_disk");

@@ -1,4 +1,4 @@
-// Files that detect their own corruption (spec files-and-cli.md, first paragraph; issue 13): every
+// Files that detect their own corruption (spec files-and-cli.md, first paragraph): every
 // dataset of a checkpoint and a trace is chunked with Fletcher32 (or a small scalar in its
 // checksummed object header), no string lives in the global heap, and the file is in the 1.10
 // format whose metadata is checksummed. A damaged dataset is one error naming the file, the dataset

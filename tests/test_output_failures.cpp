@@ -1,4 +1,4 @@
-// Outputs that cannot be written (issue 13, point 4), for every file elmsim writes:
+// Outputs that cannot be written (docs/reliability.md), for every file elmsim writes:
 //  - A full disk: the writes fail partway. The limit is the kernel's file-size limit (`ulimit -f`,
 //    with SIGXFSZ ignored so that a write past it fails with EFBIG instead of killing the process):
 //    deterministic, and it needs neither root nor a small file system. Each command must end with one

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run one libFuzzer target of tests/fuzz for a bounded time (issue 13):
+# Run one libFuzzer target of tests/fuzz for a bounded time (docs/reliability.md):
 #     tools/fuzz.sh TARGET SECONDS     TARGET: protocol checkpoint trace spike_dataset byte_stream
 #                                              experiment_config sweep_config, or "all"
 # Builds the `fuzz` preset (clang, ASan + UBSan) when needed, seeds build/fuzz/corpus/TARGET with the

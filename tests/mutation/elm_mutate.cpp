@@ -1,4 +1,4 @@
-// The byte-mutation test of issue 13, as a program anyone can rerun:
+// The byte-mutation test (docs/reliability.md), as a program anyone can rerun:
 //     elm_mutate SOURCE_DIR KIND|all TRIALS [SEED [HELPER]]
 // KIND: checkpoint, checkpoint-legacy, trace, trace-legacy, shd, shd-legacy, experiment-config,
 // sweep-config. HELPER: the elmsim binary, which then reads files without checksums (the legacy

@@ -1,4 +1,4 @@
-// `elmsim bench`: the training benchmark of issue 4. For a fixed set of configurations it measures,
+// `elmsim bench`: the training benchmark. For a fixed set of configurations it measures,
 // side by side in one run, elmsim's training step (forward + backward + Adamax) and inference pass
 // against the PyTorch reference (tools/reference/elm_reference.py --bench), and prints one table:
 // times and ratios, neuron-steps per second, peak memory, achieved GFLOP/s against the measured FMA

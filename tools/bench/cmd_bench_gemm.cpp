@@ -1,8 +1,8 @@
 // `elmsim bench-gemm`: elmsim's per-neuron GEMM kernels against tuned BLAS libraries on the shapes
-// one training step of the benchmark configurations runs (issue 4: "try a tuned GEMM, keep what
-// measures faster"). BLAS libraries are loaded at run time (dlopen, any library exporting
-// cblas_sgemm: OpenBLAS, BLIS, ...), so elmsim has no link-time BLAS dependency. Everything runs on
-// one thread, as each GEMM does inside the engine (the engine parallelises over neurons).
+// one training step of the benchmark configurations runs: whether a tuned GEMM would be faster.
+// BLAS libraries are loaded at run time (dlopen, any library exporting cblas_sgemm: OpenBLAS, BLIS,
+// ...), so elmsim has no link-time BLAS dependency. Everything runs on one thread, as each GEMM does
+// inside the engine (the engine parallelises over neurons).
 //
 // Per shape, `neurons` independent products (distinct A, B, C blocks, like one step over all neurons)
 // are timed together; the median of the repeats (after one warm-up) gives GFLOP/s = 2 M N K neurons /

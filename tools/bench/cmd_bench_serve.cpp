@@ -1,4 +1,4 @@
-// `elmsim bench-serve`: the serving benchmark of issue 12. A program, not a test: one table, with
+// `elmsim bench-serve`: the serving benchmark. A program, not a test: one table, with
 // micro-batching off as the reference in the same run (CONVENTIONS.md point 7).
 //
 // Setup (in a scratch folder): SHD-format data from `elmsim gen-shd`, and an untrained model of the

@@ -1,4 +1,4 @@
-// `elmsim bench-sim`: the simulation benchmark of issue 3 (spec elm-network.md section 5, "work is
+// `elmsim bench-sim`: the simulation benchmark (spec elm-network.md section 5, "work is
 // proportional to the number of updates, not to the duration"). A program, not a test: warm-up, median
 // of repeats, one table, clock mode as the reference in the same run (CONVENTIONS.md point 7).
 //

@@ -1,5 +1,5 @@
 // Analytic floating-point work of one training step and one inference pass of an ELM Network
-// (spec sections 2, 3, 7), for the training benchmark (`elmsim bench`, issue 4): achieved GFLOP/s
+// (spec sections 2, 3, 7), for the training benchmark (`elmsim bench`): achieved GFLOP/s
 // is this count divided by measured time, so it must depend only on the configuration.
 //
 // Convention: one multiply-add (MAC) = 2 FLOPs; a lone multiply or add counted as one MAC too, so a
