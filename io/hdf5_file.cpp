@@ -13,6 +13,7 @@
 #include <type_traits>
 
 #include "elmsim/io/input_file.hpp"
+#include "elmsim/io/chunk_guard.hpp"
 #include "elmsim/io/vlen_guard.hpp"
 #include "elmsim/models/error.hpp"
 
@@ -419,6 +420,7 @@ std::vector<T> read_dataset(hid_t loc, const std::string& name, std::vector<hsiz
     const auto shape = space_shape(space.id());
     std::vector<T> out(element_count(shape));
     if (!out.empty()) {
+        check_chunk_sizes(ds.id(), where);
         H5Handle dxpl = checked_transfer_plist();
         reset_conversion_issue();
         if (H5Dread(ds.id(), TypeOf<T>::mem(), H5S_ALL, H5S_ALL, dxpl.id(), out.data()) < 0) {
@@ -527,6 +529,7 @@ std::string read_string_dataset(hid_t loc, const std::string& name) {
     // A variable-length string (files from before checksums, h5py's) lives in the global heap: its
     // reference and length are checked before HDF5 trusts them (io/vlen_guard.hpp).
     if (H5Tis_variable_str(type.id()) > 0) check_vlen_dataset(loc, ds.id(), name_of(loc, H5Fget_name, ""), where);
+    check_chunk_sizes(ds.id(), where);
     return read_strings(type.id(), space.id(), where, [&](hid_t mem, void* buf) {
         return H5Dread(ds.id(), mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
     })[0];
@@ -553,6 +556,7 @@ std::vector<std::string> read_string_array(hid_t loc, const std::string& name) {
     const auto shape = space_shape(space.id());
     if (shape.size() > 1) fail(where, "expected a 1-D array of strings, found shape " + shape_string(shape));
     if (H5Tis_variable_str(type.id()) > 0) check_vlen_dataset(loc, ds.id(), name_of(loc, H5Fget_name, ""), where);
+    check_chunk_sizes(ds.id(), where);
     return read_strings(type.id(), space.id(), where, [&](hid_t mem, void* buf) {
         return H5Dread(ds.id(), mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
     });

@@ -12,6 +12,7 @@
 #include "elmsim/io/hdf5_file.hpp"
 #include "elmsim/io/input_file.hpp"
 #include "elmsim/io/isolated_read.hpp"
+#include "elmsim/io/chunk_guard.hpp"
 #include "elmsim/io/vlen_guard.hpp"
 #include "elmsim/models/error.hpp"
 
@@ -215,6 +216,8 @@ SpikeDataset read_spike_dataset(const std::string& path, std::int64_t max_sample
     check_global_heaps(path);
     check_vlen_dataset(f, times_ds.id(), path, path + ": /spikes/times");
     check_vlen_dataset(f, units_ds.id(), path, path + ": /spikes/units");
+    check_chunk_sizes(times_ds.id(), path + ": /spikes/times");
+    check_chunk_sizes(units_ds.id(), path + ": /spikes/units");
     H5Handle stored_vl(H5Dget_type(times_ds.id()), H5Tclose);
     H5Handle stored_base(stored_vl.valid() ? H5Tget_super(stored_vl.id()) : -1, H5Tclose);
     const bool raw_half = stored_base.valid() && H5Tequal(stored_base.id(), f16.id()) > 0;

@@ -15,6 +15,7 @@
 #include "elmsim/io/hdf5_file.hpp"
 #include "elmsim/io/isolated_read.hpp"
 #include "elmsim/io/spike_dataset.hpp"
+#include "elmsim/io/trace_reader.hpp"
 #include "elmsim/models/error.hpp"
 #include "tests/cli_training.hpp"
 #include "tests/temp_dir.hpp"
@@ -141,4 +142,21 @@ TEST_CASE("fuzz regression: a damaged group heap made libhdf5 allocate gigabytes
     CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
     CHECK(r.output.find("shd_local_heap_oom.h5") != std::string::npos);
     CHECK(r.output.find("damaged") != std::string::npos);
+}
+
+// The fuzz target `trace`: a damaged stored size in a chunk index (4294967208 bytes for a chunk of
+// 64 KiB) made libhdf5 allocate 4 GiB for the filter pipeline before any checksum was verified.
+TEST_CASE("fuzz regression: a damaged chunk size made libhdf5 allocate 4 GiB", "[io][fuzz]") {
+    const std::string file = std::string(ELM_SOURCE_DIR) + "/tests/data/fuzz/trace_chunk_size_oom.h5";
+    try {
+        (void)io::read_trace(file);
+        FAIL("the damaged trace loaded");
+    } catch (const InputError& e) {
+        const std::string what = e.what();
+        INFO(what);
+        CHECK(what.find("trace_chunk_size_oom.h5") != std::string::npos);
+        CHECK(what.find("/samples/0/time_ms") != std::string::npos);
+        CHECK(what.find("4294967208") != std::string::npos);
+        CHECK(what.find('\n') == std::string::npos);
+    }
 }

@@ -186,7 +186,9 @@ TEST_CASE("trace round trip: samples of different lengths, decimate 3, a neuron 
     const std::string script = tmp.file("check.py");
     std::ofstream(script) << "import sys, h5py, numpy as np\n"
                              "f = h5py.File(sys.argv[1], 'r')\n"
-                             "assert f.attrs['format'] == 'elm-trace', f.attrs['format']\n"
+                             "fmt = f.attrs['format']\n"
+                             "assert isinstance(fmt, bytes) and fmt.decode() == 'elm-trace', repr(fmt)\n"
+                             "assert f.attrs.get_id('format').get_type().get_cset() == h5py.h5t.CSET_UTF8\n"
                              "assert list(f.attrs['neurons']) == [1, 2, 3, 7]\n"
                              "assert int(f.attrs['decimate']) == 3\n"
                              "g = f['samples/0']\n"
