@@ -176,6 +176,7 @@ void read_train(Section& s, models::TrainConfig& t, TaskKind kind) {
     s.read("checkpoint_every", t.checkpoint_every, 0);
     s.read("recompute_every", t.recompute_every, 0);
     s.read("threads", t.threads, 0);
+    s.read("shards", t.shards, 0);
     s.read("seed", t.seed);
     s.read("out_dir", t.out_dir);
 }

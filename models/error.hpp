@@ -30,4 +30,11 @@ private:
     std::string problem_;
 };
 
+// A process of a parallel job that stops because the job failed, after the job's one error line is
+// printed by rank 0 (sim/parallel/communicator.hpp): exit code 2, nothing printed.
+class QuietExit : public std::runtime_error {
+public:
+    QuietExit() : std::runtime_error("stopped with the job (rank 0 reports why)") {}
+};
+
 }  // namespace elm

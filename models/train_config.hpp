@@ -61,6 +61,7 @@ struct TrainConfig {
     std::int64_t checkpoint_every = 0; // steps between checkpoints (0 = only at the end)
     std::int64_t recompute_every = 0;  // keep every K-th state, recompute the rest in backward (0 = keep all)
     std::int64_t threads = 0;          // 0 = all cores
+    std::int64_t shards = 0;           // data parallelism: the batch's shards (0 = one per process; sim/data_parallel.hpp)
     std::uint64_t seed = 1;            // data order, dropout
     std::string out_dir = "runs/default";  // metrics.jsonl, model.h5
 };

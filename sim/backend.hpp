@@ -12,7 +12,7 @@
 // Learning mode, one optimizer step:
 //     backend.zero_gradients();
 //     LossStats st = backend.step(batch, options, carry, /*want_grads=*/true, &rng);
-//     // (an all-reduce of backend.gradients() across processes would go here)
+//     // (with data parallelism, sim/data_parallel.hpp: one step per shard, their gradients summed)
 //     double norm = backend.update(train_config, lr);
 //
 // Streaming inference (simulation, live sessions) goes through a Stepper: B independent streams

@@ -12,9 +12,12 @@ using models::LossMode;
 using models::OptimizerKind;
 
 Trainer::Trainer(Backend& backend, const models::TrainConfig& cfg, models::BatchSource& train,
-                 models::BatchSource* eval)
+                 models::BatchSource* eval, Communicator* comm)
     : backend_(backend), cfg_(cfg), train_(train), eval_(eval), rng_(cfg.seed, /*stream=*/3),
       carry_(backend.make_carry()) {
+    Communicator& c = comm ? *comm : local_comm_;
+    const ShardPlan plan = plan_shards(cfg.shards, cfg.batch_size, c.size(), c.rank());
+    if (plan.parallel()) parallel_ = std::make_unique<DataParallelStep>(backend, c, plan);
     OptimizerState fresh;
     if (cfg.optimizer != OptimizerKind::sgd) {
         fresh.m1.assign(backend.layout().total_size(), 0.0f);
@@ -67,7 +70,9 @@ void Trainer::restore(const models::TrainState& st) {
                                          dst->size()));
         *dst = v;
     }
-    if (carried.B > 0)
+    if (parallel_)
+        parallel_->restore_carried_state(carried);
+    else if (carried.B > 0)
         carry_->write(carried);
     else
         carry_->clear();
@@ -86,8 +91,10 @@ models::TrainState Trainer::state() const {
     st.rng = rng_.state();
     st.int_arrays.emplace_back("data_cursor", train_.cursor());
     st.int_arrays.emplace_back("seen", std::vector<std::int64_t>{seen_});
-    if (carry_->batch() > 0) {
-        const NetworkState<float> c = carry_->read();
+    // Carried text state (with sharding, gathered from every process: a collective call).
+    const NetworkState<float> c = parallel_ ? parallel_->carried_state()
+                                  : carry_->batch() > 0 ? carry_->read() : NetworkState<float>{};
+    if (c.B > 0) {
         st.float_arrays.emplace_back("carry_b", c.b);
         st.float_arrays.emplace_back("carry_m", c.m);
         st.float_arrays.emplace_back("carry_v", c.v);
@@ -124,9 +131,14 @@ std::optional<EvalResult> Trainer::run(std::int64_t steps) {
             for (auto* o : observers_)
                 if (o->wants_first_batch()) o->on_first_batch(batch_, input);
         }
-        if (!text || !batch_.continues) carry_->clear();
-        backend_.zero_gradients();
-        const LossStats st = backend_.step(batch_, opt, text ? carry_.get() : nullptr, true, &rng_);
+        LossStats st;
+        if (parallel_) {
+            st = parallel_->run(batch_, opt, rng_.next(), text);
+        } else {
+            if (!text || !batch_.continues) carry_->clear();
+            backend_.zero_gradients();
+            st = backend_.step(batch_, opt, text ? carry_.get() : nullptr, true, &rng_);
+        }
         const double lr = models::learning_rate(cfg_, step_);
         const double gnorm = backend_.update(cfg_, lr);
         ++step_;

@@ -19,6 +19,7 @@
 #include "elmsim/models/train_config.hpp"
 #include "elmsim/models/train_state.hpp"
 #include "elmsim/sim/backend.hpp"
+#include "elmsim/sim/data_parallel.hpp"
 #include "elmsim/sim/evaluation.hpp"
 #include "elmsim/sim/train_observer.hpp"
 
@@ -34,8 +35,11 @@ inline std::int64_t last_step_of(std::int64_t step, std::int64_t steps, std::int
 class Trainer {
 public:
     // The backend holds the network being trained; `eval` may be null (no evaluations). All three must
-    // outlive the trainer. A fresh optimizer state (zero moments) is set in the backend.
-    Trainer(Backend& backend, const models::TrainConfig& cfg, models::BatchSource& train, models::BatchSource* eval);
+    // outlive the trainer. A fresh optimizer state (zero moments) is set in the backend. `comm` (may be
+    // null: one process) is the job whose processes train together (sim/data_parallel.hpp); every
+    // process runs the same calls, and state() and run() are collective.
+    Trainer(Backend& backend, const models::TrainConfig& cfg, models::BatchSource& train, models::BatchSource* eval,
+            Communicator* comm = nullptr);
 
     void add_observer(TrainObserver& observer) { observers_.push_back(&observer); }
 
@@ -62,6 +66,8 @@ private:
     std::vector<TrainObserver*> observers_;
     Rng rng_;
     std::unique_ptr<Carry> carry_;
+    LocalCommunicator local_comm_;
+    std::unique_ptr<DataParallelStep> parallel_;  // when the batch is sharded (train.shards, processes)
     models::Batch batch_;
     std::int64_t step_ = 0, epoch_ = 0, seen_ = 0;
     double best_metric_ = -1e300;

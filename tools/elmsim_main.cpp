@@ -3,12 +3,14 @@
 #include <cstdio>
 #include <exception>
 #include <new>
+#include <string>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include "elmsim/models/error.hpp"
 #include "elmsim/sim/cpu/gemm_isa.hpp"
+#include "elmsim/sim/parallel/communicator.hpp"
 #include "tools/bench/bench_commands.hpp"
 #include "tools/cli/commands.hpp"
 #include "tools/cli/integer_flags.hpp"
@@ -50,11 +52,21 @@ int main(int argc, char** argv) {
             throw elm::InputError(fmt::format("unknown command '{}' (see elmsim --help)", argv[1]));
         if (const auto isa_error = elm::sim::cpu::gemm_isa_environment_error(); !isa_error.empty())
             throw elm::InputError(isa_error);
+        // Under mpirun/srun only `train` shares its work; any other command would run once per process
+        // over the same outputs. Rank 0 says so, the others exit with it.
+        if (const int ranks = elm::sim::launcher_rank_count(); ranks > 1 && (argc < 2 || std::string(argv[1]) != "train")) {
+            if (elm::sim::launcher_rank() != 0) throw elm::QuietExit();
+            throw elm::InputError(fmt::format("started as {} processes (mpirun/srun): only 'train' runs on several "
+                                              "processes; start '{}' as one",
+                                              ranks, argc > 1 ? argv[1] : "elmsim"));
+        }
         app.parse(argc, argv);
     } catch (const CLI::Success& e) {
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
         std::fprintf(stderr, "elmsim: error: %s (see elmsim --help)\n", e.what());
+        return 2;
+    } catch (const elm::QuietExit&) {
         return 2;
     } catch (const elm::InputError& e) {
         std::fprintf(stderr, "elmsim: error: %s\n", e.what());

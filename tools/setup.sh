@@ -18,6 +18,8 @@ case "$mode" in demo|sweep|test|asan|build) ;; *) echo "usage: tools/setup.sh de
 packages=(cmake ninja-build g++ pkg-config libboost-dev libtbb-dev libhdf5-dev libfmt-dev catch2
           libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libgsl-dev)
 [ "$mode" = test ] && packages+=(clang libfuzzer-14-dev)  # the fuzz targets (tests/fuzz)
+# Open MPI: training on many processes (sim/parallel); its tests launch `mpirun` on this machine.
+[ "$mode" = demo ] || packages+=(libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

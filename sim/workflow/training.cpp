@@ -83,10 +83,11 @@ TrainingRun::TrainingRun(const TrainRequest& r)
                                                                         : cfg_.task.test_path;
     eval_ = io::make_eval_source(cfg_, eval_path, io::Split::valid);
     metrics_ = std::make_unique<MetricsLogObserver>(metrics_path_, cfg_.train.log_every);
-    trainer_ = std::make_unique<sim::Trainer>(*backend_, cfg_.train, *train_, eval_.get());
+    trainer_ = std::make_unique<sim::Trainer>(*backend_, cfg_.train, *train_, eval_.get(), r.comm);
     if (!r.resume_path.empty()) trainer_->restore(*ck->train);
     steps_ = r.steps.value_or(cfg_.train.max_steps);
     checkpoints_ = std::make_unique<CheckpointWriter>(*this);
+    if (r.comm && r.comm->rank() != 0) return;  // the other processes compute; rank 0 writes
     trainer_->add_observer(*metrics_);
     trainer_->add_observer(*checkpoints_);
     if (!r.dump_batch_path.empty()) {

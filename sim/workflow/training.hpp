@@ -21,6 +21,7 @@
 #include "elmsim/models/network.hpp"
 #include "elmsim/sim/backend.hpp"
 #include "elmsim/sim/evaluation.hpp"
+#include "elmsim/sim/parallel/communicator.hpp"
 #include "elmsim/sim/train_observer.hpp"
 #include "elmsim/sim/trainer.hpp"
 #include "elmsim/sim/workflow/metrics_log.hpp"
@@ -38,6 +39,8 @@ struct TrainRequest {
     std::string backend = "cpu";
     std::string dump_batch_path;                 // write the first batch as the network sees it
     std::string created_by = "elmsim";           // provenance recorded in checkpoints
+    sim::Communicator* comm = nullptr;           // the processes training together (null: this one);
+                                                 // only rank 0 writes the checkpoint and metrics
 };
 
 struct TrainResult {

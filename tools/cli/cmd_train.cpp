@@ -1,5 +1,6 @@
 // `elmsim train` and `elmsim eval`: flags -> workflow::TrainingRun / workflow::evaluate_model.
 #include <cstdio>
+#include <memory>
 #include <optional>
 
 #include <fmt/format.h>
@@ -33,17 +34,33 @@ void run_train(TrainArgs& a) {
     auto& r = a.request;
     if (!r.init_path.empty() && !r.resume_path.empty()) throw InputError("train: give --init or --resume, not both");
     r.created_by = created_by();
-    workflow::TrainingRun run = with_flag_names({{"steps", "--max-steps"}, {"threads", "--threads"}, {"backend", "--backend"}},
-                                                [&] { return workflow::TrainingRun(r); });
+    // Under mpirun/srun, one process per rank: each checks its own inputs, and a failure on any of them
+    // is one line from rank 0 (the others exit 2 without printing).
+    const auto comm = sim::world_communicator();
+    r.comm = comm.get();
+    std::unique_ptr<workflow::TrainingRun> run_ptr;
+    std::string error;
+    try {
+        run_ptr = with_flag_names({{"steps", "--max-steps"}, {"threads", "--threads"}, {"backend", "--backend"}},
+                                  [&] { return std::make_unique<workflow::TrainingRun>(r); });
+    } catch (const InputError& e) {
+        if (comm->size() == 1) throw;
+        error = e.what();
+    }
+    sim::agree_or_throw(*comm, error);
+    workflow::TrainingRun& run = *run_ptr;
+    const bool speaks = comm->rank() == 0;
     const auto& cfg = run.config();
     const auto pc = models::count_params(cfg.model);
-    if (!a.quiet)
-        fmt::print(stderr, "train: task {}  N {}  k_e {}  k_c {}  P {}  | steps {} .. {}  batch {}  {}\n",
+    if (!a.quiet && speaks)
+        fmt::print(stderr, "train: task {}  N {}  k_e {}  k_c {}  P {}  | steps {} .. {}  batch {}{}  {}{}\n",
                    io::to_string(cfg.task.kind), cfg.model.N, pc.k_e, pc.k_c, pc.P, run.first_step(), run.last_step(),
-                   cfg.train.batch_size, run.backend().describe());
-    ProgressObserver progress(!a.quiet);
+                   cfg.train.batch_size, cfg.train.shards > 0 ? fmt::format(" in {} shards", cfg.train.shards) : "",
+                   run.backend().describe(), comm->size() > 1 ? "  | " + comm->describe() : "");
+    ProgressObserver progress(!a.quiet && speaks);
     run.add_observer(progress);
     const auto result = run.run();
+    if (!speaks) return;
     if (result.final_eval) {
         const auto& s = result.final_eval->stats;
         if (result.final_eval->text)

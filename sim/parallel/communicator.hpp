@@ -1,0 +1,82 @@
+// Communicator: the processes of one job (one `mpirun`/`srun` launch) as the trainer sees them. The
+// trainer's layer reaches other processes only through this interface; the single-process
+// implementation (LocalCommunicator) needs no MPI, and sim/parallel/mpi_communicator.cpp is the one
+// file that knows MPI (built with the CMake option ELM_MPI).
+//
+// Every collective is called by every rank, in the same order, with the same sizes.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace elm::sim {
+
+class Communicator {
+public:
+    virtual ~Communicator() = default;
+    virtual int rank() const = 0;
+    virtual int size() const = 0;
+    // "1 process", "MPI: 4 ranks" (logs).
+    virtual std::string describe() const = 0;
+
+    virtual void barrier() = 0;
+    // `bytes` bytes at `data` from rank `root` to every rank.
+    virtual void broadcast(void* data, std::size_t bytes, int root) = 0;
+    // Every rank's `mine` (the same length on every rank) into `all`, in rank order:
+    // all.size() == size() * mine.size().
+    virtual void all_gather(std::span<const float> mine, std::span<float> all) = 0;
+    virtual void all_gather(std::span<const double> mine, std::span<double> all) = 0;
+    virtual void all_gather(std::span<const std::int64_t> mine, std::span<std::int64_t> all) = 0;
+};
+
+class LocalCommunicator final : public Communicator {
+public:
+    int rank() const override { return 0; }
+    int size() const override { return 1; }
+    std::string describe() const override { return "1 process"; }
+    void barrier() override {}
+    void broadcast(void*, std::size_t, int) override {}
+    void all_gather(std::span<const float> mine, std::span<float> all) override { copy(mine, all); }
+    void all_gather(std::span<const double> mine, std::span<double> all) override { copy(mine, all); }
+    void all_gather(std::span<const std::int64_t> mine, std::span<std::int64_t> all) override { copy(mine, all); }
+
+private:
+    template <class T>
+    static void copy(std::span<const T> mine, std::span<T> all) {
+        for (std::size_t i = 0; i < mine.size() && i < all.size(); ++i) all[i] = mine[i];
+    }
+};
+
+// Sums of buffers in one fixed order: the balanced binary tree over the leaves 0..n-1 (a node's sum is
+// its left half's sum plus its right half's, the left half holding ceil(n/2) leaves), so the floats
+// depend only on n and the leaves, never on which process held which leaf.
+template <class Real>
+void tree_sum(const std::vector<const Real*>& leaves, std::size_t count, Real* out);
+
+// Whether the leaves [r q, (r + 1) q) of the tree over n leaves are each one node of it (r = 0 ..
+// n/q - 1): then a process can sum its block alone and the blocks' sums combine to the same floats.
+bool blocks_are_subtrees(int n, int q);
+
+// Every rank's outcome of a stretch of local work, agreed so that no rank waits in a collective for
+// one that failed: returns normally when every rank's `error` is empty; otherwise every rank throws
+// the error of the lowest failing rank — rank 0 as elm::InputError (the one line the user sees), the
+// others as elm::QuietExit (they exit 2 without printing).
+void agree_or_throw(Communicator& comm, const std::string& error);
+
+// The communicator of this process's job: MPI's world when this process was started by an MPI
+// launcher (mpirun, mpiexec, srun), else a LocalCommunicator. A build without MPI started with more
+// than one rank is an InputError (R copies would overwrite each other's outputs).
+std::unique_ptr<Communicator> world_communicator();
+
+// The rank count the launcher announced in the environment (1 when none), and this process's rank
+// in it (0 when none).
+int launcher_rank_count();
+int launcher_rank();
+
+// Why a build without MPI cannot be `ranks` processes (empty when it can: one).
+std::string refusal_without_mpi(int ranks);
+
+}  // namespace elm::sim

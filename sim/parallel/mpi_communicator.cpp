@@ -1,0 +1,91 @@
+// The Communicator of an MPI job (built with ELM_MPI): MPI_COMM_WORLD. The only file that includes
+// mpi.h. MPI is initialised when the first world communicator is made and finalised when it is
+// destroyed.
+#if defined(ELM_WITH_MPI)
+#include <mpi.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <limits>
+
+#include <fmt/format.h>
+
+#include "elmsim/models/error.hpp"
+#include "elmsim/sim/parallel/communicator.hpp"
+
+namespace elm::sim {
+
+namespace {
+
+void check(int rc, const char* what) {
+    if (rc != MPI_SUCCESS) {
+        char text[MPI_MAX_ERROR_STRING];
+        int len = 0;
+        MPI_Error_string(rc, text, &len);
+        throw std::runtime_error(fmt::format("MPI: {} failed: {}", what, std::string(text, static_cast<std::size_t>(len))));
+    }
+}
+
+class MpiCommunicator final : public Communicator {
+public:
+    MpiCommunicator() {
+        int initialized = 0;
+        MPI_Initialized(&initialized);
+        if (!initialized) {
+            int provided = 0;
+            check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
+            owns_ = true;
+        }
+        // Errors come back as return codes (turned into exceptions here), not as an abort.
+        MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+        MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
+        MPI_Comm_size(MPI_COMM_WORLD, &size_);
+    }
+    ~MpiCommunicator() override {
+        int finalized = 0;
+        MPI_Finalized(&finalized);
+        if (owns_ && !finalized) MPI_Finalize();
+    }
+    int rank() const override { return rank_; }
+    int size() const override { return size_; }
+    std::string describe() const override { return fmt::format("MPI: {} ranks", size_); }
+    void barrier() override { check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier"); }
+    void broadcast(void* data, std::size_t bytes, int root) override {
+        auto* p = static_cast<char*>(data);
+        // MPI counts are int: large buffers go in pieces.
+        constexpr std::size_t kPiece = std::size_t{1} << 30;
+        for (std::size_t off = 0; off < bytes; off += kPiece) {
+            const int n = static_cast<int>(std::min(kPiece, bytes - off));
+            check(MPI_Bcast(p + off, n, MPI_BYTE, root, MPI_COMM_WORLD), "MPI_Bcast");
+        }
+    }
+    void all_gather(std::span<const float> mine, std::span<float> all) override { gather(mine, all, MPI_FLOAT); }
+    void all_gather(std::span<const double> mine, std::span<double> all) override { gather(mine, all, MPI_DOUBLE); }
+    void all_gather(std::span<const std::int64_t> mine, std::span<std::int64_t> all) override {
+        gather(mine, all, MPI_INT64_T);
+    }
+
+private:
+    template <class T>
+    void gather(std::span<const T> mine, std::span<T> all, MPI_Datatype type) {
+        if (all.size() != mine.size() * static_cast<std::size_t>(size_))
+            throw std::logic_error("all_gather: the output does not hold every rank's values");
+        if (mine.size() > static_cast<std::size_t>(std::numeric_limits<int>::max()))
+            throw std::logic_error("all_gather: over 2^31 values per rank");
+        const int n = static_cast<int>(mine.size());
+        check(MPI_Allgather(mine.data(), n, type, all.data(), n, type, MPI_COMM_WORLD), "MPI_Allgather");
+    }
+
+    int rank_ = 0, size_ = 1;
+    bool owns_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Communicator> world_communicator() {
+    if (launcher_rank_count() <= 1 && !std::getenv("OMPI_COMM_WORLD_SIZE")) return std::make_unique<LocalCommunicator>();
+    return std::make_unique<MpiCommunicator>();
+}
+
+}  // namespace elm::sim
+#endif
