@@ -109,19 +109,11 @@ LossStats DataParallelStep::run(const models::Batch& batch, const RunOptions& op
     for (const auto& g : shard_grads_) leaves.push_back(g.data());
     partials_.resize(P);
     tree_sum(leaves, P, partials_.data());
-    sum_.resize(P);
-    if (plan_.ranks == 1) {
-        sum_.swap(partials_);
-    } else {
-        std::vector<float> all(P * static_cast<std::size_t>(plan_.ranks));
-        comm_.all_gather(std::span<const float>(partials_), std::span<float>(all));
-        leaves.clear();
-        for (int r = 0; r < plan_.ranks; ++r) leaves.push_back(all.data() + static_cast<std::size_t>(r) * P);
-        tree_sum(leaves, P, sum_.data());
-    }
+    // ... and the processes' blocks summed as the tree's upper part.
+    tree_sum_over_ranks(comm_, partials_, exchange_buffers_);
     const auto g = backend_.gradients();
     const float scale = 1.0f / static_cast<float>(plan_.shards);
-    for (std::size_t i = 0; i < P; ++i) g[i] = plan_.shards > 1 ? sum_[i] * scale : sum_[i];
+    for (std::size_t i = 0; i < P; ++i) g[i] = plan_.shards > 1 ? partials_[i] * scale : partials_[i];
 
     std::vector<double> all_stats(stats.size() * static_cast<std::size_t>(plan_.ranks));
     comm_.all_gather(std::span<const double>(stats), std::span<double>(all_stats));

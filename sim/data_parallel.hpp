@@ -60,7 +60,8 @@ private:
     ShardPlan plan_;
     std::vector<std::unique_ptr<Carry>> carries_;
     std::vector<std::vector<float>> shard_grads_;
-    std::vector<float> partials_, sum_;
+    std::vector<float> partials_;
+    RankSumBuffers exchange_buffers_;
     models::Batch shard_;
 };
 

@@ -36,6 +36,15 @@ TEST_CASE("tree sum: a fixed order, left half (ceil n/2 leaves) plus right half"
     CHECK(out == 0.0f);
 }
 
+TEST_CASE("one process's sum over ranks is its own data", "[parallel]") {
+    sim::LocalCommunicator comm;
+    std::vector<float> v{1.5f, -2.0f, 3.25f};
+    sim::RankSumBuffers buffers;
+    sim::tree_sum_over_ranks(comm, v, buffers);
+    CHECK(v == std::vector<float>{1.5f, -2.0f, 3.25f});
+    CHECK_THROWS_AS(comm.exchange(1, v, v), std::logic_error);
+}
+
 TEST_CASE("which process counts a shard count admits", "[parallel]") {
     CHECK(sim::blocks_are_subtrees(8, 4));
     CHECK(sim::blocks_are_subtrees(8, 2));

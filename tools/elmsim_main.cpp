@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
     elm::bench::register_bench_gpu(app);
     elm::bench::register_bench_serve(app);
     elm::bench::register_bench_text(app);
+    elm::bench::register_bench_exchange(app);
     elm::tools::check_integer_flags(app);
     elm::tools::enable_isolated_reads();
     try {
@@ -54,10 +55,11 @@ int main(int argc, char** argv) {
             throw elm::InputError(isa_error);
         // Under mpirun/srun only `train` shares its work; any other command would run once per process
         // over the same outputs. Rank 0 says so, the others exit with it.
-        if (const int ranks = elm::sim::launcher_rank_count(); ranks > 1 && (argc < 2 || std::string(argv[1]) != "train")) {
+        const auto parallel = [](const std::string& cmd) { return cmd == "train" || cmd == "bench-exchange"; };
+        if (const int ranks = elm::sim::launcher_rank_count(); ranks > 1 && (argc < 2 || !parallel(argv[1]))) {
             if (elm::sim::launcher_rank() != 0) throw elm::QuietExit();
-            throw elm::InputError(fmt::format("started as {} processes (mpirun/srun): only 'train' runs on several "
-                                              "processes; start '{}' as one",
+            throw elm::InputError(fmt::format("started as {} processes (mpirun/srun): only 'train' (and "
+                                              "'bench-exchange') run on several processes; start '{}' as one",
                                               ranks, argc > 1 ? argv[1] : "elmsim"));
         }
         app.parse(argc, argv);

@@ -1,5 +1,6 @@
 #include "elmsim/sim/parallel/communicator.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <string_view>
 
@@ -55,6 +56,56 @@ void tree_sum(const std::vector<const Real*>& leaves, std::size_t count, Real* o
 
 template void tree_sum<float>(const std::vector<const float*>&, std::size_t, float*);
 template void tree_sum<double>(const std::vector<const double*>&, std::size_t, double*);
+
+void tree_sum_over_ranks(Communicator& comm, std::vector<float>& data, RankSumBuffers& buffers) {
+    const int R = comm.size(), r = comm.rank();
+    if (R == 1) return;
+    const std::size_t count = data.size();
+    if ((R & (R - 1)) != 0) {
+        std::vector<float>& all = buffers.pieces;
+        all.resize(count * static_cast<std::size_t>(R));
+        comm.all_gather(std::span<const float>(data), std::span<float>(all));
+        std::vector<const float*> leaves;
+        for (int k = 0; k < R; ++k) leaves.push_back(all.data() + static_cast<std::size_t>(k) * count);
+        tree_sum(leaves, count, data.data());
+        return;
+    }
+    // Padded to R equal pieces. Stage d = 1, 2, 4, ...: partners r and r ^ d hold the sums of two
+    // neighbouring subtrees of d ranks over the same range; each keeps one half of it, the lower
+    // subtree's sum plus the higher one's. After log2 R stages rank r holds one piece of the total:
+    // piece number reverse_bits(r) (the first stage's bit chose the top half).
+    const std::size_t piece = (count + static_cast<std::size_t>(R) - 1) / static_cast<std::size_t>(R);
+    std::vector<float>& work = buffers.work;
+    std::vector<float>& theirs = buffers.theirs;
+    work.resize(piece * static_cast<std::size_t>(R));
+    std::copy(data.begin(), data.end(), work.begin());
+    std::fill(work.begin() + static_cast<std::ptrdiff_t>(count), work.end(), 0.0f);
+    std::size_t lo = 0, hi = work.size();
+    for (int d = 1; d < R; d <<= 1) {
+        const std::size_t mid = lo + (hi - lo) / 2;
+        const bool lower = (r & d) == 0;
+        const std::size_t keep_lo = lower ? lo : mid, keep_hi = lower ? mid : hi;
+        const std::size_t send_lo = lower ? mid : lo, send_hi = lower ? hi : mid;
+        theirs.resize(keep_hi - keep_lo);
+        comm.exchange(r ^ d, std::span<const float>(work.data() + send_lo, send_hi - send_lo), std::span<float>(theirs));
+        for (std::size_t i = keep_lo; i < keep_hi; ++i)
+            work[i] = lower ? work[i] + theirs[i - keep_lo] : theirs[i - keep_lo] + work[i];
+        lo = keep_lo;
+        hi = keep_hi;
+    }
+    std::vector<float>& pieces = buffers.pieces;
+    pieces.resize(work.size());
+    comm.all_gather(std::span<const float>(work.data() + lo, piece), std::span<float>(pieces));
+    int bits = 0;
+    while ((1 << bits) < R) ++bits;
+    for (int k = 0; k < R; ++k) {
+        int rev = 0;
+        for (int b = 0; b < bits; ++b)
+            if (k & (1 << b)) rev |= 1 << (bits - 1 - b);
+        const std::size_t at = static_cast<std::size_t>(rev) * piece;
+        for (std::size_t i = 0; i < piece && at + i < count; ++i) data[at + i] = pieces[static_cast<std::size_t>(k) * piece + i];
+    }
+}
 
 bool blocks_are_subtrees(int n, int q) { return n > 0 && q > 0 && n % q == 0 && covers(0, n, q); }
 

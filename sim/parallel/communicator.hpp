@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <span>
 #include <string>
 #include <vector>
@@ -30,6 +31,9 @@ public:
     virtual void all_gather(std::span<const float> mine, std::span<float> all) = 0;
     virtual void all_gather(std::span<const double> mine, std::span<double> all) = 0;
     virtual void all_gather(std::span<const std::int64_t> mine, std::span<std::int64_t> all) = 0;
+    // Sends `send` to rank `partner` and receives as many values from it into `recv` (the partner
+    // calls it with this rank as its partner).
+    virtual void exchange(int partner, std::span<const float> send, std::span<float> recv) = 0;
 };
 
 class LocalCommunicator final : public Communicator {
@@ -42,6 +46,9 @@ public:
     void all_gather(std::span<const float> mine, std::span<float> all) override { copy(mine, all); }
     void all_gather(std::span<const double> mine, std::span<double> all) override { copy(mine, all); }
     void all_gather(std::span<const std::int64_t> mine, std::span<std::int64_t> all) override { copy(mine, all); }
+    void exchange(int, std::span<const float>, std::span<float>) override {
+        throw std::logic_error("exchange: a single process has no partner");
+    }
 
 private:
     template <class T>
@@ -55,6 +62,18 @@ private:
 // depend only on n and the leaves, never on which process held which leaf.
 template <class Real>
 void tree_sum(const std::vector<const Real*>& leaves, std::size_t count, Real* out);
+
+// Each rank's `data` (the same length on every rank) replaced by the sum over ranks in the tree order
+// of tree_sum (leaves = ranks), on every rank. With a power-of-two rank count: reduce-scatter by
+// recursive halving (neighbours first, so each step adds a lower subtree to the higher one, as the
+// tree does) and an all-gather of the pieces: about 8 bytes per value per rank whatever the count.
+// Otherwise every rank gathers every rank's data (4 R bytes per value) and sums locally.
+// `buffers` are kept between calls by a caller that sums every step: fresh memory on each call costs
+// more than the exchange (page faults, the transport registering new buffers).
+struct RankSumBuffers {
+    std::vector<float> work, theirs, pieces;
+};
+void tree_sum_over_ranks(Communicator& comm, std::vector<float>& data, RankSumBuffers& buffers);
 
 // Whether the leaves [r q, (r + 1) q) of the tree over n leaves are each one node of it (r = 0 ..
 // n/q - 1): then a process can sum its block alone and the blocks' sums combine to the same floats.

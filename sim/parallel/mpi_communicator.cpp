@@ -65,6 +65,15 @@ public:
         gather(mine, all, MPI_INT64_T);
     }
 
+    void exchange(int partner, std::span<const float> send, std::span<float> recv) override {
+        if (send.size() > static_cast<std::size_t>(std::numeric_limits<int>::max()) ||
+            recv.size() > static_cast<std::size_t>(std::numeric_limits<int>::max()))
+            throw std::logic_error("exchange: over 2^31 values");
+        check(MPI_Sendrecv(send.data(), static_cast<int>(send.size()), MPI_FLOAT, partner, 0, recv.data(),
+                           static_cast<int>(recv.size()), MPI_FLOAT, partner, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE),
+              "MPI_Sendrecv");
+    }
+
 private:
     template <class T>
     void gather(std::span<const T> mine, std::span<T> all, MPI_Datatype type) {

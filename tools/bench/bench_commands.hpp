@@ -14,5 +14,6 @@ void register_bench_event(CLI::App& app); // learning on the event schedule vs t
 void register_bench_gpu(CLI::App& app);   // the CUDA backend against the CPU backend and PyTorch on the GPU
 void register_bench_serve(CLI::App& app); // the server on loopback: micro-batching on vs off
 void register_bench_text(CLI::App& app);  // a byte model against a PyTorch byte LSTM of the same size
+void register_bench_exchange(CLI::App& app);  // the gradient exchange of training on many processes
 
 }  // namespace elm::bench
