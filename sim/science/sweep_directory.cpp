@@ -10,7 +10,6 @@
 #include <sstream>
 
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,6 +18,7 @@
 #include "elmsim/io/atomic_output.hpp"
 #include "elmsim/io/input_file.hpp"
 #include "elmsim/models/error.hpp"
+#include "elmsim/sim/science/lock_file.hpp"
 
 namespace elm::science {
 
@@ -53,30 +53,15 @@ std::optional<json> read_json(const fs::path& p) {
     }
 }
 
-// flock() on DIR/lock: exclusive between processes and, since every Lock opens the file anew,
-// between threads of one process too.
+// DIR/lock, a lock file (sim/science/lock_file.hpp): exclusive between processes on any machines
+// sharing the directory, and between threads of one process (each takes it anew). Held for a few file
+// operations, so an owner silent for a minute is gone.
 class DirLock {
 public:
-    explicit DirLock(const fs::path& root) {
-        const std::string p = (root / "lock").string();
-        fd_ = ::open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-        if (fd_ < 0) throw InputError(fmt::format("{}: cannot open the sweep lock ({})", p, std::strerror(errno)));
-        while (::flock(fd_, LOCK_EX) != 0) {
-            if (errno != EINTR) {
-                ::close(fd_);
-                throw InputError(fmt::format("{}: cannot lock ({})", p, std::strerror(errno)));
-            }
-        }
-    }
-    ~DirLock() {
-        ::flock(fd_, LOCK_UN);
-        ::close(fd_);
-    }
-    DirLock(const DirLock&) = delete;
-    DirLock& operator=(const DirLock&) = delete;
+    explicit DirLock(const fs::path& root) : lock_(root / "lock", 60.0) {}
 
 private:
-    int fd_ = -1;
+    LockFile lock_;
 };
 
 }  // namespace

@@ -8,7 +8,9 @@
 //   DIR/results.jsonl         one line per finished run, in plan order: rebuilt from the result.json
 //                             files under the lock and renamed into place, never torn
 //   DIR/events.jsonl          claim / takeover / resume / finish / fail events, one line each
-//   DIR/lock                  flock()ed around every decision that reads and writes claims
+//   DIR/lock                  a lock file (O_EXCL, sim/science/lock_file.hpp) held around every
+//                             decision that reads and writes claims; flock() is local to one machine
+//                             on some shared file systems
 // A claim is stale — and taken over — when it has not been touched for stale_minutes (its owner died
 // on another machine, lost the disk, hangs, or its pid was reused), or at once when its owner is on
 // this host and its pid is gone. The host is gethostname(), or $ELMSIM_SWEEP_HOST where machines

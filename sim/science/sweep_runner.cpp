@@ -16,6 +16,7 @@
 
 #include "elmsim/io/checkpoint.hpp"
 #include "elmsim/models/error.hpp"
+#include "elmsim/sim/science/lock_file.hpp"
 #include "elmsim/sim/science/sweep_directory.hpp"
 #include "elmsim/sim/workflow/model_file.hpp"
 #include "elmsim/sim/workflow/training.hpp"
@@ -224,6 +225,9 @@ RunOutcome train_and_score(const SweepPlan& plan, const PlannedRun& run, SweepDi
 SweepSummary run_sweep(const SweepPlan& plan, const std::string& dir_path, const SweepOptions& opt) {
     SweepDirectory dir(dir_path, plan.sweep.stale_minutes);
     dir.adopt_plan(plan_to_json(plan));
+    if (const std::string note = local_locking_note(dir_path); !note.empty() && opt.on_message)
+        opt.on_message(fmt::format("{} is on {}: flock() there is local to each machine, so the sweep locks with "
+                                   "lock files (DIR/lock), which hold across machines", dir_path, note));
     const auto start = Clock::now();
     SweepSummary summary;
     std::vector<std::string> ids;
