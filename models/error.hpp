@@ -30,11 +30,16 @@ private:
     std::string problem_;
 };
 
-// A process of a parallel job that stops because the job failed, after the job's one error line is
-// printed by rank 0 (sim/parallel/communicator.hpp): exit code 2, nothing printed.
+// An end whose message, if any, was printed already: a process of a parallel job that stops because
+// the job failed, after rank 0 printed the job's one error line (sim/parallel/communicator.hpp; exit
+// code 2), or a run stopped by a signal after saying so (128 + the signal). main prints nothing more.
 class QuietExit : public std::runtime_error {
 public:
-    QuietExit() : std::runtime_error("stopped with the job (rank 0 reports why)") {}
+    explicit QuietExit(int code = 2) : std::runtime_error("stopped (already reported)"), code_(code) {}
+    int code() const { return code_; }
+
+private:
+    int code_;
 };
 
 }  // namespace elm

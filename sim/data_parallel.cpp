@@ -71,10 +71,13 @@ DataParallelStep::DataParallelStep(Backend& backend, Communicator& comm, const S
 }
 
 LossStats DataParallelStep::run(const models::Batch& batch, const RunOptions& opt, std::uint64_t dropout_seed,
-                                bool carry) {
+                                bool carry, bool* stop) {
     const std::size_t P = backend_.layout().total_size();
     const bool per_step = opt.loss == models::LossMode::next_byte;
-    std::vector<double> stats(static_cast<std::size_t>(plan_.local()) * 4, 0.0);
+    // Per local shard: loss sum, terms, correct, count; then this process's stop request.
+    const std::size_t per_rank = static_cast<std::size_t>(plan_.local()) * 4 + 1;
+    std::vector<double> stats(per_rank, 0.0);
+    stats.back() = stop && *stop ? 1.0 : 0.0;
     std::string error;
     try {
         if (batch.B != plan_.shards * plan_.rows)
@@ -115,13 +118,19 @@ LossStats DataParallelStep::run(const models::Batch& batch, const RunOptions& op
     const float scale = 1.0f / static_cast<float>(plan_.shards);
     for (std::size_t i = 0; i < P; ++i) g[i] = plan_.shards > 1 ? partials_[i] * scale : partials_[i];
 
-    std::vector<double> all_stats(stats.size() * static_cast<std::size_t>(plan_.ranks));
+    std::vector<double> all_stats(per_rank * static_cast<std::size_t>(plan_.ranks));
     comm_.all_gather(std::span<const double>(stats), std::span<double>(all_stats));
     LossStats total;
-    for (int s = 0; s < plan_.shards; ++s) {
-        const double* in = all_stats.data() + static_cast<std::size_t>(s) * 4;
-        total.add(LossStats{in[0], in[1], static_cast<std::int64_t>(in[2]), static_cast<std::int64_t>(in[3])});
+    bool any_stop = false;
+    for (int r = 0; r < plan_.ranks; ++r) {
+        const double* block = all_stats.data() + static_cast<std::size_t>(r) * per_rank;
+        for (int j = 0; j < plan_.local(); ++j) {
+            const double* in = block + static_cast<std::size_t>(j) * 4;
+            total.add(LossStats{in[0], in[1], static_cast<std::int64_t>(in[2]), static_cast<std::int64_t>(in[3])});
+        }
+        any_stop = any_stop || block[per_rank - 1] != 0.0;
     }
+    if (stop) *stop = any_stop;
     return total;
 }
 

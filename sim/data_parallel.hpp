@@ -45,8 +45,10 @@ public:
     // (tree over shards, then 1 / S) into backend.gradients() on every process; returns the batch's
     // loss statistics (shards added in shard order). `carry`: text, each shard starts from its
     // carried state (cleared when the batch does not continue the previous one). A failure on any
-    // process is agreed (agree_or_throw) before the next collective.
-    LossStats run(const models::Batch& batch, const RunOptions& opt, std::uint64_t dropout_seed, bool carry);
+    // process is agreed (agree_or_throw) before the next collective. `stop` (may be null): in, this
+    // process wants to stop after this step; out, some process does (so all stop at the same step).
+    LossStats run(const models::Batch& batch, const RunOptions& opt, std::uint64_t dropout_seed, bool carry,
+                  bool* stop = nullptr);
 
     void clear_carries();
     // The carried state of all B rows (gathered from every process; B == 0 when nothing is carried),

@@ -1,12 +1,20 @@
 #include "elmsim/sim/trainer.hpp"
 
 #include <algorithm>
+#include <csignal>
 
 #include <fmt/format.h>
 
 #include "elmsim/models/error.hpp"
 
 namespace elm::sim {
+
+namespace {
+volatile std::sig_atomic_t g_stop_signal = 0;
+}  // namespace
+
+void request_training_stop(int signal) { g_stop_signal = signal; }
+int training_stop_signal() { return static_cast<int>(g_stop_signal); }
 
 using models::LossMode;
 using models::OptimizerKind;
@@ -132,8 +140,9 @@ std::optional<EvalResult> Trainer::run(std::int64_t steps) {
                 if (o->wants_first_batch()) o->on_first_batch(batch_, input);
         }
         LossStats st;
+        bool stop = training_stop_signal() != 0;
         if (parallel_) {
-            st = parallel_->run(batch_, opt, rng_.next(), text);
+            st = parallel_->run(batch_, opt, rng_.next(), text, &stop);
         } else {
             if (!text || !batch_.continues) carry_->clear();
             backend_.zero_gradients();
@@ -151,12 +160,16 @@ std::optional<EvalResult> Trainer::run(std::int64_t steps) {
             const models::TrainState st_now = state();
             for (auto* o : observers_) o->on_checkpoint(st_now);
         }
+        if (stop) {
+            stopped_by_signal_ = true;
+            break;
+        }
         if (std::any_of(observers_.begin(), observers_.end(), [](const TrainObserver* o) { return o->wants_stop(); }))
             break;
     }
     for (auto* o : observers_) o->on_steps_done();
     std::optional<EvalResult> final_eval;
-    if (eval_) final_eval = evaluate_and_report();
+    if (eval_ && !stopped_by_signal_) final_eval = evaluate_and_report();
     const models::TrainState st_end = state();
     for (auto* o : observers_) o->on_checkpoint(st_end);
     return final_eval;

@@ -32,6 +32,13 @@ inline std::int64_t last_step_of(std::int64_t step, std::int64_t steps, std::int
     return steps >= max_steps - step ? max_steps : step + steps;
 }
 
+// Stopping a run early from a signal handler (async-signal-safe): the trainer stops after its current
+// step, skips the final evaluation and writes its checkpoint, so the same command with --resume
+// continues bit for bit (a scheduler's preemption: SIGTERM, or SIGUSR1 ahead of the time limit). With
+// several processes they agree to stop after the same step. 0 = no request.
+void request_training_stop(int signal);
+int training_stop_signal();
+
 class Trainer {
 public:
     // The backend holds the network being trained; `eval` may be null (no evaluations). All three must
@@ -54,6 +61,8 @@ public:
 
     EvalResult evaluate(models::BatchSource& source);
     std::int64_t step() const { return step_; }
+    // Whether the last run() ended early on request_training_stop.
+    bool stopped_by_signal() const { return stopped_by_signal_; }
 
 private:
     RunOptions run_options(bool training) const;
@@ -71,6 +80,7 @@ private:
     models::Batch batch_;
     std::int64_t step_ = 0, epoch_ = 0, seen_ = 0;
     double best_metric_ = -1e300;
+    bool stopped_by_signal_ = false;
 };
 
 }  // namespace elm::sim

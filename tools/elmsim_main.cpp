@@ -55,11 +55,14 @@ int main(int argc, char** argv) {
             throw elm::InputError(isa_error);
         // Under mpirun/srun only `train` shares its work; any other command would run once per process
         // over the same outputs. Rank 0 says so, the others exit with it.
-        const auto parallel = [](const std::string& cmd) { return cmd == "train" || cmd == "bench-exchange"; };
+        // `sweep`: each process is one more worker on the shared sweep directory.
+        const auto parallel = [](const std::string& cmd) {
+            return cmd == "train" || cmd == "sweep" || cmd == "bench-exchange";
+        };
         if (const int ranks = elm::sim::launcher_rank_count(); ranks > 1 && (argc < 2 || !parallel(argv[1]))) {
             if (elm::sim::launcher_rank() != 0) throw elm::QuietExit();
-            throw elm::InputError(fmt::format("started as {} processes (mpirun/srun): only 'train' (and "
-                                              "'bench-exchange') run on several processes; start '{}' as one",
+            throw elm::InputError(fmt::format("started as {} processes (mpirun/srun): only 'train', 'sweep' "
+                                              "and 'bench-exchange' run on several processes; start '{}' as one",
                                               ranks, argc > 1 ? argv[1] : "elmsim"));
         }
         app.parse(argc, argv);
@@ -68,8 +71,8 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
         std::fprintf(stderr, "elmsim: error: %s (see elmsim --help)\n", e.what());
         return 2;
-    } catch (const elm::QuietExit&) {
-        return 2;
+    } catch (const elm::QuietExit& e) {
+        return e.code();
     } catch (const elm::InputError& e) {
         std::fprintf(stderr, "elmsim: error: %s\n", e.what());
         return 2;

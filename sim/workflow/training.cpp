@@ -106,6 +106,7 @@ TrainResult TrainingRun::run() {
     result.model_path = out_;
     result.metrics_path = metrics_path_;
     result.step = trainer_->step();
+    result.stopped_by_signal = trainer_->stopped_by_signal();
     return result;
 }
 

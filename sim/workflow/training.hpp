@@ -47,6 +47,7 @@ struct TrainResult {
     std::string model_path, metrics_path;
     std::int64_t step = 0;                   // optimizer steps done in total
     std::optional<sim::EvalResult> final_eval;  // the evaluation after the last step (when data exists)
+    bool stopped_by_signal = false;            // sim::request_training_stop: checkpointed, not evaluated
 };
 
 class TrainingRun {

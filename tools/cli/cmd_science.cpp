@@ -114,7 +114,8 @@ private:
 
 volatile std::sig_atomic_t g_signal = 0;
 
-// SIGINT / SIGTERM: the runs stop at their next step and checkpoint; a second signal kills at once.
+// SIGINT / SIGTERM / SIGUSR1 (a scheduler's time-limit warning): the runs stop at their next step and
+// checkpoint; a second signal kills at once.
 extern "C" void on_stop_signal(int sig) {
     g_signal = sig;
     science::request_sweep_stop();
@@ -150,11 +151,9 @@ void run_sweep_command(SweepArgs& a) {
     if (!a.quiet)
         fmt::print(stderr, "sweep: {} runs into {} ({} workers x {} threads)\n", plan.runs.size(), a.out, sw.workers,
                    sw.threads);
-    std::signal(SIGINT, on_stop_signal);
-    std::signal(SIGTERM, on_stop_signal);
+    for (const int sig : {SIGINT, SIGTERM, SIGUSR1}) std::signal(sig, on_stop_signal);
     const science::SweepSummary s = science::run_sweep(plan, a.out, opt);
-    std::signal(SIGINT, SIG_DFL);
-    std::signal(SIGTERM, SIG_DFL);
+    for (const int sig : {SIGINT, SIGTERM, SIGUSR1}) std::signal(sig, SIG_DFL);
     line.close();
     fmt::print("sweep: {} finished now ({} resumed), {} failed now; {} were finished and {} failed before; {} running "
                "elsewhere\n",

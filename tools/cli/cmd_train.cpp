@@ -1,4 +1,5 @@
 // `elmsim train` and `elmsim eval`: flags -> workflow::TrainingRun / workflow::evaluate_model.
+#include <csignal>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -27,6 +28,11 @@ struct EvalArgs {
     workflow::EvalRequest request;
     std::string split = "test";
 };
+
+extern "C" void on_train_signal(int sig) {
+    sim::request_training_stop(sig);
+    std::signal(sig, SIG_DFL);
+}
 
 const FlagNames kEvalFlags = {{"threads", "--threads"}, {"backend", "--backend"}, {"data_path", "--data"}};
 
@@ -59,7 +65,24 @@ void run_train(TrainArgs& a) {
                    run.backend().describe(), comm->size() > 1 ? "  | " + comm->describe() : "");
     ProgressObserver progress(!a.quiet && speaks);
     run.add_observer(progress);
+    // SIGINT (Ctrl-C), SIGTERM and SIGUSR1 (a scheduler's preemption or time-limit warning): stop after
+    // the current step and write the checkpoint; a second signal kills at once.
+    for (const int sig : {SIGINT, SIGTERM, SIGUSR1}) std::signal(sig, on_train_signal);
     const auto result = run.run();
+    for (const int sig : {SIGINT, SIGTERM, SIGUSR1}) std::signal(sig, SIG_DFL);
+    // No process ends before rank 0 has written the last checkpoint (a launcher may kill the others
+    // when one exits with an error code, as a stopped run does).
+    comm->barrier();
+    if (result.stopped_by_signal) {
+        const int sig = sim::training_stop_signal();
+        if (speaks) {
+            fmt::print("train: stopped by signal {} after step {}: checkpoint {} written; the same command with "
+                       "--resume {} continues\n",
+                       sig, result.step, result.model_path, result.model_path);
+            std::fflush(stdout);
+        }
+        throw QuietExit(128 + sig);
+    }
     if (!speaks) return;
     if (result.final_eval) {
         const auto& s = result.final_eval->stats;
