@@ -1,10 +1,59 @@
 #include "elmsim/sim/evaluation.hpp"
 
+#include <new>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "elmsim/models/error.hpp"
+
 namespace elm::sim {
 
-EvalResult evaluate(Backend& backend, models::BatchSource& source, const RunOptions& opt) {
+namespace {
+
+// Batch i on process i mod R; every batch's statistics gathered and added in batch order.
+EvalResult evaluate_shared(Backend& backend, models::BatchSource& source, const RunOptions& opt, Communicator& comm) {
+    const int R = comm.size(), rank = comm.rank();
+    std::vector<double> mine;  // 4 values per batch of this process, in its batch order
+    std::int64_t batches = 0;
+    std::string error;
+    try {
+        source.rewind_eval();
+        models::Batch batch;
+        for (; source.next_eval(batch); ++batches) {
+            if (batches % R != rank) continue;
+            const LossStats st = backend.step(batch, opt, nullptr, false, nullptr);
+            mine.insert(mine.end(), {st.loss_sum, st.terms, static_cast<double>(st.correct), static_cast<double>(st.count)});
+        }
+    } catch (const InputError& e) {
+        error = e.what();
+    } catch (const std::bad_alloc&) {
+        error = "out of memory (reduce batch size, window or model size)";
+    } catch (const std::exception& e) {
+        error = fmt::format("internal error: {}", e.what());
+    }
+    agree_or_throw(comm, error);
+    const std::int64_t per_rank = (batches + R - 1) / R;
+    mine.resize(static_cast<std::size_t>(per_rank) * 4, 0.0);
+    std::vector<double> all(mine.size() * static_cast<std::size_t>(R));
+    comm.all_gather(std::span<const double>(mine), std::span<double>(all));
     EvalResult r;
-    r.text = opt.loss == models::LossMode::next_byte;
+    for (std::int64_t i = 0; i < batches; ++i) {
+        const double* in = all.data() + (static_cast<std::size_t>(i % R) * static_cast<std::size_t>(per_rank) +
+                                         static_cast<std::size_t>(i / R)) * 4;
+        r.stats.add(LossStats{in[0], in[1], static_cast<std::int64_t>(in[2]), static_cast<std::int64_t>(in[3])});
+    }
+    return r;
+}
+
+}  // namespace
+
+EvalResult evaluate(Backend& backend, models::BatchSource& source, const RunOptions& opt, Communicator* comm) {
+    const bool text = opt.loss == models::LossMode::next_byte;
+    if (comm && comm->size() > 1 && !text) return evaluate_shared(backend, source, opt, *comm);
+    EvalResult r;
+    r.text = text;
     source.rewind_eval();
     const auto carry = backend.make_carry();
     models::Batch batch;

@@ -6,6 +6,7 @@
 #include "elmsim/models/batch.hpp"
 #include "elmsim/sim/backend.hpp"
 #include "elmsim/sim/loss.hpp"
+#include "elmsim/sim/parallel/communicator.hpp"
 #include "elmsim/sim/run_options.hpp"
 
 namespace elm::sim {
@@ -17,7 +18,11 @@ struct EvalResult {
     double metric() const { return text ? -stats.bpc() : stats.accuracy(); }
 };
 
-// Evaluate over every batch of `source` from its start (text: state carried across windows).
-EvalResult evaluate(Backend& backend, models::BatchSource& source, const RunOptions& opt);
+// Evaluate over every batch of `source` from its start (text: state carried across windows). With a
+// communicator of several processes, class tasks share the batches (batch i on process i mod R) and
+// add every batch's statistics in batch order: exactly the single-process result. Text, whose windows
+// carry state from batch to batch, is evaluated whole by every process.
+EvalResult evaluate(Backend& backend, models::BatchSource& source, const RunOptions& opt,
+                    Communicator* comm = nullptr);
 
 }  // namespace elm::sim

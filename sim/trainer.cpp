@@ -23,6 +23,7 @@ Trainer::Trainer(Backend& backend, const models::TrainConfig& cfg, models::Batch
                  models::BatchSource* eval, Communicator* comm)
     : backend_(backend), cfg_(cfg), train_(train), eval_(eval), rng_(cfg.seed, /*stream=*/3),
       carry_(backend.make_carry()) {
+    comm_ = comm;
     Communicator& c = comm ? *comm : local_comm_;
     const ShardPlan plan = plan_shards(cfg.shards, cfg.batch_size, c.size(), c.rank());
     if (plan.parallel()) parallel_ = std::make_unique<DataParallelStep>(backend, c, plan);
@@ -111,7 +112,9 @@ models::TrainState Trainer::state() const {
     return st;
 }
 
-EvalResult Trainer::evaluate(models::BatchSource& source) { return sim::evaluate(backend_, source, run_options(false)); }
+EvalResult Trainer::evaluate(models::BatchSource& source) {
+    return sim::evaluate(backend_, source, run_options(false), comm_);
+}
 
 EvalResult Trainer::evaluate_and_report() {
     const EvalResult r = evaluate(*eval_);

@@ -76,6 +76,7 @@ private:
     Rng rng_;
     std::unique_ptr<Carry> carry_;
     LocalCommunicator local_comm_;
+    Communicator* comm_ = nullptr;  // the processes training together (null: this one)
     std::unique_ptr<DataParallelStep> parallel_;  // when the batch is sharded (train.shards, processes)
     models::Batch batch_;
     std::int64_t step_ = 0, epoch_ = 0, seen_ = 0;

@@ -95,6 +95,9 @@ TEST_CASE("MPI: spike and LIF outputs, the event schedule and every optimizer: t
     check_process_counts("spike", replaced(base, "seed = 3\n", "seed = 3\noutput_mode = \"spike\"\n"), {1, 2});
     check_process_counts("lif", replaced(base, "seed = 3\n", "seed = 3\noutput_mode = \"lif\"\n"), {1, 2});
     check_process_counts("event", base + "time = \"event\"\nresolution_ms = 1.0\n", {1, 2});
+    // The evaluation shares its batches (4, 4 and 2 samples) among the processes: the same metrics.
+    check_process_counts("eval", replaced(replaced(base, "adding_test_pairs = 8", "adding_test_pairs = 10"), "shards = 2", "shards = 4"),
+                         {1, 2, 4});
     for (const char* opt : {"sgd", "adam"})
         check_process_counts(opt, replaced(test::spike_config(data, 0.0, opt), "batch_size = 3", "batch_size = 4\nshards = 2"),
                              {1, 2}, 3);
@@ -175,6 +178,36 @@ TEST_CASE("MPI: a failure on any process is one line from rank 0, and every proc
     CHECK(error_lines(r.output) == 1);
     CHECK(r.output.find("run on several processes; start 'gen-shd' as one") != std::string::npos);
     CHECK_FALSE(std::filesystem::exists(dir / "g.h5"));
+}
+
+TEST_CASE("MPI: a killed process ends the job, leaving the last checkpoint whole", "[mpi]") {
+    const auto data = test::spike_dir("mpi_data_killed");
+    const auto dir = test::fresh_dir("mpi_killed");
+    const auto d = dir.string();
+    // A checkpoint after every step, so the kill may land in the middle of one being written.
+    test::write_text(dir / "exp.toml",
+                     replaced(replaced(test::spike_config(data, 0.0), "batch_size = 3",
+                                       "batch_size = 4\nshards = 2\ncheckpoint_every = 1"),
+                              "max_steps = 100\n", "max_steps = 1000000\n"));
+#if defined(ELM_MPIEXEC)
+    const auto r = test::run_command(fmt::format(
+        "sh -c 'env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout 120 {0} --bind-to none -n 2 {1} "
+        "train --config {2}/exp.toml --max-steps 100000 --threads 1 --quiet --out {2}/m.h5 > {2}/log.txt 2>&1 & "
+        "m=$!; i=0; while [ $i -lt 600 ] && ! grep -q train {2}/m.metrics.jsonl 2>/dev/null; do sleep 0.1; i=$((i+1)); done; "
+        "sleep 0.3; pkill -9 -n -x elmsim -P $(pgrep -d, -P $m); wait $m; echo \"job exit $?\"'",
+        ELM_MPIEXEC, ELMSIM_BINARY, d));
+#else
+    test::CliResult r;
+    FAIL("this build has no MPI: install Open MPI (apt install libopenmpi-dev openmpi-bin; tools/setup.sh does)");
+#endif
+    INFO(r.output);
+    REQUIRE(r.output.find("job exit ") != std::string::npos);
+    CHECK(r.output.find("job exit 0") == std::string::npos);
+    CHECK(r.output.find("job exit 124") == std::string::npos);  // ended by the kill, not by the timeout
+    REQUIRE(std::filesystem::exists(dir / "m.h5"));
+    const auto ck = io::load_checkpoint(d + "/m.h5");  // whole: it loads, checksums and all
+    REQUIRE(ck.train);
+    CHECK(ck.train->step >= 1);
 }
 
 TEST_CASE("a build without MPI started as several processes refuses in one line", "[mpi]") {
