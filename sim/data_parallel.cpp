@@ -1,7 +1,6 @@
 #include "elmsim/sim/data_parallel.hpp"
 
 #include <algorithm>
-#include <new>
 
 #include <fmt/format.h>
 
@@ -78,8 +77,7 @@ LossStats DataParallelStep::run(const models::Batch& batch, const RunOptions& op
     const std::size_t per_rank = static_cast<std::size_t>(plan_.local()) * 4 + 1;
     std::vector<double> stats(per_rank, 0.0);
     stats.back() = stop && *stop ? 1.0 : 0.0;
-    std::string error;
-    try {
+    run_agreed(comm_, [&] {
         if (batch.B != plan_.shards * plan_.rows)
             throw InputError(fmt::format("batch: {} rows, expected {} shards of {}", batch.B, plan_.shards, plan_.rows));
         for (int j = 0; j < plan_.local(); ++j) {
@@ -98,14 +96,7 @@ LossStats DataParallelStep::run(const models::Batch& batch, const RunOptions& op
             out[2] = static_cast<double>(st.correct);
             out[3] = static_cast<double>(st.count);
         }
-    } catch (const InputError& e) {
-        error = e.what();
-    } catch (const std::bad_alloc&) {
-        error = "out of memory (reduce batch size, window or model size)";
-    } catch (const std::exception& e) {
-        error = fmt::format("internal error: {}", e.what());
-    }
-    agree_or_throw(comm_, error);
+    });
 
     // This process's block of shards, summed as its subtree of the shard tree.
     std::vector<const float*> leaves;

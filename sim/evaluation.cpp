@@ -1,12 +1,6 @@
 #include "elmsim/sim/evaluation.hpp"
 
-#include <new>
-#include <string>
 #include <vector>
-
-#include <fmt/format.h>
-
-#include "elmsim/models/error.hpp"
 
 namespace elm::sim {
 
@@ -17,8 +11,7 @@ EvalResult evaluate_shared(Backend& backend, models::BatchSource& source, const 
     const int R = comm.size(), rank = comm.rank();
     std::vector<double> mine;  // 4 values per batch of this process, in its batch order
     std::int64_t batches = 0;
-    std::string error;
-    try {
+    run_agreed(comm, [&] {
         source.rewind_eval();
         models::Batch batch;
         for (; source.next_eval(batch); ++batches) {
@@ -26,14 +19,7 @@ EvalResult evaluate_shared(Backend& backend, models::BatchSource& source, const 
             const LossStats st = backend.step(batch, opt, nullptr, false, nullptr);
             mine.insert(mine.end(), {st.loss_sum, st.terms, static_cast<double>(st.correct), static_cast<double>(st.count)});
         }
-    } catch (const InputError& e) {
-        error = e.what();
-    } catch (const std::bad_alloc&) {
-        error = "out of memory (reduce batch size, window or model size)";
-    } catch (const std::exception& e) {
-        error = fmt::format("internal error: {}", e.what());
-    }
-    agree_or_throw(comm, error);
+    });
     const std::int64_t per_rank = (batches + R - 1) / R;
     mine.resize(static_cast<std::size_t>(per_rank) * 4, 0.0);
     std::vector<double> all(mine.size() * static_cast<std::size_t>(R));

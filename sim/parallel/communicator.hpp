@@ -8,10 +8,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <stdexcept>
 #include <span>
 #include <string>
 #include <vector>
+
+#include "elmsim/models/error.hpp"
 
 namespace elm::sim {
 
@@ -84,6 +87,27 @@ bool blocks_are_subtrees(int n, int q);
 // the error of the lowest failing rank — rank 0 as elm::InputError (the one line the user sees), the
 // others as elm::QuietExit (they exit 2 without printing).
 void agree_or_throw(Communicator& comm, const std::string& error);
+
+// Runs `work` and agrees on its outcome with every other process (agree_or_throw): a failure on any
+// process ends all of them alike before any waits in the next collective. One process: just `work`.
+template <class F>
+void run_agreed(Communicator& comm, F&& work) {
+    if (comm.size() == 1) {
+        work();
+        return;
+    }
+    std::string error;
+    try {
+        work();
+    } catch (const InputError& e) {
+        error = e.what();
+    } catch (const std::bad_alloc&) {
+        error = "out of memory (reduce batch size, window or model size)";
+    } catch (const std::exception& e) {
+        error = std::string("internal error: ") + e.what();
+    }
+    agree_or_throw(comm, error);
+}
 
 // The communicator of this process's job: MPI's world when this process was started by an MPI
 // launcher (mpirun, mpiexec, srun), else a LocalCommunicator. A build without MPI started with more
