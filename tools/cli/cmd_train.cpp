@@ -45,15 +45,10 @@ void run_train(TrainArgs& a) {
     const auto comm = sim::world_communicator();
     r.comm = comm.get();
     std::unique_ptr<workflow::TrainingRun> run_ptr;
-    std::string error;
-    try {
+    sim::run_agreed(*comm, [&] {
         run_ptr = with_flag_names({{"steps", "--max-steps"}, {"threads", "--threads"}, {"backend", "--backend"}},
                                   [&] { return std::make_unique<workflow::TrainingRun>(r); });
-    } catch (const InputError& e) {
-        if (comm->size() == 1) throw;
-        error = e.what();
-    }
-    sim::agree_or_throw(*comm, error);
+    });
     workflow::TrainingRun& run = *run_ptr;
     const bool speaks = comm->rank() == 0;
     const auto& cfg = run.config();
