@@ -98,6 +98,11 @@ TEST_CASE("lock file: a dead owner's lock is broken, a live one's is waited for"
     CHECK_THROWS_WITH(science::LockFile(lock, 60.0, 0.3), Catch::Matchers::Contains("held by") &&
                                                               Catch::Matchers::Contains("cafe"));
     CHECK(fs::exists(lock));  // not ours: left alone
+    // ... unless it is older than the stale time (its pid may have been reused by another process).
+    const struct timespec aged[2] = {{0, UTIME_OMIT}, {std::time(nullptr) - 120, 0}};
+    REQUIRE(::utimensat(AT_FDCWD, lock.c_str(), aged, 0) == 0);
+    { science::LockFile l(lock, 60.0, 5.0); }
+    CHECK_FALSE(fs::exists(lock));
 
     // Another machine's lock: fresh, it holds; untouched for longer than the stale time, it is broken.
     std::ofstream(lock) << "some-other-node 12345 f00d\n";

@@ -106,7 +106,10 @@ bool LockFile::owner_gone() const {
         pid = 0;
         host.clear();
     }
-    if (!host.empty() && host == this_host() && pid > 0) return ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+    // On this host a dead owner is known at once; any owner (also one whose pid was reused) is gone once
+    // the file is older than the stale time.
+    if (!host.empty() && host == this_host() && pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH)
+        return true;
     std::time_t now = 0;
     if (!fs_now(path_.parent_path(), now)) return false;
     return static_cast<double>(now - st.st_mtime) > stale_seconds_;

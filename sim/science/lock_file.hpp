@@ -3,8 +3,8 @@
 // nodes would both hold it. The lock is a file created with O_CREAT | O_EXCL (atomic on NFSv3+ and
 // Lustre) holding its owner's host, pid and a token; it is held for a few file operations only.
 // A lock file whose owner is gone is broken: at once when the owner is on this host and its pid no
-// longer exists, else when the file is older than `stale_seconds` by the shared file system's own
-// clock (a file touched beside it gives "now", so clocks of different machines never meet). Breaking
+// longer exists, and in any case when the file is older than `stale_seconds` by the shared file
+// system's own clock (a file touched beside it gives "now", so clocks of different machines never meet). Breaking
 // renames the stale file to a unique name first, so of several processes breaking it at once exactly
 // one succeeds.
 #pragma once
