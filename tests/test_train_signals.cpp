@@ -109,7 +109,7 @@ TEST_CASE("train: SIGUSR1, SIGTERM or SIGINT stops after a step with a checkpoin
 TEST_CASE("MPI: SIGUSR1 to mpirun stops both processes after the same step, and the run resumes bit for bit",
           "[signal][mpi]") {
 #if defined(ELM_MPIEXEC)
-    check_stop_and_resume(fmt::format("env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
+    check_stop_and_resume(fmt::format("env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 ASAN_OPTIONS=detect_leaks=0 "
                                       "OMPI_MCA_rmaps_base_oversubscribe=1 {} --bind-to none -n 2 ",
                                       ELM_MPIEXEC),
                           SIGUSR1, "mpi");
