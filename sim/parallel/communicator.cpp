@@ -11,18 +11,22 @@ namespace elm::sim {
 
 namespace {
 
-// Sum of leaves [lo, hi) into out (count values).
+// Values [begin, begin + n) of the sum of leaves [lo, hi) into out, n <= kChunk: a chunk at a time,
+// so the right halves live on the stack and a sum of any length allocates nothing.
+constexpr std::size_t kChunk = 256;
+
 template <class Real>
-void subtree_sum(const std::vector<const Real*>& leaves, std::size_t lo, std::size_t hi, std::size_t count, Real* out) {
+void subtree_sum(const std::vector<const Real*>& leaves, std::size_t lo, std::size_t hi, std::size_t begin, std::size_t n,
+                 Real* out) {
     if (hi - lo == 1) {
-        for (std::size_t i = 0; i < count; ++i) out[i] = leaves[lo][i];
+        std::copy_n(leaves[lo] + begin, n, out);
         return;
     }
     const std::size_t mid = lo + (hi - lo + 1) / 2;
-    subtree_sum(leaves, lo, mid, count, out);
-    std::vector<Real> right(count);
-    subtree_sum(leaves, mid, hi, count, right.data());
-    for (std::size_t i = 0; i < count; ++i) out[i] = out[i] + right[i];
+    subtree_sum(leaves, lo, mid, begin, n, out);
+    Real right[kChunk];
+    subtree_sum(leaves, mid, hi, begin, n, right);
+    for (std::size_t i = 0; i < n; ++i) out[i] = out[i] + right[i];
 }
 
 bool covers(int lo, int hi, int q) {
@@ -50,7 +54,8 @@ void tree_sum(const std::vector<const Real*>& leaves, std::size_t count, Real* o
         for (std::size_t i = 0; i < count; ++i) out[i] = Real(0);
         return;
     }
-    subtree_sum(leaves, 0, leaves.size(), count, out);
+    for (std::size_t begin = 0; begin < count; begin += kChunk)
+        subtree_sum(leaves, 0, leaves.size(), begin, std::min(kChunk, count - begin), out + begin);
 }
 
 template void tree_sum<float>(const std::vector<const float*>&, std::size_t, float*);
