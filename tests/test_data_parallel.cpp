@@ -45,6 +45,22 @@ TEST_CASE("one process's sum over ranks is its own data", "[parallel]") {
     CHECK_THROWS_AS(comm.exchange(1, v, v), std::logic_error);
 }
 
+TEST_CASE("one process's messages to itself arrive in order, and there is no other rank to send to", "[parallel]") {
+    sim::LocalCommunicator comm;
+    CHECK_FALSE(comm.poll().has_value());
+    comm.send(0, "first");
+    comm.send(0, std::string("with\0zero", 9));
+    const auto a = comm.poll();
+    const auto b = comm.poll();
+    REQUIRE(a);
+    REQUIRE(b);
+    CHECK(a->from == 0);
+    CHECK(a->text == "first");
+    CHECK(b->text == std::string("with\0zero", 9));
+    CHECK_FALSE(comm.poll().has_value());
+    CHECK_THROWS_AS(comm.send(1, "x"), std::logic_error);
+}
+
 TEST_CASE("which process counts a shard count admits", "[parallel]") {
     CHECK(sim::blocks_are_subtrees(8, 4));
     CHECK(sim::blocks_are_subtrees(8, 2));

@@ -13,8 +13,11 @@
 
 #include "elmsim/sim/parallel/communicator.hpp"
 #include "tests/cli_training.hpp"
+#include "tests/mpi_runner.hpp"
 
 using namespace elm;
+using test::error_lines;
+using test::mpi_elmsim;
 using test::run_elmsim;
 
 namespace {
@@ -23,31 +26,6 @@ std::string replaced(std::string text, const std::string& from, const std::strin
     const auto at = text.find(from);
     REQUIRE(at != std::string::npos);
     return text.replace(at, from.size(), to);
-}
-
-// `elmsim ARGS` on R processes of this machine (as root too, as CI runs), at most two minutes. In the
-// ASan build, leak checks are off under mpirun: Open MPI's plugins, unloaded at MPI_Finalize, leave
-// allocations LeakSanitizer cannot attribute (elmsim's own code paths are leak-checked by the tests
-// that run it as one process).
-test::CliResult mpi_elmsim(int ranks, const std::string& args) {
-#if defined(ELM_MPIEXEC)
-    return test::run_command(fmt::format("OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 ASAN_OPTIONS=detect_leaks=0 "
-                                         "OMPI_MCA_rmaps_base_oversubscribe=1 timeout 120 {} --bind-to none -n {} {} {}",
-                                         ELM_MPIEXEC, ranks, ELMSIM_BINARY, args));
-#else
-    (void)ranks;
-    (void)args;
-    FAIL("this build has no MPI: install Open MPI (apt install libopenmpi-dev openmpi-bin; tools/setup.sh does) and "
-         "reconfigure");
-    return {};
-#endif
-}
-
-int error_lines(const std::string& output) {
-    int n = 0;
-    for (std::size_t at = output.find("elmsim: error:"); at != std::string::npos; at = output.find("elmsim: error:", at + 1))
-        ++n;
-    return n;
 }
 
 // K steps of CONFIG on each process count, the checkpoints compared with the first.
@@ -161,12 +139,9 @@ TEST_CASE("MPI: a failure on any process is one line from rank 0, and every proc
     CHECK(r.output.find("train.shards: 4 shards cannot be shared by 3 processes") != std::string::npos);
     // Only rank 1's data is missing (two configs, one job): rank 0 names the process and the file.
     test::write_text(dir / "bad.toml", replaced(test::spike_config(data, 0.0), "train.h5", "missing.h5"));
-#if defined(ELM_MPIEXEC)
-    r = test::run_command(fmt::format("OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 ASAN_OPTIONS=detect_leaks=0 OMPI_MCA_rmaps_base_oversubscribe=1 timeout 120 {0} "
-                                      "--bind-to none -n 1 {1} train --config {2}/exp.toml --quiet --out {2}/y.h5 : "
+    r = test::run_command(fmt::format("timeout 120 {0} -n 1 {1} train --config {2}/exp.toml --quiet --out {2}/y.h5 : "
                                       "-n 1 {1} train --config {2}/bad.toml --quiet --out {2}/y.h5",
-                                      ELM_MPIEXEC, ELMSIM_BINARY, d));
-#endif
+                                      test::mpiexec_prefix(), ELMSIM_BINARY, d));
     INFO(r.output);
     CHECK(r.code == 2);
     CHECK(error_lines(r.output) == 1);
@@ -192,17 +167,12 @@ TEST_CASE("MPI: a killed process ends the job, leaving the last checkpoint whole
                      replaced(replaced(test::spike_config(data, 0.0), "batch_size = 3",
                                        "batch_size = 4\nshards = 2\ncheckpoint_every = 1"),
                               "max_steps = 100\n", "max_steps = 1000000\n"));
-#if defined(ELM_MPIEXEC)
     const auto r = test::run_command(fmt::format(
-        "sh -c 'env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 ASAN_OPTIONS=detect_leaks=0 timeout 120 {0} --bind-to none -n 2 {1} "
+        "sh -c 'timeout 120 {0} -n 2 {1} "
         "train --config {2}/exp.toml --max-steps 100000 --threads 1 --quiet --out {2}/m.h5 > {2}/log.txt 2>&1 & "
         "m=$!; i=0; while [ $i -lt 600 ] && ! grep -q train {2}/m.metrics.jsonl 2>/dev/null; do sleep 0.1; i=$((i+1)); done; "
         "sleep 0.3; pkill -9 -n -x elmsim -P $(pgrep -d, -P $m); wait $m; echo \"job exit $?\"'",
-        ELM_MPIEXEC, ELMSIM_BINARY, d));
-#else
-    test::CliResult r;
-    FAIL("this build has no MPI: install Open MPI (apt install libopenmpi-dev openmpi-bin; tools/setup.sh does)");
-#endif
+        test::mpiexec_prefix(), ELMSIM_BINARY, d));
     INFO(r.output);
     REQUIRE(r.output.find("job exit ") != std::string::npos);
     CHECK(r.output.find("job exit 0") == std::string::npos);

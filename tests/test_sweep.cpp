@@ -21,60 +21,20 @@
 #include "elmsim/sim/science/sweep_directory.hpp"
 #include "elmsim/sim/science/sweep_plan.hpp"
 #include "tests/cli_runner.hpp"
+#include "tests/sweep_fixture.hpp"
 #include "tests/temp_dir.hpp"
 
 using namespace elm;
 using nlohmann::json;
 using test::run_command;
+using test::read_lines;
 using test::run_elmsim;
+using test::stable_results;
+using test::write_base;
+using test::kTinySweep;
 using test::write_text;
 
 namespace {
-
-// A tiny SHD-Adding base (T = 40 steps, milliseconds per run) on generated data in `dir`.
-void write_base(const std::filesystem::path& dir, std::int64_t max_steps = 6) {
-    if (!std::filesystem::exists(dir / "train.h5")) {
-        REQUIRE(run_elmsim(fmt::format("gen-shd --out {}/train.h5 --samples 24 --seed 1", dir.string())).code == 0);
-        REQUIRE(run_elmsim(fmt::format("gen-shd --out {}/test.h5 --samples 12 --seed 2", dir.string())).code == 0);
-    }
-    write_text(dir / "base.toml", fmt::format(R"([task]
-kind = "shd-adding"
-train = "train.h5"
-test = "test.h5"
-dt_ms = 50.0
-adding_test_pairs = 8
-
-[model]
-N = 8
-d_m = 2
-n_b = 2
-k_c = 4
-
-[train]
-optimizer = "adamax"
-lr = 5e-3
-batch_size = 2
-max_steps = {}
-log_every = 1
-)", max_steps));
-}
-
-const char* kTinySweep = R"([sweep]
-base = "base.toml"
-budgets = [600, 1200, 2400]
-tolerance = 0.1
-axes = ["N", "k_e"]
-points = 3
-seeds = [1, 2]
-steps = 6
-workers = 2
-threads = 1
-
-[[sweep.scan]]
-axis = "N"
-values = [4, 8]
-fixed = { d_m = 2, k_c = 4 }
-)";
 
 // Two runs with a wall-clock budget (`extra`: minutes and the rest), on a base with no step limit.
 void write_timed_sweep(const std::filesystem::path& dir, const std::string& extra) {
@@ -88,23 +48,6 @@ std::string read_file_text(const std::filesystem::path& p) {
     std::stringstream s;
     s << in.rdbuf();
     return s.str();
-}
-
-std::vector<json> read_lines(const std::filesystem::path& p) {
-    std::ifstream in(p);
-    std::vector<json> out;
-    std::string line;
-    while (std::getline(in, line))
-        if (!line.empty()) out.push_back(json::parse(line));
-    return out;
-}
-
-// results.jsonl without what depends on the clock or the machine.
-std::vector<json> stable_results(const std::filesystem::path& dir) {
-    auto rows = read_lines(dir / "results.jsonl");
-    for (auto& r : rows)
-        for (const char* k : {"train_seconds", "setup_seconds", "eval_seconds", "resumed", "host"}) r.erase(k);
-    return rows;
 }
 
 std::string sweep_cmd(const test::TempDir& t, const std::string& out, const std::string& extra = "") {
@@ -448,4 +391,23 @@ TEST_CASE("sweep: bad sweep files are one-line errors naming the key", "[sweep]"
     const auto mixed = run_elmsim(fmt::format("sweep --config {} --out {} --quiet", t.file("b.toml"), t.file("mixed")));
     CHECK(mixed.code == 2);
     CHECK_THAT(mixed.output, Catch::Contains("holds another sweep"));
+}
+
+TEST_CASE("sweep: a shared file it cannot write ends the sweep with one error line, its runs checkpointed", "[sweep]") {
+    test::TempDir t("sweep_unwritable");
+    write_base(t.dir);
+    write_text(t.dir / "sweep.toml", kTinySweep);
+    // results.jsonl is a directory: the first finished run cannot be added to it.
+    std::filesystem::create_directories(t.dir / "out" / "results.jsonl");
+    const auto r = run_elmsim(sweep_cmd(t, "out"));
+    INFO(r.output);
+    CHECK(r.code == 2);
+    CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
+    CHECK_THAT(r.output, Catch::Contains("elmsim: error: ") && Catch::Contains("results.jsonl"));
+    // Nothing is left claimed by the dead process's mistake: started again (the directory fixed), it ends.
+    std::filesystem::remove(t.dir / "out" / "results.jsonl");
+    const auto again = run_elmsim(sweep_cmd(t, "out"));
+    INFO(again.output);
+    REQUIRE(again.code == 0);
+    CHECK(read_lines(t.dir / "out" / "results.jsonl").size() == planned_runs(t));
 }

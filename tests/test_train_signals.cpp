@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "tests/cli_training.hpp"
+#include "tests/mpi_runner.hpp"
 
 using namespace elm;
 
@@ -108,12 +109,5 @@ TEST_CASE("train: SIGUSR1, SIGTERM or SIGINT stops after a step with a checkpoin
 
 TEST_CASE("MPI: SIGUSR1 to mpirun stops both processes after the same step, and the run resumes bit for bit",
           "[signal][mpi]") {
-#if defined(ELM_MPIEXEC)
-    check_stop_and_resume(fmt::format("env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 ASAN_OPTIONS=detect_leaks=0 "
-                                      "OMPI_MCA_rmaps_base_oversubscribe=1 {} --bind-to none -n 2 ",
-                                      ELM_MPIEXEC),
-                          SIGUSR1, "mpi");
-#else
-    FAIL("this build has no MPI: install Open MPI (apt install libopenmpi-dev openmpi-bin; tools/setup.sh does)");
-#endif
+    check_stop_and_resume(test::mpiexec_prefix() + " -n 2 ", SIGUSR1, "mpi");
 }

@@ -53,9 +53,9 @@ int main(int argc, char** argv) {
             throw elm::InputError(fmt::format("unknown command '{}' (see elmsim --help)", argv[1]));
         if (const auto isa_error = elm::sim::cpu::gemm_isa_environment_error(); !isa_error.empty())
             throw elm::InputError(isa_error);
-        // Under mpirun/srun only `train` shares its work; any other command would run once per process
-        // over the same outputs. Rank 0 says so, the others exit with it.
-        // `sweep`: each process is one more worker on the shared sweep directory.
+        // Under mpirun/srun only `train` and `sweep` share their work (and `bench-exchange` measures
+        // it); any other command would run once per process over the same outputs. Rank 0 says so, the
+        // others exit with it.
         const auto parallel = [](const std::string& cmd) {
             return cmd == "train" || cmd == "sweep" || cmd == "bench-exchange";
         };

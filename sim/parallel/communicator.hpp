@@ -3,12 +3,15 @@
 // implementation (LocalCommunicator) needs no MPI, and sim/parallel/mpi_communicator.cpp is the one
 // file that knows MPI (built with the CMake option ELM_MPI).
 //
-// Every collective is called by every rank, in the same order, with the same sizes.
+// Every collective is called by every rank, in the same order, with the same sizes. Messages (send /
+// poll) are point to point, for a coordinator and its workers: no rank waits for them.
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <new>
+#include <optional>
 #include <stdexcept>
 #include <span>
 #include <string>
@@ -37,6 +40,16 @@ public:
     // Sends `send` to rank `partner` and receives as many values from it into `recv` (the partner
     // calls it with this rank as its partner).
     virtual void exchange(int partner, std::span<const float> send, std::span<float> recv) = 0;
+
+    // A message (bytes) to rank `to`: returns at once, the text copied. Messages from one rank to
+    // another arrive in the order they were sent.
+    struct Message {
+        int from = 0;
+        std::string text;
+    };
+    virtual void send(int to, std::string text) = 0;
+    // The next message that has arrived for this rank, from any rank; nullopt when none has (never waits).
+    virtual std::optional<Message> poll() = 0;
 };
 
 class LocalCommunicator final : public Communicator {
@@ -52,8 +65,20 @@ public:
     void exchange(int, std::span<const float>, std::span<float>) override {
         throw std::logic_error("exchange: a single process has no partner");
     }
+    void send(int to, std::string text) override {
+        if (to != 0) throw std::logic_error("send: a single process has only rank 0");
+        inbox_.push_back(Message{0, std::move(text)});
+    }
+    std::optional<Message> poll() override {
+        if (inbox_.empty()) return std::nullopt;
+        Message m = std::move(inbox_.front());
+        inbox_.pop_front();
+        return m;
+    }
 
 private:
+    std::deque<Message> inbox_;
+
     template <class T>
     static void copy(std::span<const T> mine, std::span<T> all) {
         for (std::size_t i = 0; i < mine.size() && i < all.size(); ++i) all[i] = mine[i];

@@ -1,12 +1,14 @@
 // The Communicator of an MPI job (built with ELM_MPI): MPI_COMM_WORLD. The only file that includes
-// mpi.h. MPI is initialised when the first world communicator is made and finalised when it is
-// destroyed.
+// mpi.h. MPI is initialised when the first world communicator is made and finalised when the process
+// exits: after main() has printed a failure, since MPI_Finalize waits for every rank, and the launcher
+// ends the whole job as soon as one rank exits with an error.
 #if defined(ELM_WITH_MPI)
 #include <mpi.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <limits>
+#include <list>
 
 #include <fmt/format.h>
 
@@ -34,7 +36,11 @@ public:
         if (!initialized) {
             int provided = 0;
             check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
-            owns_ = true;
+            std::atexit([] {
+                int finalized = 0;
+                MPI_Finalized(&finalized);
+                if (!finalized) MPI_Finalize();
+            });
         }
         // Errors come back as return codes (turned into exceptions here), not as an abort.
         MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
@@ -42,9 +48,8 @@ public:
         MPI_Comm_size(MPI_COMM_WORLD, &size_);
     }
     ~MpiCommunicator() override {
-        int finalized = 0;
-        MPI_Finalized(&finalized);
-        if (owns_ && !finalized) MPI_Finalize();
+        // Messages still in flight are delivered before their buffers go (small ones have left already).
+        for (auto& p : pending_) MPI_Wait(&p.request, MPI_STATUS_IGNORE);
     }
     int rank() const override { return rank_; }
     int size() const override { return size_; }
@@ -74,7 +79,46 @@ public:
               "MPI_Sendrecv");
     }
 
+    void send(int to, std::string text) override {
+        if (to < 0 || to >= size_) throw std::logic_error("send: no such rank");
+        if (text.size() > static_cast<std::size_t>(std::numeric_limits<int>::max()))
+            throw std::logic_error("send: a message over 2 GiB");
+        reap_sends();
+        pending_.push_back(Pending{std::move(text), MPI_REQUEST_NULL});
+        Pending& p = pending_.back();
+        check(MPI_Isend(p.text.data(), static_cast<int>(p.text.size()), MPI_BYTE, to, kMessageTag, MPI_COMM_WORLD, &p.request),
+              "MPI_Isend");
+    }
+    std::optional<Message> poll() override {
+        reap_sends();
+        int arrived = 0;
+        MPI_Status status;
+        check(MPI_Iprobe(MPI_ANY_SOURCE, kMessageTag, MPI_COMM_WORLD, &arrived, &status), "MPI_Iprobe");
+        if (!arrived) return std::nullopt;
+        int bytes = 0;
+        check(MPI_Get_count(&status, MPI_BYTE, &bytes), "MPI_Get_count");
+        Message m{status.MPI_SOURCE, std::string(static_cast<std::size_t>(bytes), '\0')};
+        check(MPI_Recv(m.text.data(), bytes, MPI_BYTE, status.MPI_SOURCE, kMessageTag, MPI_COMM_WORLD, MPI_STATUS_IGNORE),
+              "MPI_Recv");
+        return m;
+    }
+
 private:
+    // Messages have their own tag: exchange() uses 0, collectives their own context.
+    static constexpr int kMessageTag = 7;
+    struct Pending {
+        std::string text;  // kept alive until the send completes
+        MPI_Request request;
+    };
+
+    void reap_sends() {
+        for (auto it = pending_.begin(); it != pending_.end();) {
+            int done = 0;
+            check(MPI_Test(&it->request, &done, MPI_STATUS_IGNORE), "MPI_Test");
+            it = done ? pending_.erase(it) : std::next(it);
+        }
+    }
+
     template <class T>
     void gather(std::span<const T> mine, std::span<T> all, MPI_Datatype type) {
         if (all.size() != mine.size() * static_cast<std::size_t>(size_))
@@ -86,7 +130,7 @@ private:
     }
 
     int rank_ = 0, size_ = 1;
-    bool owns_ = false;
+    std::list<Pending> pending_;  // a list: a send's buffer and request never move
 };
 
 }  // namespace

@@ -1,18 +1,20 @@
 // Running a sweep (`elmsim sweep`): `workers` runs at once in this process, each a library training
-// run (workflow::TrainingRun) with `threads` threads, claimed through the SweepDirectory so that any
-// number of processes can share one directory. A run that has a checkpoint resumes from it bit for
-// bit (its metrics log is cut back to the checkpoint's step first); a finished run is skipped; a run
-// that throws is recorded in error.json and the sweep goes on. After each run its result.json is
-// written (test metrics, and valid ones where the task has a valid split, timings) and results.jsonl
-// is rebuilt.
+// run (sweep_run.hpp) with `threads` threads, claimed through the SweepDirectory so that any number of
+// processes can share one directory. A run that has a checkpoint resumes from it bit for bit; a
+// finished run is skipped; a run that fails is recorded in error.json and the sweep goes on. After
+// each run its result.json is written (test metrics, and valid ones where the task has a valid split,
+// timings) and results.jsonl is rebuilt.
 //
-// Stopping early: request_sweep_stop() (async-signal-safe; `elmsim sweep` calls it on SIGINT and
-// SIGTERM — a job scheduler's preemption) makes every running run stop at its next step, write its
+// An MPI sweep (`mpirun -n R elmsim sweep`; SweepOptions::comm with R > 1): rank 0 calls run_sweep and
+// every other rank serve_sweep_runs (remote_runs.hpp). Rank 0 hands out the runs, largest first, one
+// at a time to each rank and to itself, and alone writes the directory's shared files (claims,
+// results, errors, events, results.jsonl); a rank writes only the folder of the run it was handed.
+// Rank 0 still claims each run, so an MPI sweep and array jobs may share one directory.
+//
+// Stopping early: request_sweep_stop() makes every running run stop at its next step, write its
 // checkpoint and give its claim back at once, and no new run starts: run the sweep again (here or on
-// any machine) and those runs resume from there, bit for bit.
-//
-// Testing hook: with ELMSIM_SWEEP_KILL_AFTER_CHECKPOINTS=K in the environment the process SIGKILLs
-// itself right after its K-th periodic checkpoint — "killed at any moment" made reproducible.
+// any machine) and those runs resume from there, bit for bit. In an MPI sweep a stop on any rank
+// stops every rank.
 #pragma once
 
 #include <functional>
@@ -20,6 +22,11 @@
 #include <string>
 
 #include "elmsim/sim/science/sweep_plan.hpp"
+#include "elmsim/sim/science/sweep_run.hpp"
+
+namespace elm::sim {
+class Communicator;
+}
 
 namespace elm::science {
 
@@ -35,7 +42,8 @@ struct SweepProgress {
 };
 
 struct SweepOptions {
-    int workers = 1;
+    int workers = 1;                      // runs at once in this process (1 in an MPI sweep)
+    sim::Communicator* comm = nullptr;    // an MPI sweep's ranks (rank 0 calls run_sweep); null: this process alone
     int threads = 1;
     bool retry_failed = false;
     std::string created_by = "elmsim";
@@ -55,8 +63,5 @@ struct SweepSummary {
 };
 
 SweepSummary run_sweep(const SweepPlan& plan, const std::string& dir, const SweepOptions& options);
-
-void request_sweep_stop();
-bool sweep_stop_requested();
 
 }  // namespace elm::science

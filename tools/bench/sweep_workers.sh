@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Budget sweeps, measured (docs/benchmarks.md, "Budget sweeps"): one sweep of the demo's recipe run
-# twice from scratch, with 1 worker and with 2 workers (1 thread per run each time), printing one
+# from scratch with 1 worker, with 2 workers and (where Open MPI's mpiexec is installed) as one MPI job
+# of 2 processes (1 thread per run each time), printing one
 # Markdown table: wall time, speedup, and the mean per-run setup (config, data, model), training and
 # final-evaluation seconds that `elmsim sweep` reports — the overhead of a run against its work.
 #   tools/bench/sweep_workers.sh [STEPS] [BUDGETS]
@@ -27,16 +28,26 @@ TOML
 echo "| workers | runs | wall s | speedup | setup s/run | train s/run | eval s/run | setup / (setup + train + eval) |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
 base_wall=""
-for w in 1 2; do
-  rm -rf "$work/w$w"
-  out=$("$bin" sweep --config "$work/sweep.toml" --out "$work/w$w" --workers "$w" --threads 1 --quiet)
+row() {  # LABEL DIR FLAGS [LAUNCHER...]
+  local label=$1 dir=$2 flags=$3; shift 3
+  out=$("$@" "$bin" sweep --config "$work/sweep.toml" --out "$dir" --threads 1 --quiet $flags)
   runs=$(grep -o '^sweep: [0-9]* finished now' <<<"$out" | grep -o '[0-9]*')
   read -r wall setup train eval < <(sed -n 's/^time: *\([0-9.]*\) s wall; per run setup \([0-9.]*\) s, training \([0-9.]*\) s, final test evaluation \([0-9.]*\) s.*/\1 \2 \3 \4/p' <<<"$out")
   [ -n "$base_wall" ] || base_wall=$wall
-  awk -v w="$w" -v n="$runs" -v wall="$wall" -v b="$base_wall" -v s="$setup" -v t="$train" -v e="$eval" \
-    'BEGIN { printf "| %d | %d | %.1f | %.2fx | %.2f | %.2f | %.2f | %.1f %% |\n", w, n, wall, b / wall, s, t, e, 100 * s / (s + t + e) }'
-done
+  awk -v w="$label" -v n="$runs" -v wall="$wall" -v b="$base_wall" -v s="$setup" -v t="$train" -v e="$eval" \
+    'BEGIN { printf "| %s | %d | %.1f | %.2fx | %.2f | %.2f | %.2f | %.1f %% |\n", w, n, wall, b / wall, s, t, e, 100 * s / (s + t + e) }'
+}
+rm -rf "$work/w1" "$work/w2" "$work/mpi2"
+row 1 "$work/w1" "--workers 1"
+row 2 "$work/w2" "--workers 2"
+if command -v mpiexec >/dev/null; then
+  row "2 processes (MPI)" "$work/mpi2" "" env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+    mpiexec --bind-to none -n 2
+fi
 # Both sweeps trained the same runs: their results agree bit for bit (timings aside).
 strip() { sed -E 's/,?"(train|setup|eval)_seconds":[^,}]*//g; s/"host":"[^"]*",//' "$1/results.jsonl"; }
-if diff <(strip "$work/w1") <(strip "$work/w2") >/dev/null; then echo; echo "results.jsonl of 1 and 2 workers: identical (timings aside)"
-else echo; echo "results.jsonl of 1 and 2 workers DIFFER"; fi
+for other in w2 mpi2; do
+  [ -d "$work/$other" ] || continue
+  if diff <(strip "$work/w1") <(strip "$work/$other") >/dev/null; then echo "results.jsonl of w1 and $other: identical (timings aside)"
+  else echo "results.jsonl of w1 and $other DIFFER"; fi
+done

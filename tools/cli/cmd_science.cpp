@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <mutex>
+#include <span>
+#include <vector>
 
 #include <unistd.h>
 
@@ -15,6 +17,8 @@
 #include "elmsim/io/atomic_output.hpp"
 #include "elmsim/io/sweep_config.hpp"
 #include "elmsim/models/error.hpp"
+#include "elmsim/sim/parallel/communicator.hpp"
+#include "elmsim/sim/science/remote_runs.hpp"
 #include "elmsim/sim/science/sweep_directory.hpp"
 #include "elmsim/sim/science/sweep_fit.hpp"
 #include "elmsim/sim/science/sweep_plan.hpp"
@@ -122,36 +126,93 @@ extern "C" void on_stop_signal(int sig) {
     std::signal(sig, SIG_DFL);
 }
 
+// A sweep's plan as one number, to check that every process of an MPI sweep planned the same runs
+// (FNV-1a over its JSON: the same on every machine).
+std::int64_t plan_fingerprint(const science::SweepPlan& plan) {
+    std::uint64_t h = 1469598103934665603ull;
+    for (const unsigned char c : science::plan_to_json(plan).dump()) h = (h ^ c) * 1099511628211ull;
+    return static_cast<std::int64_t>(h >> 1);
+}
+
 void run_sweep_command(SweepArgs& a) {
     // A thread per worker, and --threads per run is the backend's limit (1024): checked before the file.
     if (a.workers) require_flag_range("--workers", *a.workers, 1, 1024);
     if (a.threads) require_flag_range("--threads", *a.threads, 1, 1024);
-    io::SweepConfig sw = io::load_sweep_config(a.config);
-    if (a.workers) sw.workers = *a.workers;
-    if (a.threads) sw.threads = *a.threads;
-    const science::SweepPlan plan = science::make_sweep_plan(sw);
+    // Under mpirun/srun: one sweep, rank 0 handing out runs to every rank (itself included). Each
+    // process reads the files and plans; a failure anywhere is one line from rank 0.
+    const auto comm = sim::world_communicator();
+    const bool mpi = comm->size() > 1, speaks = comm->rank() == 0;
+    io::SweepConfig sw;
+    std::optional<science::SweepPlan> plan_storage;
+    sim::run_agreed(*comm, [&] {
+        if (mpi && a.workers && *a.workers > 1)
+            throw InputError(fmt::format("--workers {}: in a sweep on {} processes each process runs one run at a time; "
+                                         "start more processes instead",
+                                         *a.workers, comm->size()));
+        sw = io::load_sweep_config(a.config);
+        if (a.workers) sw.workers = *a.workers;
+        if (a.threads) sw.threads = *a.threads;
+        if (mpi) sw.workers = 1;
+        plan_storage = science::make_sweep_plan(sw);
+        if (a.dry_run) return;
+        // Data every run needs: missing files are one error now, not a failed run per point.
+        const auto& task = plan_storage->base.task;
+        for (const std::string* path : {&task.train_path, &task.test_path, &task.valid_path, &task.bytes_path})
+            if (!path->empty() && !fs::exists(*path))
+                throw InputError(fmt::format("{}: sweep.base: {}: data file {} not found{}", sw.origin,
+                                             plan_storage->base.origin, *path,
+                                             path->find("data/demo") != std::string::npos ? " (`tools/setup.sh demo` makes it)"
+                                                                                          : ""));
+    });
+    const science::SweepPlan& plan = *plan_storage;
+    if (mpi) {
+        const std::int64_t mine = plan_fingerprint(plan);
+        std::vector<std::int64_t> all(static_cast<std::size_t>(comm->size()));
+        comm->all_gather(std::span<const std::int64_t>(&mine, 1), all);
+        sim::agree_or_throw(*comm, mine == all[0] ? "" : fmt::format("{}: planned other runs than rank 0 (the sweep file "
+                                                                      "or its base config differs between machines)",
+                                                                      sw.origin));
+    }
     if (a.dry_run) {
-        print_plan(plan, a.out);
+        if (speaks) print_plan(plan, a.out);
         return;
     }
-    // Data every run needs: missing files are one error now, not a failed run per point.
-    const auto& task = plan.base.task;
-    for (const std::string* path : {&task.train_path, &task.test_path, &task.valid_path, &task.bytes_path})
-        if (!path->empty() && !fs::exists(*path))
-            throw InputError(fmt::format("{}: sweep.base: {}: data file {} not found{}", sw.origin, plan.base.origin, *path,
-                                         path->find("data/demo") != std::string::npos ? " (`tools/setup.sh demo` makes it)" : ""));
+    if (mpi) {
+        // Rank 0 makes the directory; every other process must see it (a shared file system).
+        sim::run_agreed(*comm, [&] {
+            if (speaks) science::SweepDirectory(a.out, sw.stale_minutes).adopt_plan(science::plan_to_json(plan));
+        });
+        sim::run_agreed(*comm, [&] {
+            if (!speaks && !fs::exists(fs::path(a.out) / "sweep.json"))
+                throw InputError(fmt::format("{}: the sweep directory rank 0 made is not here: every process of a sweep on "
+                                             "several machines must see it (a shared file system)",
+                                             a.out));
+        });
+    }
+    for (const int sig : {SIGINT, SIGTERM, SIGUSR1}) std::signal(sig, on_stop_signal);
+    if (!speaks) {
+        science::serve_sweep_runs(plan, a.out, *comm, sw.threads, created_by());
+        for (const int sig : {SIGINT, SIGTERM, SIGUSR1}) std::signal(sig, SIG_DFL);
+        if (g_signal != 0) throw QuietExit(128 + g_signal);
+        return;
+    }
     SweepProgressLine line(!a.quiet);
     science::SweepOptions opt;
     opt.workers = sw.workers;
+    opt.comm = mpi ? comm.get() : nullptr;
     opt.threads = sw.threads;
     opt.retry_failed = a.retry_failed;
     opt.created_by = created_by();
     opt.on_progress = [&](const science::SweepProgress& p) { line.progress(p); };
     opt.on_message = [&](const std::string& m) { line.message(m); };
-    if (!a.quiet)
-        fmt::print(stderr, "sweep: {} runs into {} ({} workers x {} threads)\n", plan.runs.size(), a.out, sw.workers,
-                   sw.threads);
-    for (const int sig : {SIGINT, SIGTERM, SIGUSR1}) std::signal(sig, on_stop_signal);
+    if (!a.quiet) {
+        if (mpi)
+            fmt::print(stderr, "sweep: {} runs into {} ({} processes x {} threads, rank 0 handing out the runs)\n",
+                       plan.runs.size(), a.out, comm->size(), sw.threads);
+        else
+            fmt::print(stderr, "sweep: {} runs into {} ({} workers x {} threads)\n", plan.runs.size(), a.out, sw.workers,
+                       sw.threads);
+    }
     const science::SweepSummary s = science::run_sweep(plan, a.out, opt);
     for (const int sig : {SIGINT, SIGTERM, SIGUSR1}) std::signal(sig, SIG_DFL);
     line.close();
@@ -164,11 +225,14 @@ void run_sweep_command(SweepArgs& a) {
     fmt::print("results: {}\n", (fs::path(a.out) / "results.jsonl").string());
     if (s.failed_now + s.already_failed > 0)
         fmt::print("failed runs keep their error in runs/<id>/error.json; --retry-failed runs them again\n");
-    if (g_signal != 0) {
-        fmt::print("sweep: stopped by signal {}: {} runs checkpointed and released; the same command continues\n",
-                   static_cast<int>(g_signal), s.interrupted);
+    if (g_signal != 0 || science::sweep_stop_requested()) {
+        // Stopped by a signal here, or (MPI) by one that reached another process of the job first.
+        const int sig = g_signal != 0 ? static_cast<int>(g_signal) : SIGTERM;
+        fmt::print("sweep: stopped by {}: {} runs checkpointed and released; the same command continues\n",
+                   g_signal != 0 ? fmt::format("signal {}", sig) : std::string("a signal to another process of the job"),
+                   s.interrupted);
         std::fflush(stdout);
-        std::exit(128 + g_signal);
+        throw QuietExit(128 + sig);
     }
 }
 
