@@ -59,4 +59,17 @@ public:
     virtual void commit() = 0;
 };
 
+// A recorder that keeps nothing: a simulation run for its scores alone.
+class DiscardingRecorder final : public Recorder {
+public:
+    void prepare(const RecordingSetup&) override {}
+    int begin_sample(std::int64_t, int) override { return opened_++; }
+    void write(int, double, const float*, const float*, const float*, const float*) override {}
+    void end_sample(int, const float*, int) override {}
+    void commit() override {}
+
+private:
+    int opened_ = 0;
+};
+
 }  // namespace elm::io

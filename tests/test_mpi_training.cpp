@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "elmsim/sim/parallel/communicator.hpp"
+#include "elmsim/sim/registry/backend_registry.hpp"
 #include "tests/cli_training.hpp"
 #include "tests/mpi_runner.hpp"
 
@@ -97,6 +98,27 @@ TEST_CASE("MPI: one process with 2 threads equals 2 processes with 1 thread (one
     INFO(r.output);
     REQUIRE(r.code == 0);
     test::check_same_params((dir / "a.h5").string(), (dir / "b.h5").string());
+}
+
+TEST_CASE("MPI: on the cuda backend too, 2 processes train the parameters of 1 bit for bit", "[mpi][gpu]") {
+    // Runs where the cuda backend runs: a GPU, or the backend's host emulation (ELM_CUDA=EMULATE, as
+    // tools/setup.sh test runs the [gpu] cases); elsewhere it says so, as every [gpu] case does.
+    std::string why;
+    if (!sim::backend_available("cuda", &why)) {
+        WARN("skipped, no GPU here: " << why);
+        return;
+    }
+    const auto data = test::spike_dir("mpi_data_cuda");
+    const auto dir = test::fresh_dir("mpi_cuda");
+    const auto d = dir.string();
+    test::write_text(dir / "exp.toml", replaced(test::spike_config(data, 0.1), "batch_size = 3", "batch_size = 6\nshards = 2"));
+    test::require_ok(run_elmsim(fmt::format("train --config {0}/exp.toml --backend cuda --max-steps 4 --quiet --out {0}/one.h5", d)));
+    const auto r = mpi_elmsim(2, fmt::format("train --config {0}/exp.toml --backend cuda --max-steps 4 --threads 1 --quiet "
+                                             "--out {0}/two.h5",
+                                             d));
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    test::check_same_params(d + "/one.h5", d + "/two.h5");
 }
 
 TEST_CASE("MPI: a text model carries each process's rows, and K steps on 2 processes + K on 1 == 2K on 4", "[mpi]") {

@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
     elm::tools::register_gen_shd(app);
     elm::tools::register_simulate(app);
     elm::tools::register_generate(app);
+    elm::tools::register_resolutions(app);
     elm::tools::register_sweep(app);
     elm::tools::register_fit(app);
     elm::tools::register_serve(app);

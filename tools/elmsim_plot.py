@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Plots for elmsim files: input spike rasters (SHD layout), traces of `elmsim simulate --trace` and
-training curves from the metrics log (layouts: spec files-and-cli.md; usage: docs/plotting.md).
+"""Plots for elmsim files: input spike rasters (SHD layout), traces of `elmsim simulate --trace`,
+training curves from the metrics log and accuracy by time resolution (`elmsim resolutions --json`) (layouts: spec files-and-cli.md; usage: docs/plotting.md).
 
 Runs with /usr/bin/python3 and Debian's python3-h5py and python3-matplotlib (Agg backend). The format
 follows the extension of --out (.png, .svg); the image is written to OUT.tmp and renamed, so a failed
@@ -259,6 +259,49 @@ def cmd_summary(a):
     save(fig, a.out)
 
 
+def read_resolution_tables(paths):
+    tables = []
+    for path in paths:
+        try:
+            with open(path) as f:
+                doc = json.load(f)
+        except FileNotFoundError:
+            fail(f"{path}: cannot open: the file does not exist")
+        except (OSError, ValueError) as e:
+            fail(f"{path}: expected the JSON of `elmsim resolutions --json`: {e}")
+        rows = doc.get("rows") if isinstance(doc, dict) else None
+        if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) and "mode" in r and
+                                                             isinstance(r.get("resolution_ms"), (int, float)) for r in rows):
+            fail(f"{path}: expected the JSON of `elmsim resolutions --json` (an object with rows)")
+        tables.append((path, doc, rows))
+    return tables
+
+
+def cmd_resolutions(a):
+    tables = read_resolution_tables(a.table)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    key = "bpc" if any("bpc" in r for _, _, rows in tables for r in rows) else "accuracy"
+    for path, doc, rows in tables:
+        label = os.path.basename(str(doc.get("model", path)))
+        events = sorted((r["resolution_ms"], r[key]) for r in rows if r["mode"] == "event" and key in r)
+        if events:
+            line, = ax.plot(*zip(*events), "o-", label=f"{label}: event-driven")
+        for r in rows:
+            if r["mode"] == "clock" and key in r:
+                ax.axhline(r[key], linestyle="--", color=line.get_color() if events else None, alpha=0.7,
+                           label=f"{label}: its {r['resolution_ms']:g} ms clock")
+    ax.set_xscale("log")
+    ticks = sorted({r["resolution_ms"] for _, _, rows in tables for r in rows})
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([f"{t:g}" for t in ticks])
+    ax.minorticks_off()
+    ax.set(xlabel="time resolution (ms, log scale)", ylabel=f"test {key}",
+           title="accuracy by time base" if key == "accuracy" else "bits per character by time base")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    save(fig, a.out)
+
+
 TRACE, DATA = ("--trace", {"required": True}), ("--data", {"required": True})
 NEURONS = ("--neurons", {"help": "comma list of recorded neuron ids (default: the first three)"})
 COMMANDS = {  # name: (function, help, [(flag, argparse options)])
@@ -268,6 +311,8 @@ COMMANDS = {  # name: (function, help, [(flag, argparse options)])
     "memory": (cmd_memory, "memory units m of chosen neurons over time", [TRACE, NEURONS]),
     "curves": (cmd_curves, "training curves from a metrics log (JSON lines)", [("--metrics", {"required": True})]),
     "summary": (cmd_summary, "input raster, y heatmap and memory of 3 neurons", [TRACE, DATA, NEURONS]),
+    "resolutions": (cmd_resolutions, "accuracy (or bpc) against time resolution from `elmsim resolutions --json` tables",
+                    [("--table", {"required": True, "nargs": "+", "help": "one or more JSON tables (one line each)"})]),
 }
 
 
@@ -278,7 +323,7 @@ def main(argv=None):
         s = sub.add_parser(name, help=help_text)
         for flag_name, options in flags:
             s.add_argument(flag_name, **options)
-        if name != "curves":
+        if name not in ("curves", "resolutions"):
             s.add_argument("--sample", type=int, default=0, help="sample index (default 0)")
         s.add_argument("--out", required=True, help="output image, .png or .svg")
     a = p.parse_args(argv)

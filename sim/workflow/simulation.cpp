@@ -63,6 +63,11 @@ std::pair<std::int64_t, std::int64_t> check_range(std::optional<std::int64_t> fi
 
 }  // namespace
 
+double default_max_dt_ms(const LoadedModel& model) {
+    return model.config.train.time == models::TimeBase::event ? io::event_max_dt_ms(model.config)
+                                                              : model.checkpoint.net.cfg.dt_ms;
+}
+
 Simulation::Simulation(const SimulationRequest& r) : request_(r), model_(load_model(r.model_path)) {
     const bool event_trained = model_.config.train.time == models::TimeBase::event;
     mode_ = r.mode.value_or(event_trained ? TimeMode::event : TimeMode::clock);
@@ -82,9 +87,8 @@ Simulation::Simulation(const SimulationRequest& r) : request_(r), model_(load_mo
     const auto& cfg = model_.config;
     const auto& mc = model_.checkpoint.net.cfg;
     if (mode_ == TimeMode::event) {
-        grid_ = event_trained ? models::make_event_grid(r.resolution_ms.value_or(cfg.train.resolution_ms),
-                                                        r.max_dt_ms.value_or(io::event_max_dt_ms(cfg)))
-                              : models::make_event_grid(r.resolution_ms.value_or(0.1), r.max_dt_ms.value_or(mc.dt_ms));
+        grid_ = models::make_event_grid(r.resolution_ms.value_or(event_trained ? cfg.train.resolution_ms : 0.1),
+                                        r.max_dt_ms.value_or(default_max_dt_ms(model_)));
     } else if (r.resolution_ms || r.max_dt_ms) {
         throw ParameterError(r.resolution_ms ? "resolution_ms" : "max_dt_ms",
                              fmt::format("only used in event mode (clock mode steps by the model's dt = {} ms)", mc.dt_ms));

@@ -67,6 +67,10 @@ struct SimulationResult {
     double wall_seconds = 0.0;   // simulation time, without loading
 };
 
+// The longest step between updates event mode takes by default: an event-trained model's own grid,
+// else the model's dt.
+double default_max_dt_ms(const LoadedModel& model);
+
 class Simulation {
 public:
     // InputError / ParameterError ("samples", "resolution_ms", "max_dt_ms", "record", "threads",

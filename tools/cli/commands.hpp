@@ -21,6 +21,7 @@ void register_eval(CLI::App& app);
 void register_gen_shd(CLI::App& app);
 void register_simulate(CLI::App& app);
 void register_generate(CLI::App& app);
+void register_resolutions(CLI::App& app);
 void register_sweep(CLI::App& app);
 void register_fit(CLI::App& app);
 void register_serve(CLI::App& app);
