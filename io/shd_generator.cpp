@@ -7,6 +7,7 @@
 #include <string>
 #include <utility>
 
+#include "elmsim/io/generated_dataset.hpp"
 #include "elmsim/models/error.hpp"
 #include "elmsim/models/rng.hpp"
 
@@ -14,7 +15,6 @@ namespace elm::io {
 namespace {
 
 constexpr int kChannels = 700;
-constexpr int kClasses = 20;
 constexpr int kSegments = 3;
 constexpr double kWindowS = 1.0;  // every event stays inside the 1 s window
 
@@ -120,23 +120,9 @@ SpikeDataset generate_shd(std::int64_t samples, std::uint64_t seed, const ShdGen
         speakers[k].info.age = 20 + static_cast<int>(rng.below(41));
         speakers[k].info.body_height = std::round(rng.uniform(1.55, 1.95) * 100.0) / 100.0;
     }
-    // Balanced labels in shuffled order (Fisher-Yates).
-    std::vector<int> labels(static_cast<std::size_t>(samples));
-    for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<int>(i % kClasses);
-    for (std::size_t i = labels.size(); i > 1; --i) std::swap(labels[i - 1], labels[rng.below(i)]);
-
-    SpikeDataset ds;
-    ds.path = "<generated seed=" + std::to_string(seed) + ">";
-    ds.num_channels = kChannels;
-    ds.num_classes = kClasses;
-    ds.keys = shd_class_names();
-    for (const auto& s : speakers) ds.speakers.push_back(s.info);
-    ds.samples.reserve(labels.size());
-    for (const int label : labels) {
-        const int speaker = static_cast<int>(rng.below(speakers.size()));
-        ds.samples.push_back(make_sample(label, speaker, speakers[speaker], o, rng));
-    }
-    return ds;
+    return generated_shd_dataset("<generated seed=" + std::to_string(seed) + ">", samples, speakers, rng, [&](int label, int speaker) {
+        return make_sample(label, speaker, speakers[static_cast<std::size_t>(speaker)], o, rng);
+    });
 }
 
 }  // namespace elm::io

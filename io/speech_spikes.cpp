@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "elmsim/io/generated_dataset.hpp"
 #include "elmsim/models/error.hpp"
 #include "elmsim/models/rng.hpp"
 
@@ -267,22 +268,9 @@ SpikeDataset generate_spoken_digits(std::int64_t samples, std::uint64_t seed, co
         s.info.age = 20 + static_cast<int>(rng.below(41));
         s.info.body_height = std::round(rng.uniform(1.55, 1.95) * 100.0) / 100.0;
     }
-    std::vector<int> labels(static_cast<std::size_t>(samples));
-    for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<int>(i % kClasses);
-    for (std::size_t i = labels.size(); i > 1; --i) std::swap(labels[i - 1], labels[rng.below(i)]);
-
-    SpikeDataset ds;
-    ds.path = "<generated speech seed=" + std::to_string(seed) + ">";
-    ds.num_channels = kChannels;
-    ds.num_classes = kClasses;
-    ds.keys = shd_class_names();
-    for (const auto& s : speakers) ds.speakers.push_back(s.info);
-    ds.samples.reserve(labels.size());
-    for (const int label : labels) {
-        const int speaker = static_cast<int>(rng.below(speakers.size()));
-        ds.samples.push_back(make_sample(label, speaker, speakers[static_cast<std::size_t>(speaker)], o, rng));
-    }
-    return ds;
+    return generated_shd_dataset("<generated speech seed=" + std::to_string(seed) + ">", samples, speakers, rng, [&](int label, int speaker) {
+        return make_sample(label, speaker, speakers[static_cast<std::size_t>(speaker)], o, rng);
+    });
 }
 
 }  // namespace elm::io

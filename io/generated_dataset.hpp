@@ -1,0 +1,38 @@
+// What the SHD-layout generators (shd_generator, speech_spikes) share: the layout (700 channels, the
+// 20 SHD classes and their names), balanced labels in shuffled order (Fisher-Yates), and one sample
+// per label from a speaker drawn at random — in that order of random draws.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "elmsim/io/spike_dataset.hpp"
+#include "elmsim/models/rng.hpp"
+
+namespace elm::io {
+
+// `speakers[k].info` is speaker k's metadata; make(label, speaker id) makes one sample.
+template <class Speaker, class MakeSample>
+SpikeDataset generated_shd_dataset(std::string path, std::int64_t samples, const std::vector<Speaker>& speakers,
+                                   elm::Rng& rng, MakeSample&& make) {
+    constexpr int kClasses = 20;
+    std::vector<int> labels(static_cast<std::size_t>(samples));
+    for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<int>(i % kClasses);
+    for (std::size_t i = labels.size(); i > 1; --i) std::swap(labels[i - 1], labels[rng.below(i)]);
+    SpikeDataset ds;
+    ds.path = std::move(path);
+    ds.num_channels = 700;
+    ds.num_classes = kClasses;
+    ds.keys = shd_class_names();
+    for (const auto& s : speakers) ds.speakers.push_back(s.info);
+    ds.samples.reserve(labels.size());
+    for (const int label : labels) {
+        const int speaker = static_cast<int>(rng.below(speakers.size()));
+        ds.samples.push_back(make(label, speaker));
+    }
+    return ds;
+}
+
+}  // namespace elm::io
