@@ -3,6 +3,7 @@
 // per label from a speaker drawn at random — in that order of random draws.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -12,6 +13,24 @@
 #include "elmsim/models/rng.hpp"
 
 namespace elm::io {
+
+// A sample from its events (time ms, channel), times already rounded as the file stores them: sorted
+// by time (then channel), events at or past `window_ms` dropped.
+inline SpikeSample sample_from_events(std::vector<std::pair<double, std::uint16_t>> events, double window_ms, int label,
+                                      int speaker) {
+    std::sort(events.begin(), events.end());
+    SpikeSample s;
+    s.label = label;
+    s.speaker = speaker;
+    s.times_ms.reserve(events.size());
+    s.units.reserve(events.size());
+    for (const auto& [t, c] : events) {
+        if (t >= window_ms) continue;  // rounding can reach the end of the window
+        s.times_ms.push_back(t);
+        s.units.push_back(c);
+    }
+    return s;
+}
 
 // `speakers[k].info` is speaker k's metadata; make(label, speaker id) makes one sample.
 template <class Speaker, class MakeSample>

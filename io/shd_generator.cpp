@@ -89,19 +89,8 @@ SpikeSample make_sample(int label, int speaker_id, const Speaker& speaker, const
 
     // Round to the stored float16 seconds first, so the in-memory sample equals what the file
     // holds and the order is the stored order (ms = float16 * 1000 is exact in float64).
-    for (auto& e : events) e.first = round_to_float16(e.first);
-    std::sort(events.begin(), events.end());
-    SpikeSample s;
-    s.label = label;
-    s.speaker = speaker_id;
-    s.times_ms.reserve(events.size());
-    s.units.reserve(events.size());
-    for (const auto& [t, c] : events) {
-        if (t >= kWindowS) continue;  // rounding can reach 1.0 s, the end of the window
-        s.times_ms.push_back(t * 1000.0);
-        s.units.push_back(c);
-    }
-    return s;
+    for (auto& e : events) e.first = round_to_float16(e.first) * 1000.0;
+    return sample_from_events(std::move(events), kWindowS * 1000.0, label, speaker_id);
 }
 
 }  // namespace

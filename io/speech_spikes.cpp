@@ -177,21 +177,11 @@ public:
         std::vector<std::pair<double, std::uint16_t>> kept;
         kept.reserve(events_.size());
         for (const auto& e : events_) {
-            if (e.first >= kWindowMs) continue;  // rounding can reach the end of the window
+            if (e.first >= kWindowMs) continue;
             if (!kept.empty() && kept.back().second == e.second && e.first - kept.back().first < kRefractoryMs) continue;
             kept.push_back(e);
         }
-        std::sort(kept.begin(), kept.end());
-        SpikeSample s;
-        s.label = label;
-        s.speaker = speaker_id;
-        s.times_ms.reserve(kept.size());
-        s.units.reserve(kept.size());
-        for (const auto& [t, c] : kept) {
-            s.times_ms.push_back(t);
-            s.units.push_back(c);
-        }
-        return s;
+        return sample_from_events(std::move(kept), kWindowMs, label, speaker_id);
     }
 
 private:
