@@ -6,6 +6,7 @@
 // `lrr = 1e-3` is an error instead of a silently ignored setting.
 #include "elmsim/io/experiment_config.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -135,6 +136,27 @@ void read_model(Section& s, models::ModelConfig& m) {
     s.read("seed", m.seed);
 }
 
+// train.resolutions_ms: 1 .. kMaxResolutions distinct numbers > 0. Their mutual fit (multiples of the
+// finest, at most max_dt_ms) is checked once the model's dt is known (check_any_time_base).
+void read_resolutions(Section& s, const toml::node& n, std::vector<double>& out) {
+    const auto* arr = n.as_array();
+    const std::string expected = fmt::format("an array of 1 to {} resolutions > 0 ms", kMaxResolutions);
+    if (!arr || arr->empty() || arr->size() > kMaxResolutions) s.fail_value("resolutions_ms", expected, n);
+    out.clear();
+    for (std::size_t k = 0; k < arr->size(); ++k) {
+        const toml::node& e = *arr->get(k);
+        double v = 0.0;
+        if (const auto* i = e.as_integer()) v = static_cast<double>(i->get());
+        else if (const auto* f = e.as_floating_point()) v = f->get();
+        else s.fail("resolutions_ms", fmt::format("element {}: expected a number, got {}", k, type_name(e)), &n);
+        if (!std::isfinite(v) || v <= 0.0)
+            s.fail("resolutions_ms", fmt::format("element {}: expected a resolution > 0 ms, got {}", k, v), &n);
+        for (double seen : out)
+            if (seen == v) s.fail("resolutions_ms", fmt::format("element {}: {} ms is listed twice", k, v), &n);
+        out.push_back(v);
+    }
+}
+
 void read_train(Section& s, models::TrainConfig& t, TaskKind kind) {
     using models::LossMode;
     s.read_enum("optimizer", t.optimizer, models::kOptimizerNames);
@@ -163,14 +185,24 @@ void read_train(Section& s, models::TrainConfig& t, TaskKind kind) {
     }
     s.read("loss_last_k", t.loss_last_k, 1);
     s.read_enum("time", t.time, models::kTimeBaseNames);
-    if (kind == TaskKind::bytes && t.time == models::TimeBase::event)
-        s.fail("time", "bytes tasks learn on their own clock (one byte per dt); \"event\" is for spike tasks",
+    if (kind == TaskKind::bytes && t.time != models::TimeBase::clock)
+        s.fail("time",
+               fmt::format("bytes tasks learn on their own clock (one byte per dt); \"{}\" is for spike tasks",
+                           to_string(t.time)),
                s.node("time"));
-    for (const char* k : {"resolution_ms", "max_dt_ms"})
-        if (t.time != models::TimeBase::event && s.has(k))
-            s.fail(k, "only used with time = \"event\"", s.node(k));
+    if (t.time != models::TimeBase::event && s.has("resolution_ms"))
+        s.fail("resolution_ms",
+               t.time == models::TimeBase::any ? "time = \"any\" draws from train.resolutions_ms"
+                                               : "only used with time = \"event\"",
+               s.node("resolution_ms"));
+    for (const char* k : {"resolutions_ms", "clock_steps"})
+        if (t.time != models::TimeBase::any && s.has(k)) s.fail(k, "only used with time = \"any\"", s.node(k));
+    s.read("clock_steps", t.clock_steps, 0);
+    if (t.time == models::TimeBase::clock && s.has("max_dt_ms"))
+        s.fail("max_dt_ms", "only used with time = \"event\" or \"any\"", s.node("max_dt_ms"));
     s.read("resolution_ms", t.resolution_ms, "a resolution > 0 ms", positive);
     s.read("max_dt_ms", t.max_dt_ms, "a time >= 0 ms (0 = the model's dt_ms)", non_negative);
+    if (const toml::node* n = s.take("resolutions_ms")) read_resolutions(s, *n, t.resolutions_ms);
     s.read("eval_every", t.eval_every, 0);
     s.read("log_every", t.log_every, 1);
     s.read("checkpoint_every", t.checkpoint_every, 0);
@@ -236,20 +268,28 @@ ExperimentConfig parse_experiment_config(const std::string& toml_text, const std
     } catch (const InputError& e) {
         throw InputError(fmt::format("{}: {}", origin, e.what()));
     }
-    if (cfg.train.time == models::TimeBase::event) {
-        // The grid must be valid, and a loss over the last K updates needs K updates in every sample.
-        models::EventGrid grid;
+    if (cfg.train.time == models::TimeBase::any && cfg.train.resolutions_ms.empty())
+        cfg.train.resolutions_ms = default_resolutions_ms(m.dt_ms);
+    if (cfg.train.time != models::TimeBase::clock) {
+        // Every grid must be valid, and a loss over the last K updates needs K updates in every sample.
+        std::vector<models::EventGrid> grids;
         try {
-            grid = models::make_event_grid(cfg.train.resolution_ms, event_max_dt_ms(cfg));
+            grids = training_grids(cfg);
         } catch (const ParameterError& e) {
-            train.fail(e.parameter(), e.problem(), train.node(e.parameter()));
+            const std::string key = cfg.train.time == models::TimeBase::any && e.parameter() == "resolution_ms"
+                                        ? "resolutions_ms"
+                                        : e.parameter();
+            train.fail(key, e.problem(), train.node(key));
         }
-        const std::int64_t fewest = models::fewest_updates(grid, sample_duration_ms(cfg.task));
-        if (cfg.train.loss == models::LossMode::mean_last_k && cfg.train.loss_last_k > fewest)
-            train.fail("loss_last_k",
-                       fmt::format("expected at most {}: a {} ms sample has as few updates on this event grid", fewest,
-                                   sample_duration_ms(cfg.task)),
-                       train.node("loss_last_k"));
+        for (const models::EventGrid& grid : grids) {
+            const std::int64_t fewest = models::fewest_updates(grid, sample_duration_ms(cfg.task));
+            if (cfg.train.loss == models::LossMode::mean_last_k && cfg.train.loss_last_k > fewest)
+                train.fail("loss_last_k",
+                           fmt::format("expected at most {}: a {} ms sample has as few updates on the event grid "
+                                       "of {} ms",
+                                       fewest, sample_duration_ms(cfg.task), grid.resolution_ms),
+                           train.node("loss_last_k"));
+        }
     }
     return cfg;
 }
@@ -260,6 +300,35 @@ double sample_duration_ms(const TaskConfig& task) {
 
 double event_max_dt_ms(const ExperimentConfig& cfg) {
     return cfg.train.max_dt_ms > 0.0 ? cfg.train.max_dt_ms : cfg.model.dt_ms;
+}
+
+std::vector<double> default_resolutions_ms(double dt_ms) { return {dt_ms / 8.0, dt_ms / 4.0, dt_ms / 2.0, dt_ms}; }
+
+std::vector<models::EventGrid> training_grids(const ExperimentConfig& cfg) {
+    const auto& t = cfg.train;
+    if (t.time == models::TimeBase::clock) return {};
+    if (t.time == models::TimeBase::event) return {models::make_event_grid(t.resolution_ms, event_max_dt_ms(cfg))};
+    if (t.resolutions_ms.empty()) throw ParameterError("resolution_ms", "time = \"any\" needs at least one resolution");
+    const double finest = *std::min_element(t.resolutions_ms.begin(), t.resolutions_ms.end());
+    std::vector<models::EventGrid> grids;
+    for (double r : t.resolutions_ms) {
+        if (r > event_max_dt_ms(cfg))
+            throw ParameterError("resolution_ms",
+                                 fmt::format("{} ms is coarser than max_dt_ms = {} ms, the longest gap between updates",
+                                             r, event_max_dt_ms(cfg)));
+        grids.push_back(models::make_event_grid(r, event_max_dt_ms(cfg)));
+        // The rows of one batch share the finest grid: a row at r updates every r / finest of its cells,
+        // and its dt = (gap x r / finest) x finest must be the float `simulate --resolution-ms r` computes,
+        // gap x r. That holds when r is exactly a whole multiple of the finest (0.25 / 0.5 / 1 / 2 are;
+        // 0.1 / 0.3 is not: 3 x 0.1 != 0.3 in floating point).
+        const double ratio = std::round(r / finest);
+        if (ratio * finest != r || ratio > static_cast<double>(std::numeric_limits<std::int32_t>::max()))
+            throw ParameterError("resolution_ms",
+                                 fmt::format("{} ms is not an exact whole multiple of the finest resolution {} ms "
+                                             "(use resolutions such as the finest times 1, 2, 4, ...)",
+                                             r, finest));
+    }
+    return grids;
 }
 
 ExperimentConfig load_experiment_config(const std::string& path) {

@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
+#include "elmsim/models/event_schedule.hpp"
 #include "elmsim/models/model_config.hpp"
 #include "elmsim/models/train_config.hpp"
 
@@ -53,5 +55,13 @@ ExperimentConfig load_experiment_config(const std::string& path);
 double sample_duration_ms(const TaskConfig& task);
 // The event time base's longest gap: train.max_dt_ms, or the model's dt_ms when it is 0.
 double event_max_dt_ms(const ExperimentConfig& cfg);
+// train.resolutions_ms when time = "any" and none are given: dt / 8, dt / 4, dt / 2 and dt (the clock).
+std::vector<double> default_resolutions_ms(double dt_ms);
+// At most this many resolutions for time = "any".
+inline constexpr std::size_t kMaxResolutions = 16;
+// The event grids a training row is put on: none for the clock, the one grid of "event", one per
+// train.resolutions_ms entry (same order) for "any". ParameterError ("resolution_ms" / "max_dt_ms")
+// for an invalid grid, or an "any" resolution that is not an exact whole multiple of the finest.
+std::vector<models::EventGrid> training_grids(const ExperimentConfig& cfg);
 
 }  // namespace elm::io

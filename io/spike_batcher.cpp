@@ -1,28 +1,38 @@
 #include "elmsim/io/spike_batcher.hpp"
 
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
 #include "elmsim/io/shd_adding.hpp"
 #include "elmsim/io/spike_binning.hpp"
 #include "elmsim/models/time_grid.hpp"
 
 namespace elm::io {
 
-namespace {
-std::optional<models::EventGrid> run_grid(const ExperimentConfig& cfg) {
-    if (cfg.train.time != models::TimeBase::event) return std::nullopt;
-    return models::make_event_grid(cfg.train.resolution_ms, event_max_dt_ms(cfg));
+SpikeBatcher::SpikeBatcher(const SpikeDataset& ds, const ExperimentConfig& cfg)
+    : ds_(ds), dt_(cfg.model.dt_ms), window_(cfg.task.duration_ms), duration_(sample_duration_ms(cfg.task)),
+      T_(static_cast<int>((cfg.task.kind == TaskKind::shd_adding ? 2 : 1) * models::num_steps(window_, dt_))),
+      grids_(training_grids(cfg)) {
+    if (grids_.empty()) return;
+    finest_ms_ = grids_[0].resolution_ms;
+    for (const auto& g : grids_) finest_ms_ = std::min(finest_ms_, g.resolution_ms);
+    // training_grids checked that each resolution is an exact whole multiple of the finest.
+    for (const auto& g : grids_) cells_per_gap_.push_back(static_cast<std::int64_t>(std::round(g.resolution_ms / finest_ms_)));
 }
-}  // namespace
-
-SpikeBatcher::SpikeBatcher(const SpikeDataset& ds, const ExperimentConfig& cfg) : SpikeBatcher(ds, cfg, run_grid(cfg)) {}
 
 SpikeBatcher::SpikeBatcher(const SpikeDataset& ds, const ExperimentConfig& cfg, std::optional<models::EventGrid> grid)
     : ds_(ds), dt_(cfg.model.dt_ms), window_(cfg.task.duration_ms), duration_(sample_duration_ms(cfg.task)),
-      T_(static_cast<int>((cfg.task.kind == TaskKind::shd_adding ? 2 : 1) * models::num_steps(window_, dt_))),
-      grid_(grid) {}
+      T_(static_cast<int>((cfg.task.kind == TaskKind::shd_adding ? 2 : 1) * models::num_steps(window_, dt_))) {
+    if (!grid) return;
+    grids_ = {*grid};
+    cells_per_gap_ = {1};
+    finest_ms_ = grid->resolution_ms;
+}
 
 void SpikeBatcher::assemble(const std::vector<BatchItem>& items, models::Batch& b) {
     const int B = static_cast<int>(items.size()), C = ds_.num_channels;
-    if (!grid_) {
+    if (grids_.empty()) {
         b.T = T_;
         b.B = B;
         b.C = C;
@@ -43,19 +53,23 @@ void SpikeBatcher::assemble(const std::vector<BatchItem>& items, models::Batch& 
         return;
     }
     schedules_.resize(items.size());
+    scales_.resize(items.size());
     for (std::size_t k = 0; k < items.size(); ++k) {
         const BatchItem& it = items[k];
         if (it.b >= 0)
             pair_events(ds_, AddingPair{it.a, it.b, it.label}, window_, events_);
         else
             sample_events(ds_, it.a, window_, events_);
-        models::EventScheduleBuilder builder(*grid_, duration_);
+        if (it.grid < 0 || static_cast<std::size_t>(it.grid) >= grids_.size())
+            throw std::invalid_argument("SpikeBatcher::assemble: an item's grid is out of range");
+        models::EventScheduleBuilder builder(grids_[static_cast<std::size_t>(it.grid)], duration_);
         builder.next_slice(events_.times_ms.data(), events_.channels.data(), events_.times_ms.size(), true,
                            schedules_[k]);
+        scales_[k] = cells_per_gap_[static_cast<std::size_t>(it.grid)];
     }
     pointers_.clear();
     for (const auto& sc : schedules_) pointers_.push_back(&sc);
-    rows_ = models::fill_event_batch(pointers_, C, grid_->resolution_ms, b);
+    rows_ = models::fill_event_batch(pointers_, C, finest_ms_, b, scales_);
     b.targets.assign(static_cast<std::size_t>(B), 0);
     for (int k = 0; k < B; ++k) b.targets[rows_.row_of[k]] = items[k].label;
 }

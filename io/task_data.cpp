@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -34,18 +35,49 @@ std::vector<std::int64_t> epoch_order(std::int64_t n, std::uint64_t seed, std::i
     return order;
 }
 
+// The time base of evaluation: the training grid of time = "event"; the clock for "clock" and for
+// "any" (whose clock is one of its grids: resolution = max_dt = dt runs exactly the clock's updates).
+std::optional<models::EventGrid> evaluation_grid(const ExperimentConfig& cfg) {
+    if (cfg.train.time != models::TimeBase::event) return std::nullopt;
+    return training_grids(cfg).front();
+}
+
+// time = "any": each row's grid, drawn from the trainer's generator (so a resumed run draws the same).
+void draw_grids(const SpikeBatcher& batcher, std::vector<BatchItem>& items, Rng& rng) {
+    if (batcher.grids() < 2) return;
+    for (BatchItem& it : items) it.grid = static_cast<int>(rng.below(batcher.grids()));
+}
+
+// The steps a run spends on the clock before its time base: train.clock_steps of a time = "any" run.
+std::int64_t clock_steps(const ExperimentConfig& cfg) {
+    return cfg.train.time == models::TimeBase::any ? cfg.train.clock_steps : 0;
+}
+
+// The training batch of `items` at optimizer step `step`: on the run's time base (`train`), or on
+// the clock (`clock`, the evaluation batcher of a time = "any" run) for its first clock_steps steps.
+void assemble_train(std::int64_t clock_steps, SpikeBatcher& train, SpikeBatcher& clock,
+                    std::vector<BatchItem>& items, models::Batch& b, Rng& rng, std::int64_t step) {
+    if (step < clock_steps) {
+        clock.assemble(items, b);
+        return;
+    }
+    draw_grids(train, items, rng);
+    train.assemble(items, b);
+}
+
 // SHD classification: samples in a shuffled order per epoch (train) or in file order (eval).
 class SpikeClassSource : public models::BatchSource {
 public:
     SpikeClassSource(SpikeDataset ds, const ExperimentConfig& cfg, int batch)
-        : ds_(std::move(ds)), batcher_(ds_, cfg), B_(batch), seed_(cfg.train.seed) {
+        : ds_(std::move(ds)), batcher_(ds_, cfg), eval_batcher_(ds_, cfg, evaluation_grid(cfg)), B_(batch),
+          seed_(cfg.train.seed), clock_steps_(clock_steps(cfg)) {
         order_ = epoch_order(size(), seed_, 0);
     }
     SpikeClassSource(const SpikeClassSource&) = delete;  // batcher_ refers to ds_
     SpikeClassSource& operator=(const SpikeClassSource&) = delete;
     std::int64_t size() const { return static_cast<std::int64_t>(ds_.samples.size()); }
     std::int64_t train_size() const override { return size(); }
-    void next_train(models::Batch& b, Rng&) override {
+    void next_train(models::Batch& b, Rng& rng, std::int64_t step) override {
         items_.clear();
         for (int r = 0; r < B_; ++r) {
             if (pos_ == size()) {
@@ -56,7 +88,7 @@ public:
             const std::int64_t k = order_[pos_++];
             items_.push_back(BatchItem{k, -1, ds_.samples[k].label});
         }
-        batcher_.assemble(items_, b);
+        assemble_train(clock_steps_, batcher_, eval_batcher_, items_, b, rng, step);
     }
     void rewind_eval() override { eval_pos_ = 0; }
     bool next_eval(models::Batch& b) override {
@@ -64,7 +96,7 @@ public:
         const int rows = static_cast<int>(std::min<std::int64_t>(B_, size() - eval_pos_));
         items_.clear();
         for (int r = 0; r < rows; ++r, ++eval_pos_) items_.push_back(BatchItem{eval_pos_, -1, ds_.samples[eval_pos_].label});
-        batcher_.assemble(items_, b);
+        eval_batcher_.assemble(items_, b);
         return true;
     }
     std::vector<std::int64_t> cursor() const override { return {epoch_, pos_}; }
@@ -78,9 +110,10 @@ public:
 
 private:
     SpikeDataset ds_;
-    SpikeBatcher batcher_;
+    SpikeBatcher batcher_, eval_batcher_;
     int B_;
     std::uint64_t seed_;
+    std::int64_t clock_steps_;
     std::vector<std::int64_t> order_;
     std::vector<BatchItem> items_;
     std::int64_t epoch_ = 0, pos_ = 0, eval_pos_ = 0;
@@ -90,19 +123,20 @@ private:
 class AddingSource : public models::BatchSource {
 public:
     AddingSource(SpikeDataset ds, const ExperimentConfig& cfg, int batch, std::int64_t eval_pairs)
-        : ds_(std::move(ds)), batcher_(ds_, cfg), B_(batch) {
+        : ds_(std::move(ds)), batcher_(ds_, cfg), eval_batcher_(ds_, cfg, evaluation_grid(cfg)), B_(batch),
+          clock_steps_(clock_steps(cfg)) {
         if (eval_pairs > 0) pairs_ = evaluation_pairs(ds_, eval_pairs, cfg.train.seed);
     }
     AddingSource(const AddingSource&) = delete;  // batcher_ refers to ds_
     AddingSource& operator=(const AddingSource&) = delete;
     std::int64_t train_size() const override { return static_cast<std::int64_t>(ds_.samples.size()); }
-    void next_train(models::Batch& b, Rng& rng) override {
+    void next_train(models::Batch& b, Rng& rng, std::int64_t step) override {
         items_.clear();
         for (int r = 0; r < B_; ++r) {
             const AddingPair p = draw_adding_pair(ds_, rng);
             items_.push_back(BatchItem{p.a, p.b, p.label});
         }
-        batcher_.assemble(items_, b);
+        assemble_train(clock_steps_, batcher_, eval_batcher_, items_, b, rng, step);
     }
     void rewind_eval() override { eval_pos_ = 0; }
     bool next_eval(models::Batch& b) override {
@@ -114,7 +148,7 @@ public:
             const AddingPair& p = pairs_[eval_pos_++];
             items_.push_back(BatchItem{p.a, p.b, p.label});
         }
-        batcher_.assemble(items_, b);
+        eval_batcher_.assemble(items_, b);
         return true;
     }
     std::vector<std::int64_t> cursor() const override { return {}; }
@@ -122,9 +156,10 @@ public:
 
 private:
     SpikeDataset ds_;
-    SpikeBatcher batcher_;
+    SpikeBatcher batcher_, eval_batcher_;
     int B_;
     std::vector<AddingPair> pairs_;
+    std::int64_t clock_steps_;
     std::vector<BatchItem> items_;
     std::int64_t eval_pos_ = 0;
 };
@@ -147,7 +182,7 @@ public:
         buf_.resize(static_cast<std::size_t>(T_) + 1);
     }
     std::int64_t train_size() const override { return std::max<std::int64_t>(1, segment_ / T_) * B_; }
-    void next_train(models::Batch& b, Rng&) override { fill(b, pos_, B_); }
+    void next_train(models::Batch& b, Rng&, std::int64_t) override { fill(b, pos_, B_); }
     void rewind_eval() override {
         eval_pos_.assign(B_, 0);
         eval_count_ = 0;

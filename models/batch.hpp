@@ -35,8 +35,9 @@ struct Batch {
 class BatchSource {
 public:
     virtual ~BatchSource() = default;
-    // Next training batch; `rng` drives sampling so a resumed run draws the same batches.
-    virtual void next_train(Batch& batch, Rng& rng) = 0;
+    // Next training batch, for optimizer step `step` (0-based); `rng` drives sampling so a resumed run
+    // draws the same batches.
+    virtual void next_train(Batch& batch, Rng& rng, std::int64_t step) = 0;
     // Evaluation batches of a split, in a fixed order: returns false when the split is exhausted.
     virtual void rewind_eval() = 0;
     virtual bool next_eval(Batch& batch) = 0;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 #include <numeric>
+#include <stdexcept>
 
 #include <fmt/format.h>
 
@@ -12,9 +13,13 @@
 namespace elm::models {
 
 EventBatchRows fill_event_batch(std::span<const EventSchedule* const> schedules, int C, double resolution_ms,
-                                Batch& batch) {
+                                Batch& batch, std::span<const std::int64_t> cells_per_gap) {
     const int B = static_cast<int>(schedules.size());
     if (B == 0) throw InputError("event batch: no samples");
+    if (!cells_per_gap.empty() && (cells_per_gap.size() != schedules.size() ||
+                                   std::any_of(cells_per_gap.begin(), cells_per_gap.end(),
+                                               [](std::int64_t m) { return m < 1; })))
+        throw std::invalid_argument("fill_event_batch: cells_per_gap needs one factor >= 1 per schedule");
     EventBatchRows rows;
     rows.sample_of.resize(static_cast<std::size_t>(B));
     std::iota(rows.sample_of.begin(), rows.sample_of.end(), 0);
@@ -40,14 +45,16 @@ EventBatchRows fill_event_batch(std::span<const EventSchedule* const> schedules,
     rows.first_step.resize(static_cast<std::size_t>(B));
     for (int r = 0; r < B; ++r) {
         const EventSchedule& s = *schedules[rows.sample_of[r]];
+        const std::int64_t scale = cells_per_gap.empty() ? 1 : cells_per_gap[static_cast<std::size_t>(rows.sample_of[r])];
         rows.row_of[rows.sample_of[r]] = r;
         const int first = T - static_cast<int>(s.updates());
         rows.first_step[r] = first;
         for (std::int64_t u = 0; u < s.updates(); ++u) {
             const std::size_t tb = static_cast<std::size_t>(first + u) * B + r;
-            if (s.gap_cells[u] > std::numeric_limits<std::int32_t>::max())
-                throw InputError(fmt::format("event batch: an update of {} cells is too long for a batch", s.gap_cells[u]));
-            batch.gap_cells[tb] = static_cast<std::int32_t>(s.gap_cells[u]);
+            if (s.gap_cells[u] > std::numeric_limits<std::int32_t>::max() / scale)
+                throw InputError(fmt::format("event batch: an update of {} cells is too long for a batch",
+                                             s.gap_cells[u] * scale));
+            batch.gap_cells[tb] = static_cast<std::int32_t>(s.gap_cells[u] * scale);
             for (std::int64_t e = s.start[u]; e < s.start[u + 1]; ++e) {
                 if (s.channel[e] < 0 || s.channel[e] >= C)
                     throw InputError(fmt::format("event batch: an event on channel {}, the data has channels 0..{}",

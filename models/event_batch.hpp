@@ -20,11 +20,14 @@ struct EventBatchRows {
 };
 
 // Fills batch.T, B, C, x [T][B][C] (each update's impulse counts on the raw channels), gap_cells and
-// resolution_ms from one schedule per sample (all on the grid of resolution_ms); targets are the
-// caller's to write, in row order. Leaves tokens empty. InputError for no schedules, an empty
-// schedule, a channel >= C or a gap too long for a batch (> 2^31 - 1 cells).
+// resolution_ms from one schedule per sample; targets are the caller's to write, in row order. Leaves
+// tokens empty. Schedules are on the grid of resolution_ms, or (rows on different time bases in one
+// batch) schedule k on a grid cells_per_gap[k] times coarser: its gaps count cells_per_gap[k] cells of
+// resolution_ms each, so its dt = (gap x cells_per_gap[k]) x resolution_ms. InputError for no
+// schedules, an empty schedule, a channel >= C or a gap too long for a batch (> 2^31 - 1 cells);
+// std::invalid_argument for a cells_per_gap of the wrong size or with an entry < 1.
 EventBatchRows fill_event_batch(std::span<const EventSchedule* const> schedules, int C, double resolution_ms,
-                                Batch& batch);
+                                Batch& batch, std::span<const std::int64_t> cells_per_gap = {});
 
 // The rows that update at step t of an event-schedule batch: the leading rows with gap_cells > 0
 // (they form a prefix, see models/batch.hpp).

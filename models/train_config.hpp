@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <vector>
 #include <utility>
 
 namespace elm::models {
@@ -18,9 +19,11 @@ enum class Schedule { constant, cosine };
 //  - mean_last_k: mean of the per-step cross-entropies over the last K steps;
 //  - next_byte:   per-step cross-entropy against the next byte (text), mean over B x T.
 enum class LossMode { last, mean_last_k, next_byte };
-// The time base of learning mode (spec section 5): the clock grid of dt_ms, or each sample's own event
-// schedule (merged events and ticks on a grid of resolution_ms, no gap over max_dt_ms).
-enum class TimeBase { clock, event };
+// The time base of learning mode (spec section 5): the clock grid of dt_ms; each sample's own event
+// schedule (merged events and ticks on a grid of resolution_ms, no gap over max_dt_ms); or `any`: each
+// row of each batch on the event schedule of a resolution drawn from resolutions_ms (schedule-robust
+// training: one network for every time base it may be simulated on).
+enum class TimeBase { clock, event, any };
 
 inline constexpr std::array<std::pair<const char*, OptimizerKind>, 3> kOptimizerNames{
     {{"sgd", OptimizerKind::sgd}, {"adam", OptimizerKind::adam}, {"adamax", OptimizerKind::adamax}}};
@@ -28,8 +31,8 @@ inline constexpr std::array<std::pair<const char*, Schedule>, 2> kScheduleNames{
     {{"constant", Schedule::constant}, {"cosine", Schedule::cosine}}};
 inline constexpr std::array<std::pair<const char*, LossMode>, 3> kLossNames{
     {{"last", LossMode::last}, {"mean_last_k", LossMode::mean_last_k}, {"next_byte", LossMode::next_byte}}};
-inline constexpr std::array<std::pair<const char*, TimeBase>, 2> kTimeBaseNames{
-    {{"clock", TimeBase::clock}, {"event", TimeBase::event}}};
+inline constexpr std::array<std::pair<const char*, TimeBase>, 3> kTimeBaseNames{
+    {{"clock", TimeBase::clock}, {"event", TimeBase::event}, {"any", TimeBase::any}}};
 
 std::string to_string(OptimizerKind k);
 std::string to_string(Schedule s);
@@ -55,7 +58,9 @@ struct TrainConfig {
     std::int64_t loss_last_k = 10;     // K for mean_last_k: the last K updates of each sample
     TimeBase time = TimeBase::clock;   // spike tasks may learn on their event schedule
     double resolution_ms = 1.0;        // event time base: events closer than this merge
-    double max_dt_ms = 0.0;            // event time base: longest gap between updates (0 = the model's dt_ms)
+    double max_dt_ms = 0.0;            // event and any time bases: longest gap between updates (0 = the model's dt_ms)
+    std::vector<double> resolutions_ms;  // any time base: the resolutions a row is drawn from (uniformly)
+    std::int64_t clock_steps = 0;      // any time base: the first steps run on the clock before the draws begin
     std::int64_t eval_every = 0;       // steps between evaluations (0 = only at the end)
     std::int64_t log_every = 10;       // steps between metrics-log lines
     std::int64_t checkpoint_every = 0; // steps between checkpoints (0 = only at the end)

@@ -132,7 +132,7 @@ std::optional<EvalResult> Trainer::run(std::int64_t steps) {
     const bool dump_first = std::any_of(observers_.begin(), observers_.end(),
                                         [](const TrainObserver* o) { return o->wants_first_batch(); });
     while (step_ < last) {
-        train_.next_train(batch_, rng_);
+        train_.next_train(batch_, rng_, step_);
         if (step_ == 0 && dump_first) {
             // The batch as the network will see it (after dropout): draw the mask from a copy of the
             // RNG so the dump does not change the run.

@@ -6,6 +6,7 @@
 // registered backend against the float64 CPU reference, and by finite differences on the reference.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -33,6 +34,9 @@ struct BackendCase {
     // Learning on the event schedule (0 = the clock): each row its own random events over event_ms,
     // merged on this resolution, ticks at most max_dt_ms apart.
     double resolution_ms = 0.0, max_dt_ms = 0.0, event_ms = 0.0;
+    // Rows on different time bases (train.time = "any"): row b's schedule on the grid of
+    // row_resolutions_ms[b % size], each a whole multiple of resolution_ms (the batch's finest grid).
+    std::vector<double> row_resolutions_ms = {};
 };
 
 inline models::ModelConfig case_base() {
@@ -145,6 +149,16 @@ inline std::vector<BackendCase> backend_cases() {
         add(k);
     }
     {
+        BackendCase k{"event schedule: rows on 0.5, 1 and 2 ms grids, analog relu mean_last_k", case_base(),
+                      LossMode::mean_last_k, 3};
+        k.B = 4;
+        k.resolution_ms = 0.5;
+        k.row_resolutions_ms = {0.5, 1.0, 2.0};
+        k.max_dt_ms = 2.0;
+        k.event_ms = 16.0;
+        add(k);
+    }
+    {
         BackendCase k{"event schedule: lif mean_last_k", case_base(), LossMode::mean_last_k, 3};
         k.cfg.output_mode = OutputMode::lif;
         k.cfg.tau_v_ms = 8.0;
@@ -183,9 +197,14 @@ inline std::vector<BackendCase> backend_cases() {
 inline models::Batch case_event_batch(const BackendCase& k, std::uint64_t seed) {
     const models::ModelConfig& cfg = k.cfg;
     Rng rng(seed, 29);
-    const models::EventGrid grid = models::make_event_grid(k.resolution_ms, k.max_dt_ms);
     std::vector<models::EventSchedule> schedules(static_cast<std::size_t>(k.B));
+    std::vector<std::int64_t> cells_per_gap;
     for (int b = 0; b < k.B; ++b) {
+        const double r = k.row_resolutions_ms.empty() ? k.resolution_ms
+                                                      : k.row_resolutions_ms[static_cast<std::size_t>(b) %
+                                                                             k.row_resolutions_ms.size()];
+        const models::EventGrid grid = models::make_event_grid(r, k.max_dt_ms);
+        cells_per_gap.push_back(std::llround(r / k.resolution_ms));
         const int n = static_cast<int>(rng.below(static_cast<std::uint64_t>(6 + 12 * b)));
         std::vector<double> t;
         std::vector<std::int32_t> c;
@@ -199,7 +218,7 @@ inline models::Batch case_event_batch(const BackendCase& k, std::uint64_t seed) 
     std::vector<const models::EventSchedule*> pointers;
     for (const auto& s : schedules) pointers.push_back(&s);
     models::Batch batch;
-    models::fill_event_batch(pointers, cfg.C, k.resolution_ms, batch);
+    models::fill_event_batch(pointers, cfg.C, k.resolution_ms, batch, cells_per_gap);
     for (auto& v : batch.x) v *= static_cast<float>(k.input_scale);
     batch.targets.resize(static_cast<std::size_t>(k.B));
     for (auto& t : batch.targets) t = static_cast<std::int32_t>(rng.below(static_cast<std::uint64_t>(cfg.n_out)));

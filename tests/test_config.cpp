@@ -67,6 +67,15 @@ TEST_CASE("shipped configs carry the paper defaults", "[config]") {
 
     const auto shd = elm::io::load_experiment_config(dir + "shd.toml");
     CHECK(shd.model.n_out == 20);
+    // The schedule-robust recipe is the shd.toml model, trained on every time base from 0.25 to 2 ms.
+    const auto robust = elm::io::load_experiment_config(dir + "shd_any_resolution.toml");
+    CHECK(robust.model.N == shd.model.N);
+    CHECK(robust.model.d_m == shd.model.d_m);
+    CHECK(robust.model.k_c == shd.model.k_c);
+    CHECK(robust.model.dt_ms == 2.0);
+    CHECK(robust.train.time == elm::models::TimeBase::any);
+    CHECK(robust.train.resolutions_ms == std::vector<double>{0.25, 0.5, 1.0, 2.0});
+    CHECK(elm::io::training_grids(robust).size() == 4);
 
     const auto text = elm::io::load_experiment_config(dir + "enwik8.toml");
     CHECK(text.task.kind == elm::io::TaskKind::bytes);

@@ -386,3 +386,23 @@ TEST_CASE("serve sessions: a request over the update limit is refused whole, the
         CHECK(r.back()["updates"] == 50);
     }
 }
+
+TEST_CASE("serve sessions of a robust-trained model: clock by default, event sessions on its finest grid", "[serve][any]") {
+    const auto cfg = spike_config();
+    const auto backend = test::backend_for(test::network_with_scaled_synapses(cfg, 4.0f));
+    serve::ServedModel m;
+    m.time = models::TimeBase::any;
+    m.event_resolution_ms = 0.25;  // what `elmsim serve` takes from train.resolutions_ms (the finest)
+    m.event_max_dt_ms = 2.0;
+    serve::SessionTable table(*backend, m, limits_for(cfg), 4);
+    const json hello = json::parse(table.hello());
+    CHECK(hello["model"]["time"] == "any");
+    CHECK(hello["model"]["resolution_ms"] == 0.25);
+    CHECK(hello["model"]["max_dt_ms"] == 2.0);
+    const auto clock = send(table, R"({"op":"open"})");
+    CHECK(clock[0]["mode"] == "clock");
+    const auto event = send(table, R"({"op":"open","mode":"event"})");
+    CHECK(event[0]["mode"] == "event");
+    CHECK(event[0]["resolution_ms"] == 0.25);
+    CHECK(event[0]["max_dt_ms"] == 2.0);
+}

@@ -123,7 +123,7 @@ std::string SessionTable::hello() const {
               {"task", model_.task},
               {"bytes", model_.bytes},
               {"output_mode", output_mode_name(c.output_mode)},
-              {"time", model_.time == models::TimeBase::event ? "event" : "clock"},
+              {"time", models::to_string(model_.time)},
               {"dt_ms", c.dt_ms},
               {"window_ms", model_.window_ms},
               {"sample_ms", model_.sample_ms}};
@@ -131,7 +131,7 @@ std::string SessionTable::hello() const {
         m["adding_pairs"] = model_.adding_pairs;
         m["pair_seed"] = model_.pair_seed;
     }
-    if (model_.time == models::TimeBase::event) {
+    if (model_.time != models::TimeBase::clock) {
         m["resolution_ms"] = model_.event_resolution_ms;
         m["max_dt_ms"] = model_.event_max_dt_ms > 0 ? model_.event_max_dt_ms : c.dt_ms;
     }

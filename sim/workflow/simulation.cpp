@@ -64,8 +64,18 @@ std::pair<std::int64_t, std::int64_t> check_range(std::optional<std::int64_t> fi
 }  // namespace
 
 double default_max_dt_ms(const LoadedModel& model) {
-    return model.config.train.time == models::TimeBase::event ? io::event_max_dt_ms(model.config)
+    return model.config.train.time != models::TimeBase::clock ? io::event_max_dt_ms(model.config)
                                                               : model.checkpoint.net.cfg.dt_ms;
+}
+
+double default_resolution_ms(const LoadedModel& model) {
+    const auto& t = model.config.train;
+    switch (t.time) {
+        case models::TimeBase::event: return t.resolution_ms;
+        case models::TimeBase::any: return *std::min_element(t.resolutions_ms.begin(), t.resolutions_ms.end());
+        case models::TimeBase::clock: break;
+    }
+    return 0.1;
 }
 
 Simulation::Simulation(const SimulationRequest& r) : request_(r), model_(load_model(r.model_path)) {
@@ -87,7 +97,7 @@ Simulation::Simulation(const SimulationRequest& r) : request_(r), model_(load_mo
     const auto& cfg = model_.config;
     const auto& mc = model_.checkpoint.net.cfg;
     if (mode_ == TimeMode::event) {
-        grid_ = models::make_event_grid(r.resolution_ms.value_or(event_trained ? cfg.train.resolution_ms : 0.1),
+        grid_ = models::make_event_grid(r.resolution_ms.value_or(default_resolution_ms(model_)),
                                         r.max_dt_ms.value_or(default_max_dt_ms(model_)));
     } else if (r.resolution_ms || r.max_dt_ms) {
         throw ParameterError(r.resolution_ms ? "resolution_ms" : "max_dt_ms",

@@ -67,9 +67,12 @@ struct SimulationResult {
     double wall_seconds = 0.0;   // simulation time, without loading
 };
 
-// The longest step between updates event mode takes by default: an event-trained model's own grid,
-// else the model's dt.
+// The longest step between updates event mode takes by default: an event- or any-trained model's own
+// train.max_dt_ms, else the model's dt.
 double default_max_dt_ms(const LoadedModel& model);
+// Event mode's default resolution: an event-trained model's own, an any-trained model's finest, else
+// 0.1 ms.
+double default_resolution_ms(const LoadedModel& model);
 
 class Simulation {
 public:

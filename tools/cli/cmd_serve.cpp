@@ -15,6 +15,7 @@
 #include "elmsim/models/error.hpp"
 #include "elmsim/sim/serve/server.hpp"
 #include "elmsim/sim/workflow/model_file.hpp"
+#include "elmsim/sim/workflow/simulation.hpp"
 #include "tools/cli/commands.hpp"
 #include "tools/cli/flag_errors.hpp"
 
@@ -41,8 +42,8 @@ void run_serve(const ServeArgs& a) {
     served.task = io::to_string(cfg.task.kind);
     served.bytes = cfg.task.kind == io::TaskKind::bytes;
     served.time = cfg.train.time;
-    if (cfg.train.time == models::TimeBase::event) {
-        served.event_resolution_ms = cfg.train.resolution_ms;
+    if (cfg.train.time != models::TimeBase::clock) {
+        served.event_resolution_ms = workflow::default_resolution_ms(m);
         served.event_max_dt_ms = io::event_max_dt_ms(cfg);
     }
     served.score = served.bytes ? models::LossMode::next_byte : cfg.train.loss;
