@@ -50,8 +50,17 @@ std::string resolve_path(const std::string& p, const std::string& base_dir) {
     return (fs::path(base_dir) / p).lexically_normal().string();
 }
 
+// Element k of the array `n` of `key` as a number (integers are fine), or one error line.
+double array_number(Section& s, std::string_view key, const toml::array& arr, std::size_t k, const toml::node& n) {
+    const toml::node& e = *arr.get(k);
+    if (const auto* i = e.as_integer()) return static_cast<double>(i->get());
+    if (const auto* f = e.as_floating_point()) return f->get();
+    s.fail(key, fmt::format("element {}: expected a number, got {}", k, type_name(e)), &n);
+}
+
 // Data paths are optional here: `elmsim info` and `budget` need no data, and the data layer
 // (io/task_data.cpp) rejects a missing path when it is about to read one.
+
 void read_task(Section& s, TaskConfig& t, const std::string& base_dir) {
     s.read_enum("kind", t.kind, kTaskNames);
     const bool bytes = t.kind == TaskKind::bytes;
@@ -74,11 +83,7 @@ void read_task(Section& s, TaskConfig& t, const std::string& base_dir) {
             if (!arr || arr->size() != 3) s.fail_value("split", expected, *n);
             double sum = 0.0;
             for (std::size_t k = 0; k < 3; ++k) {
-                const toml::node& e = *arr->get(k);
-                double v = 0.0;
-                if (const auto* i = e.as_integer()) v = static_cast<double>(i->get());
-                else if (const auto* f = e.as_floating_point()) v = f->get();
-                else s.fail("split", fmt::format("element {}: expected a number, got {}", k, type_name(e)), n);
+                const double v = array_number(s, "split", *arr, k, *n);
                 if (!std::isfinite(v) || v < 0.0 || v > 1.0)
                     s.fail("split", fmt::format("element {}: expected a fraction in [0, 1], got {}", k, v), n);
                 t.split[k] = v;
@@ -136,19 +141,28 @@ void read_model(Section& s, models::ModelConfig& m) {
     s.read("seed", m.seed);
 }
 
+// train.resolution_weights: numbers > 0 (their count is checked against the resolutions by the caller).
+void read_weights(Section& s, const toml::node& n, std::vector<double>& out) {
+    const auto* arr = n.as_array();
+    if (!arr || arr->empty()) s.fail_value("resolution_weights", "an array of weights > 0, one per resolution", n);
+    out.clear();
+    for (std::size_t k = 0; k < arr->size(); ++k) {
+        const double v = array_number(s, "resolution_weights", *arr, k, n);
+        if (!std::isfinite(v) || v <= 0.0 || v > 1e6)
+            s.fail("resolution_weights", fmt::format("element {}: expected a weight in (0, 1e6], got {}", k, v), &n);
+        out.push_back(v);
+    }
+}
+
 // train.resolutions_ms: 1 .. kMaxResolutions distinct numbers > 0. Their mutual fit (multiples of the
-// finest, at most max_dt_ms) is checked once the model's dt is known (check_any_time_base).
+// finest, at most max_dt_ms) is checked once the model's dt is known (training_grids).
 void read_resolutions(Section& s, const toml::node& n, std::vector<double>& out) {
     const auto* arr = n.as_array();
     const std::string expected = fmt::format("an array of 1 to {} resolutions > 0 ms", kMaxResolutions);
     if (!arr || arr->empty() || arr->size() > kMaxResolutions) s.fail_value("resolutions_ms", expected, n);
     out.clear();
     for (std::size_t k = 0; k < arr->size(); ++k) {
-        const toml::node& e = *arr->get(k);
-        double v = 0.0;
-        if (const auto* i = e.as_integer()) v = static_cast<double>(i->get());
-        else if (const auto* f = e.as_floating_point()) v = f->get();
-        else s.fail("resolutions_ms", fmt::format("element {}: expected a number, got {}", k, type_name(e)), &n);
+        const double v = array_number(s, "resolutions_ms", *arr, k, n);
         if (!std::isfinite(v) || v <= 0.0)
             s.fail("resolutions_ms", fmt::format("element {}: expected a resolution > 0 ms, got {}", k, v), &n);
         for (double seen : out)
@@ -195,7 +209,7 @@ void read_train(Section& s, models::TrainConfig& t, TaskKind kind) {
                t.time == models::TimeBase::any ? "time = \"any\" draws from train.resolutions_ms"
                                                : "only used with time = \"event\"",
                s.node("resolution_ms"));
-    for (const char* k : {"resolutions_ms", "clock_steps"})
+    for (const char* k : {"resolutions_ms", "resolution_weights", "clock_steps"})
         if (t.time != models::TimeBase::any && s.has(k)) s.fail(k, "only used with time = \"any\"", s.node(k));
     s.read("clock_steps", t.clock_steps, 0);
     if (t.time == models::TimeBase::clock && s.has("max_dt_ms"))
@@ -203,6 +217,14 @@ void read_train(Section& s, models::TrainConfig& t, TaskKind kind) {
     s.read("resolution_ms", t.resolution_ms, "a resolution > 0 ms", positive);
     s.read("max_dt_ms", t.max_dt_ms, "a time >= 0 ms (0 = the model's dt_ms)", non_negative);
     if (const toml::node* n = s.take("resolutions_ms")) read_resolutions(s, *n, t.resolutions_ms);
+    if (const toml::node* n = s.take("resolution_weights")) {
+        read_weights(s, *n, t.resolution_weights);
+        const std::size_t expected = t.resolutions_ms.empty() ? default_resolutions_ms(1.0).size() : t.resolutions_ms.size();
+        if (t.resolution_weights.size() != expected)
+            s.fail("resolution_weights",
+                   fmt::format("expected one weight per resolution ({}), got {}", expected, t.resolution_weights.size()),
+                   n);
+    }
     s.read("eval_every", t.eval_every, 0);
     s.read("log_every", t.log_every, 1);
     s.read("checkpoint_every", t.checkpoint_every, 0);
@@ -300,6 +322,25 @@ double sample_duration_ms(const TaskConfig& task) {
 
 double event_max_dt_ms(const ExperimentConfig& cfg) {
     return cfg.train.max_dt_ms > 0.0 ? cfg.train.max_dt_ms : cfg.model.dt_ms;
+}
+
+std::string describe_time_base(const ExperimentConfig& cfg) {
+    const auto& t = cfg.train;
+    switch (t.time) {
+        case models::TimeBase::clock: return fmt::format("clock {:g} ms", cfg.model.dt_ms);
+        case models::TimeBase::event:
+            return fmt::format("event {:g} ms (max_dt {:g} ms)", t.resolution_ms, event_max_dt_ms(cfg));
+        case models::TimeBase::any: break;
+    }
+    std::string list;
+    for (const double r : t.resolutions_ms) list += fmt::format("{}{:g}", list.empty() ? "" : ", ", r);
+    std::string weights;
+    if (!t.resolution_weights.empty()) {
+        for (const double w : t.resolution_weights) weights += fmt::format("{}{:g}", weights.empty() ? "" : ":", w);
+        weights = " weighted " + weights;
+    }
+    return fmt::format("any of {} ms{} (max_dt {:g} ms){}", list, weights, event_max_dt_ms(cfg),
+                       t.clock_steps > 0 ? fmt::format(" after {} clock steps", t.clock_steps) : "");
 }
 
 std::vector<double> default_resolutions_ms(double dt_ms) { return {dt_ms / 8.0, dt_ms / 4.0, dt_ms / 2.0, dt_ms}; }

@@ -57,6 +57,9 @@ double sample_duration_ms(const TaskConfig& task);
 double event_max_dt_ms(const ExperimentConfig& cfg);
 // train.resolutions_ms when time = "any" and none are given: dt / 8, dt / 4, dt / 2 and dt (the clock).
 std::vector<double> default_resolutions_ms(double dt_ms);
+// The run's time base in words, for progress headers: "clock 2 ms", "event 1 ms (max_dt 2 ms)",
+// "any of 0.25, 0.5, 1, 2 ms (max_dt 2 ms) after 1500 clock steps".
+std::string describe_time_base(const ExperimentConfig& cfg);
 // At most this many resolutions for time = "any".
 inline constexpr std::size_t kMaxResolutions = 16;
 // The event grids a training row is put on: none for the clock, the one grid of "event", one per

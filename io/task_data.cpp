@@ -42,35 +42,52 @@ std::optional<models::EventGrid> evaluation_grid(const ExperimentConfig& cfg) {
     return training_grids(cfg).front();
 }
 
-// time = "any": each row's grid, drawn from the trainer's generator (so a resumed run draws the same).
-void draw_grids(const SpikeBatcher& batcher, std::vector<BatchItem>& items, Rng& rng) {
-    if (batcher.grids() < 2) return;
-    for (BatchItem& it : items) it.grid = static_cast<int>(rng.below(batcher.grids()));
-}
+// How a training row gets its time base: train.clock_steps of a time = "any" run on the clock, then
+// each row's grid drawn from the trainer's generator (so a resumed run draws the same) — uniformly,
+// or in proportion to train.resolution_weights.
+struct GridDraw {
+    std::int64_t clock_steps = 0;
+    std::vector<double> weights;
 
-// The steps a run spends on the clock before its time base: train.clock_steps of a time = "any" run.
-std::int64_t clock_steps(const ExperimentConfig& cfg) {
-    return cfg.train.time == models::TimeBase::any ? cfg.train.clock_steps : 0;
-}
-
-// The training batch of `items` at optimizer step `step`: on the run's time base (`train`), or on
-// the clock (`clock`, the evaluation batcher of a time = "any" run) for its first clock_steps steps.
-void assemble_train(std::int64_t clock_steps, SpikeBatcher& train, SpikeBatcher& clock,
-                    std::vector<BatchItem>& items, models::Batch& b, Rng& rng, std::int64_t step) {
-    if (step < clock_steps) {
-        clock.assemble(items, b);
-        return;
+    explicit GridDraw(const ExperimentConfig& cfg) {
+        if (cfg.train.time != models::TimeBase::any) return;
+        clock_steps = cfg.train.clock_steps;
+        weights = cfg.train.resolution_weights;
     }
-    draw_grids(train, items, rng);
-    train.assemble(items, b);
-}
+
+    int draw(std::size_t grids, Rng& rng) const {
+        if (weights.empty()) return static_cast<int>(rng.below(grids));
+        double total = 0.0;
+        for (const double w : weights) total += w;
+        const double u = rng.uniform() * total;
+        double below = 0.0;
+        for (std::size_t k = 0; k + 1 < weights.size(); ++k) {
+            below += weights[k];
+            if (u < below) return static_cast<int>(k);
+        }
+        return static_cast<int>(weights.size() - 1);
+    }
+
+    // The training batch of `items` at optimizer step `step`: on the run's time base (`train`), or on
+    // the clock (`clock`, the evaluation batcher of a time = "any" run) for the first clock_steps.
+    void assemble(SpikeBatcher& train, SpikeBatcher& clock, std::vector<BatchItem>& items, models::Batch& b, Rng& rng,
+                  std::int64_t step) const {
+        if (step < clock_steps) {
+            clock.assemble(items, b);
+            return;
+        }
+        if (train.grids() > 1)
+            for (BatchItem& it : items) it.grid = draw(train.grids(), rng);
+        train.assemble(items, b);
+    }
+};
 
 // SHD classification: samples in a shuffled order per epoch (train) or in file order (eval).
 class SpikeClassSource : public models::BatchSource {
 public:
     SpikeClassSource(SpikeDataset ds, const ExperimentConfig& cfg, int batch)
         : ds_(std::move(ds)), batcher_(ds_, cfg), eval_batcher_(ds_, cfg, evaluation_grid(cfg)), B_(batch),
-          seed_(cfg.train.seed), clock_steps_(clock_steps(cfg)) {
+          seed_(cfg.train.seed), draw_(cfg) {
         order_ = epoch_order(size(), seed_, 0);
     }
     SpikeClassSource(const SpikeClassSource&) = delete;  // batcher_ refers to ds_
@@ -88,7 +105,7 @@ public:
             const std::int64_t k = order_[pos_++];
             items_.push_back(BatchItem{k, -1, ds_.samples[k].label});
         }
-        assemble_train(clock_steps_, batcher_, eval_batcher_, items_, b, rng, step);
+        draw_.assemble(batcher_, eval_batcher_, items_, b, rng, step);
     }
     void rewind_eval() override { eval_pos_ = 0; }
     bool next_eval(models::Batch& b) override {
@@ -113,7 +130,7 @@ private:
     SpikeBatcher batcher_, eval_batcher_;
     int B_;
     std::uint64_t seed_;
-    std::int64_t clock_steps_;
+    GridDraw draw_;
     std::vector<std::int64_t> order_;
     std::vector<BatchItem> items_;
     std::int64_t epoch_ = 0, pos_ = 0, eval_pos_ = 0;
@@ -124,7 +141,7 @@ class AddingSource : public models::BatchSource {
 public:
     AddingSource(SpikeDataset ds, const ExperimentConfig& cfg, int batch, std::int64_t eval_pairs)
         : ds_(std::move(ds)), batcher_(ds_, cfg), eval_batcher_(ds_, cfg, evaluation_grid(cfg)), B_(batch),
-          clock_steps_(clock_steps(cfg)) {
+          draw_(cfg) {
         if (eval_pairs > 0) pairs_ = evaluation_pairs(ds_, eval_pairs, cfg.train.seed);
     }
     AddingSource(const AddingSource&) = delete;  // batcher_ refers to ds_
@@ -136,7 +153,7 @@ public:
             const AddingPair p = draw_adding_pair(ds_, rng);
             items_.push_back(BatchItem{p.a, p.b, p.label});
         }
-        assemble_train(clock_steps_, batcher_, eval_batcher_, items_, b, rng, step);
+        draw_.assemble(batcher_, eval_batcher_, items_, b, rng, step);
     }
     void rewind_eval() override { eval_pos_ = 0; }
     bool next_eval(models::Batch& b) override {
@@ -159,7 +176,7 @@ private:
     SpikeBatcher batcher_, eval_batcher_;
     int B_;
     std::vector<AddingPair> pairs_;
-    std::int64_t clock_steps_;
+    GridDraw draw_;
     std::vector<BatchItem> items_;
     std::int64_t eval_pos_ = 0;
 };

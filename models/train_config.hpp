@@ -60,6 +60,7 @@ struct TrainConfig {
     double resolution_ms = 1.0;        // event time base: events closer than this merge
     double max_dt_ms = 0.0;            // event and any time bases: longest gap between updates (0 = the model's dt_ms)
     std::vector<double> resolutions_ms;  // any time base: the resolutions a row is drawn from (uniformly)
+    std::vector<double> resolution_weights;  // any time base: relative draw weights (empty = uniform)
     std::int64_t clock_steps = 0;      // any time base: the first steps run on the clock before the draws begin
     std::int64_t eval_every = 0;       // steps between evaluations (0 = only at the end)
     std::int64_t log_every = 10;       // steps between metrics-log lines

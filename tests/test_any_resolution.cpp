@@ -4,6 +4,7 @@
 //    `simulate --mode event` at its own resolution;
 //  - the draws are deterministic, resume K + K == 2K, 1 thread == 2 threads;
 //  - train.clock_steps: the first steps are the clock run's exactly, and resume crosses the switch;
+//  - rows draw their grid uniformly, or in proportion to train.resolution_weights;
 //  - evaluation runs on the clock, as `simulate` does by default for such a model;
 //  - the config keys are checked where they are set.
 // Finite differences and backend parity through a batch whose rows are on different grids are a row
@@ -20,6 +21,7 @@
 #include "elmsim/io/shd_adding.hpp"
 #include "elmsim/io/spike_batcher.hpp"
 #include "elmsim/io/spike_dataset.hpp"
+#include "elmsim/io/task_data.hpp"
 #include "elmsim/io/trace_reader.hpp"
 #include "elmsim/models/network.hpp"
 #include "tests/backend_helpers.hpp"
@@ -164,6 +166,7 @@ TEST_CASE("any time base: evaluation is the clock's, and event simulation defaul
     const auto clock = run_elmsim(fmt::format("simulate --model {0}/m.h5 --data {0}/test.h5 --trace {0}/c.h5", d));
     test::require_ok(clock);
     INFO(trained.output << clock.output);
+    CHECK_THAT(trained.output, Catch::Contains("| any of 25, 12.5 ms (max_dt 100 ms)"));  // the progress header
     CHECK_THAT(clock.output, Catch::Contains("clock mode"));
     CHECK(number_after(trained.output, "test loss ") == Approx(number_after(clock.output, "loss ")).epsilon(1e-4));
     CHECK(number_after(trained.output, "test accuracy ") == number_after(clock.output, "accuracy "));
@@ -176,6 +179,39 @@ TEST_CASE("any time base: evaluation is the clock's, and event simulation defaul
     test::require_ok(ev_explicit);
     CHECK(number_after(ev.output, "loss ") == number_after(ev_explicit.output, "loss "));
     CHECK(number_after(ev.output, "updates") == number_after(ev_explicit.output, "updates"));
+}
+
+TEST_CASE("any time base: rows draw their grid uniformly or by resolution_weights, from the trainer's generator",
+          "[any][learn]") {
+    const auto dir = test::spike_dir("any_weights");
+    // Two grids, 6.25 and 50 ms: a row on the coarse one counts every gap in multiples of 8 fine cells.
+    const auto coarse_share = [&](const std::string& weights) {
+        const auto cfg = io::parse_experiment_config(
+            any_config(dir, "resolutions_ms = [6.25, 50.0]\n" + weights), "c.toml");
+        const auto source = io::make_train_source(cfg);
+        Rng rng(7, 3);
+        models::Batch batch;
+        int coarse = 0, rows = 0;
+        for (int step = 0; step < 40; ++step) {
+            source->next_train(batch, rng, step);
+            REQUIRE(batch.resolution_ms == 6.25);
+            for (int r = 0; r < batch.B; ++r, ++rows) {
+                bool multiple = true;
+                for (int t = 0; t < batch.T; ++t)
+                    multiple = multiple && batch.gap_cells[static_cast<std::size_t>(t) * batch.B + r] % 8 == 0;
+                coarse += multiple;
+            }
+        }
+        return static_cast<double>(coarse) / rows;
+    };
+    const double uniform = coarse_share("");
+    CHECK(uniform > 0.3);
+    CHECK(uniform < 0.7);
+    CHECK(coarse_share("resolution_weights = [1, 1000000]\n") == 1.0);
+    CHECK(coarse_share("resolution_weights = [1000000, 1]\n") == 0.0);
+    const double three_to_one = coarse_share("resolution_weights = [1, 3]\n");
+    CHECK(three_to_one > 0.6);
+    CHECK(three_to_one < 0.9);
 }
 
 TEST_CASE("config: the any time base is checked where it is set", "[any][learn][config]") {
@@ -195,6 +231,13 @@ TEST_CASE("config: the any time base is checked where it is set", "[any][learn][
     fails("resolutions_ms = [1.0]\n", "train.resolutions_ms", "only used with time = \"any\"");
     fails("time = \"event\"\nresolutions_ms = [1.0]\n", "train.resolutions_ms", "only used with time = \"any\"");
     fails("clock_steps = 10\n", "train.clock_steps", "only used with time = \"any\"");
+    fails("resolution_weights = [1, 2]\n", "train.resolution_weights", "only used with time = \"any\"");
+    fails("time = \"any\"\nresolution_weights = [1, 2]\n", "train.resolution_weights", "one weight per resolution (4)");
+    fails("time = \"any\"\nresolutions_ms = [1, 2]\nresolution_weights = [1, 0]\n", "train.resolution_weights", "element 1");
+    fails("time = \"any\"\nresolutions_ms = [1, 2]\nresolution_weights = [1, inf]\n", "train.resolution_weights", "element 1");
+    fails("time = \"any\"\nresolutions_ms = [1, 2]\nresolution_weights = []\n", "train.resolution_weights", "an array");
+    CHECK(parse("time = \"any\"\nresolutions_ms = [1, 2]\nresolution_weights = [3, 1.5]\n").train.resolution_weights ==
+          std::vector<double>{3.0, 1.5});
     fails("time = \"any\"\nclock_steps = -1\n", "train.clock_steps", "an integer >= 0");
     CHECK(parse("time = \"any\"\nclock_steps = 100\n").train.clock_steps == 100);
     fails("time = \"any\"\nresolution_ms = 1.0\n", "train.resolution_ms", "resolutions_ms");

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "elmsim/io/experiment_config.hpp"
 #include "elmsim/io/split.hpp"
 #include "elmsim/models/error.hpp"
 #include "elmsim/models/param_count.hpp"
@@ -54,9 +55,10 @@ void run_train(TrainArgs& a) {
     const auto& cfg = run.config();
     const auto pc = models::count_params(cfg.model);
     if (!a.quiet && speaks)
-        fmt::print(stderr, "train: task {}  N {}  k_e {}  k_c {}  P {}  | steps {} .. {}  batch {}{}  {}{}\n",
+        fmt::print(stderr, "train: task {}  N {}  k_e {}  k_c {}  P {}  | steps {} .. {}  batch {}{}{}  {}{}\n",
                    io::to_string(cfg.task.kind), cfg.model.N, pc.k_e, pc.k_c, pc.P, run.first_step(), run.last_step(),
                    cfg.train.batch_size, cfg.train.shards > 0 ? fmt::format(" in {} shards", cfg.train.shards) : "",
+                   cfg.train.time == models::TimeBase::clock ? "" : "  | " + io::describe_time_base(cfg),
                    run.backend().describe(), comm->size() > 1 ? "  | " + comm->describe() : "");
     ProgressObserver progress(!a.quiet && speaks);
     run.add_observer(progress);
