@@ -1,6 +1,6 @@
 // Training on many processes (`mpirun -n R elmsim train`, sim/data_parallel.hpp): the process count
 // never changes the result — parameters, optimizer moments and losses are the same bit for bit with
-// 1, 2 and 4 processes for every output mode, the event schedule, every optimizer and a text model
+// 1, 2 and 4 processes for every output mode, the event and any time bases, every optimizer and a text model
 // with carried state, and a run resumes on another process count bit for bit — and a failure on any
 // process is one line from rank 0. Every launch runs under `timeout`, on this machine only.
 #include <catch2/catch.hpp>
@@ -70,13 +70,14 @@ TEST_CASE("MPI: 1, 2 and 4 (and 1 and 3) processes train the same parameters bit
                          {1, 3});
 }
 
-TEST_CASE("MPI: spike and LIF outputs, the event schedule and every optimizer: the process count changes nothing",
+TEST_CASE("MPI: spike and LIF outputs, the event and any time bases and every optimizer: the process count changes nothing",
           "[mpi]") {
     const auto data = test::spike_dir("mpi_data_modes");
     const std::string base = replaced(test::spike_config(data, 0.1), "batch_size = 3", "batch_size = 4\nshards = 2");
     check_process_counts("spike", replaced(base, "seed = 3\n", "seed = 3\noutput_mode = \"spike\"\n"), {1, 2});
     check_process_counts("lif", replaced(base, "seed = 3\n", "seed = 3\noutput_mode = \"lif\"\n"), {1, 2});
     check_process_counts("event", base + "time = \"event\"\nresolution_ms = 1.0\n", {1, 2});
+    check_process_counts("any", base + "time = \"any\"\nclock_steps = 1\n", {1, 2});
     // The evaluation shares its batches (4, 4 and 2 samples) among the processes: the same metrics.
     check_process_counts("eval", replaced(replaced(base, "adding_test_pairs = 8", "adding_test_pairs = 10"), "shards = 2", "shards = 4"),
                          {1, 2, 4});
