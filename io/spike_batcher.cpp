@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <utility>
 
 #include "elmsim/io/shd_adding.hpp"
 #include "elmsim/io/spike_binning.hpp"
@@ -10,24 +11,24 @@
 
 namespace elm::io {
 
-SpikeBatcher::SpikeBatcher(const SpikeDataset& ds, const ExperimentConfig& cfg)
-    : ds_(ds), dt_(cfg.model.dt_ms), window_(cfg.task.duration_ms), duration_(sample_duration_ms(cfg.task)),
-      T_(static_cast<int>((cfg.task.kind == TaskKind::shd_adding ? 2 : 1) * models::num_steps(window_, dt_))),
-      grids_(training_grids(cfg)) {
-    if (grids_.empty()) return;
-    finest_ms_ = grids_[0].resolution_ms;
-    for (const auto& g : grids_) finest_ms_ = std::min(finest_ms_, g.resolution_ms);
-    // training_grids checked that each resolution is an exact whole multiple of the finest.
-    for (const auto& g : grids_) cells_per_gap_.push_back(static_cast<std::int64_t>(std::round(g.resolution_ms / finest_ms_)));
+SpikeBatcher::SpikeBatcher(const SpikeDataset& ds, const ExperimentConfig& cfg) : SpikeBatcher(ds, cfg, std::nullopt) {
+    use_grids(training_grids(cfg));
 }
 
 SpikeBatcher::SpikeBatcher(const SpikeDataset& ds, const ExperimentConfig& cfg, std::optional<models::EventGrid> grid)
     : ds_(ds), dt_(cfg.model.dt_ms), window_(cfg.task.duration_ms), duration_(sample_duration_ms(cfg.task)),
       T_(static_cast<int>((cfg.task.kind == TaskKind::shd_adding ? 2 : 1) * models::num_steps(window_, dt_))) {
-    if (!grid) return;
-    grids_ = {*grid};
-    cells_per_gap_ = {1};
-    finest_ms_ = grid->resolution_ms;
+    if (grid) use_grids({*grid});
+}
+
+void SpikeBatcher::use_grids(std::vector<models::EventGrid> grids) {
+    grids_ = std::move(grids);
+    cells_per_gap_.clear();
+    if (grids_.empty()) return;
+    finest_ms_ = grids_[0].resolution_ms;
+    for (const auto& g : grids_) finest_ms_ = std::min(finest_ms_, g.resolution_ms);
+    // training_grids checked that each resolution is an exact whole multiple of the finest.
+    for (const auto& g : grids_) cells_per_gap_.push_back(std::llround(g.resolution_ms / finest_ms_));
 }
 
 void SpikeBatcher::assemble(const std::vector<BatchItem>& items, models::Batch& b) {

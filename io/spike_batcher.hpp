@@ -49,6 +49,9 @@ public:
     const models::EventSchedule& schedule(std::size_t k) const { return schedules_[k]; }
 
 private:
+    // The event grids items choose from (none: the clock), and their gap scales.
+    void use_grids(std::vector<models::EventGrid> grids);
+
     const SpikeDataset& ds_;
     double dt_, window_, duration_;
     int T_;
