@@ -5,10 +5,12 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "elmsim/io/spike_dataset.hpp"
 #include "elmsim/models/event_schedule.hpp"
 #include "elmsim/models/model_config.hpp"
 #include "elmsim/models/train_config.hpp"
@@ -26,6 +28,9 @@ struct TaskConfig {
     std::string train_path;
     std::string valid_path;
     std::string test_path;
+    // Samples held in memory (an embedding program's or Python's): used instead of the file of the
+    // same split when set. Checked with check_spike_samples; max_*_samples apply to them too.
+    std::shared_ptr<const SpikeDataset> train_samples, valid_samples, test_samples;
     double duration_ms = 1000.0;   // one SHD window; SHD-Adding uses two back to back
     std::int64_t max_train_samples = 0;  // 0 = all (caps the samples read from train_path)
     std::int64_t max_test_samples = 0;   // 0 = all

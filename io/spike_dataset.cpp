@@ -173,6 +173,29 @@ DataFileKind data_file_kind(const std::string& path) {
     return has_path(f.id(), "/spikes") ? DataFileKind::spikes : DataFileKind::other_hdf5;
 }
 
+void check_spike_samples(const SpikeDataset& ds) {
+    if (ds.num_channels < 1) fail(ds.path, "expected num_channels >= 1, found " + std::to_string(ds.num_channels));
+    for (std::size_t i = 0; i < ds.samples.size(); ++i) {
+        const SpikeSample& s = ds.samples[i];
+        const std::string where = ds.path + ": sample " + std::to_string(i);
+        if (s.times_ms.size() != s.units.size())
+            fail(where, "expected as many channels as times, found " + std::to_string(s.units.size()) + " and " +
+                            std::to_string(s.times_ms.size()));
+        if (s.label < 0) fail(where, "expected a label >= 0, found " + std::to_string(s.label));
+        for (std::size_t j = 0; j < s.times_ms.size(); ++j) {
+            const double t = s.times_ms[j];
+            if (!std::isfinite(t) || t < 0.0)
+                fail(where, "expected finite times >= 0 ms, found " + num(t) + " at event " + std::to_string(j));
+            if (j > 0 && t < s.times_ms[j - 1])
+                fail(where, "expected ascending times, found " + num(t) + " ms after " + num(s.times_ms[j - 1]) +
+                                " ms at event " + std::to_string(j));
+            if (s.units[j] >= ds.num_channels)
+                fail(where, "expected channels 0.." + std::to_string(ds.num_channels - 1) + ", found " +
+                                std::to_string(s.units[j]) + " at event " + std::to_string(j));
+        }
+    }
+}
+
 std::vector<std::string> shd_class_names() {
     return {"zero", "one",  "two",  "three", "four", "five",  "six",    "seven",  "eight", "nine",
             "null", "eins", "zwei", "drei",  "vier", "fuenf", "sechs", "sieben", "acht",  "neun"};

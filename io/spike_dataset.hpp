@@ -51,6 +51,11 @@ SpikeDataset read_spike_dataset(const std::string& path, std::int64_t max_sample
 // naming `path` and the sample; nothing is written then.
 void write_spike_dataset(const std::string& path, const SpikeDataset& ds);
 
+// Samples built in memory (not read from a file): InputError naming ds.path (the caller's name for
+// them) and the sample for times that are not finite, negative or descending, a channel >=
+// num_channels, a label < 0, or as many times as channels not given. num_channels must be >= 1.
+void check_spike_samples(const SpikeDataset& ds);
+
 // IEEE binary16 helpers (round to nearest, ties to even; overflow -> infinity).
 std::uint16_t float16_bits(double x);
 double float16_value(std::uint16_t bits);

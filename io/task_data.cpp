@@ -25,6 +25,15 @@ void check_channels(const SpikeDataset& ds, const ExperimentConfig& cfg) {
                                          to_string(cfg.task.kind)));
 }
 
+// Samples given in memory, checked as a file's are, the first max_samples (> 0) of them.
+SpikeDataset samples_in_memory(const SpikeDataset& given, std::int64_t max_samples) {
+    check_spike_samples(given);
+    if (max_samples <= 0 || max_samples >= static_cast<std::int64_t>(given.samples.size())) return given;
+    SpikeDataset ds = given;
+    ds.samples.resize(static_cast<std::size_t>(max_samples));
+    return ds;
+}
+
 // Permutation of [0, n) for an epoch, a pure function of (seed, epoch) so that resuming needs only
 // the cursor.
 std::vector<std::int64_t> epoch_order(std::int64_t n, std::uint64_t seed, std::int64_t epoch) {
@@ -261,8 +270,10 @@ std::unique_ptr<models::BatchSource> make_train_source(const ExperimentConfig& c
             return std::make_unique<ByteWindowSource>(cfg.task.bytes_path, cfg, Split::train, B, 0);
         case TaskKind::shd:
         case TaskKind::shd_adding: {
-            if (cfg.task.train_path.empty()) throw InputError(fmt::format("{}: task.train: no training file given", cfg.origin));
-            SpikeDataset ds = read_spike_dataset(cfg.task.train_path, cfg.task.max_train_samples);
+            if (cfg.task.train_path.empty() && !cfg.task.train_samples)
+                throw InputError(fmt::format("{}: task.train: no training file given", cfg.origin));
+            SpikeDataset ds = cfg.task.train_samples ? samples_in_memory(*cfg.task.train_samples, cfg.task.max_train_samples)
+                                                     : read_spike_dataset(cfg.task.train_path, cfg.task.max_train_samples);
             check_channels(ds, cfg);
             if (cfg.task.kind == TaskKind::shd) return std::make_unique<SpikeClassSource>(std::move(ds), cfg, B);
             return std::make_unique<AddingSource>(std::move(ds), cfg, B, 0);
@@ -277,7 +288,14 @@ std::unique_ptr<models::BatchSource> make_eval_source(const ExperimentConfig& cf
     if (cfg.task.kind == TaskKind::bytes)
         return std::make_unique<ByteWindowSource>(path, cfg, split, B, cfg.task.eval_windows);
     if (path.empty()) return nullptr;
-    SpikeDataset ds = read_spike_dataset(path, cfg.task.max_test_samples);
+    return make_eval_source(cfg, read_spike_dataset(path, cfg.task.max_test_samples));
+}
+
+std::unique_ptr<models::BatchSource> make_eval_source(const ExperimentConfig& cfg, SpikeDataset samples) {
+    if (cfg.task.kind == TaskKind::bytes)
+        throw InputError(fmt::format("{}: a byte task evaluates a byte file, not spike samples", cfg.origin));
+    const int B = static_cast<int>(std::max<std::int64_t>(cfg.train.batch_size, 16));
+    SpikeDataset ds = samples_in_memory(samples, cfg.task.max_test_samples);
     check_channels(ds, cfg);
     if (cfg.task.kind == TaskKind::shd) return std::make_unique<SpikeClassSource>(std::move(ds), cfg, B);
     return std::make_unique<AddingSource>(std::move(ds), cfg, B, cfg.task.adding_test_pairs);

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "elmsim/io/experiment_config.hpp"
+#include "elmsim/io/spike_dataset.hpp"
 #include "elmsim/io/split.hpp"
 #include "elmsim/models/batch.hpp"
 
@@ -24,5 +25,8 @@ std::unique_ptr<models::BatchSource> make_train_source(const ExperimentConfig& c
 // with an empty path.
 std::unique_ptr<models::BatchSource> make_eval_source(const ExperimentConfig& cfg, const std::string& path,
                                                       Split split);
+
+// Evaluation batches of a spike task from samples in memory (their first max_test_samples).
+std::unique_ptr<models::BatchSource> make_eval_source(const ExperimentConfig& cfg, SpikeDataset samples);
 
 }  // namespace elm::io

@@ -132,7 +132,9 @@ void Session::take_events(std::span<const double> times_ms, std::span<const std:
     double previous = pending_t_.size() > head_ ? pending_t_.back() : time_ms_;
     for (std::size_t k = 0; k < times_ms.size(); ++k) {
         const double t = times_ms[k];
-        if (!std::isfinite(t) || t < previous)
+        if (!std::isfinite(t))
+            throw InputError(fmt::format("session: event {} at {} ms: expected a finite time", k, t));
+        if (t < previous)
             throw InputError(fmt::format("session: event {} at {} ms: expected a time >= {} ms (events come in time "
                                          "order, not before the session's time)",
                                          k, t, previous));

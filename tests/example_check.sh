@@ -21,6 +21,13 @@ if [ -n "${ELM_INSTALL_FROM:-}" ]; then
     echo "the example was compiled against the source or build tree"; exit 1
   fi
   example="$work/build/train_and_simulate"
+  # The Python module is installed with the package (when the build has it) and imports from there.
+  if [ -d "$ELM_INSTALL_FROM/python/elmsim" ]; then
+    site="$work/prefix/lib/python3/dist-packages"
+    (cd "$work" && PYTHONPATH="$site" /usr/bin/python3 -c \
+      "import elmsim, sys; assert elmsim.__file__.startswith(sys.argv[1]), elmsim.__file__; print('python module', elmsim.__version__)" "$site") \
+      || { echo "the installed Python module does not import"; exit 1; }
+  fi
 fi
 out=$("$example" "$work/run")
 echo "$out"

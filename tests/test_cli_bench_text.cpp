@@ -1,8 +1,8 @@
 // `elmsim bench-text` end to end on a tiny byte model (the elmsim row of the table, its JSON, bad
 // flags exiting 2), and the PyTorch byte LSTM it runs against (tools/reference/lstm_reference.py):
 // its parameter match, its split and evaluation bytes against elmsim's, and the full table with
-// both rows. The [torch] cases skip with a warning when /usr/bin/python3 cannot import torch: the
-// suite never installs it (tools/install_bench_deps.sh does).
+// both rows. The [torch] cases fail when /usr/bin/python3 cannot import torch (tools/setup.sh test
+// installs it).
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -20,6 +20,7 @@
 #include "elmsim/models/param_count.hpp"
 #include "tests/cli_runner.hpp"
 #include "tests/temp_dir.hpp"
+#include "tests/system_python.hpp"
 
 using elm::test::run_command;
 using elm::test::run_elmsim;
@@ -28,11 +29,6 @@ using elm::test::TempDir;
 namespace {
 
 constexpr const char* kPython = "/usr/bin/python3";
-
-bool torch_available() {
-    static const bool available = run_command(std::string(kPython) + " -c 'import torch'").code == 0;
-    return available;
-}
 
 // Window 16, batch 4: the 12000-byte file below gives train / valid / test 10800 / 600 / 600 bytes, and
 // the 16 evaluation streams of 37 test bytes each hold two 16-byte windows.
@@ -194,10 +190,7 @@ TEST_CASE("cli bench-text: bad flags, missing files and a task that is not bytes
 }
 
 TEST_CASE("lstm_reference.py: parameter match, elmsim's split and evaluation bytes, JSON fields", "[torch][bench]") {
-    if (!torch_available()) {
-        WARN("skipped: " << kPython << " cannot import torch (run tools/install_bench_deps.sh)");
-        return;
-    }
+    elm::test::require_system_python("torch", "python3-torch");
     const TinyTask task;
     const std::string script = std::string(ELM_SOURCE_DIR) + "/tools/reference/lstm_reference.py";
     const std::string json = task.dir.file("lstm.json");
@@ -238,10 +231,7 @@ TEST_CASE("lstm_reference.py: parameter match, elmsim's split and evaluation byt
 }
 
 TEST_CASE("cli bench-text: elmsim and the LSTM side by side score the same test bytes", "[cli][bench][torch]") {
-    if (!torch_available()) {
-        WARN("skipped: " << kPython << " cannot import torch (run tools/install_bench_deps.sh)");
-        return;
-    }
+    elm::test::require_system_python("torch", "python3-torch");
     const TinyTask task;
     const std::string json = task.dir.file("out.json");
     const auto r = run_elmsim(fmt::format("bench-text --config {} --seconds 1 --threads 1 --lstm-embed 4 --gen-bytes 100 "

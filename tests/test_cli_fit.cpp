@@ -17,6 +17,7 @@
 #include "elmsim/sim/science/sweep_plan.hpp"
 #include "tests/cli_runner.hpp"
 #include "tests/temp_dir.hpp"
+#include "tests/system_python.hpp"
 
 using namespace elm;
 using nlohmann::json;
@@ -113,10 +114,7 @@ TEST_CASE("fit: a sweep generated from the information model is fitted back thro
 }
 
 TEST_CASE("sweep pictures: drawn from fit.json as PNG and SVG, bad input is one line and exit 2", "[sweep][science]") {
-    if (std::system("/usr/bin/python3 -c 'import matplotlib' >/dev/null 2>&1") != 0) {
-        WARN("skipped: /usr/bin/python3 has no matplotlib (Debian: python3-matplotlib)");
-        return;
-    }
+    elm::test::require_system_python("matplotlib", "python3-matplotlib");
     test::TempDir t("fit_pictures");
     make_synthetic_sweep(t, "[1e3, 1e4, 1e5]", 0.003);
     REQUIRE(run_elmsim(fmt::format("fit --sweep {} --bootstrap 50", t.file("sweep"))).code == 0);

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "tests/temp_dir.hpp"
+#include "tests/system_python.hpp"
 
 #include <unistd.h>
 
@@ -159,10 +160,7 @@ TEST_CASE("generated SHD data round trips through the real file layout", "[io]")
 }
 
 TEST_CASE("h5py reads the written file as float16", "[io]") {
-    if (std::system("/usr/bin/python3 -c 'import h5py' >/dev/null 2>&1") != 0) {
-        WARN("skipped: /usr/bin/python3 with h5py not available");
-        return;
-    }
+    elm::test::require_system_python("h5py, numpy", "python3-h5py python3-numpy");
     TempDir tmp("spk_h5py");
     const std::string path = tmp.file("gen.h5");
     const SpikeDataset ds = generate_shd(4, 3);
@@ -184,10 +182,7 @@ TEST_CASE("h5py reads the written file as float16", "[io]") {
 }
 
 TEST_CASE("a file written by h5py in the SHD layout is read exactly", "[io]") {
-    if (std::system("/usr/bin/python3 -c 'import h5py' >/dev/null 2>&1") != 0) {
-        WARN("skipped: /usr/bin/python3 with h5py not available");
-        return;
-    }
+    elm::test::require_system_python("h5py, numpy", "python3-h5py python3-numpy");
     TempDir tmp("spk_h5py_write");
     const std::string path = tmp.file("shd_like.h5");
     // numpy float16 times as h5py stores them (VL of h5py's half type), as in the real SHD files.

@@ -6,8 +6,7 @@
 // Each case saves a perturbed random model as a float32 checkpoint, loads it back and casts it to
 // double (so both sides start from the same float32-rounded parameters), writes a batch file, runs
 // the reference with --double and compares loss, loss-step logits, y and every gradient tensor.
-// Skipped (with a warning) when /usr/bin/python3 cannot import torch and h5py: the suite never
-// installs them (tools/install_bench_deps.sh does).
+// Fails when /usr/bin/python3 cannot import torch and h5py (tools/setup.sh test installs them).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -27,6 +26,7 @@
 #include "elmsim/models/rng.hpp"
 #include "elmsim/sim/cpu/learner.hpp"
 #include "tests/cli_runner.hpp"
+#include "tests/system_python.hpp"
 
 using namespace elm;
 using models::ModelConfig;
@@ -51,12 +51,6 @@ constexpr double kThresholdMargin = 1e-7;
 constexpr const char* kPython = "/usr/bin/python3";
 
 using elm::test::run_command;
-
-bool torch_available() {
-    static const bool available =
-        run_command(std::string(kPython) + " -c 'import torch, h5py'").code == 0;
-    return available;
-}
 
 struct Case {
     const char* name;
@@ -299,10 +293,7 @@ void compare_case(const Prepared& r) {
 }  // namespace
 
 TEST_CASE("elmsim matches the independent PyTorch reference in float64", "[torch]") {
-    if (!torch_available()) {
-        WARN("skipped: " << kPython << " cannot import torch and h5py (run tools/install_bench_deps.sh)");
-        return;
-    }
+    elm::test::require_system_python("torch, h5py", "python3-torch python3-h5py");
     const auto all = cases();
     std::vector<Prepared> prepared;
     for (std::size_t i = 0; i < all.size(); ++i) prepared.push_back(prepare_case(all[i], static_cast<int>(i)));

@@ -7,6 +7,7 @@
 #include "tests/cli_runner.hpp"
 
 #include "tests/temp_dir.hpp"
+#include "tests/system_python.hpp"
 
 #include <unistd.h>
 
@@ -36,12 +37,6 @@ namespace {
 using elm::test::TempDir;
 
 using elm::test::run_command;
-
-// The system Python with Debian's h5py (and matplotlib when asked), or false.
-bool system_python_has(const std::string& modules) {
-    if (!fs::exists("/usr/bin/python3")) return false;
-    return run_command("/usr/bin/python3 -c 'import " + modules + "'").code == 0;
-}
 
 // Sizes of the round-trip network and the full-network state of one update.
 constexpr int kN = 10, kDm = 2, kNb = 3, kNout = 4;
@@ -179,10 +174,7 @@ TEST_CASE("trace round trip: samples of different lengths, decimate 3, a neuron 
     CHECK_FALSE(has_attribute(open_group(f.id(), "samples/0").id(), "label"));
 
     // An independent reader: h5py on the system Python.
-    if (!system_python_has("h5py")) {
-        WARN("skipping the h5py check: /usr/bin/python3 has no h5py (Debian: python3-h5py)");
-        return;
-    }
+    elm::test::require_system_python("h5py, numpy", "python3-h5py python3-numpy");
     const std::string script = tmp.file("check.py");
     std::ofstream(script) << "import sys, h5py, numpy as np\n"
                              "f = h5py.File(sys.argv[1], 'r')\n"
@@ -429,10 +421,7 @@ TEST_CASE("trace reader rejects update and spike times that are NaN, infinite, n
 }
 
 TEST_CASE("elmsim_plot.py draws a heatmap and memory traces of a written trace", "[io][trace]") {
-    if (!system_python_has("h5py, matplotlib")) {
-        WARN("skipping the plot smoke test: /usr/bin/python3 lacks h5py or matplotlib");
-        return;
-    }
+    elm::test::require_system_python("h5py, matplotlib", "python3-h5py python3-matplotlib");
     TempDir tmp("trace_plot");
     const std::string trace = tmp.file("t.h5");
     {

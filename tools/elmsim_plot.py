@@ -37,8 +37,22 @@ def open_h5(path, what):
     return h5py.File(path, "r")
 
 
+def _attribute_reader():
+    """elmsim's one reader of HDF5 attributes (tools/python/elmsim/files.py: fixed-length strings,
+    which h5py returns as bytes, decoded), loaded by path: it needs h5py, not the engine."""
+    import importlib.util
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "python", "elmsim", "files.py")
+    spec = importlib.util.spec_from_file_location("elmsim_files", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+FILES = _attribute_reader()
+
+
 def as_text(v):
-    return v.decode(errors="replace") if isinstance(v, bytes) else (None if v is None else str(v))
+    return None if v is None else str(FILES.text(v))
 
 
 def trace_sample(path, i):

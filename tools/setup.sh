@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # elmsim set-up on a fresh Debian machine: installs the Debian packages the build needs (apt-get,
 # only those missing), configures with the CMake preset and builds. Then, by subcommand:
-#   tools/setup.sh demo    generate SHD-format data, train an ELM Network on SHD-Adding, evaluate it
+#   tools/setup.sh demo    build only the command line and the Python module (preset demo: no tests, no
+#                          CUDA kernels), generate SHD-format data, train an ELM Network on SHD-Adding,
+#                          evaluate it, then run the Python quick start (tools/example/quickstart.py)
 #   tools/setup.sh sweep   the demo budget sweep on that data (~18 minutes on 2 cores), its fit, pictures
 #   tools/setup.sh test    build and run every test (this is what .ci/run calls), the cuda backend's
 #                          tests in its host emulation (when the CUDA toolkit's headers are there), and
@@ -17,7 +19,13 @@ case "$mode" in demo|sweep|test|asan|build) ;; *) echo "usage: tools/setup.sh de
 # Build tools and libraries (README "Dependencies" says why each is here).
 packages=(cmake ninja-build g++ pkg-config libboost-dev libtbb-dev libhdf5-dev libfmt-dev catch2
           libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libgsl-dev)
+# The Python module (tools/python): pybind11 and the headers of Debian's Python, numpy.
+packages+=(pybind11-dev python3-dev python3-numpy)
+[ "$mode" = demo ] && packages+=(python3-matplotlib)  # the quick start's pictures
 [ "$mode" = test ] && packages+=(clang libfuzzer-14-dev)  # the fuzz targets (tests/fuzz)
+# What the tests run beside the engine: pytest for the module's tests, h5py as an independent reader
+# of the files, matplotlib for the plotting tools, PyTorch for the float64 reference and the LSTM.
+[ "$mode" = test ] && packages+=(python3-pytest python3-h5py python3-matplotlib python3-torch)
 # Open MPI: training on many processes (sim/parallel); its tests launch `mpirun` on this machine.
 [ "$mode" = demo ] || packages+=(libopenmpi-dev openmpi-bin)
 missing=()
@@ -35,8 +43,14 @@ fi
 jobs=$(nproc 2>/dev/null || echo 2)
 preset=release
 [ "$mode" = asan ] && preset=asan
+[ "$mode" = demo ] && preset=demo
 cmake --preset "$preset" >/dev/null
-cmake --build --preset "$preset" -j "$jobs"
+if [ "$mode" = demo ]; then
+  # Only what the demo runs: the command line and the Python module.
+  cmake --build --preset demo -j "$jobs" --target elmsim elm_python
+else
+  cmake --build --preset "$preset" -j "$jobs"
+fi
 
 case "$mode" in
   test|asan)
@@ -70,13 +84,14 @@ case "$mode" in
     fi
     ;;
   demo)
-    bin=build/release/elmsim
+    bin=build/demo/elmsim
     mkdir -p data/demo runs/demo
     "$bin" gen-shd --out data/demo/shd_train.h5 --samples 2000 --seed 1
     "$bin" gen-shd --out data/demo/shd_test.h5 --samples 500 --seed 2
     "$bin" info --config configs/demo_shd_adding.toml
     "$bin" train --config configs/demo_shd_adding.toml --threads 2 --out runs/demo/model.h5
     "$bin" eval --model runs/demo/model.h5 --data data/demo/shd_test.h5
+    PYTHONPATH=build/demo/python /usr/bin/python3 tools/example/quickstart.py --out runs/demo
     cat <<MSG
 
 demo done:
@@ -84,6 +99,8 @@ demo done:
   model         runs/demo/model.h5 (checkpoint; resume with --resume)
   metrics       runs/demo/model.metrics.jsonl (JSON lines: train and eval events)
   config        configs/demo_shd_adding.toml
+  pictures      runs/demo/quickstart.png (tools/example/quickstart.py: the model from Python)
+  Python        PYTHONPATH=build/demo/python /usr/bin/python3 -c "import elmsim; help(elmsim)"
 MSG
     ;;
 esac

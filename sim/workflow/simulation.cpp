@@ -104,7 +104,15 @@ Simulation::Simulation(const SimulationRequest& r) : request_(r), model_(load_mo
                              fmt::format("only used in event mode (clock mode steps by the model's dt = {} ms)", mc.dt_ms));
     }
     check_record(r.record);
-    check_data_fits_model(r.data_path, r.model_path, cfg);
+    if (r.samples) {
+        if (!r.data_path.empty())
+            throw ParameterError("samples", fmt::format("give a data file ({}) or samples in memory, not both", r.data_path));
+        if (cfg.task.kind == io::TaskKind::bytes)
+            throw ParameterError("samples", fmt::format("the model {} reads bytes, not spike samples", r.model_path));
+        io::check_spike_samples(*r.samples);
+    } else {
+        check_data_fits_model(r.data_path, r.model_path, cfg);
+    }
     backend_ = open_backend(r.backend, model_.checkpoint.net, r.threads, cfg.train);
 
     bytes_ = cfg.task.kind == io::TaskKind::bytes;
@@ -114,27 +122,27 @@ Simulation::Simulation(const SimulationRequest& r) : request_(r), model_(load_mo
         const std::int64_t n = stream_->size(io::Split::train);
         range = check_range(r.first, r.end, n, fmt::format("{} ({} bytes)", r.data_path, n));
     } else {
-        dataset_ = io::read_spike_dataset(r.data_path);
+        dataset_ = r.samples ? *r.samples : io::read_spike_dataset(r.data_path);
         if (dataset_.num_channels != mc.C)
-            throw InputError(fmt::format("{}: {} input channels, the model {} reads C = {}", r.data_path,
+            throw InputError(fmt::format("{}: {} input channels, the model {} reads C = {}", dataset_.path,
                                          dataset_.num_channels, r.model_path, mc.C));
         const bool adding = cfg.task.kind == io::TaskKind::shd_adding;
         const int classes = adding ? 20 : mc.n_out;
         for (std::size_t i = 0; i < dataset_.samples.size(); ++i)
             if (dataset_.samples[i].label < 0 || dataset_.samples[i].label >= classes)
                 throw InputError(fmt::format("{}: /labels[{}]: expected a class 0..{} of task \"{}\", found {}",
-                                             r.data_path, i, classes - 1, io::to_string(cfg.task.kind),
+                                             dataset_.path, i, classes - 1, io::to_string(cfg.task.kind),
                                              dataset_.samples[i].label));
         if (adding) {
             const std::int64_t count = cfg.task.adding_test_pairs;
             range = check_range(r.first, r.end, count,
                                 fmt::format("the model's evaluation set ({} fixed SHD-Adding pairs of {})", count,
-                                            r.data_path));
-            if (dataset_.samples.empty()) throw InputError(fmt::format("{}: the dataset holds no samples", r.data_path));
+                                            dataset_.path));
+            if (dataset_.samples.empty()) throw InputError(fmt::format("{}: the dataset holds no samples", dataset_.path));
             // The evaluator's pairs: the first `end` of the run's seeded sequence.
             pairs_ = io::evaluation_pairs(dataset_, range.second, cfg.train.seed);
         } else {
-            range = check_range(r.first, r.end, static_cast<std::int64_t>(dataset_.samples.size()), r.data_path);
+            range = check_range(r.first, r.end, static_cast<std::int64_t>(dataset_.samples.size()), dataset_.path);
         }
     }
     first_ = range.first;

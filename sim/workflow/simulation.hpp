@@ -42,6 +42,9 @@ std::string to_string(TimeMode m);
 struct SimulationRequest {
     std::string model_path;
     std::string data_path;  // SHD-format file; for byte models any file, or "-" for standard input
+    // Spike samples in memory, used instead of data_path (which must then be empty): checked with
+    // io::check_spike_samples; samples.path names them in messages.
+    std::shared_ptr<const io::SpikeDataset> samples;
     // Samples [first, end) (pairs for SHD-Adding, bytes for text); default: all.
     std::optional<std::int64_t> first, end;
     std::optional<TimeMode> mode;  // default: the time base the model was trained on

@@ -81,7 +81,11 @@ TrainingRun::TrainingRun(const TrainRequest& r)
     const std::string eval_path = cfg_.task.kind == io::TaskKind::bytes ? cfg_.task.bytes_path
                                   : !cfg_.task.valid_path.empty()       ? cfg_.task.valid_path
                                                                         : cfg_.task.test_path;
-    eval_ = io::make_eval_source(cfg_, eval_path, io::Split::valid);
+    // Samples in memory replace the file of their split: the valid split first, then the test split.
+    const auto& t = cfg_.task;
+    const auto& in_memory = t.valid_samples ? t.valid_samples : t.valid_path.empty() ? t.test_samples : nullptr;
+    eval_ = in_memory && t.kind != io::TaskKind::bytes ? io::make_eval_source(cfg_, *in_memory)
+                                                       : io::make_eval_source(cfg_, eval_path, io::Split::valid);
     metrics_ = std::make_unique<MetricsLogObserver>(metrics_path_, cfg_.train.log_every);
     trainer_ = std::make_unique<sim::Trainer>(*backend_, cfg_.train, *train_, eval_.get(), r.comm);
     if (!r.resume_path.empty()) trainer_->restore(*ck->train);
@@ -112,6 +116,10 @@ TrainResult TrainingRun::run() {
 
 sim::EvalResult TrainingRun::evaluate(io::Split split) {
     const auto& t = cfg_.task;
+    const auto& in_memory = split == io::Split::valid ? t.valid_samples
+                            : split == io::Split::test ? t.test_samples
+                                                       : t.train_samples;
+    if (in_memory && t.kind != io::TaskKind::bytes) return trainer_->evaluate(*io::make_eval_source(cfg_, *in_memory));
     const std::string path = t.kind == io::TaskKind::bytes ? t.bytes_path
                              : split == io::Split::valid    ? t.valid_path
                              : split == io::Split::test     ? t.test_path
