@@ -208,3 +208,15 @@ seed = 3
             s.push_bytes(np.array([1, 300]))
     for key in ("time_ms", "y", "logits"):
         assert got[key].tobytes() == want[key].tobytes(), key
+
+
+def test_evaluate_on_a_file_and_on_the_same_samples_in_memory(trained_model, data_dir):
+    from_file = elmsim.evaluate(str(trained_model), str(data_dir / "test.h5"))
+    samples, labels, _ = elmsim.read_spike_dataset(str(data_dir / "test.h5"))
+    in_memory = elmsim.evaluate(str(trained_model), samples=samples, labels=labels)
+    for key in ("loss", "accuracy", "predictions", "correct", "metric"):
+        assert in_memory[key] == pytest.approx(from_file[key], rel=1e-12, abs=0), key
+    _, out = cli("eval", "--model", trained_model, "--data", data_dir / "test.h5")
+    assert f"{from_file['accuracy']:.4f}" in out
+    with pytest.raises(elmsim.ParameterError, match="not both"):
+        elmsim.evaluate(str(trained_model), str(data_dir / "test.h5"), samples=samples)

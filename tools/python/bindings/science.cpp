@@ -31,15 +31,13 @@ void bind_science(py::module_& m) {
         "run_sweep",
         [](const std::string& config, const std::string& out, std::optional<int> workers, std::optional<int> threads,
            bool retry_failed, py::object on_message) {
+            if (workers && (*workers < 1 || *workers > 1024))
+                throw ParameterError("workers", fmt::format("expected 1..1024, got {}", *workers));
+            if (threads && (*threads < 1 || *threads > 1024))
+                throw ParameterError("threads", fmt::format("expected 1..1024, got {}", *threads));
             io::SweepConfig sw = io::load_sweep_config(config);
-            if (workers) {
-                if (*workers < 1 || *workers > 1024) throw ParameterError("workers", fmt::format("expected 1..1024, got {}", *workers));
-                sw.workers = *workers;
-            }
-            if (threads) {
-                if (*threads < 1 || *threads > 1024) throw ParameterError("threads", fmt::format("expected 1..1024, got {}", *threads));
-                sw.threads = *threads;
-            }
+            if (workers) sw.workers = *workers;
+            if (threads) sw.threads = *threads;
             const science::SweepPlan plan = science::make_sweep_plan(sw);
             science::SweepOptions opt;
             opt.workers = sw.workers;

@@ -37,6 +37,13 @@ __all__ = [
 ]
 
 
+def _parameter_error(parameter, problem):
+    """A ParameterError raised in Python, shaped like the engine's (message "parameter: problem")."""
+    error = ParameterError(f"{parameter}: {problem}")
+    error.parameter = parameter
+    return error
+
+
 def load_config(source, base_dir=None):
     """An experiment config from a TOML file path, TOML text, or a nested dict of its tables.
 
@@ -86,9 +93,19 @@ def train(config, out="", steps=None, threads=None, backend="cpu", init="", resu
     return run.run(on_step=on_step, on_eval=on_eval)
 
 
-def evaluate(model, data, split="test", threads=None, backend="cpu"):
-    """Score a trained model (checkpoint path) on a dataset file, as `elmsim eval` does. For samples in
-    memory use simulate(model, samples=..., labels=...)["stats"]: the same numbers."""
+def evaluate(model, data=None, split="test", samples=None, labels=None, threads=None, backend="cpu"):
+    """Score a trained model (checkpoint path) as `elmsim eval` does: on a dataset file (for a text
+    model, the `split` part of its byte file), or on spike samples in memory with their labels (the
+    scores of simulate() on the model's own time base, which equal eval's on the same samples).
+    Returns a dict: loss, accuracy (bpc for text), predictions, correct, metric."""
+    if samples is not None:
+        if data is not None:
+            raise _parameter_error("data", "give a data file or samples in memory, not both")
+        stats = simulate(model, samples=samples, labels=labels, variables="logits", final_logits_only=True,
+                         threads=threads, backend=backend)["stats"]
+        return {**stats, "metric": stats["accuracy"]}
+    if data is None:
+        raise _parameter_error("data", "expected a data file or samples in memory")
     return _core.evaluate(_os.fspath(model), _os.fspath(data), split=split, threads=threads, backend=backend)
 
 
