@@ -282,23 +282,31 @@ std::unique_ptr<models::BatchSource> make_train_source(const ExperimentConfig& c
     return nullptr;
 }
 
+namespace {
+
+// Evaluation batches of a spike task over `ds` (already cut to max_test_samples).
+std::unique_ptr<models::BatchSource> spike_eval_source(const ExperimentConfig& cfg, SpikeDataset ds) {
+    const int B = static_cast<int>(std::max<std::int64_t>(cfg.train.batch_size, 16));
+    check_channels(ds, cfg);
+    if (cfg.task.kind == TaskKind::shd) return std::make_unique<SpikeClassSource>(std::move(ds), cfg, B);
+    return std::make_unique<AddingSource>(std::move(ds), cfg, B, cfg.task.adding_test_pairs);
+}
+
+}  // namespace
+
 std::unique_ptr<models::BatchSource> make_eval_source(const ExperimentConfig& cfg, const std::string& path,
                                                       Split split) {
     const int B = static_cast<int>(std::max<std::int64_t>(cfg.train.batch_size, 16));
     if (cfg.task.kind == TaskKind::bytes)
         return std::make_unique<ByteWindowSource>(path, cfg, split, B, cfg.task.eval_windows);
     if (path.empty()) return nullptr;
-    return make_eval_source(cfg, read_spike_dataset(path, cfg.task.max_test_samples));
+    return spike_eval_source(cfg, read_spike_dataset(path, cfg.task.max_test_samples));
 }
 
-std::unique_ptr<models::BatchSource> make_eval_source(const ExperimentConfig& cfg, SpikeDataset samples) {
+std::unique_ptr<models::BatchSource> make_eval_source(const ExperimentConfig& cfg, const SpikeDataset& samples) {
     if (cfg.task.kind == TaskKind::bytes)
         throw InputError(fmt::format("{}: a byte task evaluates a byte file, not spike samples", cfg.origin));
-    const int B = static_cast<int>(std::max<std::int64_t>(cfg.train.batch_size, 16));
-    SpikeDataset ds = samples_in_memory(samples, cfg.task.max_test_samples);
-    check_channels(ds, cfg);
-    if (cfg.task.kind == TaskKind::shd) return std::make_unique<SpikeClassSource>(std::move(ds), cfg, B);
-    return std::make_unique<AddingSource>(std::move(ds), cfg, B, cfg.task.adding_test_pairs);
+    return spike_eval_source(cfg, samples_in_memory(samples, cfg.task.max_test_samples));
 }
 
 }  // namespace elm::io

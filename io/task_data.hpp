@@ -27,6 +27,6 @@ std::unique_ptr<models::BatchSource> make_eval_source(const ExperimentConfig& cf
                                                       Split split);
 
 // Evaluation batches of a spike task from samples in memory (their first max_test_samples).
-std::unique_ptr<models::BatchSource> make_eval_source(const ExperimentConfig& cfg, SpikeDataset samples);
+std::unique_ptr<models::BatchSource> make_eval_source(const ExperimentConfig& cfg, const SpikeDataset& samples);
 
 }  // namespace elm::io

@@ -78,22 +78,19 @@ void SessionTable::trace_update(Entry& e, const sim::UpdateView& v) {
     if (!e.trace) return;
     try {
         std::lock_guard lock(traces_->mutex());
-        if (!e.sample_open) {
-            e.trace->begin_sample(e.samples++, -1);
-            e.sample_open = true;
-        }
-        e.trace->write(v.time_ms, v.y, nullptr, nullptr, v.logits);
+        if (e.trace_sample < 0) e.trace_sample = e.trace->begin_sample(e.samples++, -1);
+        e.trace->write(e.trace_sample, v.time_ms, v.y, nullptr, nullptr, v.logits);
     } catch (const std::exception& x) {
         drop_trace(e, e.id, x);
     }
 }
 
 void SessionTable::end_trace_sample(Entry& e) {
-    if (!e.trace || !e.sample_open) return;
+    if (!e.trace || e.trace_sample < 0) return;
     try {
         std::lock_guard lock(traces_->mutex());
-        e.trace->end_sample(e.session->logits(), e.session->prediction());
-        e.sample_open = false;
+        e.trace->end_sample(e.trace_sample, e.session->logits(), e.session->prediction());
+        e.trace_sample = -1;
     } catch (const std::exception& x) {
         drop_trace(e, e.id, x);
     }

@@ -89,10 +89,10 @@ private:
     struct Entry {
         OpenRequest open;
         std::unique_ptr<sim::Session> session;
-        std::unique_ptr<io::TraceWriter> trace;  // with "trace": true
-        std::string trace_name, trace_error;     // the file; that it was dropped (told once)
+        std::unique_ptr<io::Recorder> trace;  // with "trace": true (the HDF5 trace writer)
+        std::string trace_name, trace_error;  // the file; that it was dropped (told once)
         SessionId id = 0;
-        bool sample_open = false;
+        int trace_sample = -1;                // the recorder's open sample (-1: none)
         std::int64_t samples = 0;
     };
     Entry& find(SessionId id);

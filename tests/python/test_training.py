@@ -151,3 +151,20 @@ def test_ctrl_c_stops_training_with_a_resumable_checkpoint(data_dir, tmp_path):
     # It resumes where it stopped, from Python as from the command line.
     result = elmsim.train(str(tmp_path / "long.toml"), out=str(out), resume=str(out), steps=2)
     assert result["step"] == step + 2
+
+
+def test_a_run_trains_once_and_refuses_calls_from_its_own_callbacks(data_dir, tmp_path):
+    run = elmsim.TrainingRun(elmsim.load_config(shd_config(data_dir)), out=str(tmp_path / "m.h5"), steps=3)
+    refused = []
+
+    def on_step(step):
+        try:
+            run.evaluate("test")
+        except elmsim.InputError as e:
+            refused.append(str(e))
+
+    result = run.run(on_step=on_step)
+    assert result["step"] == 3 and len(refused) == 3 and "in progress" in refused[0]
+    assert run.evaluate("test")["predictions"] == 12
+    with pytest.raises(elmsim.InputError, match="trained already"):
+        run.run()

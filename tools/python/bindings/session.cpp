@@ -58,10 +58,20 @@ public:
         session_ = std::make_unique<sim::Session>(*backend_, so, std::move(observer));
     }
 
+    // Every call starts here, with the GIL held: a closed session, or one whose engine work another
+    // Python thread is running (with the GIL released), is refused.
     sim::Session& session(const char* call) {
         if (!session_) throw InputError(fmt::format("Session.{}: the session is closed", call));
+        if (busy_) throw InputError(fmt::format("Session.{}: another thread is running a call on this session", call));
         return *session_;
     }
+    // Marks the session busy while its engine work runs without the GIL (declared before the release,
+    // so it is cleared after the GIL is back).
+    struct Busy {
+        explicit Busy(bool& flag) : flag_(flag) { flag_ = true; }
+        ~Busy() { flag_ = false; }
+        bool& flag_;
+    };
     void push_events(const py::object& times, const py::object& channels) {
         auto& s = session("push_events");
         if (bytes_) throw InputError("push_events: the model reads bytes (use push_bytes)");
@@ -82,17 +92,20 @@ public:
         } else {
             for (const std::int32_t v : int32_vector(data, "bytes", 0, 255)) b.push_back(static_cast<std::uint8_t>(v));
         }
+        Busy busy(busy_);
         py::gil_scoped_release release;
         s.push_bytes(b);
     }
     void advance_to(double t) {
         auto& s = session("advance_to");
+        Busy busy(busy_);
         py::gil_scoped_release release;
         s.advance_to(t);
     }
     void finish(double t) {
         auto& s = session("finish");
         {
+            Busy busy(busy_);
             py::gil_scoped_release release;
             s.finish(t);
         }
@@ -104,6 +117,7 @@ public:
         s.reset();
     }
     void close() {
+        if (busy_) throw InputError("Session.close: another thread is running a call on this session");
         session_.reset();
         backend_.reset();
     }
@@ -137,7 +151,7 @@ private:
     std::unique_ptr<io::MemoryRecorder> recorder_;
     std::unique_ptr<sim::Session> session_;
     std::string mode_;
-    bool bytes_ = false;
+    bool bytes_ = false, busy_ = false;
     int sample_ = -1;
     std::int64_t samples_ = 0;
 };

@@ -93,6 +93,21 @@ struct PythonTrainingRun {
     std::unique_ptr<workflow::TrainingRun> run;
     std::unique_ptr<PythonObserver> observer;  // registered with the run for good: lives as long
     bool trained = false;
+    bool running = false;  // run() or evaluate() is working without the GIL (another thread may call)
+};
+
+// Marks a run busy while the engine works without the GIL; declared before the release, so it is
+// cleared after the GIL is back.
+class Running {
+public:
+    explicit Running(PythonTrainingRun& run) : run_(run) {
+        if (run_.running) throw InputError("TrainingRun: a call on this run is in progress (in a callback or another thread)");
+        run_.running = true;
+    }
+    ~Running() { run_.running = false; }
+
+private:
+    PythonTrainingRun& run_;
 };
 
 py::dict result_to_python(const workflow::TrainResult& r) {
@@ -139,6 +154,8 @@ other's runs bit for bit.)")
         .def(
             "run",
             [](PythonTrainingRun& self, py::object on_step, py::object on_eval) {
+                if (self.running)
+                    throw InputError("TrainingRun.run: a call on this run is in progress (in a callback or another thread)");
                 if (self.trained)
                     throw InputError("TrainingRun.run: this run has trained already (make a new one, with resume= to continue)");
                 self.trained = true;
@@ -148,6 +165,7 @@ other's runs bit for bit.)")
                 workflow::TrainResult result;
                 sim::request_training_stop(0);
                 {
+                    Running busy(self);
                     py::gil_scoped_release release;
                     result = self.run->run();
                 }
@@ -172,6 +190,7 @@ checkpoint and raises KeyboardInterrupt. A run can be trained once.)")
                 const io::Split s = split_from(split);
                 sim::EvalResult r;
                 {
+                    Running busy(self);
                     py::gil_scoped_release release;
                     r = self.run->evaluate(s);
                 }
