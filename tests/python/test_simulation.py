@@ -2,11 +2,14 @@
 trace, samples in memory equal to the same samples from a file, a Session fed in pieces equal to
 simulate, h5py reading the files as users expect, and bad input raised, never a crash."""
 
+import subprocess
+
 import h5py
 import numpy as np
 import pytest
 
 import elmsim
+import conftest
 from conftest import cli
 
 VARIABLES = ["y", "m", "b", "logits", "spikes"]
@@ -220,3 +223,31 @@ def test_evaluate_on_a_file_and_on_the_same_samples_in_memory(trained_model, dat
     assert f"{from_file['accuracy']:.4f}" in out
     with pytest.raises(elmsim.ParameterError, match="not both"):
         elmsim.evaluate(str(trained_model), str(data_dir / "test.h5"), samples=samples)
+
+
+def test_generate_equals_elmsim_generate(tmp_path):
+    text = b"abcabcabd " * 20
+    (tmp_path / "text.txt").write_bytes(text)
+    (tmp_path / "bytes.toml").write_text(f"""[task]
+kind = "bytes"
+bytes = "{tmp_path}/text.txt"
+window = 12
+
+[model]
+N = 10
+d_m = 4
+n_b = 2
+k_c = 8
+C_e = 4
+seed = 3
+""")
+    cli("init", "--config", tmp_path / "bytes.toml", "--out", tmp_path / "bytes.h5")
+    for temperature in (0.0, 0.8):
+        got = elmsim.generate(tmp_path / "bytes.h5", prompt="abc", length=40, temperature=temperature, seed=7)
+        assert isinstance(got, bytes) and len(got) == 40
+        r = subprocess.run([conftest.binary(), "generate", "--model", str(tmp_path / "bytes.h5"), "--prompt", "abc",
+                            "--length", "40", "--temperature", str(temperature), "--seed", "7"], capture_output=True,
+                           timeout=conftest.TIMEOUT)
+        assert r.returncode == 0 and r.stdout == got + b"\n"
+    with pytest.raises(elmsim.ParameterError, match="temperature"):
+        elmsim.generate(tmp_path / "bytes.h5", temperature=-1.0)

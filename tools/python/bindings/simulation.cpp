@@ -8,6 +8,7 @@
 #include "elmsim/io/memory_recorder.hpp"
 #include "elmsim/io/shd_generator.hpp"
 #include "elmsim/models/error.hpp"
+#include "elmsim/sim/workflow/generation.hpp"
 #include "elmsim/sim/workflow/simulation.hpp"
 #include "python_model.hpp"
 
@@ -113,6 +114,30 @@ void bind_simulation(py::module_& m) {
         py::arg("first") = py::none(), py::arg("end") = py::none(), py::arg("batch") = 16, py::arg("variables") = "y",
         py::arg("neurons") = py::none(), py::arg("decimate") = 1, py::arg("final_logits_only") = false,
         py::arg("record") = "memory", py::arg("trace") = "", py::arg("threads") = py::none(), py::arg("backend") = "cpu");
+
+    m.def(
+        "generate",
+        [](const std::string& model, const py::bytes& prompt, std::int64_t length, double temperature, std::uint64_t seed,
+           std::optional<std::int64_t> threads, const std::string& backend) {
+            workflow::GenerateRequest r;
+            r.model_path = model;
+            r.prompt = prompt.cast<std::string>();
+            r.length = length;
+            r.temperature = temperature;
+            r.seed = seed;
+            r.threads = threads;
+            r.backend = backend;
+            std::string out;
+            {
+                py::gil_scoped_release release;
+                workflow::generate_text(r, [&out](std::string_view piece) { out.append(piece); });
+            }
+            return py::bytes(out);
+        },
+        py::arg("model"), py::arg("prompt") = py::bytes(""), py::arg("length") = 200, py::arg("temperature") = 0.8,
+        py::arg("seed") = 1, py::arg("threads") = py::none(), py::arg("backend") = "cpu",
+        "Text from a byte model, as `elmsim generate`: the prompt fed one byte per update, then `length` bytes "
+        "drawn from softmax(logits / temperature) (0: the most likely byte), returned as bytes.");
 
     m.def("read_trace", [](const std::string& path) { return trace_to_python(io::read_trace(path)); }, py::arg("path"),
           "Load an elm-trace HDF5 file (checked against the format) as the dict simulate() returns under \"trace\".");

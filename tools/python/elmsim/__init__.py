@@ -32,7 +32,7 @@ __version__ = _core.__version__
 
 __all__ = [
     "Config", "InputError", "Model", "ParameterError", "Session", "TrainingRun",
-    "budget", "evaluate", "fit_sweep", "generate_shd", "load_config", "read_attrs", "read_spike_dataset",
+    "budget", "evaluate", "fit_sweep", "generate", "generate_shd", "load_config", "read_attrs", "read_spike_dataset",
     "read_sweep", "read_trace", "run_sweep", "simulate", "to_toml", "train", "write_spike_dataset",
 ]
 
@@ -129,6 +129,16 @@ def simulate(model, data="", samples=None, labels=None, mode=None, resolution_ms
                           variables=variables, neurons=neurons, decimate=decimate,
                           final_logits_only=final_logits_only, record=record,
                           trace=_os.fspath(trace) if trace is not None else "", threads=threads, backend=backend)
+
+
+def generate(model, prompt=b"", length=200, temperature=0.8, seed=1, threads=None, backend="cpu"):
+    """Text from a byte model (checkpoint path), as `elmsim generate` makes it: the prompt (bytes or
+    str, UTF-8) fed one byte per update, then `length` bytes sampled at `temperature` (0: argmax).
+    Returns bytes."""
+    if isinstance(prompt, str):
+        prompt = prompt.encode("utf-8")
+    return _core.generate(_os.fspath(model), prompt=bytes(prompt), length=length, temperature=temperature, seed=seed,
+                          threads=threads, backend=backend)
 
 
 def budget(config, P, axis="N", tolerance=0.05, points_per_octave=2):
