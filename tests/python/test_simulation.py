@@ -29,6 +29,25 @@ def assert_same_trace(a, b):
                 assert x[key] == y[key], key
 
 
+def byte_model(tmp_path, text):
+    """An untrained small byte model (tmp_path/bytes.h5, made by `elmsim init`) over tmp_path/text.txt."""
+    (tmp_path / "text.txt").write_bytes(text)
+    (tmp_path / "bytes.toml").write_text(f"""[task]
+kind = "bytes"
+bytes = "{tmp_path}/text.txt"
+window = 12
+
+[model]
+N = 10
+d_m = 4
+n_b = 2
+k_c = 8
+C_e = 4
+seed = 3
+""")
+    cli("init", "--config", tmp_path / "bytes.toml", "--out", tmp_path / "bytes.h5")
+
+
 @pytest.mark.parametrize("mode", ["clock", "event"])
 def test_numpy_traces_equal_the_hdf5_trace_of_elmsim_simulate(trained_model, data_dir, tmp_path, mode):
     trace = tmp_path / "cli.h5"
@@ -181,21 +200,7 @@ def test_checkpoint_attributes_read_as_text(trained_model):
 
 def test_a_byte_session_fed_in_pieces_equals_simulate_of_the_file(data_dir, tmp_path):
     text = b"the quick brown fox jumps over the lazy dog; " * 6
-    (tmp_path / "text.txt").write_bytes(text)
-    (tmp_path / "bytes.toml").write_text(f"""[task]
-kind = "bytes"
-bytes = "{tmp_path}/text.txt"
-window = 12
-
-[model]
-N = 10
-d_m = 4
-n_b = 2
-k_c = 8
-C_e = 4
-seed = 3
-""")
-    cli("init", "--config", tmp_path / "bytes.toml", "--out", tmp_path / "bytes.h5")
+    byte_model(tmp_path, text)
     want = elmsim.simulate(str(tmp_path / "bytes.h5"), data=str(tmp_path / "text.txt"), variables="y,logits")
     assert "bpc" in want["stats"]
     want = want["trace"]["samples"][0]
@@ -226,22 +231,7 @@ def test_evaluate_on_a_file_and_on_the_same_samples_in_memory(trained_model, dat
 
 
 def test_generate_equals_elmsim_generate(tmp_path):
-    text = b"abcabcabd " * 20
-    (tmp_path / "text.txt").write_bytes(text)
-    (tmp_path / "bytes.toml").write_text(f"""[task]
-kind = "bytes"
-bytes = "{tmp_path}/text.txt"
-window = 12
-
-[model]
-N = 10
-d_m = 4
-n_b = 2
-k_c = 8
-C_e = 4
-seed = 3
-""")
-    cli("init", "--config", tmp_path / "bytes.toml", "--out", tmp_path / "bytes.h5")
+    byte_model(tmp_path, b"abcabcabd " * 20)
     for temperature in (0.0, 0.8):
         got = elmsim.generate(tmp_path / "bytes.h5", prompt="abc", length=40, temperature=temperature, seed=7)
         assert isinstance(got, bytes) and len(got) == 40
