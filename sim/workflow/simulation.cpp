@@ -19,6 +19,12 @@ namespace elm::workflow {
 
 std::string to_string(TimeMode m) { return m == TimeMode::clock ? "clock" : "event"; }
 
+TimeMode time_mode_from_string(const std::string& s) {
+    if (s == "clock") return TimeMode::clock;
+    if (s == "event") return TimeMode::event;
+    throw ParameterError("mode", fmt::format("expected \"clock\" or \"event\", got \"{}\"", s));
+}
+
 namespace {
 
 void check_data_fits_model(const std::string& data, const std::string& model, const io::ExperimentConfig& cfg) {

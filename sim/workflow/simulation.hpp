@@ -38,6 +38,8 @@ namespace elm::workflow {
 
 enum class TimeMode { clock, event };
 std::string to_string(TimeMode m);
+// "clock" | "event"; ParameterError "mode" otherwise.
+TimeMode time_mode_from_string(const std::string& s);
 
 struct SimulationRequest {
     std::string model_path;

@@ -3,7 +3,6 @@ spike data and a small trained model. Every external command runs under a timeou
 
 import os
 import subprocess
-import sys
 
 import pytest
 
@@ -71,8 +70,3 @@ def trained_model(data_dir, tmp_path_factory):
     (d / "shd.toml").write_text(shd_config(data_dir))
     cli("train", "--config", d / "shd.toml", "--out", d / "model.h5", "--quiet")
     return d / "model.h5"
-
-
-def run_python(code, timeout=TIMEOUT):
-    """Run Python code in a child interpreter with this one's environment."""
-    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

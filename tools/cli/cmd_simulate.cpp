@@ -42,9 +42,8 @@ bool same_file(const std::string& a, const std::string& b) {
 
 void run_simulate(SimulateArgs& a) {
     auto& r = a.request;
-    if (!a.mode.empty() && a.mode != "clock" && a.mode != "event")
-        throw InputError(fmt::format("--mode: expected \"clock\" or \"event\", got \"{}\"", a.mode));
-    if (!a.mode.empty()) r.mode = a.mode == "event" ? workflow::TimeMode::event : workflow::TimeMode::clock;
+    if (!a.mode.empty())
+        r.mode = with_flag_names({{"mode", "--mode"}}, [&] { return workflow::time_mode_from_string(a.mode); });
     const SampleRange range = parse_sample_range(a.samples);
     r.first = range.first;
     r.end = range.end;

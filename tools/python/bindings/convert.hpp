@@ -9,7 +9,6 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
-#include "elmsim/io/experiment_config.hpp"
 #include "elmsim/io/spike_dataset.hpp"
 #include "elmsim/io/trace_reader.hpp"
 #include "elmsim/sim/evaluation.hpp"

@@ -8,6 +8,7 @@
 #include "convert.hpp"
 #include "elmsim/io/atomic_output.hpp"
 #include "elmsim/io/checkpoint.hpp"
+#include "elmsim/io/split.hpp"
 #include "elmsim/models/budget.hpp"
 #include "elmsim/models/error.hpp"
 #include "elmsim/models/network.hpp"
@@ -66,6 +67,13 @@ const models::TensorSpec& find_tensor(const models::Network<float>& net, const s
     throw ParameterError("name", fmt::format("no tensor \"{}\" in this model (it has {})", name, names));
 }
 
+// A copy of one tensor as float32 of its spec shape.
+py::array_t<float> tensor_array(const models::Network<float>& net, const models::TensorSpec& t) {
+    py::array_t<float> a(std::vector<py::ssize_t>(t.shape.begin(), t.shape.end()));
+    std::copy_n(net.params.begin() + static_cast<std::ptrdiff_t>(t.offset), t.size, a.mutable_data());
+    return a;
+}
+
 }  // namespace
 
 void bind_models(py::module_& m) {
@@ -91,13 +99,15 @@ apply, and a bad key or value raises elmsim.InputError naming it.)")
             [](const io::ExperimentConfig& c, const std::string& split, const py::object& samples, const py::object& labels) {
                 if (c.task.kind == io::TaskKind::bytes)
                     throw ParameterError("split", fmt::format("{}: a byte task reads a byte file, not spike samples", c.origin));
+                const io::Split which = io::split_from_string(split);
                 io::ExperimentConfig out = c;
                 auto ds = std::make_shared<const io::SpikeDataset>(
                     spike_samples(samples, labels, c.model.C, split + " samples"));
-                if (split == "train") out.task.train_samples = ds;
-                else if (split == "valid") out.task.valid_samples = ds;
-                else if (split == "test") out.task.test_samples = ds;
-                else throw ParameterError("split", fmt::format("expected train, valid or test, got \"{}\"", split));
+                switch (which) {
+                    case io::Split::train: out.task.train_samples = ds; break;
+                    case io::Split::valid: out.task.valid_samples = ds; break;
+                    case io::Split::test: out.task.test_samples = ds; break;
+                }
                 return out;
             },
             py::arg("split"), py::arg("samples"), py::arg("labels") = py::none(),
@@ -138,24 +148,13 @@ of the spec): model.params, model.param(name), model.set_param(name, array).)")
         })
         .def(
             "param",
-            [](const PythonModel& self, const std::string& name) {
-                const auto& t = find_tensor(self.net, name);
-                std::vector<py::ssize_t> shape(t.shape.begin(), t.shape.end());
-                std::vector<float> values(self.net.params.begin() + static_cast<std::ptrdiff_t>(t.offset),
-                                          self.net.params.begin() + static_cast<std::ptrdiff_t>(t.offset + t.size));
-                return float_array(values, shape);
-            },
+            [](const PythonModel& self, const std::string& name) { return tensor_array(self.net, find_tensor(self.net, name)); },
             py::arg("name"), "A copy of one tensor as float32 of its spec shape.")
         .def_property_readonly(
             "params",
             [](const PythonModel& self) {
                 py::dict d;
-                for (const auto* t : self.net.layout.tensors()) {
-                    std::vector<py::ssize_t> shape(t->shape.begin(), t->shape.end());
-                    std::vector<float> values(self.net.params.begin() + static_cast<std::ptrdiff_t>(t->offset),
-                                              self.net.params.begin() + static_cast<std::ptrdiff_t>(t->offset + t->size));
-                    d[py::str(t->name)] = float_array(values, shape);
-                }
+                for (const auto* t : self.net.layout.tensors()) d[py::str(t->name)] = tensor_array(self.net, *t);
                 return d;
             },
             "Every tensor by name (copies, float32), in checkpoint order.")

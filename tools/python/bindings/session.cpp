@@ -26,9 +26,8 @@ public:
         const auto& cfg = model_.config;
         bytes_ = cfg.task.kind == io::TaskKind::bytes;
         sim::SessionOptions so;
-        if (mode && *mode != "clock" && *mode != "event")
-            throw ParameterError("mode", fmt::format("expected \"clock\" or \"event\", got \"{}\"", *mode));
-        so.event_mode = mode ? *mode == "event" : cfg.train.time == models::TimeBase::event;
+        so.event_mode = mode ? workflow::time_mode_from_string(*mode) == workflow::TimeMode::event
+                             : cfg.train.time == models::TimeBase::event;
         if (!so.event_mode && (resolution_ms || max_dt_ms))
             throw ParameterError(resolution_ms ? "resolution_ms" : "max_dt_ms", "only event-mode sessions take it");
         so.resolution_ms = resolution_ms.value_or(workflow::default_resolution_ms(model_));

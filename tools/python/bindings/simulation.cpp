@@ -50,13 +50,6 @@ io::TraceOptions record_options(const py::object& variables, const py::object& n
     return o;
 }
 
-std::optional<workflow::TimeMode> mode_from(const std::optional<std::string>& mode) {
-    if (!mode) return std::nullopt;
-    if (*mode == "clock") return workflow::TimeMode::clock;
-    if (*mode == "event") return workflow::TimeMode::event;
-    throw ParameterError("mode", fmt::format("expected \"clock\" or \"event\", got \"{}\"", *mode));
-}
-
 }  // namespace
 
 void bind_simulation(py::module_& m) {
@@ -70,7 +63,7 @@ void bind_simulation(py::module_& m) {
             workflow::SimulationRequest r;
             r.model_path = model;
             r.data_path = data;
-            r.mode = mode_from(mode);
+            if (mode) r.mode = workflow::time_mode_from_string(*mode);
             r.resolution_ms = resolution_ms;
             r.max_dt_ms = max_dt_ms;
             r.first = first;

@@ -20,12 +20,6 @@ namespace elm::python {
 
 namespace {
 
-io::Split split_from(const std::string& name) {
-    for (const io::Split s : {io::Split::train, io::Split::valid, io::Split::test})
-        if (io::to_string(s) == name) return s;
-    throw ParameterError("split", fmt::format("expected train, valid or test, got \"{}\"", name));
-}
-
 py::dict eval_to_python(const sim::EvalResult& r) {
     py::dict d = stats_to_python(r.stats, r.text);
     d["metric"] = r.metric();
@@ -187,7 +181,7 @@ checkpoint and raises KeyboardInterrupt. A run can be trained once.)")
         .def(
             "evaluate",
             [](PythonTrainingRun& self, const std::string& split) {
-                const io::Split s = split_from(split);
+                const io::Split s = io::split_from_string(split);
                 sim::EvalResult r;
                 {
                     Running busy(self);
@@ -205,7 +199,7 @@ checkpoint and raises KeyboardInterrupt. A run can be trained once.)")
             workflow::EvalRequest r;
             r.model_path = model_path;
             r.data_path = data;
-            r.split = split_from(split);
+            r.split = io::split_from_string(split);
             r.threads = threads;
             r.backend = backend;
             sim::EvalResult e;
