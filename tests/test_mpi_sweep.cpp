@@ -5,9 +5,14 @@
 // runs under `timeout` or a watchdog, on this machine only.
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <csignal>
+#include <fstream>
 #include <map>
 #include <set>
+#include <thread>
+
+#include <signal.h>
 
 #include <fmt/format.h>
 
@@ -32,6 +37,27 @@ int count(const std::string& text, const std::string& what) {
     int n = 0;
     for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
     return n;
+}
+
+// Waits (at most `seconds`) until no process named in a claim under dir/runs is alive: mpirun may
+// return before the ranks it killed are gone, and a live owner's claim is not taken over. Returns
+// whether they are all gone.
+bool claim_owners_gone(const std::filesystem::path& dir, double seconds) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    for (;;) {
+        bool alive = false;
+        for (const auto& run : std::filesystem::directory_iterator(dir / "runs")) {
+            const auto claim = run.path() / "claim";
+            if (!std::filesystem::exists(claim)) continue;
+            std::ifstream in(claim);
+            const auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+            const int pid = j.is_object() ? j.value("pid", 0) : 0;
+            alive = alive || (pid > 0 && ::kill(pid, 0) == 0);
+        }
+        if (!alive) return true;
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
 }
 
 }  // namespace
@@ -87,6 +113,7 @@ TEST_CASE("MPI sweep: a job killed in the middle resumes when started again and 
     CHECK(killed.code != 0);
     CHECK(killed.code != 124);
     REQUIRE(stable_results(t.dir / "cut").size() < stable_results(t.dir / "whole").size());
+    REQUIRE(claim_owners_gone(t.dir / "cut", 30.0));
     const auto resumed = mpi_elmsim(3, sweep_args(t, "sweep.toml", "cut"));
     INFO(resumed.output);
     REQUIRE(resumed.code == 0);
