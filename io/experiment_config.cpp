@@ -209,9 +209,10 @@ void read_train(Section& s, models::TrainConfig& t, TaskKind kind) {
                t.time == models::TimeBase::any ? "time = \"any\" draws from train.resolutions_ms"
                                                : "only used with time = \"event\"",
                s.node("resolution_ms"));
-    for (const char* k : {"resolutions_ms", "resolution_weights", "clock_steps"})
+    for (const char* k : {"resolutions_ms", "resolution_weights", "resolution_draw", "clock_steps"})
         if (t.time != models::TimeBase::any && s.has(k)) s.fail(k, "only used with time = \"any\"", s.node(k));
     s.read("clock_steps", t.clock_steps, 0);
+    s.read_enum("resolution_draw", t.resolution_draw, models::kResolutionDrawNames);
     if (t.time == models::TimeBase::clock && s.has("max_dt_ms"))
         s.fail("max_dt_ms", "only used with time = \"event\" or \"any\"", s.node("max_dt_ms"));
     s.read("resolution_ms", t.resolution_ms, "a resolution > 0 ms", positive);
@@ -339,7 +340,8 @@ std::string describe_time_base(const ExperimentConfig& cfg) {
         for (const double w : t.resolution_weights) weights += fmt::format("{}{:g}", weights.empty() ? "" : ":", w);
         weights = " weighted " + weights;
     }
-    return fmt::format("any of {} ms{} (max_dt {:g} ms){}", list, weights, event_max_dt_ms(cfg),
+    return fmt::format("any of {} ms{}{} (max_dt {:g} ms){}", list, weights,
+                       t.resolution_draw == models::ResolutionDraw::batch ? " per batch" : "", event_max_dt_ms(cfg),
                        t.clock_steps > 0 ? fmt::format(" after {} clock steps", t.clock_steps) : "");
 }
 

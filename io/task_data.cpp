@@ -52,16 +52,19 @@ std::optional<models::EventGrid> evaluation_grid(const ExperimentConfig& cfg) {
 }
 
 // How a training row gets its time base: train.clock_steps of a time = "any" run on the clock, then
-// each row's grid drawn from the trainer's generator (so a resumed run draws the same) — uniformly,
-// or in proportion to train.resolution_weights.
+// each row's grid (or, with train.resolution_draw = "batch", one grid for all the rows of a batch)
+// drawn from the trainer's generator (so a resumed run draws the same) — uniformly, or in proportion
+// to train.resolution_weights.
 struct GridDraw {
     std::int64_t clock_steps = 0;
     std::vector<double> weights;
+    bool per_batch = false;
 
     explicit GridDraw(const ExperimentConfig& cfg) {
         if (cfg.train.time != models::TimeBase::any) return;
         clock_steps = cfg.train.clock_steps;
         weights = cfg.train.resolution_weights;
+        per_batch = cfg.train.resolution_draw == models::ResolutionDraw::batch;
     }
 
     int draw(std::size_t grids, Rng& rng) const {
@@ -85,8 +88,12 @@ struct GridDraw {
             clock.assemble(items, b);
             return;
         }
-        if (train.grids() > 1)
+        if (train.grids() > 1 && per_batch) {
+            const int grid = draw(train.grids(), rng);
+            for (BatchItem& it : items) it.grid = grid;
+        } else if (train.grids() > 1) {
             for (BatchItem& it : items) it.grid = draw(train.grids(), rng);
+        }
         train.assemble(items, b);
     }
 };

@@ -24,6 +24,9 @@ enum class LossMode { last, mean_last_k, next_byte };
 // row of each batch on the event schedule of a resolution drawn from resolutions_ms (schedule-robust
 // training: one network for every time base it may be simulated on).
 enum class TimeBase { clock, event, any };
+// Time base "any": a grid drawn for each row of a training batch, or one for the whole batch (its rows
+// then have equal lengths, so the batch carries no padding).
+enum class ResolutionDraw { row, batch };
 
 inline constexpr std::array<std::pair<const char*, OptimizerKind>, 3> kOptimizerNames{
     {{"sgd", OptimizerKind::sgd}, {"adam", OptimizerKind::adam}, {"adamax", OptimizerKind::adamax}}};
@@ -31,6 +34,8 @@ inline constexpr std::array<std::pair<const char*, Schedule>, 2> kScheduleNames{
     {{"constant", Schedule::constant}, {"cosine", Schedule::cosine}}};
 inline constexpr std::array<std::pair<const char*, LossMode>, 3> kLossNames{
     {{"last", LossMode::last}, {"mean_last_k", LossMode::mean_last_k}, {"next_byte", LossMode::next_byte}}};
+inline constexpr std::array<std::pair<const char*, ResolutionDraw>, 2> kResolutionDrawNames{
+    {{"row", ResolutionDraw::row}, {"batch", ResolutionDraw::batch}}};
 inline constexpr std::array<std::pair<const char*, TimeBase>, 3> kTimeBaseNames{
     {{"clock", TimeBase::clock}, {"event", TimeBase::event}, {"any", TimeBase::any}}};
 
@@ -61,6 +66,7 @@ struct TrainConfig {
     double max_dt_ms = 0.0;            // event and any time bases: longest gap between updates (0 = the model's dt_ms)
     std::vector<double> resolutions_ms;  // any time base: the resolutions a row is drawn from (uniformly)
     std::vector<double> resolution_weights;  // any time base: relative draw weights (empty = uniform)
+    ResolutionDraw resolution_draw = ResolutionDraw::row;  // any time base: a grid per row or per batch
     std::int64_t clock_steps = 0;      // any time base: the first steps run on the clock before the draws begin
     std::int64_t eval_every = 0;       // steps between evaluations (0 = only at the end)
     std::int64_t log_every = 10;       // steps between metrics-log lines

@@ -4,7 +4,9 @@
 //    `simulate --mode event` at its own resolution;
 //  - the draws are deterministic, resume K + K == 2K, 1 thread == 2 threads;
 //  - train.clock_steps: the first steps are the clock run's exactly, and resume crosses the switch;
-//  - rows draw their grid uniformly, or in proportion to train.resolution_weights;
+//  - rows draw their grid uniformly, or in proportion to train.resolution_weights; with
+//    train.resolution_draw = "batch" all rows of a batch share one draw (deterministic and resumable
+//    alike);
 //  - evaluation runs on the clock, as `simulate` does by default for such a model;
 //  - the config keys are checked where they are set.
 // Finite differences and backend parity through a batch whose rows are on different grids are a row
@@ -185,25 +187,34 @@ TEST_CASE("any time base: rows draw their grid uniformly or by resolution_weight
           "[any][learn]") {
     const auto dir = test::spike_dir("any_weights");
     // Two grids, 6.25 and 50 ms: a row on the coarse one counts every gap in multiples of 8 fine cells.
-    const auto coarse_share = [&](const std::string& weights) {
+    // The share of rows on the coarse grid, and of batches that mix the two grids.
+    struct Shares {
+        double coarse_rows = 0.0, mixed_batches = 0.0;
+    };
+    const auto shares = [&](const std::string& extra) {
         const auto cfg = io::parse_experiment_config(
-            any_config(dir, "resolutions_ms = [6.25, 50.0]\n" + weights), "c.toml");
+            any_config(dir, "resolutions_ms = [6.25, 50.0]\n" + extra), "c.toml");
         const auto source = io::make_train_source(cfg);
         Rng rng(7, 3);
         models::Batch batch;
-        int coarse = 0, rows = 0;
-        for (int step = 0; step < 40; ++step) {
+        int coarse = 0, rows = 0, mixed = 0;
+        const int steps = 40;
+        for (int step = 0; step < steps; ++step) {
             source->next_train(batch, rng, step);
             REQUIRE(batch.resolution_ms == 6.25);
+            int coarse_here = 0;
             for (int r = 0; r < batch.B; ++r, ++rows) {
                 bool multiple = true;
                 for (int t = 0; t < batch.T; ++t)
                     multiple = multiple && batch.gap_cells[static_cast<std::size_t>(t) * batch.B + r] % 8 == 0;
-                coarse += multiple;
+                coarse_here += multiple;
             }
+            coarse += coarse_here;
+            mixed += coarse_here > 0 && coarse_here < batch.B;
         }
-        return static_cast<double>(coarse) / rows;
+        return Shares{static_cast<double>(coarse) / rows, static_cast<double>(mixed) / steps};
     };
+    const auto coarse_share = [&](const std::string& weights) { return shares(weights).coarse_rows; };
     const double uniform = coarse_share("");
     CHECK(uniform > 0.3);
     CHECK(uniform < 0.7);
@@ -212,6 +223,39 @@ TEST_CASE("any time base: rows draw their grid uniformly or by resolution_weight
     const double three_to_one = coarse_share("resolution_weights = [1, 3]\n");
     CHECK(three_to_one > 0.6);
     CHECK(three_to_one < 0.9);
+    CHECK(shares("").mixed_batches > 0.5);
+    // One draw per batch: no batch mixes the grids, and both grids still come up.
+    const auto per_batch = shares("resolution_draw = \"batch\"\n");
+    CHECK(per_batch.mixed_batches == 0.0);
+    CHECK(per_batch.coarse_rows > 0.2);
+    CHECK(per_batch.coarse_rows < 0.8);
+    CHECK(shares("resolution_draw = \"batch\"\nresolution_weights = [1, 1000000]\n").coarse_rows == 1.0);
+}
+
+TEST_CASE("any time base: one grid per batch is deterministic, resumes bit for bit and does not depend on threads",
+          "[any][learn][cli][resume]") {
+    const auto dir = test::spike_dir("any_batch_draw");
+    const std::string d = dir.string();
+    test::write_text(dir / "c.toml", any_config(dir, "resolution_draw = \"batch\"\n"));
+    test::write_text(dir / "rows.toml", any_config(dir));
+    const auto train = [&](const std::string& args) {
+        test::require_ok(run_elmsim(fmt::format("train --quiet {}", args)));
+    };
+    train(fmt::format("--config {0}/c.toml --max-steps 3 --threads 1 --out {0}/a.h5", d));
+    train(fmt::format("--config {0}/c.toml --resume {0}/a.h5 --max-steps 3 --threads 1 --out {0}/b.h5", d));
+    train(fmt::format("--config {0}/c.toml --max-steps 6 --threads 1 --out {0}/s.h5", d));
+    train(fmt::format("--config {0}/c.toml --max-steps 6 --threads 2 --out {0}/t2.h5", d));
+    train(fmt::format("--config {0}/rows.toml --max-steps 6 --threads 1 --out {0}/rows.h5", d));
+    const auto b = io::load_checkpoint(d + "/b.h5"), s = io::load_checkpoint(d + "/s.h5");
+    CHECK(b.net.params == s.net.params);
+    CHECK(b.train->moment1 == s.train->moment1);
+    CHECK(b.train->rng == s.train->rng);
+    CHECK(io::load_checkpoint(d + "/t2.h5").net.params == s.net.params);
+    CHECK(io::load_checkpoint(d + "/rows.h5").net.params != s.net.params);  // other draws, other floats
+    // The checkpoint keeps the key: the header of a resumed run says it.
+    const auto resumed = run_elmsim(fmt::format("train --config {0}/c.toml --resume {0}/s.h5 --max-steps 1 --out {0}/r.h5", d));
+    test::require_ok(resumed);
+    CHECK_THAT(resumed.output, Catch::Contains("per batch"));
 }
 
 TEST_CASE("config: the any time base is checked where it is set", "[any][learn][config]") {
@@ -232,6 +276,11 @@ TEST_CASE("config: the any time base is checked where it is set", "[any][learn][
     fails("time = \"event\"\nresolutions_ms = [1.0]\n", "train.resolutions_ms", "only used with time = \"any\"");
     fails("clock_steps = 10\n", "train.clock_steps", "only used with time = \"any\"");
     fails("resolution_weights = [1, 2]\n", "train.resolution_weights", "only used with time = \"any\"");
+    fails("resolution_draw = \"batch\"\n", "train.resolution_draw", "only used with time = \"any\"");
+    fails("time = \"any\"\nresolution_draw = \"sample\"\n", "train.resolution_draw", "row");
+    fails("time = \"any\"\nresolution_draw = 1\n", "train.resolution_draw", "expected a string");
+    CHECK(defaults.resolution_draw == models::ResolutionDraw::row);
+    CHECK(parse("time = \"any\"\nresolution_draw = \"batch\"\n").train.resolution_draw == models::ResolutionDraw::batch);
     fails("time = \"any\"\nresolution_weights = [1, 2]\n", "train.resolution_weights", "one weight per resolution (4)");
     fails("time = \"any\"\nresolutions_ms = [1, 2]\nresolution_weights = [1, 0]\n", "train.resolution_weights", "element 1");
     fails("time = \"any\"\nresolutions_ms = [1, 2]\nresolution_weights = [1, inf]\n", "train.resolution_weights", "element 1");
