@@ -252,7 +252,7 @@ TEST_CASE("any time base: one grid per batch is deterministic, resumes bit for b
     CHECK(b.train->rng == s.train->rng);
     CHECK(io::load_checkpoint(d + "/t2.h5").net.params == s.net.params);
     CHECK(io::load_checkpoint(d + "/rows.h5").net.params != s.net.params);  // other draws, other floats
-    // The checkpoint keeps the key: the header of a resumed run says it.
+    // The run's header names the draw.
     const auto resumed = run_elmsim(fmt::format("train --config {0}/c.toml --resume {0}/s.h5 --max-steps 1 --out {0}/r.h5", d));
     test::require_ok(resumed);
     CHECK_THAT(resumed.output, Catch::Contains("per batch"));

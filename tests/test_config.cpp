@@ -76,6 +76,7 @@ TEST_CASE("shipped configs carry the paper defaults", "[config]") {
     CHECK(robust.train.time == elm::models::TimeBase::any);
     CHECK(robust.train.resolutions_ms == std::vector<double>{0.25, 0.5, 1.0, 2.0});
     CHECK(robust.train.clock_steps * 5 == robust.train.max_steps * 3);  // the split measured in docs/science.md
+    CHECK(robust.train.resolution_draw == elm::models::ResolutionDraw::batch);
     CHECK(elm::io::training_grids(robust).size() == 4);
 
     const auto text = elm::io::load_experiment_config(dir + "enwik8.toml");

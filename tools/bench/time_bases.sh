@@ -17,7 +17,7 @@ bin=${ELMSIM:-build/release/elmsim}
 work=${WORK:-runs/time_bases}
 mkdir -p "$work"
 [ -f "$work/train.h5" ] || "$bin" gen-shd --kind speech --out "$work/train.h5" --samples 2000 --seed 1 >/dev/null
-[ -f "$work/test.h5" ] || "$bin" gen-shd --kind speech --out "$work/test.h5" --samples 400 --seed 2 >/dev/null
+[ -f "$work/test.h5" ] || "$bin" gen-shd --kind speech --out "$work/test.h5" --samples 1000 --seed 2 >/dev/null
 data=$(cd "$work" && pwd)
 
 # The [train] time lines of the robust recipe, with clock_steps scaled from its max_steps to STEPS.
@@ -25,7 +25,7 @@ any_lines() {
   local max clock
   max=$(sed -n 's/^max_steps = \([0-9]*\).*/\1/p' configs/shd_any_resolution.toml)
   clock=$(sed -n 's/^clock_steps = \([0-9]*\).*/\1/p' configs/shd_any_resolution.toml)
-  sed -n '/^time = /p; /^resolutions_ms = /p; /^max_dt_ms = /p' configs/shd_any_resolution.toml
+  sed -n '/^time = /p; /^resolutions_ms = /p; /^max_dt_ms = /p; /^resolution_draw = /p; /^resolution_weights = /p' configs/shd_any_resolution.toml
   echo "clock_steps = $((clock * steps / max))"
 }
 
