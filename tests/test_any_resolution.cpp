@@ -112,26 +112,39 @@ TEST_CASE("any time base: training is deterministic, resumes bit for bit and doe
           "[any][learn][cli][resume]") {
     const auto dir = test::spike_dir("any_resume");
     const std::string d = dir.string();
-    test::write_text(dir / "c.toml", any_config(dir));
     test::write_text(dir / "clock.toml", test::spike_config(dir, 0.2));
-    const auto train = [&](const std::string& args) {
-        test::require_ok(run_elmsim(fmt::format("train --quiet {}", args)));
-    };
-    train(fmt::format("--config {0}/c.toml --max-steps 3 --threads 1 --out {0}/a.h5", d));
-    train(fmt::format("--config {0}/c.toml --resume {0}/a.h5 --max-steps 3 --threads 1 --out {0}/b.h5", d));
-    train(fmt::format("--config {0}/c.toml --max-steps 6 --threads 1 --out {0}/s.h5", d));
-    train(fmt::format("--config {0}/c.toml --max-steps 6 --threads 1 --out {0}/s_again.h5", d));
-    train(fmt::format("--config {0}/c.toml --max-steps 6 --threads 2 --out {0}/t2.h5", d));
-    train(fmt::format("--config {0}/clock.toml --max-steps 6 --threads 1 --out {0}/clock.h5", d));
-    const auto b = io::load_checkpoint(d + "/b.h5"), s = io::load_checkpoint(d + "/s.h5");
-    CHECK(b.net.params == s.net.params);
-    CHECK(b.train->moment1 == s.train->moment1);
-    CHECK(b.train->rng == s.train->rng);
-    CHECK(io::load_checkpoint(d + "/s_again.h5").net.params == s.net.params);
-    CHECK(io::load_checkpoint(d + "/t2.h5").net.params == s.net.params);
-    // The rows really ran on other time bases than the clock, and the model learnt.
-    CHECK(io::load_checkpoint(d + "/clock.h5").net.params != s.net.params);
-    CHECK(models::make_network<float>(s.net.cfg).params != s.net.params);
+    test::require_ok(run_elmsim(fmt::format("train --quiet --config {0}/clock.toml --max-steps 6 --threads 1 --out {0}/clock.h5", d)));
+    const auto clock = io::load_checkpoint(d + "/clock.h5");
+    std::vector<std::vector<float>> by_draw;
+    // A grid per row (the default) and one per batch (train.resolution_draw = "batch").
+    for (const std::string draw : {"row", "batch"}) {
+        INFO("resolution_draw = " << draw);
+        test::write_text(dir / (draw + ".toml"), any_config(dir, fmt::format("resolution_draw = \"{}\"\n", draw)));
+        const auto train = [&](const std::string& args) {
+            const auto r = run_elmsim(fmt::format("train --config {}/{}.toml {}", d, draw, args));
+            test::require_ok(r);
+            return r.output;
+        };
+        train(fmt::format("--quiet --max-steps 3 --threads 1 --out {0}/{1}_a.h5", d, draw));
+        train(fmt::format("--quiet --resume {0}/{1}_a.h5 --max-steps 3 --threads 1 --out {0}/{1}_b.h5", d, draw));
+        train(fmt::format("--quiet --max-steps 6 --threads 1 --out {0}/{1}_s.h5", d, draw));
+        train(fmt::format("--quiet --max-steps 6 --threads 1 --out {0}/{1}_again.h5", d, draw));
+        // The header names the draw; 2 threads give the floats of 1.
+        const auto header = train(fmt::format("--max-steps 6 --threads 2 --out {0}/{1}_t2.h5", d, draw));
+        CHECK((header.find("per batch") != std::string::npos) == (draw == "batch"));
+        const auto b = io::load_checkpoint(fmt::format("{}/{}_b.h5", d, draw));
+        const auto s = io::load_checkpoint(fmt::format("{}/{}_s.h5", d, draw));
+        CHECK(b.net.params == s.net.params);
+        CHECK(b.train->moment1 == s.train->moment1);
+        CHECK(b.train->rng == s.train->rng);
+        CHECK(io::load_checkpoint(fmt::format("{}/{}_again.h5", d, draw)).net.params == s.net.params);
+        CHECK(io::load_checkpoint(fmt::format("{}/{}_t2.h5", d, draw)).net.params == s.net.params);
+        // The rows really ran on other time bases than the clock, and the model learnt.
+        CHECK(clock.net.params != s.net.params);
+        CHECK(models::make_network<float>(s.net.cfg).params != s.net.params);
+        by_draw.push_back(s.net.params);
+    }
+    CHECK(by_draw[0] != by_draw[1]);  // other draws, other floats
 }
 
 TEST_CASE("any time base: clock_steps start on the clock exactly, and a run resumes across the switch",
@@ -230,32 +243,6 @@ TEST_CASE("any time base: rows draw their grid uniformly or by resolution_weight
     CHECK(per_batch.coarse_rows > 0.2);
     CHECK(per_batch.coarse_rows < 0.8);
     CHECK(shares("resolution_draw = \"batch\"\nresolution_weights = [1, 1000000]\n").coarse_rows == 1.0);
-}
-
-TEST_CASE("any time base: one grid per batch is deterministic, resumes bit for bit and does not depend on threads",
-          "[any][learn][cli][resume]") {
-    const auto dir = test::spike_dir("any_batch_draw");
-    const std::string d = dir.string();
-    test::write_text(dir / "c.toml", any_config(dir, "resolution_draw = \"batch\"\n"));
-    test::write_text(dir / "rows.toml", any_config(dir));
-    const auto train = [&](const std::string& args) {
-        test::require_ok(run_elmsim(fmt::format("train --quiet {}", args)));
-    };
-    train(fmt::format("--config {0}/c.toml --max-steps 3 --threads 1 --out {0}/a.h5", d));
-    train(fmt::format("--config {0}/c.toml --resume {0}/a.h5 --max-steps 3 --threads 1 --out {0}/b.h5", d));
-    train(fmt::format("--config {0}/c.toml --max-steps 6 --threads 1 --out {0}/s.h5", d));
-    train(fmt::format("--config {0}/c.toml --max-steps 6 --threads 2 --out {0}/t2.h5", d));
-    train(fmt::format("--config {0}/rows.toml --max-steps 6 --threads 1 --out {0}/rows.h5", d));
-    const auto b = io::load_checkpoint(d + "/b.h5"), s = io::load_checkpoint(d + "/s.h5");
-    CHECK(b.net.params == s.net.params);
-    CHECK(b.train->moment1 == s.train->moment1);
-    CHECK(b.train->rng == s.train->rng);
-    CHECK(io::load_checkpoint(d + "/t2.h5").net.params == s.net.params);
-    CHECK(io::load_checkpoint(d + "/rows.h5").net.params != s.net.params);  // other draws, other floats
-    // The run's header names the draw.
-    const auto resumed = run_elmsim(fmt::format("train --config {0}/c.toml --resume {0}/s.h5 --max-steps 1 --out {0}/r.h5", d));
-    test::require_ok(resumed);
-    CHECK_THAT(resumed.output, Catch::Contains("per batch"));
 }
 
 TEST_CASE("config: the any time base is checked where it is set", "[any][learn][config]") {
