@@ -6,9 +6,12 @@
 // errors naming the key.
 #include <catch2/catch.hpp>
 
+#include <chrono>
+#include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -282,6 +285,22 @@ TEST_CASE("sweep: a stale claim is taken over, a live one is left alone", "[swee
     auto c = dir.try_claim("dead", false);
     REQUIRE(c);
     CHECK(c->still_ours());
+    // ... also when it is a zombie nobody has reaped yet (here: until this process waits for it).
+    const pid_t zombie = ::fork();
+    if (zombie == 0) ::_exit(0);
+    const auto zombie_state = [&] {
+        std::ifstream in(fmt::format("/proc/{}/stat", zombie));
+        std::string line;
+        std::getline(in, line);
+        const auto close = line.rfind(')');
+        return close == std::string::npos || close + 2 >= line.size() ? '?' : line[close + 2];
+    };
+    for (int i = 0; i < 400 && zombie_state() != 'Z'; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    REQUIRE(zombie_state() == 'Z');
+    REQUIRE(::kill(zombie, 0) == 0);  // a zombie still answers kill(pid, 0)
+    plant("zombie", science::SweepDirectory::host_name(), static_cast<int>(zombie));
+    CHECK(dir.try_claim("zombie", false));
+    ::waitpid(zombie, nullptr, 0);
     // Another machine's claim: left alone while fresh, taken over once untouched for stale_minutes.
     plant("remote", "some-other-host", 1);
     CHECK(!dir.try_claim("remote", false));
@@ -295,7 +314,7 @@ TEST_CASE("sweep: a stale claim is taken over, a live one is left alone", "[swee
     CHECK(dir.try_claim("free", false));
     int takeovers = 0;
     for (const auto& e : read_lines(t.dir / "d" / "events.jsonl")) takeovers += e["event"] == "takeover";
-    CHECK(takeovers == 3);
+    CHECK(takeovers == 4);
 }
 
 TEST_CASE("sweep: a failing run is recorded with its error and the sweep goes on", "[sweep]") {

@@ -157,6 +157,24 @@ RunState SweepDirectory::state(const std::string& id) const {
     return RunState::open;
 }
 
+namespace {
+
+// Whether process `pid` of this host has ended: no such process, or a zombie that nobody reaps (a
+// killed worker whose parent died first, in a container without an init that reaps orphans).
+bool process_ended(int pid) {
+    if (::kill(pid, 0) != 0) return errno == ESRCH;
+    std::ifstream stat_file(fmt::format("/proc/{}/stat", pid));
+    std::string line;
+    if (!std::getline(stat_file, line)) return false;
+    // "pid (command) state ...": the command may hold spaces and parentheses, so read past the last ')'.
+    const auto close = line.rfind(')');
+    if (close == std::string::npos || close + 2 >= line.size()) return false;
+    const char state = line[close + 2];
+    return state == 'Z' || state == 'X';
+}
+
+}  // namespace
+
 bool SweepDirectory::claim_is_stale(const fs::path& claim) const {
     struct stat st {};
     if (::stat(claim.c_str(), &st) != 0) return false;  // gone meanwhile: not a claim to take over
@@ -169,7 +187,7 @@ bool SweepDirectory::claim_is_stale(const fs::path& claim) const {
     if (j->value("host", "") == host_name()) {
         const int pid = j->value("pid", 0);
         if (pid <= 0) return true;
-        return ::kill(pid, 0) != 0 && errno == ESRCH;
+        return process_ended(pid);
     }
     return false;
 }

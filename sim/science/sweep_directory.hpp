@@ -13,8 +13,9 @@
 //                             on some shared file systems
 // A claim is stale — and taken over — when it has not been touched for stale_minutes (its owner died
 // on another machine, lost the disk, hangs, or its pid was reused), or at once when its owner is on
-// this host and its pid is gone. The host is gethostname(), or $ELMSIM_SWEEP_HOST where machines
-// share a name (containers). An owner whose claim was taken over discards its result.
+// this host and its pid is gone (or a zombie nobody reaps, in a container without an init). The host
+// is gethostname(), or $ELMSIM_SWEEP_HOST where machines share a name (containers). An owner whose
+// claim was taken over discards its result.
 #pragma once
 
 #include <filesystem>
