@@ -27,6 +27,8 @@ struct NetDims {
     NeuronKind kind = NeuronKind::analog;
     int silu = 0;
     int learn_tau = 0;
+    bool rate_memory_gain = false;  // memory gain "rate" (models::memory_unit_decays)
+    float clock_dt = 0;             // the model's dt_ms, the step that memory gain is normalised to
     float theta = 0, beta = 0, lambda = 0, tau_min = 0, tau_max = 0;
 };
 

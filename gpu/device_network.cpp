@@ -32,6 +32,8 @@ NetDims dims_of(const models::ModelConfig& cfg) {
     d.per_drive = cfg.k_c / d.drives;
     d.silu = cfg.phi == models::Phi::silu ? 1 : 0;
     d.learn_tau = cfg.learn_tau_m ? 1 : 0;
+    d.rate_memory_gain = cfg.memory_gain == models::MemoryGain::rate;
+    d.clock_dt = static_cast<float>(cfg.dt_ms);
     d.theta = static_cast<float>(cfg.theta);
     d.beta = static_cast<float>(cfg.beta);
     d.lambda = static_cast<float>(cfg.lambda);

@@ -52,8 +52,8 @@ __global__ void unit_decays_kernel(NetDims d, const float* __restrict__ raw, con
     for (std::size_t k = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x; k < n;
          k += static_cast<std::size_t>(gridDim.x) * blockDim.x) {
         const std::size_t unit = k % units, slot = k / units;
-        const models::UnitDecays<float> u =
-            models::memory_unit_decays(raw[unit], dt[slot], d.lambda, d.tau_min, d.tau_max);
+        const models::UnitDecays<float> u = models::memory_unit_decays(raw[unit], dt[slot], d.lambda, d.tau_min,
+                                                                       d.tau_max, d.rate_memory_gain, d.clock_dt);
         km[k] = u.kappa_m;
         kl[k] = u.kappa_l;
         dkm[k] = u.dkm_draw;

@@ -81,6 +81,7 @@ void write_model_attrs(hid_t g, const ModelConfig& c) {
     write_attr_double(g, "input_share", c.input_share);
     write_attr_int(g, "self_synapse", c.self_synapse ? 1 : 0);
     write_attr_string(g, "drive", models::to_string(c.drive));
+    write_attr_string(g, "memory_gain", models::to_string(c.memory_gain));
 }
 
 void check_train_state(const std::string& path, const Network<float>& net, const models::TrainState& t) {
@@ -185,6 +186,15 @@ ModelConfig read_model_config(const std::string& file, hid_t g) {
     if (a.has("drive")) {
         try {
             c.drive = models::drive_rule_from_string(read_attr_string(g, "drive"));
+        } catch (const InputError& e) {
+            fail(file, "/model", fmt::format("attribute {}", e.what()));
+        }
+    }
+    // Written since the memory gain became a choice; every file before it used lambda_decay.
+    c.memory_gain = models::MemoryGain::lambda_decay;
+    if (a.has("memory_gain")) {
+        try {
+            c.memory_gain = models::memory_gain_from_string(read_attr_string(g, "memory_gain"));
         } catch (const InputError& e) {
             fail(file, "/model", fmt::format("attribute {}", e.what()));
         }
@@ -369,7 +379,8 @@ Checkpoint load_checkpoint(const std::string& path) {
     std::optional<models::TrainState> train;
     if (has_path(f.id(), "/train")) train = read_train(path, f.id(), net.layout);
     const bool drive_declared = has_attribute(g.id(), "drive");
-    return Checkpoint{std::move(net), std::move(config), std::move(train), drive_declared};
+    const bool memory_gain_declared = has_attribute(g.id(), "memory_gain");
+    return Checkpoint{std::move(net), std::move(config), std::move(train), drive_declared, memory_gain_declared};
 }
 
 }  // namespace elm::io

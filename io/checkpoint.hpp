@@ -49,6 +49,9 @@ struct Checkpoint {
     // Whether /model has the drive attribute; without it (a file from before the rate rule) net.cfg.drive
     // is per_update.
     bool drive_declared = true;
+    // Whether /model has the memory_gain attribute; without it (a file from before the choice)
+    // net.cfg.memory_gain is lambda_decay.
+    bool memory_gain_declared = true;
 };
 
 // Throws InputError for an unwritable destination, non-finite parameters (named by tensor) or a

@@ -137,6 +137,9 @@ void read_model(Section& s, models::ModelConfig& m) {
     s.read("learn_tau_m", m.learn_tau_m);
     s.read_enum("drive", m.drive, std::array<std::pair<const char*, models::DriveRule>, 2>{
                                       {{"rate", models::DriveRule::rate}, {"per_update", models::DriveRule::per_update}}});
+    s.read_enum("memory_gain", m.memory_gain,
+                std::array<std::pair<const char*, models::MemoryGain>, 2>{
+                    {{"lambda_decay", models::MemoryGain::lambda_decay}, {"rate", models::MemoryGain::rate}}});
     s.read("self_synapse", m.self_synapse);
     s.read("seed", m.seed);
 }

@@ -145,19 +145,43 @@ ELM_HD Real dtau_draw(Real p, Real tau_min, Real tau_max) {
 }
 
 // The decays of one memory unit for an update of length dt and their derivatives by its raw timescale
-// p (tau_m = tau_from_raw(p)): kappa_m = exp(-dt / tau_m), kappa_l = exp(-dt lambda / tau_m).
+// p (tau_m = tau_from_raw(p)): kappa_m = exp(-dt / tau_m), and kappa_l, whose complement 1 - kappa_l is
+// the gain of the memory drive dm (memory_update below).
+//   memory gain "lambda_decay": kappa_l = exp(-dt lambda / tau_m) at every dt;
+//   memory gain "rate", on a model whose clock step is dt_c: dm is a rate held over the update, so
+//       1 - kappa_l = (1 - kappa_m(dt)) G,   G = (1 - kappa_l(dt_c)) / (1 - kappa_m(dt_c)),
+//     the exact integral of tau_m m' = G dm - m over dt: a held dm brings m to G dm, the clock step's
+//     steady state, on every schedule. On the clock step itself (dt == dt_c) it is lambda_decay,
+//     computed as lambda_decay (the same floats).
+// The rest of the step and its backward read kappa_l alone, so both gains share every kernel.
 template <class Real>
 struct UnitDecays {
     Real kappa_m, kappa_l, dkm_draw, dkl_draw;
 };
 
 template <class Real>
-ELM_HD UnitDecays<Real> memory_unit_decays(Real p, Real dt, Real lambda, Real tau_min, Real tau_max) {
+ELM_HD UnitDecays<Real> memory_unit_decays(Real p, Real dt, Real lambda, Real tau_min, Real tau_max, bool rate_gain,
+                                           Real clock_dt) {
     const Real tau = tau_from_raw(p, tau_min, tau_max);
-    const Real km = decay(dt, tau);
-    const Real kl = decay(dt * lambda, tau);
     const Real dtau = dtau_draw(p, tau_min, tau_max);
-    return {km, kl, decay_grad_tau(km, dt, Real(1), tau) * dtau, decay_grad_tau(kl, dt, lambda, tau) * dtau};
+    const Real km = decay(dt, tau);
+    const Real dkm = decay_grad_tau(km, dt, Real(1), tau) * dtau;
+    if (!rate_gain || dt == clock_dt) {
+        const Real kl = decay(dt * lambda, tau);
+        return {km, kl, dkm, decay_grad_tau(kl, dt, lambda, tau) * dtau};
+    }
+    // G = (1 - kl_c) / (1 - km_c) and dG/dp; where 1 - km_c rounds to 0 (tau_m >> dt_c), G -> lambda.
+    const Real km_c = decay(clock_dt, tau), kl_c = decay(clock_dt * lambda, tau);
+    const Real q = Real(1) - km_c;
+    Real G = lambda, dG = Real(0);
+    if (q > Real(0)) {
+        G = (Real(1) - kl_c) / q;
+        const Real dkm_c = decay_grad_tau(km_c, clock_dt, Real(1), tau) * dtau;
+        const Real dkl_c = decay_grad_tau(kl_c, clock_dt, lambda, tau) * dtau;
+        dG = (-dkl_c * q + (Real(1) - kl_c) * dkm_c) / (q * q);
+    }
+    // kappa_l = 1 - (1 - km) G;  d kappa_l / dp = dkm G - (1 - km) dG.
+    return {km, Real(1) - (Real(1) - km) * G, dkm, dkm * G - (Real(1) - km) * dG};
 }
 
 // dL/d p of one memory unit, from dL/d kappa_m and dL/d kappa_l and their derivatives by p.

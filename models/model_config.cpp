@@ -27,6 +27,14 @@ DriveRule drive_rule_from_string(const std::string& s) {
     throw ParameterError("drive", fmt::format("expected \"rate\" or \"per_update\", got \"{}\"", s));
 }
 
+std::string to_string(MemoryGain g) { return g == MemoryGain::rate ? "rate" : "lambda_decay"; }
+
+MemoryGain memory_gain_from_string(const std::string& s) {
+    if (s == "lambda_decay") return MemoryGain::lambda_decay;
+    if (s == "rate") return MemoryGain::rate;
+    throw ParameterError("memory_gain", fmt::format("expected \"lambda_decay\" or \"rate\", got \"{}\"", s));
+}
+
 OutputMode output_mode_from_string(const std::string& s) {
     if (s == "analog") return OutputMode::analog;
     if (s == "spike") return OutputMode::spike;

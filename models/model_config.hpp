@@ -16,13 +16,21 @@ enum class Phi { relu, silu };
 // models written before it: identical on the clock, but finer updates inject more drive per ms).
 // Events (inputs, bytes, spike and LIF outputs) are impulses under both.
 enum class DriveRule { rate, per_update };
+// The gain of the memory drive dm (spec section 2, "Memory gain"): `lambda_decay` — 1 - kappa_l,
+// kappa_l = exp(-dt lambda / tau_m), at every update (it saturates once dt lambda >> tau_m, so a unit
+// faster than the update settles at a gain that depends on dt); `rate` — dm held as a rate over the
+// update, normalised to the clock step like the drive's rate rule: identical on the clock, and a held dm
+// brings every unit to the clock step's steady state on every schedule (the rule of new models).
+enum class MemoryGain { lambda_decay, rate };
 
 std::string to_string(OutputMode m);
 std::string to_string(Phi p);
 std::string to_string(DriveRule d);
+std::string to_string(MemoryGain g);
 OutputMode output_mode_from_string(const std::string& s);  // throws InputError
 Phi phi_from_string(const std::string& s);                  // throws InputError
 DriveRule drive_rule_from_string(const std::string& s);     // "rate" | "per_update"; throws ParameterError
+MemoryGain memory_gain_from_string(const std::string& s);   // "lambda_decay" | "rate"; throws ParameterError
 
 struct ModelConfig {
     int N = 64;              // neurons
@@ -50,6 +58,7 @@ struct ModelConfig {
     bool learn_tau_m = true;
     bool self_synapse = false;
     DriveRule drive = DriveRule::rate;
+    MemoryGain memory_gain = MemoryGain::rate;  // files without the attribute: lambda_decay
     std::uint64_t seed = 1;
 
     // Width of the model's input as the neurons see it: C_e with an embedding, else C.

@@ -1,7 +1,7 @@
 // The table of cases every backend is checked on (tests/test_backend_parity.cpp), in the manner of
 // ggml's test-backend-ops: one list of small networks and batches covering analog / spike / LIF
 // outputs, ReLU / SiLU, 1-3 hidden layers, every loss mode, a byte embedding, a carried state, fixed
-// timescales, input dropout and recomputation, on the clock or on each sample's own event schedule
+// timescales, both memory gains, input dropout and recomputation, on the clock or on each sample's own event schedule
 // (variable dt per update and row, padding at the start). The parity test runs each case on every
 // registered backend against the float64 CPU reference, and by finite differences on the reference.
 #pragma once
@@ -130,7 +130,8 @@ inline std::vector<BackendCase> backend_cases() {
         add(k);
     }
     {
-        BackendCase k{"event schedule: analog relu carried, recompute every 4", case_base()};
+        BackendCase k{"event schedule: analog relu carried, recompute every 4, memory gain lambda_decay", case_base()};
+        k.cfg.memory_gain = models::MemoryGain::lambda_decay;
         k.carried = true;
         k.recompute_every = 4;
         k.resolution_ms = 1.0;
@@ -139,7 +140,8 @@ inline std::vector<BackendCase> backend_cases() {
         add(k);
     }
     {
-        BackendCase k{"event schedule: spike silu last", case_base()};
+        BackendCase k{"event schedule: spike silu last, memory gain lambda_decay", case_base()};
+        k.cfg.memory_gain = models::MemoryGain::lambda_decay;
         k.cfg.output_mode = OutputMode::spike;
         k.cfg.phi = Phi::silu;
         k.cfg.theta = 0.03;
@@ -156,6 +158,31 @@ inline std::vector<BackendCase> backend_cases() {
         k.row_resolutions_ms = {0.5, 1.0, 2.0};
         k.max_dt_ms = 2.0;
         k.event_ms = 16.0;
+        add(k);
+    }
+    {
+        BackendCase k{"event schedule: rows on 0.25 and 1 ms grids, memory gain rate, fast units", case_base(),
+                      LossMode::mean_last_k, 3};
+        k.cfg.memory_gain = models::MemoryGain::rate;
+        k.cfg.phi = Phi::silu;
+        k.cfg.tau_init_min_ms = 0.5;  // units faster than an update: where the two gains differ most
+        k.cfg.tau_init_max_ms = 20.0;
+        k.resolution_ms = 0.25;
+        k.row_resolutions_ms = {0.25, 1.0};
+        k.max_dt_ms = 2.0;
+        k.event_ms = 10.0;
+        add(k);
+    }
+    {
+        BackendCase k{"event schedule: memory gain rate, spike relu carried, long ticks", case_base()};
+        k.cfg.memory_gain = models::MemoryGain::rate;
+        k.cfg.output_mode = OutputMode::spike;
+        k.cfg.theta = 0.02;
+        k.cfg.tau_init_min_ms = 1.0;
+        k.carried = true;
+        k.resolution_ms = 0.5;
+        k.max_dt_ms = 6.0;
+        k.event_ms = 24.0;
         add(k);
     }
     {

@@ -77,6 +77,7 @@ TEST_CASE("shipped configs carry the paper defaults", "[config]") {
     CHECK(robust.train.resolutions_ms == std::vector<double>{0.25, 0.5, 1.0, 2.0});
     CHECK(robust.train.clock_steps * 5 == robust.train.max_steps * 3);  // the split measured in docs/science.md
     CHECK(robust.train.resolution_draw == elm::models::ResolutionDraw::batch);
+    CHECK(robust.model.memory_gain == elm::models::MemoryGain::rate);
     CHECK(elm::io::training_grids(robust).size() == 4);
 
     const auto text = elm::io::load_experiment_config(dir + "enwik8.toml");
@@ -171,6 +172,8 @@ TEST_CASE("bad values are errors naming the key", "[config]") {
         {"[model]\nk_c = 30\nn_b = 4\n", "model.k_c"},
         {"[model]\nN = 4\nk_c = 32\n", "model.k_c"},  // 16 recurrent sources among 3 other neurons
         {"[model]\noutput_mode = \"binary\"\n", "model.output_mode"},
+        {"[model]\nmemory_gain = \"lambda\"\n", "model.memory_gain"},
+        {"[model]\nmemory_gain = 1\n", "model.memory_gain"},
         {"[model]\ninput_share = 1.5\n", "model.input_share"},
         {"[model]\ntau_max_ms = -3\n", "model.tau_max_ms"},
         {"[model]\nN = 99999999999\n", "model.N"},

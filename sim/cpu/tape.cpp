@@ -29,8 +29,11 @@ void compute_decays(const models::Network<Real>& net, double dt_ms, StepDecays<R
     const Real tmin = static_cast<Real>(cfg.tau_min_ms), tmax = static_cast<Real>(cfg.tau_max_ms);
     const Real lambda = static_cast<Real>(cfg.lambda);
     const Real* raw = net.tensor(TensorId::tau_m_raw);
+    const bool rate_gain = cfg.memory_gain == models::MemoryGain::rate;
+    const Real clock_dt = static_cast<Real>(cfg.dt_ms);
     for (std::size_t k = 0; k < n; ++k) {
-        const models::UnitDecays<Real> u = models::memory_unit_decays(raw[k], dt, lambda, tmin, tmax);
+        const models::UnitDecays<Real> u =
+            models::memory_unit_decays(raw[k], dt, lambda, tmin, tmax, rate_gain, clock_dt);
         d.kappa_m[k] = u.kappa_m;
         d.kappa_l[k] = u.kappa_l;
         d.dkm_draw[k] = u.dkm_draw;

@@ -100,6 +100,19 @@ Simulation::Simulation(const SimulationRequest& r) : request_(r), model_(load_mo
         net_cfg.drive = models::DriveRule::rate;
     }
     model_.config.model.drive = net_cfg.drive;
+    if (r.memory_gain) {
+        net_cfg.memory_gain = *r.memory_gain;
+    } else if (!model_.checkpoint.memory_gain_declared && model_.config.train.time == models::TimeBase::clock &&
+               mode_ == TimeMode::event &&
+               net_cfg.output_mode != models::OutputMode::lif) {
+        // Trained on its clock, where both gains are the same: off the clock it keeps its clock gain.
+        notices_.push_back(fmt::format("{}: the model predates the memory gain choice (no /model memory_gain "
+                                       "attribute) and was trained on its clock: event mode uses the rate gain, as "
+                                       "new models do; the old rule on request (memory_gain lambda_decay)",
+                                       r.model_path));
+        net_cfg.memory_gain = models::MemoryGain::rate;
+    }
+    model_.config.model.memory_gain = net_cfg.memory_gain;
     const auto& cfg = model_.config;
     const auto& mc = model_.checkpoint.net.cfg;
     if (mode_ == TimeMode::event) {

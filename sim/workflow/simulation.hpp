@@ -57,6 +57,10 @@ struct SimulationRequest {
     // How analog outputs drive their targets (spec section 5). Default: the model's rule; a model
     // written before the rate rule (no drive attribute) gets the rate rule, with a notice in event mode.
     std::optional<models::DriveRule> drive;
+    // The memory gain (spec section 2). Default: the model's; a clock-trained model written before the
+    // choice (no memory_gain attribute) gets the rate gain in event mode, with a notice. "rate" keeps the
+    // fast memory units' clock gain on finer or coarser schedules (identical on the clock).
+    std::optional<models::MemoryGain> memory_gain;
     io::TraceOptions record;  // what the recorder is asked to record (set_record may replace it)
     std::optional<std::int64_t> threads;
     std::string backend = "cpu";

@@ -171,6 +171,26 @@ def test_bad_simulate_arguments_raise_one_line(trained_model, data_dir, tmp_path
         assert "\n" not in str(e.value), kwargs
 
 
+def test_memory_gain_equals_the_command_line_and_is_identical_on_the_clock(trained_model, data_dir, tmp_path):
+    test = str(data_dir / "test.h5")
+
+    def memory(**kwargs):
+        out = elmsim.simulate(str(trained_model), data=test, variables="m", end=4, **kwargs)
+        return out, np.concatenate([s["m"].ravel() for s in out["trace"]["samples"]])
+
+    assert np.array_equal(memory(mode="clock")[1], memory(mode="clock", memory_gain="lambda_decay")[1])
+    event = dict(mode="event", resolution_ms=5.0, max_dt_ms=10.0)
+    rate, m_rate = memory(memory_gain="rate", **event)
+    assert np.array_equal(m_rate, memory(**event)[1])  # the gain of new models
+    assert not np.array_equal(m_rate, memory(memory_gain="lambda_decay", **event)[1])
+    _, line = cli("simulate", "--model", trained_model, "--data", test, "--mode", "event", "--resolution-ms", "5",
+                  "--max-dt-ms", "10", "--memory-gain", "rate", "--samples", "0:4", "--trace", tmp_path / "rate.h5")
+    assert f"accuracy {rate['stats']['accuracy']:.4f}, loss {rate['stats']['loss']:.4f}" in line
+    with pytest.raises(elmsim.ParameterError, match="memory_gain") as e:
+        elmsim.simulate(str(trained_model), data=test, memory_gain="steady")
+    assert "\n" not in str(e.value)
+
+
 def test_spike_datasets_round_trip_through_files(tmp_path):
     samples, labels, channels = elmsim.generate_shd(6, seed=4)
     path = tmp_path / "gen.h5"

@@ -9,6 +9,7 @@
 
 #include "elmsim/io/atomic_output.hpp"
 #include "elmsim/models/error.hpp"
+#include "elmsim/models/model_config.hpp"
 #include "elmsim/sim/workflow/resolution_sweep.hpp"
 #include "tools/cli/commands.hpp"
 #include "tools/cli/flag_errors.hpp"
@@ -21,7 +22,7 @@ struct ResolutionArgs {
     workflow::ResolutionSweepRequest request;
     std::vector<double> ms;
     std::optional<double> max_dt_ms;
-    std::string samples, json;
+    std::string samples, json, memory_gain;
     bool no_clock = false;
 };
 
@@ -58,6 +59,9 @@ void run_resolutions(ResolutionArgs& a) {
     r.base.first = range.first;
     r.base.end = range.end;
     r.base.created_by = created_by();
+    if (!a.memory_gain.empty())
+        r.base.memory_gain = with_flag_names({{"memory_gain", "--memory-gain"}},
+                                             [&] { return models::memory_gain_from_string(a.memory_gain); });
     if (!a.json.empty()) io::ensure_writable_dir(a.json);  // before hours of simulation
     const FlagNames flags = {{"samples", "--samples"},     {"resolution_ms", "--ms"}, {"max_dt_ms", "--max-dt-ms"},
                              {"threads", "--threads"},     {"backend", "--backend"},  {"batch", "--batch"}};
@@ -103,6 +107,8 @@ void register_resolutions(CLI::App& app) {
                     "Longest step between updates of every event row (default: the larger of its resolution and the "
                     "model's dt, or an event-trained model's own max_dt)");
     cmd->add_flag("--no-clock", a->no_clock, "No row on the model's clock");
+    cmd->add_option("--memory-gain", a->memory_gain,
+                    "Gain of the memory drive off the clock step: the model's (default), lambda_decay or rate");
     cmd->add_option("--samples", a->samples, "Half-open range a:b of samples (pairs for SHD-Adding, bytes for text)");
     cmd->add_option("--batch", r.batch, "Spike samples simulated together (default 16; the floats do not depend on it)");
     cmd->add_option("--json", a->json, "Also write the table as JSON (tools/elmsim_plot.py resolutions reads it)");

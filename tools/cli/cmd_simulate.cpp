@@ -11,6 +11,7 @@
 #include "elmsim/io/atomic_output.hpp"
 #include "elmsim/io/trace_writer.hpp"
 #include "elmsim/models/error.hpp"
+#include "elmsim/models/model_config.hpp"
 #include "elmsim/sim/workflow/generation.hpp"
 #include "elmsim/sim/workflow/simulation.hpp"
 #include "tools/cli/commands.hpp"
@@ -25,7 +26,7 @@ namespace fs = std::filesystem;
 
 struct SimulateArgs {
     workflow::SimulationRequest request;
-    std::string samples, mode, trace, record = "y", neurons = "all", drive;
+    std::string samples, mode, trace, record = "y", neurons = "all", drive, memory_gain;
     std::int64_t decimate = 1;
     bool final_logits = false;
 };
@@ -49,6 +50,9 @@ void run_simulate(SimulateArgs& a) {
     r.end = range.end;
     if (!a.drive.empty())
         r.drive = with_flag_names({{"drive", "--drive"}}, [&] { return models::drive_rule_from_string(a.drive); });
+    if (!a.memory_gain.empty())
+        r.memory_gain = with_flag_names({{"memory_gain", "--memory-gain"}},
+                                        [&] { return models::memory_gain_from_string(a.memory_gain); });
     r.created_by = created_by();
     io::ensure_writable_dir(a.trace);  // before the model is loaded: a device, FIFO or directory is refused now
     const FlagNames flags = {{"samples", "--samples"},     {"resolution_ms", "--resolution-ms"},
@@ -105,6 +109,9 @@ void register_simulate(CLI::App& app) {
     cmd->add_option("--drive", a->drive,
                     "How analog outputs drive their targets: rate (default) or per_update (the rule of models "
                     "written before the rate rule)");
+    cmd->add_option("--memory-gain", a->memory_gain,
+                    "Gain of the memory drive off the clock step: the model's (default), lambda_decay or rate (a "
+                    "clock model's memory gain kept on every schedule; identical on the clock)");
     add_engine_options(*cmd, r.backend, r.threads);
     cmd->add_flag("--final-logits", a->final_logits, "Record only the final readout of each sample ([1, n_out])");
     cmd->callback([a] { run_simulate(*a); });

@@ -45,6 +45,7 @@ class ModelSpec:
     beta: float
     learn_tau_m: bool
     tau_v_ms: float
+    memory_gain: str = "lambda_decay"  # /model attribute "memory_gain"; absent in older files
 
     @property
     def is_lif(self):
@@ -144,7 +145,9 @@ def read_checkpoint(path):
                          dt_ms=floats["dt_ms"], lam=floats["lambda"], tau_b_ms=floats["tau_b_ms"],
                          tau_min_ms=floats["tau_min_ms"], tau_max_ms=floats["tau_max_ms"], theta=floats["theta"],
                          beta=floats["beta"], learn_tau_m=_attr(path, g, "learn_tau_m", int) != 0,
-                         tau_v_ms=floats["tau_v_ms"])
+                         tau_v_ms=floats["tau_v_ms"],
+                         memory_gain=_attr(path, g, "memory_gain", str) if "memory_gain" in g.attrs
+                         else "lambda_decay")
         _check_spec(path, spec)
         src = _dataset(path, f, "model/src", (spec.N, spec.k_c), np.int64)
         if src.size and (src.min() < 0 or src.max() >= spec.C + spec.N):
@@ -173,6 +176,9 @@ def _check_spec(path, s):
                                   f"found \"{s.output_mode}\"")
     if s.phi not in PHIS:
         raise ReferenceInputError(f"{where}: attribute phi: expected one of {PHIS}, found \"{s.phi}\"")
+    if s.memory_gain not in ("lambda_decay", "rate"):
+        raise ReferenceInputError(f"{where}: attribute memory_gain: expected \"lambda_decay\" or \"rate\", "
+                                  f"found \"{s.memory_gain}\"")
     if not s.is_lif:
         for name in ("d_m", "d_h", "n_b", "l"):
             if getattr(s, name) < 1:

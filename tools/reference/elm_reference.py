@@ -10,6 +10,8 @@ in their checkpoint layout [N, out, in] and no transposes:
     b_t  = kappa_b b_{t-1} + branch_sum(w_syn z)                     (n_b)
     u    = [b_t, kappa_m m_{t-1}];  h = phi(W1 u + b1), l layers;  dm = 1.7159 tanh(2/3 (W2 h + b2))
     m_t  = kappa_m m_{t-1} + (1 - kappa_l) dm;  v_t = wy . m_t + c;  y_t = v_t | H(v_t - theta)
+           (memory gain "rate", dt != dt_ms: 1 - kappa_l = (1 - kappa_m) G,
+            G = (1 - kappa_l) / (1 - kappa_m) of a dt_ms step)
     LIF (section 6): v_t = kappa_v v_{t-1} (1 - s_{t-1}) + w_syn . z;  y_t = s_t = H(v_t - 1)
     logits_t = W_o y_t + b_o
 Spikes use H(0) = 0 forward and the surrogate 1 / (1 + beta |v - theta|)^2 backward; the LIF reset
@@ -98,7 +100,13 @@ class ElmNetwork(torch.nn.Module):
         if s.is_lif:
             return None, None, None, math.exp(-dt / s.tau_v_ms)
         tau = self.tau_m()
-        return math.exp(-dt / s.tau_b_ms), torch.exp(-dt / tau), torch.exp(-dt * s.lam / tau), None
+        kappa_m = torch.exp(-dt / tau)
+        kappa_l = torch.exp(-dt * s.lam / tau)
+        if s.memory_gain == "rate" and dt != s.dt_ms:
+            # dm held as a rate: 1 - kappa_l = (1 - kappa_m) G, G the clock step's steady-state gain
+            gain = (1 - torch.exp(-s.dt_ms * s.lam / tau)) / (1 - torch.exp(-s.dt_ms / tau))
+            kappa_l = 1 - (1 - kappa_m) * gain
+        return math.exp(-dt / s.tau_b_ms), kappa_m, kappa_l, None
 
     def zero_state(self, batch):
         s, p = self.spec, self.w_syn

@@ -36,6 +36,7 @@ py::dict model_dict(const models::ModelConfig& c) {
     d["output_mode"] = models::to_string(c.output_mode);
     d["phi"] = models::to_string(c.phi);
     d["drive"] = models::to_string(c.drive);
+    d["memory_gain"] = models::to_string(c.memory_gain);
     d["dt_ms"] = c.dt_ms;
     d["seed"] = c.seed;
     return d;

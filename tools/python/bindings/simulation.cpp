@@ -59,13 +59,15 @@ void bind_simulation(py::module_& m) {
            std::optional<std::string> mode, std::optional<double> resolution_ms, std::optional<double> max_dt_ms,
            std::optional<std::int64_t> first, std::optional<std::int64_t> end, int batch, const py::object& variables,
            const py::object& neurons, std::int64_t decimate, bool final_logits_only, const std::string& record,
-           const std::string& trace, std::optional<std::int64_t> threads, const std::string& backend) {
+           const std::string& trace, std::optional<std::int64_t> threads, const std::string& backend,
+           std::optional<std::string> memory_gain) {
             workflow::SimulationRequest r;
             r.model_path = model;
             r.data_path = data;
             if (mode) r.mode = workflow::time_mode_from_string(*mode);
             r.resolution_ms = resolution_ms;
             r.max_dt_ms = max_dt_ms;
+            if (memory_gain) r.memory_gain = models::memory_gain_from_string(*memory_gain);
             r.first = first;
             r.end = end;
             r.batch = batch;
@@ -106,7 +108,8 @@ void bind_simulation(py::module_& m) {
         py::arg("mode") = py::none(), py::arg("resolution_ms") = py::none(), py::arg("max_dt_ms") = py::none(),
         py::arg("first") = py::none(), py::arg("end") = py::none(), py::arg("batch") = 16, py::arg("variables") = "y",
         py::arg("neurons") = py::none(), py::arg("decimate") = 1, py::arg("final_logits_only") = false,
-        py::arg("record") = "memory", py::arg("trace") = "", py::arg("threads") = py::none(), py::arg("backend") = "cpu");
+        py::arg("record") = "memory", py::arg("trace") = "", py::arg("threads") = py::none(),
+        py::arg("backend") = "cpu", py::arg("memory_gain") = py::none());
 
     m.def(
         "generate",
