@@ -123,7 +123,8 @@ TEST_CASE("memory gain: the rate rule's decays and their derivatives by the raw 
     CHECK(std::isfinite(u.dkl_draw));
 }
 
-TEST_CASE("memory gain rate: a held drive reaches the clock step's steady state on every schedule", "[memory_gain][event]") {
+TEST_CASE("memory gain rate: a held drive reaches the clock step's steady state on every schedule",
+          "[memory_gain][event]") {
     // The clock (2 ms), fine updates, and long ticks (a 20 ms gap at most, 10x the fastest tau_m).
     for (const auto& [res, max_dt] : {std::pair{2.0, 2.0}, std::pair{0.25, 0.25}, std::pair{0.5, 20.0}}) {
         INFO("resolution " << res << " ms, max_dt " << max_dt << " ms");
@@ -184,7 +185,8 @@ TEST_CASE("memory gain: simulate and resolutions take --memory-gain, identical o
     const auto dir = test::spike_dir("memory_gain_cli");
     const std::string d = dir.string();
     test::write_text(dir / "exp.toml", test::spike_config(dir, 0.0));  // dt 50 ms, tau_m from 1 ms
-    test::require_ok(test::run_elmsim(fmt::format("train --config {0}/exp.toml --max-steps 6 --quiet --out {0}/m.h5", d)));
+    test::require_ok(
+        test::run_elmsim(fmt::format("train --config {0}/exp.toml --max-steps 6 --quiet --out {0}/m.h5", d)));
     // The "accuracy A, loss L" part of simulate's summary.
     const auto scores = [&](const std::string& flags) {
         const auto r = test::run_elmsim(fmt::format("simulate --model {0}/m.h5 --data {0}/test.h5 --trace {0}/t.h5 "
@@ -214,7 +216,8 @@ TEST_CASE("memory gain: simulate and resolutions take --memory-gain, identical o
                               j["rows"][0]["loss"].get<double>()));
 
     for (const std::string& cmd : {"simulate --trace " + d + "/u.h5", std::string("resolutions")}) {
-        const auto bad = test::run_elmsim(fmt::format("{} --model {}/m.h5 --data {}/test.h5 --memory-gain steady", cmd, d, d));
+        const auto bad =
+            test::run_elmsim(fmt::format("{} --model {}/m.h5 --data {}/test.h5 --memory-gain steady", cmd, d, d));
         INFO(bad.output);
         CHECK(bad.code == 2);
         CHECK(std::count(bad.output.begin(), bad.output.end(), '\n') == 1);
@@ -234,8 +237,9 @@ TEST_CASE("memory gain: simulate and resolutions take --memory-gain, identical o
     }
     CHECK(scores(event) == rate);
     CHECK(scores(event + " --memory-gain lambda_decay") == lambda_decay);
-    const auto noted = test::run_elmsim(fmt::format("simulate --model {0}/m.h5 --data {0}/test.h5 --trace {0}/t.h5 {1}", d, event));
+    const std::string base = fmt::format("simulate --model {0}/m.h5 --data {0}/test.h5 --trace {0}/t.h5 ", d);
+    const auto noted = test::run_elmsim(base + event);
     CHECK_THAT(noted.output, Catch::Contains("predates the memory gain choice"));
-    const auto quiet = test::run_elmsim(fmt::format("simulate --model {0}/m.h5 --data {0}/test.h5 --trace {0}/t.h5 --mode clock", d));
+    const auto quiet = test::run_elmsim(base + "--mode clock");
     CHECK_THAT(quiet.output, !Catch::Contains("memory gain"));
 }
