@@ -308,6 +308,12 @@ ExperimentConfig parse_experiment_config(const std::string& toml_text, const std
             train.fail(key, e.problem(), train.node(key));
         }
         for (const models::EventGrid& grid : grids) {
+            // A sample so long that the grid cuts it into more cells than the schedule can count.
+            try {
+                models::check_grid_horizon(grid, sample_duration_ms(cfg.task));
+            } catch (const ParameterError& e) {
+                task.fail("duration_ms", e.problem(), task.node("duration_ms"));
+            }
             const std::int64_t fewest = models::fewest_updates(grid, sample_duration_ms(cfg.task));
             if (cfg.train.loss == models::LossMode::mean_last_k && cfg.train.loss_last_k > fewest)
                 train.fail("loss_last_k",

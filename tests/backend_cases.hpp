@@ -1,8 +1,8 @@
 // The table of cases every backend is checked on (tests/test_backend_parity.cpp), in the manner of
 // ggml's test-backend-ops: one list of small networks and batches covering analog / spike / LIF
 // outputs, ReLU / SiLU, 1-3 hidden layers, every loss mode, a byte embedding, a carried state, fixed
-// timescales, both memory gains, input dropout and recomputation, on the clock or on each sample's own event schedule
-// (variable dt per update and row, padding at the start). The parity test runs each case on every
+// timescales, both memory gains, input dropout and recomputation, on the clock or on each sample's
+// own event schedule (variable dt per update and row, padding at the start). The parity test runs each case on every
 // registered backend against the float64 CPU reference, and by finite differences on the reference.
 #pragma once
 
@@ -130,7 +130,8 @@ inline std::vector<BackendCase> backend_cases() {
         add(k);
     }
     {
-        BackendCase k{"event schedule: analog relu carried, recompute every 4, memory gain lambda_decay", case_base()};
+        BackendCase k{"event schedule: analog relu carried, recompute every 4, memory gain lambda_decay",
+                      case_base()};
         k.cfg.memory_gain = models::MemoryGain::lambda_decay;
         k.carried = true;
         k.recompute_every = 4;

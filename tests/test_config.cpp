@@ -180,6 +180,8 @@ TEST_CASE("bad values are errors naming the key", "[config]") {
         {"dt_ms = 0\n", "task.dt_ms"},
         {"dt_ms = 1.0\n[model]\ndt_ms = 1.0\n", "task.dt_ms"},
         {"duration_ms = -5\n", "task.duration_ms"},
+        {"duration_ms = 1.2e89\n[train]\ntime = \"any\"\n", "task.duration_ms"},
+        {"duration_ms = 1e300\n[train]\ntime = \"event\"\nresolution_ms = 1.0\nmax_dt_ms = 2.0\n", "task.duration_ms"},
     };
     for (const auto& [tail, key] : cases) {
         INFO(tail);

@@ -1,5 +1,6 @@
-// The memory gain of spec section 2: "lambda_decay" (1 - exp(-dt lambda / tau_m) at every update, the
-// default) or "rate" (dm held as a rate over the update, normalised to the clock step).
+// The memory gain of spec section 2: "rate" (dm held as a rate over the update, normalised to the clock
+// step; new models) or "lambda_decay" (1 - exp(-dt lambda / tau_m) at every update; files without the
+// attribute).
 //  - "rate" is "lambda_decay" on the clock step, and its decays' derivatives by tau_m's raw parameter
 //    match finite differences at other steps;
 //  - under "rate", a held drive dm brings every unit, fast or slow, to the clock step's steady state on
@@ -37,8 +38,7 @@ using models::ModelConfig;
 
 namespace {
 
-// Analog neurons with fast memory units (0.5..4 ms against a 2 ms clock), driven by their biases and
-// each other: no input events, so every schedule integrates the same autonomous network.
+// Analog neurons with fast memory units (0.5..4 ms against a 2 ms clock).
 ModelConfig fast_units(MemoryGain gain) {
     ModelConfig cfg;
     cfg.N = 12;
