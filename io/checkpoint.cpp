@@ -181,24 +181,17 @@ ModelConfig read_model_config(const std::string& file, hid_t g) {
     if (a.has("tau_init_min_ms")) c.tau_init_min_ms = a.real("tau_init_min_ms");
     if (a.has("tau_init_max_ms")) c.tau_init_max_ms = a.real("tau_init_max_ms");
     if (a.has("self_synapse")) c.self_synapse = a.flag("self_synapse");
-    // Written since the rate rule (spec section 5); a file without it follows the rule of its time.
-    c.drive = models::DriveRule::per_update;
-    if (a.has("drive")) {
+    // A named rule written since it became a choice; `before` is the rule of files without it.
+    const auto rule = [&](const char* name, auto before, auto from_string) -> decltype(before) {
+        if (!a.has(name)) return before;
         try {
-            c.drive = models::drive_rule_from_string(read_attr_string(g, "drive"));
+            return from_string(read_attr_string(g, name));
         } catch (const InputError& e) {
             fail(file, "/model", fmt::format("attribute {}", e.what()));
         }
-    }
-    // Written since the memory gain became a choice; every file before it used lambda_decay.
-    c.memory_gain = models::MemoryGain::lambda_decay;
-    if (a.has("memory_gain")) {
-        try {
-            c.memory_gain = models::memory_gain_from_string(read_attr_string(g, "memory_gain"));
-        } catch (const InputError& e) {
-            fail(file, "/model", fmt::format("attribute {}", e.what()));
-        }
-    }
+    };
+    c.drive = rule("drive", models::DriveRule::per_update, models::drive_rule_from_string);  // spec section 5
+    c.memory_gain = rule("memory_gain", models::MemoryGain::lambda_decay, models::memory_gain_from_string);
     c.input_share = a.has("input_share") ? a.real("input_share") : static_cast<double>(k_in) / c.k_c;
     // With an embedding the task is bytes (C = 256, checked by validate); without, C is the task's C.
     c.C = a.has("C_task") ? a.integer("C_task", 1) : (c.C_e > 0 ? 256 : width);
