@@ -82,6 +82,7 @@ __device__ void elm_row_backward(const NetDims& d, const float* __restrict__ P, 
     const std::size_t units = static_cast<std::size_t>(d.N) * dmn;
     const float* km = dec.kappa_m + slot * units + I * dmn;
     const float* kl = dec.kappa_l + slot * units + I * dmn;
+    const float* ku = dec.kappa_u + slot * units + I * dmn;
     const float kb = dec.kappa_b[slot];
     const float* wy = P + o.wy + I * dmn;
     const float* W1 = P + o.W1 + I * dh * in;
@@ -116,7 +117,7 @@ __device__ void elm_row_backward(const NetDims& d, const float* __restrict__ P, 
     }
     const float* b_new = st.next.b + nbi * nb;
     for (int j = 0; j < nb; ++j) U[static_cast<std::size_t>(j) * Bz] = b_new[j];
-    for (int k = 0; k < dmn; ++k) U[static_cast<std::size_t>(nb + k) * Bz] = models::decayed_memory(km[k], m_prev[k]);
+    for (int k = 0; k < dmn; ++k) U[static_cast<std::size_t>(nb + k) * Bz] = models::decayed_memory(ku[k], m_prev[k]);
     for (int q = 0; q < ah; ++q) H[static_cast<std::size_t>(q) * Bz] = models::phi_forward(A[static_cast<std::size_t>(q) * Bz], silu);
     // gH = W2^T gA2
     for (int q = 0; q < dh; ++q) {
@@ -137,7 +138,7 @@ __device__ void elm_row_backward(const NetDims& d, const float* __restrict__ P, 
     }
     for (int q = 0; q < dh; ++q)
         GA[static_cast<std::size_t>(q) * Bz] = GH[static_cast<std::size_t>(q) * Bz] * models::phi_grad(A[static_cast<std::size_t>(q) * Bz], silu);
-    // gU = W1^T gA: the branch half feeds the drives and b_{t-1}, the memory half m_{t-1} and kappa_m.
+    // gU = W1^T gA: the branch half feeds the drives and b_{t-1}, the memory half m_{t-1} and kappa_u.
     for (int p = 0; p < in; ++p) {
         float acc = 0.0f;
         for (int q = 0; q < dh; ++q) acc = fmaf(GA[static_cast<std::size_t>(q) * Bz], W1[q * in + p], acc);
@@ -148,7 +149,7 @@ __device__ void elm_row_backward(const NetDims& d, const float* __restrict__ P, 
         } else {
             const int k = p - nb;
             C2[static_cast<std::size_t>(k) * Bz] = models::decayed_memory_grad_kappa(acc, m_prev[k]);
-            gm[k] += models::decayed_memory_grad_prev(acc, km[k]);
+            gm[k] += models::decayed_memory_grad_prev(acc, ku[k]);
         }
     }
 }
@@ -248,21 +249,44 @@ __device__ void elm_param_backward(const NetDims& d, const ParamOffsets& o,
         const float* c1 = st.c_km1 + u * Bz;
         const float* c2 = st.c_km2 + u * Bz;
         const float* cl = st.c_kl + u * Bz;
+        // c2 joins kappa_m's sum where kappa_u is kappa_m; elsewhere every row's kappa_u is the clock
+        // step's, one sum with one derivative (the CPU engine's order: sim/cpu/backward.cpp).
+        const auto input_is_kappa_m = [&](int b) {
+            return models::memory_input_is_kappa_m(dec.dt[st.row_slot[b]], d.clock_memory_input, d.clock_dt);
+        };
         float acc = G[o.tau_m_raw + u];
+        float gku = 0.0f;
+        std::size_t s_u = 0;
+        bool clock_input = false;
         if (st.uniform) {  // one sum over the rows, then the derivative of the shared decays
             float gkm = 0.0f, gkl = 0.0f;
             for (int b = 0; b < Ba; ++b) gkm += c1[b];
             for (int b = 0; b < Ba; ++b) gkl += cl[b];
-            for (int b = 0; b < Ba; ++b) gkm += c2[b];
             const std::size_t s = static_cast<std::size_t>(st.row_slot[0]) * units + u;
+            if (Ba > 0 && !input_is_kappa_m(0)) {
+                for (int b = 0; b < Ba; ++b) gku += c2[b];
+                clock_input = true;
+                s_u = s;
+            } else {
+                for (int b = 0; b < Ba; ++b) gkm += c2[b];
+            }
             acc += models::tau_raw_grad(gkm, dec.dkm_draw[s], gkl, dec.dkl_draw[s]);
         } else {  // each row with the derivative of its own decays
             for (int b = 0; b < Ba; ++b) {
-                const float gkm = (0.0f + c1[b]) + c2[b], gkl = 0.0f + cl[b];
                 const std::size_t s = static_cast<std::size_t>(st.row_slot[b]) * units + u;
+                float gkm = 0.0f + c1[b];
+                if (input_is_kappa_m(b)) {
+                    gkm += c2[b];
+                } else {
+                    gku += c2[b];
+                    clock_input = true;
+                    s_u = s;
+                }
+                const float gkl = 0.0f + cl[b];
                 acc += models::tau_raw_grad(gkm, dec.dkm_draw[s], gkl, dec.dkl_draw[s]);
             }
         }
+        if (clock_input) acc += models::memory_input_tau_grad(gku, dec.dku_draw[s_u]);
         G[o.tau_m_raw + u] = acc;
     }
 }

@@ -8,7 +8,7 @@ namespace elm::gpu {
 void DeviceDecays::size_for(const DeviceNetwork& net, int slots) {
     const std::size_t units = net.dims().kind == NeuronKind::lif ? 0 : static_cast<std::size_t>(net.dims().N) * net.dims().d_m;
     const std::size_t n = units * static_cast<std::size_t>(slots);
-    for (auto* b : {&kappa_m_, &kappa_l_, &dkm_, &dkl_}) b->resize(n);
+    for (auto* b : {&kappa_m_, &kappa_l_, &dkm_, &dkl_, &kappa_u_, &dku_}) b->resize(n);
     for (auto* b : {&kappa_b_, &kappa_v_, &gain_, &dt_}) b->resize(static_cast<std::size_t>(slots));
     capacity_ = slots;
 }
@@ -33,7 +33,7 @@ void DeviceDecays::compute(const DeviceNetwork& net, const std::vector<double>& 
     dt_.upload(host_dt_, s);
     if (net.dims().kind != NeuronKind::lif)
         launch_unit_decays(net.dims(), net.params() + net.offsets().tau_m_raw, dt_.data(), slots, kappa_m_.data(),
-                           kappa_l_.data(), dkm_.data(), dkl_.data(), s);
+                           kappa_l_.data(), dkm_.data(), dkl_.data(), kappa_u_.data(), dku_.data(), s);
 }
 
 void DeviceDecays::reserve(const DeviceNetwork& net, int slots) {
@@ -53,7 +53,8 @@ void DeviceDecays::compute_slot(const DeviceNetwork& net, int slot, double dt_ms
     if (net.dims().kind == NeuronKind::lif) return;
     const std::size_t units = static_cast<std::size_t>(net.dims().N) * net.dims().d_m, off = units * slot;
     launch_unit_decays(net.dims(), net.params() + net.offsets().tau_m_raw, dt_.data() + slot, 1, kappa_m_.data() + off,
-                       kappa_l_.data() + off, dkm_.data() + off, dkl_.data() + off, s);
+                       kappa_l_.data() + off, dkm_.data() + off, dkl_.data() + off, kappa_u_.data() + off,
+                       dku_.data() + off, s);
 }
 
 DecayTable DeviceDecays::table() const {
@@ -62,6 +63,9 @@ DecayTable DeviceDecays::table() const {
     t.kappa_l = kappa_l_.data();
     t.dkm_draw = dkm_.data();
     t.dkl_draw = dkl_.data();
+    t.kappa_u = kappa_u_.data();
+    t.dku_draw = dku_.data();
+    t.dt = dt_.data();
     t.kappa_b = kappa_b_.data();
     t.kappa_v = kappa_v_.data();
     t.rate_gain = gain_.data();

@@ -26,7 +26,7 @@ public:
 private:
     void size_for(const DeviceNetwork& net, int slots);
     int capacity_ = 0;
-    DeviceBuffer<float> kappa_m_, kappa_l_, dkm_, dkl_, kappa_b_, kappa_v_, gain_, dt_;
+    DeviceBuffer<float> kappa_m_, kappa_l_, dkm_, dkl_, kappa_u_, dku_, kappa_b_, kappa_v_, gain_, dt_;
     std::vector<float> host_kb_, host_kv_, host_gain_, host_dt_;
 };
 

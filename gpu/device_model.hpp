@@ -28,7 +28,8 @@ struct NetDims {
     int silu = 0;
     int learn_tau = 0;
     bool rate_memory_gain = false;  // memory gain "rate" (models::memory_unit_decays)
-    float clock_dt = 0;             // the model's dt_ms, the step that memory gain is normalised to
+    bool clock_memory_input = false;  // memory input "clock_decay" (models::memory_unit_decays)
+    float clock_dt = 0;             // the model's dt_ms, the step that memory gain and input refer to
     float theta = 0, beta = 0, lambda = 0, tau_min = 0, tau_max = 0;
 };
 
@@ -55,6 +56,9 @@ struct DecayTable {
     const float* kappa_l = nullptr;
     const float* dkm_draw = nullptr;
     const float* dkl_draw = nullptr;
+    const float* kappa_u = nullptr;    // the MLP's memory input factor
+    const float* dku_draw = nullptr;
+    const float* dt = nullptr;         // [slot] update length (ms)
     const float* kappa_b = nullptr;    // [slot]
     const float* kappa_v = nullptr;    // [slot]
     const float* rate_gain = nullptr;  // [slot]
@@ -99,7 +103,7 @@ struct BackwardStep {
     // scratch, batch innermost
     float* gv = nullptr;   // [N][B]
     float* c_km1 = nullptr;  // [N][d_m][B] dL/d kappa_m through the memory update
-    float* c_km2 = nullptr;  // [N][d_m][B] dL/d kappa_m through the MLP input
+    float* c_km2 = nullptr;  // [N][d_m][B] dL/d kappa_u through the MLP input (kappa_m's where they agree)
     float* c_kl = nullptr;   // [N][d_m][B] dL/d kappa_l
     float* ga2 = nullptr;    // [N][d_m][B]
     float* u = nullptr;      // [N][in][B]

@@ -33,6 +33,7 @@ NetDims dims_of(const models::ModelConfig& cfg) {
     d.silu = cfg.phi == models::Phi::silu ? 1 : 0;
     d.learn_tau = cfg.learn_tau_m ? 1 : 0;
     d.rate_memory_gain = cfg.memory_gain == models::MemoryGain::rate;
+    d.clock_memory_input = cfg.memory_input == models::MemoryInput::clock_decay;
     d.clock_dt = static_cast<float>(cfg.dt_ms);
     d.theta = static_cast<float>(cfg.theta);
     d.beta = static_cast<float>(cfg.beta);

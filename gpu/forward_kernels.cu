@@ -47,17 +47,20 @@ __global__ void embedded_input_kernel(const float* __restrict__ E, const std::ui
 }
 
 __global__ void unit_decays_kernel(NetDims d, const float* __restrict__ raw, const float* __restrict__ dt, int slots,
-                                   float* km, float* kl, float* dkm, float* dkl) {
+                                   float* km, float* kl, float* dkm, float* dkl, float* ku, float* dku) {
     const std::size_t units = static_cast<std::size_t>(d.N) * d.d_m, n = units * slots;
     for (std::size_t k = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x; k < n;
          k += static_cast<std::size_t>(gridDim.x) * blockDim.x) {
         const std::size_t unit = k % units, slot = k / units;
-        const models::UnitDecays<float> u = models::memory_unit_decays(raw[unit], dt[slot], d.lambda, d.tau_min,
-                                                                       d.tau_max, d.rate_memory_gain, d.clock_dt);
+        const models::UnitDecays<float> u =
+            models::memory_unit_decays(raw[unit], dt[slot], d.lambda, d.tau_min, d.tau_max, d.rate_memory_gain,
+                                       d.clock_memory_input, d.clock_dt);
         km[k] = u.kappa_m;
         kl[k] = u.kappa_l;
         dkm[k] = u.dkm_draw;
         dkl[k] = u.dkl_draw;
+        ku[k] = u.kappa_u;
+        dku[k] = u.dku_draw;
     }
 }
 
@@ -119,6 +122,7 @@ __global__ void forward_step_kernel(NetDims d, const float* __restrict__ P, Para
     const std::size_t units = static_cast<std::size_t>(d.N) * dmn;
     const float* km = dec.kappa_m + slot * units + I * dmn;
     const float* kl = dec.kappa_l + slot * units + I * dmn;
+    const float* ku = dec.kappa_u + slot * units + I * dmn;
     const float kb = dec.kappa_b[slot], gain = dec.rate_gain[slot];
     // Per-thread vectors, batch innermost: element q of row b at [(i * width + q) * B + b].
     float* U = st.u + I * in * B + b;
@@ -132,7 +136,7 @@ __global__ void forward_step_kernel(NetDims d, const float* __restrict__ P, Para
         U[static_cast<std::size_t>(j) * B] = bt;
     }
     const float* mp = st.prev.m + nbi * dmn;
-    for (int k = 0; k < dmn; ++k) U[static_cast<std::size_t>(nb + k) * B] = models::decayed_memory(km[k], mp[k]);
+    for (int k = 0; k < dmn; ++k) U[static_cast<std::size_t>(nb + k) * B] = models::decayed_memory(ku[k], mp[k]);
     // layer 0: a = b1 + W1 u
     const float* W1 = P + o.W1 + I * dh * in;
     const float* b1 = P + o.b1 + I * dh;
@@ -205,10 +209,12 @@ void launch_embedded_input(const float* embedding, const std::uint8_t* tokens, c
 }
 
 void launch_unit_decays(const NetDims& d, const float* tau_m_raw, const float* dt, int slots, float* kappa_m,
-                        float* kappa_l, float* dkm_draw, float* dkl_draw, cudaStream_t s) {
+                        float* kappa_l, float* dkm_draw, float* dkl_draw, float* kappa_u, float* dku_draw,
+                        cudaStream_t s) {
     const std::size_t n = static_cast<std::size_t>(d.N) * d.d_m * slots;
     if (n == 0) return;
-    ELM_LAUNCH(unit_decays_kernel, grid_for(n), kThreads, s, d, tau_m_raw, dt, slots, kappa_m, kappa_l, dkm_draw, dkl_draw);
+    ELM_LAUNCH(unit_decays_kernel, grid_for(n), kThreads, s, d, tau_m_raw, dt, slots, kappa_m, kappa_l, dkm_draw, dkl_draw,
+               kappa_u, dku_draw);
 }
 
 void launch_forward_step(const NetDims& d, const float* params, const ParamOffsets& o, const DeviceConnectivity& cn,

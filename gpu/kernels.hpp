@@ -23,7 +23,8 @@ void launch_embedded_input(const float* embedding, const std::uint8_t* tokens, c
                            int B, int C, cudaStream_t s);
 // Per memory unit decays of `slots` update lengths dt [slot] (floats) into the table's arrays.
 void launch_unit_decays(const NetDims& d, const float* tau_m_raw, const float* dt, int slots, float* kappa_m,
-                        float* kappa_l, float* dkm_draw, float* dkl_draw, cudaStream_t s);
+                        float* kappa_l, float* dkm_draw, float* dkl_draw, float* kappa_u, float* dku_draw,
+                        cudaStream_t s);
 
 // ---- forward (forward_kernels.cu) ----
 void launch_forward_step(const NetDims& d, const float* params, const ParamOffsets& o, const DeviceConnectivity& cn,

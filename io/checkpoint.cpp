@@ -82,6 +82,7 @@ void write_model_attrs(hid_t g, const ModelConfig& c) {
     write_attr_int(g, "self_synapse", c.self_synapse ? 1 : 0);
     write_attr_string(g, "drive", models::to_string(c.drive));
     write_attr_string(g, "memory_gain", models::to_string(c.memory_gain));
+    write_attr_string(g, "memory_input", models::to_string(c.memory_input));
 }
 
 void check_train_state(const std::string& path, const Network<float>& net, const models::TrainState& t) {
@@ -192,6 +193,7 @@ ModelConfig read_model_config(const std::string& file, hid_t g) {
     };
     c.drive = rule("drive", models::DriveRule::per_update, models::drive_rule_from_string);  // spec section 5
     c.memory_gain = rule("memory_gain", models::MemoryGain::lambda_decay, models::memory_gain_from_string);
+    c.memory_input = rule("memory_input", models::MemoryInput::step_decay, models::memory_input_from_string);
     c.input_share = a.has("input_share") ? a.real("input_share") : static_cast<double>(k_in) / c.k_c;
     // With an embedding the task is bytes (C = 256, checked by validate); without, C is the task's C.
     c.C = a.has("C_task") ? a.integer("C_task", 1) : (c.C_e > 0 ? 256 : width);
@@ -373,7 +375,9 @@ Checkpoint load_checkpoint(const std::string& path) {
     if (has_path(f.id(), "/train")) train = read_train(path, f.id(), net.layout);
     const bool drive_declared = has_attribute(g.id(), "drive");
     const bool memory_gain_declared = has_attribute(g.id(), "memory_gain");
-    return Checkpoint{std::move(net), std::move(config), std::move(train), drive_declared, memory_gain_declared};
+    const bool memory_input_declared = has_attribute(g.id(), "memory_input");
+    return Checkpoint{std::move(net),   std::move(config),    std::move(train), drive_declared, memory_gain_declared,
+                      memory_input_declared};
 }
 
 }  // namespace elm::io

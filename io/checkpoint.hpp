@@ -52,6 +52,8 @@ struct Checkpoint {
     // Whether /model has the memory_gain attribute; without it (a file from before the choice)
     // net.cfg.memory_gain is lambda_decay.
     bool memory_gain_declared = true;
+    // Whether /model has the memory_input attribute; without it net.cfg.memory_input is step_decay.
+    bool memory_input_declared = true;
 };
 
 // Throws InputError for an unwritable destination, non-finite parameters (named by tensor) or a

@@ -140,6 +140,10 @@ void read_model(Section& s, models::ModelConfig& m) {
     s.read_enum("memory_gain", m.memory_gain,
                 std::array<std::pair<const char*, models::MemoryGain>, 2>{
                     {{"lambda_decay", models::MemoryGain::lambda_decay}, {"rate", models::MemoryGain::rate}}});
+    s.read_enum("memory_input", m.memory_input,
+                std::array<std::pair<const char*, models::MemoryInput>, 2>{
+                    {{"step_decay", models::MemoryInput::step_decay},
+                     {"clock_decay", models::MemoryInput::clock_decay}}});
     s.read("self_synapse", m.self_synapse);
     s.read("seed", m.seed);
 }

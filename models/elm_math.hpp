@@ -12,7 +12,7 @@
 // other but not always equal.
 //
 // Forward of one neuron (section 2), per step of elapsed time dt:
-//   b_t = branch_trace(kappa_b, b_{t-1}, drive)           u = [b_t, decayed_memory(kappa_m, m_{t-1})]
+//   b_t = branch_trace(kappa_b, b_{t-1}, drive)           u = [b_t, decayed_memory(kappa_u, m_{t-1})]
 //   h = phi(W1 u + b1) ...;  dm = dm_activation(W2 h + b2)
 //   m_t = memory_update(m_{t-1}, dm, kappa_m, kappa_l)    v_t = unit_readout(wy, m_t, d_m, c)
 //   y_t = v_t (analog) | spike_output(v_t, theta, ...)     LIF: lif_membrane, lif_output (section 6)
@@ -145,30 +145,48 @@ ELM_HD Real dtau_draw(Real p, Real tau_min, Real tau_max) {
 }
 
 // The decays of one memory unit for an update of length dt and their derivatives by its raw timescale
-// p (tau_m = tau_from_raw(p)): kappa_m = exp(-dt / tau_m), and kappa_l, whose complement 1 - kappa_l is
-// the gain of the memory drive dm (memory_update below).
+// p (tau_m = tau_from_raw(p)): kappa_m = exp(-dt / tau_m); kappa_l, whose complement 1 - kappa_l is
+// the gain of the memory drive dm (memory_update below); and kappa_u, the factor of m_{t-1} in the MLP
+// input (decayed_memory below).
 //   memory gain "lambda_decay": kappa_l = exp(-dt lambda / tau_m) at every dt;
 //   memory gain "rate", on a model whose clock step is dt_c: dm is a rate held over the update, so
 //       1 - kappa_l = (1 - kappa_m(dt)) G,   G = (1 - kappa_l(dt_c)) / (1 - kappa_m(dt_c)),
 //     the exact integral of tau_m m' = G dm - m over dt: a held dm brings m to G dm, the clock step's
 //     steady state, on every schedule. On the clock step itself (dt == dt_c) it is lambda_decay,
 //     computed as lambda_decay (the same floats).
-// The rest of the step and its backward read kappa_l alone, so both gains share every kernel.
+//   memory input "step_decay": kappa_u = kappa_m(dt);
+//   memory input "clock_decay": kappa_u = kappa_m(dt_c) at every dt, so the MLP reads the same function
+//     of the state on every schedule; on the clock step it is kappa_m itself (the same floats).
+// The rest of the step and its backward read these alone, so every rule shares every kernel.
 template <class Real>
 struct UnitDecays {
-    Real kappa_m, kappa_l, dkm_draw, dkl_draw;
+    Real kappa_m, kappa_l, dkm_draw, dkl_draw, kappa_u, dku_draw;
 };
+
+// Whether kappa_u is kappa_m (memory input "step_decay", or an update of one clock step): then its
+// gradient joins kappa_m's, and the floats are those of a model that never had the choice.
+template <class Real>
+ELM_HD bool memory_input_is_kappa_m(Real dt, bool clock_input, Real clock_dt) {
+    return !clock_input || dt == clock_dt;
+}
 
 template <class Real>
 ELM_HD UnitDecays<Real> memory_unit_decays(Real p, Real dt, Real lambda, Real tau_min, Real tau_max, bool rate_gain,
-                                           Real clock_dt) {
+                                           bool clock_input, Real clock_dt) {
     const Real tau = tau_from_raw(p, tau_min, tau_max);
     const Real dtau = dtau_draw(p, tau_min, tau_max);
     const Real km = decay(dt, tau);
     const Real dkm = decay_grad_tau(km, dt, Real(1), tau) * dtau;
+    UnitDecays<Real> u{km, Real(0), dkm, Real(0), km, dkm};
+    if (!memory_input_is_kappa_m(dt, clock_input, clock_dt)) {
+        u.kappa_u = decay(clock_dt, tau);
+        u.dku_draw = decay_grad_tau(u.kappa_u, clock_dt, Real(1), tau) * dtau;
+    }
     if (!rate_gain || dt == clock_dt) {
         const Real kl = decay(dt * lambda, tau);
-        return {km, kl, dkm, decay_grad_tau(kl, dt, lambda, tau) * dtau};
+        u.kappa_l = kl;
+        u.dkl_draw = decay_grad_tau(kl, dt, lambda, tau) * dtau;
+        return u;
     }
     // G = (1 - kl_c) / (1 - km_c) and dG/dp; where 1 - km_c rounds to 0 (tau_m >> dt_c), G -> lambda.
     const Real km_c = decay(clock_dt, tau), kl_c = decay(clock_dt * lambda, tau);
@@ -181,7 +199,9 @@ ELM_HD UnitDecays<Real> memory_unit_decays(Real p, Real dt, Real lambda, Real ta
         dG = (-dkl_c * q + (Real(1) - kl_c) * dkm_c) / (q * q);
     }
     // kappa_l = 1 - (1 - km) G;  d kappa_l / dp = dkm G - (1 - km) dG.
-    return {km, Real(1) - (Real(1) - km) * G, dkm, dkm * G - (Real(1) - km) * dG};
+    u.kappa_l = Real(1) - (Real(1) - km) * G;
+    u.dkl_draw = dkm * G - (Real(1) - km) * dG;
+    return u;
 }
 
 // dL/d p of one memory unit, from dL/d kappa_m and dL/d kappa_l and their derivatives by p.
@@ -189,6 +209,10 @@ template <class Real>
 ELM_HD Real tau_raw_grad(Real g_kappa_m, Real dkappa_m_dp, Real g_kappa_l, Real dkappa_l_dp) {
     return g_kappa_m * dkappa_m_dp + g_kappa_l * dkappa_l_dp;
 }
+
+// dL/d p through kappa_u where it is the clock step's decay rather than kappa_m (memory_unit_decays).
+template <class Real>
+ELM_HD Real memory_input_tau_grad(Real g_kappa_u, Real dkappa_u_dp) { return g_kappa_u * dkappa_u_dp; }
 
 // ---- branches and memory input ------------------------------------------------------------------
 
@@ -205,11 +229,11 @@ ELM_HD Real branch_trace(Real kappa_b, Real b_prev, Real drive) { return kappa_b
 template <class Real>
 ELM_HD Real branch_trace_grad_prev(Real g, Real kappa_b) { return kappa_b * g; }
 
-// The memory half of the MLP input: kappa_m m_{t-1}, and its partials.
+// The memory half of the MLP input: kappa_u m_{t-1} (kappa_u of memory_unit_decays), and its partials.
 template <class Real>
-ELM_HD Real decayed_memory(Real kappa_m, Real m_prev) { return kappa_m * m_prev; }
+ELM_HD Real decayed_memory(Real kappa_u, Real m_prev) { return kappa_u * m_prev; }
 template <class Real>
-ELM_HD Real decayed_memory_grad_prev(Real g, Real kappa_m) { return g * kappa_m; }
+ELM_HD Real decayed_memory_grad_prev(Real g, Real kappa_u) { return g * kappa_u; }
 template <class Real>
 ELM_HD Real decayed_memory_grad_kappa(Real g, Real m_prev) { return g * m_prev; }
 

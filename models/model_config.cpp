@@ -35,6 +35,14 @@ MemoryGain memory_gain_from_string(const std::string& s) {
     throw ParameterError("memory_gain", fmt::format("expected \"lambda_decay\" or \"rate\", got \"{}\"", s));
 }
 
+std::string to_string(MemoryInput m) { return m == MemoryInput::clock_decay ? "clock_decay" : "step_decay"; }
+
+MemoryInput memory_input_from_string(const std::string& s) {
+    if (s == "step_decay") return MemoryInput::step_decay;
+    if (s == "clock_decay") return MemoryInput::clock_decay;
+    throw ParameterError("memory_input", fmt::format("expected \"step_decay\" or \"clock_decay\", got \"{}\"", s));
+}
+
 OutputMode output_mode_from_string(const std::string& s) {
     if (s == "analog") return OutputMode::analog;
     if (s == "spike") return OutputMode::spike;

@@ -22,15 +22,23 @@ enum class DriveRule { rate, per_update };
 // update, normalised to the clock step like the drive's rate rule: identical on the clock, and a held dm
 // brings every unit to the clock step's steady state on every schedule (the rule of new models).
 enum class MemoryGain { lambda_decay, rate };
+// How the MLP reads the memory (spec section 2, "Memory input"): `step_decay` — kappa_m(dt) m_{t-1}, the
+// memory decayed over the update (a fine update hands the MLP a larger share of a fast unit than the
+// clock step does); `clock_decay` — kappa_m(dt_c) m_{t-1}, one clock step's decay whatever the update's
+// length: identical on the clock, and the same read of the same state on every schedule (the rule of
+// new models).
+enum class MemoryInput { step_decay, clock_decay };
 
 std::string to_string(OutputMode m);
 std::string to_string(Phi p);
 std::string to_string(DriveRule d);
 std::string to_string(MemoryGain g);
+std::string to_string(MemoryInput m);
 OutputMode output_mode_from_string(const std::string& s);  // throws InputError
 Phi phi_from_string(const std::string& s);                  // throws InputError
 DriveRule drive_rule_from_string(const std::string& s);     // "rate" | "per_update"; throws ParameterError
 MemoryGain memory_gain_from_string(const std::string& s);   // "lambda_decay" | "rate"; throws ParameterError
+MemoryInput memory_input_from_string(const std::string& s);  // "step_decay" | "clock_decay"; ParameterError
 
 struct ModelConfig {
     int N = 64;              // neurons
@@ -59,6 +67,7 @@ struct ModelConfig {
     bool self_synapse = false;
     DriveRule drive = DriveRule::rate;
     MemoryGain memory_gain = MemoryGain::rate;  // files without the attribute: lambda_decay
+    MemoryInput memory_input = MemoryInput::clock_decay;  // files without the attribute: step_decay
     std::uint64_t seed = 1;
 
     // Width of the model's input as the neurons see it: C_e with an embedding, else C.

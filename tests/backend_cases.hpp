@@ -130,9 +130,10 @@ inline std::vector<BackendCase> backend_cases() {
         add(k);
     }
     {
-        BackendCase k{"event schedule: analog relu carried, recompute every 4, memory gain lambda_decay",
+        BackendCase k{"event schedule: analog relu carried, recompute every 4, the memory rules of older models",
                       case_base()};
         k.cfg.memory_gain = models::MemoryGain::lambda_decay;
+        k.cfg.memory_input = models::MemoryInput::step_decay;
         k.carried = true;
         k.recompute_every = 4;
         k.resolution_ms = 1.0;
@@ -141,8 +142,9 @@ inline std::vector<BackendCase> backend_cases() {
         add(k);
     }
     {
-        BackendCase k{"event schedule: spike silu last, memory gain lambda_decay", case_base()};
+        BackendCase k{"event schedule: spike silu last, memory gain lambda_decay, memory input step_decay", case_base()};
         k.cfg.memory_gain = models::MemoryGain::lambda_decay;
+        k.cfg.memory_input = models::MemoryInput::step_decay;
         k.cfg.output_mode = OutputMode::spike;
         k.cfg.phi = Phi::silu;
         k.cfg.theta = 0.03;
@@ -170,6 +172,16 @@ inline std::vector<BackendCase> backend_cases() {
         k.cfg.tau_init_max_ms = 20.0;
         k.resolution_ms = 0.25;
         k.row_resolutions_ms = {0.25, 1.0};
+        k.max_dt_ms = 2.0;
+        k.event_ms = 10.0;
+        add(k);
+    }
+    {
+        BackendCase k{"event schedule: memory gain rate, memory input step_decay, fast units on 0.5 ms", case_base()};
+        k.cfg.memory_input = models::MemoryInput::step_decay;
+        k.cfg.tau_init_min_ms = 0.5;
+        k.cfg.tau_init_max_ms = 20.0;
+        k.resolution_ms = 0.5;
         k.max_dt_ms = 2.0;
         k.event_ms = 10.0;
         add(k);

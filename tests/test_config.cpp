@@ -75,9 +75,10 @@ TEST_CASE("shipped configs carry the paper defaults", "[config]") {
     CHECK(robust.model.dt_ms == 2.0);
     CHECK(robust.train.time == elm::models::TimeBase::any);
     CHECK(robust.train.resolutions_ms == std::vector<double>{0.25, 0.5, 1.0, 2.0});
-    CHECK(robust.train.clock_steps * 5 == robust.train.max_steps * 3);  // the split measured in docs/science.md
+    CHECK(robust.train.clock_steps * 5 == robust.train.max_steps * 4);  // the split measured in docs/science.md
     CHECK(robust.train.resolution_draw == elm::models::ResolutionDraw::batch);
     CHECK(robust.model.memory_gain == elm::models::MemoryGain::rate);
+    CHECK(robust.model.memory_input == elm::models::MemoryInput::clock_decay);
     CHECK(elm::io::training_grids(robust).size() == 4);
 
     const auto text = elm::io::load_experiment_config(dir + "enwik8.toml");
@@ -174,6 +175,8 @@ TEST_CASE("bad values are errors naming the key", "[config]") {
         {"[model]\noutput_mode = \"binary\"\n", "model.output_mode"},
         {"[model]\nmemory_gain = \"lambda\"\n", "model.memory_gain"},
         {"[model]\nmemory_gain = 1\n", "model.memory_gain"},
+        {"[model]\nmemory_input = \"step\"\n", "model.memory_input"},
+        {"[model]\nmemory_input = true\n", "model.memory_input"},
         {"[model]\ninput_share = 1.5\n", "model.input_share"},
         {"[model]\ntau_max_ms = -3\n", "model.tau_max_ms"},
         {"[model]\nN = 99999999999\n", "model.N"},

@@ -216,14 +216,21 @@ TEST_CASE("event mode converges to the fine clock solution as max_dt shrinks", "
     // The update is a first-order step: it converges once max_dt is well below tau_b and tau_m / lambda,
     // so the memory timescales start at 20 ms here (tau_m / lambda >= 4 ms); with 1 ms units the error
     // only starts to fall below max_dt ~ 0.2 ms. At max_dt = 0.05 ms (the fine dt) it is exactly 0.
-    // Under the rate memory gain the limit keeps the 2 ms clock step's gain, which a clock model at the
-    // fine dt does not have: there the reference is the same network updated every 0.05 ms.
+    // Under the rate memory gain (and the clock_decay memory input) the limit keeps the 2 ms clock step's
+    // gain (and memory read), which a clock model at the fine dt does not have: there the reference is
+    // the same network updated every 0.05 ms.
     const double fine = 0.05, duration = 120.0;
-    for (const auto gain : {models::MemoryGain::lambda_decay, models::MemoryGain::rate}) {
+    using models::MemoryGain;
+    using models::MemoryInput;
+    for (const auto& [gain, input] : {std::pair{MemoryGain::lambda_decay, MemoryInput::step_decay},
+                                      std::pair{MemoryGain::rate, MemoryInput::step_decay},
+                                      std::pair{MemoryGain::rate, MemoryInput::clock_decay}}) {
         for (const auto mode : {OutputMode::analog, OutputMode::spike}) {
-            INFO("output mode " << models::to_string(mode) << ", memory gain " << models::to_string(gain));
+            INFO("output mode " << models::to_string(mode) << ", memory gain " << models::to_string(gain)
+                                << ", memory input " << models::to_string(input));
             auto cfg = event_config(mode);
             cfg.memory_gain = gain;
+            cfg.memory_input = input;
             cfg.input_share = 1.0;
             cfg.tau_init_min_ms = 20.0;
             cfg.tau_init_max_ms = 200.0;
@@ -235,7 +242,7 @@ TEST_CASE("event mode converges to the fine clock solution as max_dt shrinks", "
             const auto fine_backend = test::backend_for(fine_net);
             const auto backend = test::backend_for(net);
             Recording clock;
-            if (gain == models::MemoryGain::lambda_decay) {
+            if (gain == MemoryGain::lambda_decay) {
                 sim::Simulator clock_sim(*fine_backend);
                 clock_sim.run_clock(x.data(), models::num_steps(duration, fine), recorder(clock, cfg));
             } else {
@@ -255,7 +262,14 @@ TEST_CASE("event mode converges to the fine clock solution as max_dt shrinks", "
             INFO("errors at max_dt 8, 4, 2, 1, 0.5, 0.25, 0.1 ms: " << errors[0] << " " << errors[1] << " " << errors[2]
                                                                     << " " << errors[3] << " " << errors[4] << " "
                                                                     << errors[5] << " " << errors[6]);
-            for (std::size_t k = 1; k < errors.size(); ++k) CHECK(errors[k] < errors[k - 1]);
+            // Under clock_decay the coarsest schedules are already close (0.06 against 1.3 here) and may tie
+            // where their worst update is one they share; from there on the error falls.
+            for (std::size_t k = 1; k < errors.size(); ++k) {
+                if (input == MemoryInput::clock_decay && k == 1)
+                    CHECK(errors[k] <= errors[k - 1]);
+                else
+                    CHECK(errors[k] < errors[k - 1]);
+            }
             CHECK(errors.back() < 0.1 * errors.front());
         }
     }

@@ -234,6 +234,7 @@ TEST_CASE("files: every single-byte mutation of a checkpoint loads identical par
                               c.train->step == ts.step && c.net.cfg.N == net.cfg.N && c.net.cfg.seed == net.cfg.seed &&
                               c.drive_declared && c.net.cfg.drive == net.cfg.drive &&
                               c.net.cfg.memory_gain == net.cfg.memory_gain &&
+                              c.net.cfg.memory_input == net.cfg.memory_input &&
                               c.net.cfg.self_synapse == net.cfg.self_synapse &&
                               c.net.cfg.input_share == net.cfg.input_share &&
                               c.net.cfg.tau_init_max_ms == net.cfg.tau_init_max_ms;
@@ -264,12 +265,12 @@ TEST_CASE("files: a failed attribute lookup in a damaged attribute heap read as 
     io::save_checkpoint(tmp.file("m.h5"), net, "[model]\n", nullptr, "test");
     std::string bytes = read_bytes(tmp.file("m.h5"));
     // The direct block of the attribute heap that holds `drive`, and a byte of its free space (after the
-    // block's last value, a "rate" followed by zeros).
+    // block's last value, memory_input's "clock_decay" followed by zeros).
     const auto name = bytes.find(std::string("drive\0", 6));
     REQUIRE(name != std::string::npos);
     const auto block = bytes.rfind("FHDB", name);
     REQUIRE(block != std::string::npos);
-    const auto value = bytes.find(std::string("rate\0\0\0\0\0\0\0\0", 12), name);
+    const auto value = bytes.find(std::string("clock_decay\0\0\0\0\0\0\0\0\0\0\0\0", 23), name);
     REQUIRE(value != std::string::npos);
     REQUIRE(bytes[value + 24] == '\0');
     bytes[value + 24] = 3;

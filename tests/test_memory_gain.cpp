@@ -10,16 +10,12 @@
 // Gradients and backends cover "rate" through the parity case table (tests/backend_cases.hpp).
 #include <catch2/catch.hpp>
 
-#include <hdf5.h>
-
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <fstream>
 #include <vector>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "elmsim/io/checkpoint.hpp"
 #include "elmsim/io/experiment_config.hpp"
@@ -30,6 +26,7 @@
 #include "elmsim/sim/simulator.hpp"
 #include "tests/backend_helpers.hpp"
 #include "tests/cli_training.hpp"
+#include "tests/memory_rules.hpp"
 #include "tests/temp_dir.hpp"
 
 using namespace elm;
@@ -38,21 +35,10 @@ using models::ModelConfig;
 
 namespace {
 
-// Analog neurons with fast memory units (0.5..4 ms against a 2 ms clock).
+// Fast memory units under memory gain `gain`.
 ModelConfig fast_units(MemoryGain gain) {
-    ModelConfig cfg;
-    cfg.N = 12;
-    cfg.C = 8;
-    cfg.n_out = 3;
-    cfg.d_m = 4;
-    cfg.d_h = 8;
-    cfg.n_b = 2;
-    cfg.k_c = 6;
-    cfg.dt_ms = 2.0;
-    cfg.tau_init_min_ms = 0.5;
-    cfg.tau_init_max_ms = 4.0;
+    ModelConfig cfg = test::fast_memory_units(23);
     cfg.memory_gain = gain;
-    cfg.seed = 23;
     return cfg;
 }
 
@@ -62,13 +48,7 @@ std::vector<float> memory_after(MemoryGain gain, double resolution, double max_d
     auto net = models::make_network<float>(fast_units(gain));
     std::fill_n(net.tensor(models::TensorId::W2), net.layout[models::TensorId::W2].size, 0.0f);
     std::fill_n(net.tensor(models::TensorId::b2), net.layout[models::TensorId::b2].size, 0.4f);
-    const auto backend = test::backend_for(net);
-    sim::Simulator sim(*backend);
-    const std::vector<double> none;
-    const std::vector<std::int32_t> no_channels;
-    sim.run_event(models::make_event_schedule(none, no_channels, duration, resolution, max_dt), nullptr);
-    const auto v = sim.view();
-    return std::vector<float>(v.m, v.m + static_cast<std::size_t>(net.cfg.N) * net.cfg.d_m);
+    return test::run_without_input(net, duration, resolution, max_dt).m;
 }
 
 // Largest |m / (G dm) - 1| over the units after 200 ms on the schedule, G = the clock step's steady-state
@@ -95,8 +75,8 @@ TEST_CASE("memory gain: the rate rule's decays and their derivatives by the raw 
     for (const double p : {-6.0, -3.0, 0.0, 2.5})
         for (const double dt : {0.25, 1.0, 2.0, 20.0}) {
             INFO("p " << p << ", dt " << dt);
-            const auto r = models::memory_unit_decays<double>(p, dt, lambda, tmin, tmax, true, clock);
-            const auto d = models::memory_unit_decays<double>(p, dt, lambda, tmin, tmax, false, clock);
+            const auto r = models::memory_unit_decays<double>(p, dt, lambda, tmin, tmax, true, false, clock);
+            const auto d = models::memory_unit_decays<double>(p, dt, lambda, tmin, tmax, false, false, clock);
             CHECK(r.kappa_m == d.kappa_m);
             CHECK(r.dkm_draw == d.dkm_draw);
             const double tau = models::tau_from_raw(p, tmin, tmax);
@@ -110,17 +90,18 @@ TEST_CASE("memory gain: the rate rule's decays and their derivatives by the raw 
             const double h = 1e-6;
             for (const bool rate : {false, true}) {
                 const auto at = [&](double q) {
-                    return models::memory_unit_decays<double>(q, dt, lambda, tmin, tmax, rate, clock).kappa_l;
+                    return models::memory_unit_decays<double>(q, dt, lambda, tmin, tmax, rate, false, clock).kappa_l;
                 };
                 const double fd = (at(p + h) - at(p - h)) / (2 * h);
-                const double an = models::memory_unit_decays<double>(p, dt, lambda, tmin, tmax, rate, clock).dkl_draw;
+                const double an = models::memory_unit_decays<double>(p, dt, lambda, tmin, tmax, rate, false, clock).dkl_draw;
                 CHECK(an == Approx(fd).epsilon(1e-6).margin(1e-10));
             }
         }
     // tau_m so long that 1 - kappa_m(dt_c) rounds to 0 in float: G is its limit lambda, nothing is NaN.
-    const auto u = models::memory_unit_decays<float>(30.0f, 0.5f, 5.0f, 0.0f, 1e9f, true, 2.0f);
+    const auto u = models::memory_unit_decays<float>(30.0f, 0.5f, 5.0f, 0.0f, 1e9f, true, true, 2.0f);
     CHECK(std::isfinite(u.kappa_l));
     CHECK(std::isfinite(u.dkl_draw));
+    CHECK(std::isfinite(u.dku_draw));
 }
 
 TEST_CASE("memory gain rate: a held drive reaches the clock step's steady state on every schedule",
@@ -155,23 +136,8 @@ TEST_CASE("memory gain: configs and checkpoints carry it, older files load as la
     io::save_checkpoint(dir.file("m.h5"), net, "# test\n", nullptr, "test");
     CHECK(io::load_checkpoint(dir.file("m.h5")).net.cfg.memory_gain == MemoryGain::rate);
     CHECK(io::load_checkpoint(dir.file("m.h5")).memory_gain_declared);
-    auto set_attribute = [&](const char* value) {
-        hid_t f = H5Fopen(dir.file("m.h5").c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
-        REQUIRE(f >= 0);
-        REQUIRE(H5Adelete_by_name(f, "/model", "memory_gain", H5P_DEFAULT) >= 0);
-        if (value) {
-            hid_t g = H5Gopen2(f, "/model", H5P_DEFAULT);
-            hid_t type = H5Tcopy(H5T_C_S1);
-            H5Tset_size(type, std::strlen(value));
-            hid_t space = H5Screate(H5S_SCALAR);
-            hid_t a = H5Acreate2(g, "memory_gain", type, space, H5P_DEFAULT, H5P_DEFAULT);
-            REQUIRE(H5Awrite(a, type, value) >= 0);
-            H5Aclose(a);
-            H5Sclose(space);
-            H5Tclose(type);
-            H5Gclose(g);
-        }
-        H5Fclose(f);
+    const auto set_attribute = [&](const char* value) {
+        test::set_model_attribute(dir.file("m.h5"), "memory_gain", value);
     };
     set_attribute("halfway");
     CHECK_THROWS_WITH(io::load_checkpoint(dir.file("m.h5")),
@@ -187,54 +153,20 @@ TEST_CASE("memory gain: simulate and resolutions take --memory-gain, identical o
     test::write_text(dir / "exp.toml", test::spike_config(dir, 0.0));  // dt 50 ms, tau_m from 1 ms
     test::require_ok(
         test::run_elmsim(fmt::format("train --config {0}/exp.toml --max-steps 6 --quiet --out {0}/m.h5", d)));
-    // The "accuracy A, loss L" part of simulate's summary.
-    const auto scores = [&](const std::string& flags) {
-        const auto r = test::run_elmsim(fmt::format("simulate --model {0}/m.h5 --data {0}/test.h5 --trace {0}/t.h5 "
-                                                    "--threads 1 {1}",
-                                                    d, flags));
-        INFO(r.output);
-        REQUIRE(r.code == 0);
-        const auto at = r.output.find("accuracy ");
-        REQUIRE(at != std::string::npos);
-        return r.output.substr(at, r.output.find('\n', at) - at);
-    };
+    const auto scores = [&](const std::string& flags) { return test::simulate_scores(dir, flags); };
     CHECK(scores("--mode clock --memory-gain rate") == scores("--mode clock"));
     const std::string event = "--mode event --resolution-ms 5 --max-dt-ms 50";
     const std::string rate = scores(event + " --memory-gain rate");
     CHECK(rate == scores(event));  // the gain of new models
     CHECK(scores(event + " --memory-gain lambda_decay") != rate);
 
-    const auto r = test::run_elmsim(fmt::format("resolutions --model {0}/m.h5 --data {0}/test.h5 --ms 5 --no-clock "
-                                                "--memory-gain rate --json {0}/res.json --threads 1",
-                                                d));
-    INFO(r.output);
-    REQUIRE(r.code == 0);
-    std::ifstream in(dir / "res.json");
-    const auto j = nlohmann::json::parse(in);
-    REQUIRE(j["rows"].size() == 1);
-    CHECK(rate == fmt::format("accuracy {:.4f}, loss {:.4f}", j["rows"][0]["accuracy"].get<double>(),
-                              j["rows"][0]["loss"].get<double>()));
-
-    for (const std::string& cmd : {"simulate --trace " + d + "/u.h5", std::string("resolutions")}) {
-        const auto bad =
-            test::run_elmsim(fmt::format("{} --model {}/m.h5 --data {}/test.h5 --memory-gain steady", cmd, d, d));
-        INFO(bad.output);
-        CHECK(bad.code == 2);
-        CHECK(std::count(bad.output.begin(), bad.output.end(), '\n') == 1);
-        CHECK_THAT(bad.output, Catch::StartsWith("elmsim: error: ") && Catch::Contains("--memory-gain") &&
-                                   Catch::Contains("steady"));
-    }
-    CHECK_FALSE(std::filesystem::exists(dir / "u.h5"));
+    CHECK(rate == test::resolutions_scores(dir, "--memory-gain rate"));
+    test::check_flag_refused(dir, "--memory-gain", "steady");
 
     // A clock-trained model written before the choice (no attribute, lambda_decay): the same on its clock;
     // event mode gets the rate gain, with a one-line note, unless asked otherwise.
     const std::string lambda_decay = scores(event + " --memory-gain lambda_decay");
-    {
-        hid_t f = H5Fopen((dir / "m.h5").c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
-        REQUIRE(f >= 0);
-        REQUIRE(H5Adelete_by_name(f, "/model", "memory_gain", H5P_DEFAULT) >= 0);
-        H5Fclose(f);
-    }
+    test::set_model_attribute((dir / "m.h5").string(), "memory_gain", nullptr);
     CHECK(scores(event) == rate);
     CHECK(scores(event + " --memory-gain lambda_decay") == lambda_decay);
     const std::string base = fmt::format("simulate --model {0}/m.h5 --data {0}/test.h5 --trace {0}/t.h5 ", d);

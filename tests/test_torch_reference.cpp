@@ -60,6 +60,10 @@ struct Case {
     int T = 12;
     int B = 3;
     double input_scale = 1.0;   // LIF needs stronger input to reach its threshold of 1
+    // Updates of their own length (the event schedule): step t lasts gaps[t % size] cells of
+    // resolution_ms in every row; empty = the clock. The reference gets them as /dt.
+    std::vector<int> gaps = {};
+    double resolution_ms = 0.25;
 };
 
 ModelConfig small_config() {
@@ -119,6 +123,26 @@ std::vector<Case> cases() {
         out.push_back(k);
     }
     {
+        Case k{"analog silu on updates of 0.25 to 4 ms, fast units, the memory rules of new models",
+               small_config(), LossMode::mean_last_k, 4};
+        k.cfg.phi = Phi::silu;
+        k.cfg.tau_init_min_ms = 0.5;
+        k.cfg.tau_init_max_ms = 20.0;
+        k.cfg.memory_gain = models::MemoryGain::rate;
+        k.cfg.memory_input = models::MemoryInput::clock_decay;
+        k.gaps = {1, 8, 2, 16, 4, 3};
+        out.push_back(k);
+    }
+    {
+        Case k{"analog relu l=2 on updates of 0.25 to 4 ms, the memory rules of older models", small_config()};
+        k.cfg.l = 2;
+        k.cfg.tau_init_min_ms = 0.5;
+        k.cfg.memory_gain = models::MemoryGain::lambda_decay;
+        k.cfg.memory_input = models::MemoryInput::step_decay;
+        k.gaps = {2, 1, 16, 8, 4};
+        out.push_back(k);
+    }
+    {
         Case k{"embedding silu next_byte", small_config(), LossMode::next_byte};
         k.cfg.C = 256;
         k.cfg.n_out = 256;
@@ -150,6 +174,13 @@ models::Batch random_batch(const Case& k, std::uint64_t seed) {
     const std::size_t nt = k.loss == LossMode::next_byte ? static_cast<std::size_t>(k.T) * k.B : k.B;
     batch.targets.resize(nt);
     for (auto& t : batch.targets) t = static_cast<std::int32_t>(rng.below(cfg.n_out));
+    if (!k.gaps.empty()) {
+        batch.resolution_ms = k.resolution_ms;
+        batch.gap_cells.resize(static_cast<std::size_t>(k.T) * k.B);
+        for (int t = 0; t < k.T; ++t)
+            std::fill_n(batch.gap_cells.begin() + static_cast<std::ptrdiff_t>(t) * k.B, k.B,
+                        k.gaps[static_cast<std::size_t>(t) % k.gaps.size()]);
+    }
     return batch;
 }
 
@@ -161,6 +192,13 @@ void write_batch_file(const std::string& path, const models::Batch& batch) {
     else
         io::write_dataset<float>(f.id(), "x", batch.x.data(), {T, B, static_cast<hsize_t>(batch.C)});
     io::write_dataset<std::int32_t>(f.id(), "targets", batch.targets.data(), {batch.targets.size()});
+    if (!batch.gap_cells.empty()) {  // every row shares its step lengths
+        std::vector<double> dt(static_cast<std::size_t>(batch.T));
+        for (int t = 0; t < batch.T; ++t)
+            dt[static_cast<std::size_t>(t)] =
+                batch.gap_cells[static_cast<std::size_t>(t) * batch.B] * batch.resolution_ms;
+        io::write_dataset<double>(f.id(), "dt", dt.data(), {dt.size()});
+    }
     f.close();
 }
 

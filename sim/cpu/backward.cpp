@@ -2,7 +2,8 @@
 //   g_v = g_y (analog) | g_y H'(v - theta) (spike, surrogate);  g_wy += g_v m_t;  g_c += g_v
 //   g_m += g_v wy;  g_dm = g_m (1 - kappa_l);  g_kappa_m += g_m m_{t-1};  g_kappa_l -= g_m dm
 //   g_a2 = g_dm dm'(a2);  g_W2 += g_a2 h^T;  g_h = W2^T g_a2;  ... through l layers ... g_u = W1^T g_a1
-//   g_b += g_u[:n_b];  g_m_prev = g_m kappa_m + g_u[n_b:] kappa_m;  g_kappa_m += g_u[n_b:] m_{t-1}
+//   g_b += g_u[:n_b];  g_m_prev = g_m kappa_m + g_u[n_b:] kappa_u;  g_kappa_u += g_u[n_b:] m_{t-1}
+//   (g_kappa_u joins g_kappa_m where kappa_u is kappa_m: StepDecays::input_is_kappa_m)
 //   g_w += g_b[branch] z;  g_z = g_b[branch] w (summed per source by the gather);  g_b_prev = kappa_b g_b
 //   g_y_{t-1}[src - C] += g_z g(dt) for analog sources (z = y g(dt), the rate rule)
 // and kappa gradients reach tau_m_raw through StepDecays::dk*_draw (per row when the rows of a step
@@ -28,8 +29,9 @@ namespace {
 template <class Real>
 std::size_t scratch_per_neuron(const ModelConfig& cfg, int B) {
     // U, g_U [B][in]; H [B][l d_h]; g_H, g_A [B][d_h]; g_A2 [B][d_m]; g_km, g_kl [B][d_m] (row 0 only
-    // when the step's rows share their decays)
-    return static_cast<std::size_t>(B) * (2 * cfg.mlp_in() + cfg.l * cfg.d_h + 2 * cfg.d_h + 3 * cfg.d_m);
+    // when the step's rows share their decays); g_ku [d_m]
+    return static_cast<std::size_t>(B) * (2 * cfg.mlp_in() + cfg.l * cfg.d_h + 2 * cfg.d_h + 3 * cfg.d_m) +
+           static_cast<std::size_t>(cfg.d_m);
 }
 
 // The output and memory update of one row, backwards: per memory unit k (the same floats as one loop
@@ -53,13 +55,13 @@ inline void memory_update_backward_row(int dmn, Real gv, const Real* __restrict 
     }
 }
 
-// u's memory part kappa_m m_{t-1}, backwards, for one row: dL/dkappa_m and the carried dL/dm_{t-1}.
+// u's memory part kappa_u m_{t-1}, backwards, for one row: dL/dkappa_u and the carried dL/dm_{t-1}.
 template <class Real>
 inline void decayed_memory_backward_row(int dmn, const Real* __restrict gum, const Real* __restrict m_prev,
-                                        const Real* __restrict km, Real* __restrict gkm, Real* __restrict gm) {
+                                        const Real* __restrict ku, Real* __restrict gku, Real* __restrict gm) {
     for (int k = 0; k < dmn; ++k) {
-        gkm[k] += models::decayed_memory_grad_kappa(gum[k], m_prev[k]);
-        gm[k] += models::decayed_memory_grad_prev(gum[k], km[k]);  // carry dL/dm_{t-1}
+        gku[k] += models::decayed_memory_grad_kappa(gum[k], m_prev[k]);
+        gm[k] += models::decayed_memory_grad_prev(gum[k], ku[k]);  // carry dL/dm_{t-1}
     }
 }
 
@@ -105,10 +107,13 @@ void elm_neuron_backward(const models::Network<Real>& net, const StepTiming<Real
     const int kappa_rows = timing.uniform ? 1 : Ba;
     Real* g_km = gA2 + Bz * dmn;                    // [kappa_rows][d_m]
     Real* g_kl = g_km + Bz * dmn;                   // [kappa_rows][d_m]
+    Real* g_ku = g_kl + Bz * dmn;                   // [d_m] rows whose kappa_u is the clock step's
+    const StepDecays<Real>* clock_input_row = nullptr;  // one such row: every one has the same kappa_u
     const auto kappa_row = [&](int b) { return static_cast<std::size_t>(timing.uniform ? 0 : b) * dmn; };
     Real* g_br = ws.g_drive.data() + I * nb * B;  // [n_b][B] dL/d(branch drive), read by the gather
     std::fill(g_km, g_km + static_cast<std::size_t>(kappa_rows) * dmn, Real(0));
     std::fill(g_kl, g_kl + static_cast<std::size_t>(kappa_rows) * dmn, Real(0));
+    std::fill(g_ku, g_ku + dmn, Real(0));
 
     const std::size_t slot_prev = static_cast<std::size_t>(t), slot = slot_prev + 1;
     const Real* A = tape.a.data() + slot_prev * tape.a_stride + IB * ah;   // [B][l d_h]
@@ -134,7 +139,8 @@ void elm_neuron_backward(const models::Network<Real>& net, const StepTiming<Real
         memory_update_backward_row(dmn, gv, wy, m_new, m_prev, dm, km, kl, gwy, gm, gkm, gkl, ga2, gb2);
         Real* u = U + static_cast<std::size_t>(b) * in;
         std::copy(b_new, b_new + nb, u);
-        for (int k = 0; k < dmn; ++k) u[nb + k] = models::decayed_memory(km[k], m_prev[k]);
+        const Real* ku = dec.kappa_u.data() + I * dmn;
+        for (int k = 0; k < dmn; ++k) u[nb + k] = models::decayed_memory(ku[k], m_prev[k]);
         const Real* a = A + static_cast<std::size_t>(b) * ah;
         Real* h = H + static_cast<std::size_t>(b) * ah;
         for (int q = 0; q < ah; ++q) h[q] = models::phi_forward(a[q], silu);
@@ -166,16 +172,17 @@ void elm_neuron_backward(const models::Network<Real>& net, const StepTiming<Real
     gemm_tn_acc(dh, in, Ba, gA, dh, U, in, gW1, in);
     std::fill(gU, gU + static_cast<std::size_t>(Ba) * in, Real(0));
     gemm_nn_acc(Ba, in, dh, gA, dh, W1, in, gU, in);
-    // u = [b_t, kappa_m m_{t-1}] and b_t = kappa_b b_{t-1} + branch_sum(w z).
+    // u = [b_t, kappa_u m_{t-1}] and b_t = kappa_b b_{t-1} + branch_sum(w z).
     for (int b = 0; b < Ba; ++b) {
         const StepDecays<Real>& dec = *timing.rows[b];
-        const Real* km = dec.kappa_m.data() + I * dmn;
-        Real* gkm = g_km + kappa_row(b);
+        const Real* ku = dec.kappa_u.data() + I * dmn;
+        if (!dec.input_is_kappa_m) clock_input_row = &dec;
+        Real* gku = dec.input_is_kappa_m ? g_km + kappa_row(b) : g_ku;
         const std::size_t nbi = IB + b;
         const Real* gu = gU + static_cast<std::size_t>(b) * in;
         const Real* m_prev = tape.m.data() + slot_prev * tape.m_stride + nbi * dmn;
         Real* gm = ws.g_m.data() + nbi * dmn;
-        decayed_memory_backward_row(dmn, gu + nb, m_prev, km, gkm, gm);
+        decayed_memory_backward_row(dmn, gu + nb, m_prev, ku, gku, gm);
         Real* gb = ws.g_b.data() + nbi * nb;
         for (int j = 0; j < nb; ++j) {
             const Real g = gb[j] + gu[j];
@@ -199,6 +206,10 @@ void elm_neuron_backward(const models::Network<Real>& net, const StepTiming<Real
             const Real* gkm = g_km + static_cast<std::size_t>(r) * dmn;
             const Real* gkl = g_kl + static_cast<std::size_t>(r) * dmn;
             for (int k = 0; k < dmn; ++k) gtau[k] += models::tau_raw_grad(gkm[k], dkm[k], gkl[k], dkl[k]);
+        }
+        if (clock_input_row) {
+            const Real* dku = clock_input_row->dku_draw.data() + I * dmn;
+            for (int k = 0; k < dmn; ++k) gtau[k] += models::memory_input_tau_grad(g_ku[k], dku[k]);
         }
     }
 }

@@ -1,7 +1,7 @@
 // Forward step: per neuron i and sample b (spec section 2; section 5 for the timing)
 //   z = x_t[src] | y_{t-1}[src - C] g(dt) (analog sources: held rates, g = 1 on the clock step; spike
 //   and LIF sources are impulses, g = 1);  b_t = kappa_b b_{t-1} + branch_sum(w z)
-//   u = [b_t, kappa_m m_{t-1}];  h = phi(W1 u + b1) (l layers);  dm = 1.7159 tanh(2/3 (W2 h + b2))
+//   u = [b_t, kappa_u m_{t-1}];  h = phi(W1 u + b1) (l layers);  dm = 1.7159 tanh(2/3 (W2 h + b2))
 //   m_t = kappa_m m_{t-1} + (1 - kappa_l) dm;  v_t = wy . m_t + c;  y_t = v_t | H(v_t - theta)
 // LIF (section 6): v_t = kappa_v v_{t-1} (1 - s_{t-1}) + w . z;  y_t = s_t = H(v_t - 1).
 //
@@ -163,7 +163,7 @@ void elm_neuron_forward(const models::Network<Real>& net, const ForwardWorkspace
         gather_drive(net, i, Ba, PresynapticRows<Real>{x_t, y_presyn, cfg.input_width(), B}, nb, U, in, H);
     for (int b = 0; b < Ba; ++b) {
         const StepDecays<Real>& dec = *timing.rows[b];
-        const Real* km = dec.kappa_m.data() + I * dmn;
+        const Real* ku = dec.kappa_u.data() + I * dmn;
         const std::size_t nbi = IB + b;
         Real* u = U + static_cast<std::size_t>(b) * in;
         if (scattered) std::copy(ws.drive.data() + nbi * nb, ws.drive.data() + (nbi + 1) * nb, u);
@@ -174,7 +174,7 @@ void elm_neuron_forward(const models::Network<Real>& net, const ForwardWorkspace
             u[j] = bo[j];
         }
         const Real* mp = s.m_prev + nbi * dmn;
-        for (int k = 0; k < dmn; ++k) u[nb + k] = models::decayed_memory(km[k], mp[k]);
+        for (int k = 0; k < dmn; ++k) u[nb + k] = models::decayed_memory(ku[k], mp[k]);
         std::copy(b1, b1 + dh, A + static_cast<std::size_t>(b) * ah);
     }
     gemm_nn_acc_packed(Ba, dh, in, U, in, W1t, A, ah);

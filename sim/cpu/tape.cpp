@@ -26,18 +26,24 @@ void compute_decays(const models::Network<Real>& net, double dt_ms, StepDecays<R
     d.kappa_l.resize(n);
     d.dkm_draw.resize(n);
     d.dkl_draw.resize(n);
+    d.kappa_u.resize(n);
+    d.dku_draw.resize(n);
     const Real tmin = static_cast<Real>(cfg.tau_min_ms), tmax = static_cast<Real>(cfg.tau_max_ms);
     const Real lambda = static_cast<Real>(cfg.lambda);
     const Real* raw = net.tensor(TensorId::tau_m_raw);
     const bool rate_gain = cfg.memory_gain == models::MemoryGain::rate;
+    const bool clock_input = cfg.memory_input == models::MemoryInput::clock_decay;
     const Real clock_dt = static_cast<Real>(cfg.dt_ms);
+    d.input_is_kappa_m = models::memory_input_is_kappa_m(dt, clock_input, clock_dt);
     for (std::size_t k = 0; k < n; ++k) {
         const models::UnitDecays<Real> u =
-            models::memory_unit_decays(raw[k], dt, lambda, tmin, tmax, rate_gain, clock_dt);
+            models::memory_unit_decays(raw[k], dt, lambda, tmin, tmax, rate_gain, clock_input, clock_dt);
         d.kappa_m[k] = u.kappa_m;
         d.kappa_l[k] = u.kappa_l;
         d.dkm_draw[k] = u.dkm_draw;
         d.dkl_draw[k] = u.dkl_draw;
+        d.kappa_u[k] = u.kappa_u;
+        d.dku_draw[k] = u.dku_draw;
     }
 }
 

@@ -27,6 +27,12 @@ struct StepDecays {
     std::vector<Real> kappa_l;     // [N, d_m] exp(-dt lambda / tau_m)
     std::vector<Real> dkm_draw;    // [N, d_m] d kappa_m / d tau_m_raw
     std::vector<Real> dkl_draw;    // [N, d_m] d kappa_l / d tau_m_raw
+    // The MLP's memory input kappa_u m_{t-1} (models/elm_math.hpp, memory_unit_decays). When
+    // `input_is_kappa_m` (memory input "step_decay", or the clock step) kappa_u equals kappa_m and its
+    // gradient joins kappa_m's; otherwise kappa_u = kappa_m(dt_c) for every row of every step.
+    bool input_is_kappa_m = true;
+    std::vector<Real> kappa_u;     // [N, d_m]
+    std::vector<Real> dku_draw;    // [N, d_m] d kappa_u / d tau_m_raw
 };
 
 // Fill `d` for step length dt (ms). Allocates only on the first call for a given network size.

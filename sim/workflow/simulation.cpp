@@ -100,19 +100,29 @@ Simulation::Simulation(const SimulationRequest& r) : request_(r), model_(load_mo
         net_cfg.drive = models::DriveRule::rate;
     }
     model_.config.model.drive = net_cfg.drive;
-    if (r.memory_gain) {
-        net_cfg.memory_gain = *r.memory_gain;
-    } else if (!model_.checkpoint.memory_gain_declared && model_.config.train.time == models::TimeBase::clock &&
-               mode_ == TimeMode::event &&
-               net_cfg.output_mode != models::OutputMode::lif) {
-        // Trained on its clock, where both gains are the same: off the clock it keeps its clock gain.
-        notices_.push_back(fmt::format("{}: the model predates the memory gain choice (no /model memory_gain "
-                                       "attribute) and was trained on its clock: event mode uses the rate gain, as "
-                                       "new models do; the old rule on request (memory_gain lambda_decay)",
-                                       r.model_path));
-        net_cfg.memory_gain = models::MemoryGain::rate;
-    }
+    // A clock-trained model written before a memory rule was a choice: on its clock both rules are the
+    // same, so off the clock it gets the rule of new models, which keeps its clock behaviour.
+    const bool clock_model_off_clock = model_.config.train.time == models::TimeBase::clock &&
+                                       mode_ == TimeMode::event && net_cfg.output_mode != models::OutputMode::lif;
+    const auto memory_rule = [&](const auto& requested, bool declared, auto& rule, auto new_rule, const char* name,
+                                 const char* what, const char* old_value) {
+        if (requested) {
+            rule = *requested;
+        } else if (!declared && clock_model_off_clock) {
+            notices_.push_back(fmt::format("{}: the model predates the {} choice (no /model {} attribute) and was "
+                                           "trained on its clock: event mode uses {} {}, as new models do; the old "
+                                           "rule on request ({} {})",
+                                           r.model_path, what, name, what, models::to_string(new_rule), name,
+                                           old_value));
+            rule = new_rule;
+        }
+    };
+    memory_rule(r.memory_gain, model_.checkpoint.memory_gain_declared, net_cfg.memory_gain, models::MemoryGain::rate,
+                "memory_gain", "memory gain", "lambda_decay");
+    memory_rule(r.memory_input, model_.checkpoint.memory_input_declared, net_cfg.memory_input,
+                models::MemoryInput::clock_decay, "memory_input", "memory input", "step_decay");
     model_.config.model.memory_gain = net_cfg.memory_gain;
+    model_.config.model.memory_input = net_cfg.memory_input;
     const auto& cfg = model_.config;
     const auto& mc = model_.checkpoint.net.cfg;
     if (mode_ == TimeMode::event) {

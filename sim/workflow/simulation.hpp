@@ -61,6 +61,10 @@ struct SimulationRequest {
     // choice (no memory_gain attribute) gets the rate gain in event mode, with a notice. "rate" keeps the
     // fast memory units' clock gain on finer or coarser schedules (identical on the clock).
     std::optional<models::MemoryGain> memory_gain;
+    // How the MLP reads the memory (spec section 2). Default: the model's; a clock-trained model written
+    // before the choice (no memory_input attribute) gets "clock_decay" in event mode, with a notice: the
+    // same read of the state on every schedule (identical on the clock).
+    std::optional<models::MemoryInput> memory_input;
     io::TraceOptions record;  // what the recorder is asked to record (set_record may replace it)
     std::optional<std::int64_t> threads;
     std::string backend = "cpu";

@@ -64,7 +64,7 @@ bool same(const models::ModelConfig& a, const models::ModelConfig& b) {
            real(a.tau_init_min_ms, b.tau_init_min_ms) && real(a.tau_init_max_ms, b.tau_init_max_ms) &&
            real(a.theta, b.theta) && real(a.beta, b.beta) && real(a.tau_v_ms, b.tau_v_ms) &&
            a.learn_tau_m == b.learn_tau_m && a.self_synapse == b.self_synapse && a.drive == b.drive &&
-           a.memory_gain == b.memory_gain && a.seed == b.seed;
+           a.memory_gain == b.memory_gain && a.memory_input == b.memory_input && a.seed == b.seed;
 }
 
 bool same(const io::Checkpoint& a, const io::Checkpoint& b) {

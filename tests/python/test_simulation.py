@@ -191,6 +191,28 @@ def test_memory_gain_equals_the_command_line_and_is_identical_on_the_clock(train
     assert "\n" not in str(e.value)
 
 
+def test_memory_input_equals_the_command_line_and_is_identical_on_the_clock(trained_model, data_dir, tmp_path):
+    test = str(data_dir / "test.h5")
+
+    def outputs(**kwargs):
+        out = elmsim.simulate(str(trained_model), data=test, variables="y", end=4, **kwargs)
+        return out, np.concatenate([s["y"].ravel() for s in out["trace"]["samples"]])
+
+    assert np.array_equal(outputs(mode="clock")[1], outputs(mode="clock", memory_input="step_decay")[1])
+    event = dict(mode="event", resolution_ms=5.0, max_dt_ms=10.0)
+    step, y_step = outputs(memory_input="step_decay", **event)
+    assert np.array_equal(outputs(memory_input="clock_decay", **event)[1], outputs(**event)[1])  # new models'
+    assert not np.array_equal(y_step, outputs(**event)[1])
+    assert elmsim.Model.load(str(trained_model)).info()["memory_input"] == "clock_decay"
+    _, line = cli("simulate", "--model", trained_model, "--data", test, "--mode", "event", "--resolution-ms", "5",
+                  "--max-dt-ms", "10", "--memory-input", "step_decay", "--samples", "0:4", "--trace",
+                  tmp_path / "step.h5")
+    assert f"accuracy {step['stats']['accuracy']:.4f}, loss {step['stats']['loss']:.4f}" in line
+    with pytest.raises(elmsim.ParameterError, match="memory_input") as e:
+        elmsim.simulate(str(trained_model), data=test, memory_input="fresh")
+    assert "\n" not in str(e.value)
+
+
 def test_spike_datasets_round_trip_through_files(tmp_path):
     samples, labels, channels = elmsim.generate_shd(6, seed=4)
     path = tmp_path / "gen.h5"

@@ -22,7 +22,7 @@ struct ResolutionArgs {
     workflow::ResolutionSweepRequest request;
     std::vector<double> ms;
     std::optional<double> max_dt_ms;
-    std::string samples, json, memory_gain;
+    std::string samples, json, memory_gain, memory_input;
     bool no_clock = false;
 };
 
@@ -62,6 +62,9 @@ void run_resolutions(ResolutionArgs& a) {
     if (!a.memory_gain.empty())
         r.base.memory_gain = with_flag_names({{"memory_gain", "--memory-gain"}},
                                              [&] { return models::memory_gain_from_string(a.memory_gain); });
+    if (!a.memory_input.empty())
+        r.base.memory_input = with_flag_names({{"memory_input", "--memory-input"}},
+                                              [&] { return models::memory_input_from_string(a.memory_input); });
     if (!a.json.empty()) io::ensure_writable_dir(a.json);  // before hours of simulation
     const FlagNames flags = {{"samples", "--samples"},     {"resolution_ms", "--ms"}, {"max_dt_ms", "--max-dt-ms"},
                              {"threads", "--threads"},     {"backend", "--backend"},  {"batch", "--batch"}};
@@ -109,6 +112,9 @@ void register_resolutions(CLI::App& app) {
     cmd->add_flag("--no-clock", a->no_clock, "No row on the model's clock");
     cmd->add_option("--memory-gain", a->memory_gain,
                     "Gain of the memory drive off the clock step: the model's (default), lambda_decay or rate");
+    cmd->add_option("--memory-input", a->memory_input,
+                    "How the MLP reads the memory off the clock step: the model's (default), step_decay or "
+                    "clock_decay");
     cmd->add_option("--samples", a->samples, "Half-open range a:b of samples (pairs for SHD-Adding, bytes for text)");
     cmd->add_option("--batch", r.batch, "Spike samples simulated together (default 16; the floats do not depend on it)");
     cmd->add_option("--json", a->json, "Also write the table as JSON (tools/elmsim_plot.py resolutions reads it)");

@@ -26,7 +26,7 @@ namespace fs = std::filesystem;
 
 struct SimulateArgs {
     workflow::SimulationRequest request;
-    std::string samples, mode, trace, record = "y", neurons = "all", drive, memory_gain;
+    std::string samples, mode, trace, record = "y", neurons = "all", drive, memory_gain, memory_input;
     std::int64_t decimate = 1;
     bool final_logits = false;
 };
@@ -53,6 +53,9 @@ void run_simulate(SimulateArgs& a) {
     if (!a.memory_gain.empty())
         r.memory_gain = with_flag_names({{"memory_gain", "--memory-gain"}},
                                         [&] { return models::memory_gain_from_string(a.memory_gain); });
+    if (!a.memory_input.empty())
+        r.memory_input = with_flag_names({{"memory_input", "--memory-input"}},
+                                         [&] { return models::memory_input_from_string(a.memory_input); });
     r.created_by = created_by();
     io::ensure_writable_dir(a.trace);  // before the model is loaded: a device, FIFO or directory is refused now
     const FlagNames flags = {{"samples", "--samples"},     {"resolution_ms", "--resolution-ms"},
@@ -112,6 +115,9 @@ void register_simulate(CLI::App& app) {
     cmd->add_option("--memory-gain", a->memory_gain,
                     "Gain of the memory drive off the clock step: the model's (default), lambda_decay or rate (a "
                     "clock model's memory gain kept on every schedule; identical on the clock)");
+    cmd->add_option("--memory-input", a->memory_input,
+                    "How the MLP reads the memory off the clock step: the model's (default), step_decay or "
+                    "clock_decay (the clock step's decay on every schedule; identical on the clock)");
     add_engine_options(*cmd, r.backend, r.threads);
     cmd->add_flag("--final-logits", a->final_logits, "Record only the final readout of each sample ([1, n_out])");
     cmd->callback([a] { run_simulate(*a); });

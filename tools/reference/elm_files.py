@@ -46,6 +46,8 @@ class ModelSpec:
     learn_tau_m: bool
     tau_v_ms: float
     memory_gain: str = "lambda_decay"  # /model attribute "memory_gain"; absent in older files
+    memory_input: str = "step_decay"   # /model attribute "memory_input"; absent in older files
+    drive: str = "per_update"          # /model attribute "drive"; absent in older files
 
     @property
     def is_lif(self):
@@ -147,7 +149,10 @@ def read_checkpoint(path):
                          beta=floats["beta"], learn_tau_m=_attr(path, g, "learn_tau_m", int) != 0,
                          tau_v_ms=floats["tau_v_ms"],
                          memory_gain=_attr(path, g, "memory_gain", str) if "memory_gain" in g.attrs
-                         else "lambda_decay")
+                         else "lambda_decay",
+                         memory_input=_attr(path, g, "memory_input", str) if "memory_input" in g.attrs
+                         else "step_decay",
+                         drive=_attr(path, g, "drive", str) if "drive" in g.attrs else "per_update")
         _check_spec(path, spec)
         src = _dataset(path, f, "model/src", (spec.N, spec.k_c), np.int64)
         if src.size and (src.min() < 0 or src.max() >= spec.C + spec.N):
@@ -179,6 +184,12 @@ def _check_spec(path, s):
     if s.memory_gain not in ("lambda_decay", "rate"):
         raise ReferenceInputError(f"{where}: attribute memory_gain: expected \"lambda_decay\" or \"rate\", "
                                   f"found \"{s.memory_gain}\"")
+    if s.drive not in ("rate", "per_update"):
+        raise ReferenceInputError(f"{where}: attribute drive: expected \"rate\" or \"per_update\", "
+                                  f"found \"{s.drive}\"")
+    if s.memory_input not in ("step_decay", "clock_decay"):
+        raise ReferenceInputError(f"{where}: attribute memory_input: expected \"step_decay\" or \"clock_decay\", "
+                                  f"found \"{s.memory_input}\"")
     if not s.is_lif:
         for name in ("d_m", "d_h", "n_b", "l"):
             if getattr(s, name) < 1:
@@ -201,10 +212,12 @@ class BatchData:
     x: np.ndarray = None        # float32 [T, B, C] (models without an embedding)
     tokens: np.ndarray = None   # int64 [T, B] byte values (models with an embedding)
     targets: np.ndarray = None  # int64 [B] or [T * B] (time-major, next_byte)
+    dt: np.ndarray = None       # float64 [T] update lengths in ms (absent: every update one dt_ms)
 
 
 def read_batch(path, spec, loss):
-    """Batch file (x float32 [T,B,C] or tokens uint8 [T,B]; targets int32) checked against the model."""
+    """Batch file (x float32 [T,B,C] or tokens uint8 [T,B]; targets int32; optional dt float64 [T], the
+    length of each update in ms, shared by the rows) checked against the model."""
     with _open(path) as f:
         if spec.C_e > 0:
             if "tokens" not in f:
@@ -242,6 +255,12 @@ def read_batch(path, spec, loss):
             raise ReferenceInputError(f"{path}: /targets: expected classes in [0, {spec.n_out}), found "
                                       f"[{targets.min()}, {targets.max()}]")
         data.targets = targets.astype(np.int64)
+        if "dt" in f:
+            dt = np.asarray(f["dt"][()])
+            if dt.shape != (T,) or dt.dtype.kind != "f" or not np.all(np.isfinite(dt)) or np.any(dt <= 0):
+                raise ReferenceInputError(f"{path}: /dt: expected {T} update lengths > 0 ms, found {dt.dtype} "
+                                          f"{list(dt.shape)}")
+            data.dt = dt.astype(np.float64)
     return data
 
 

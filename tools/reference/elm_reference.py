@@ -95,10 +95,11 @@ class ElmNetwork(torch.nn.Module):
         return s.tau_min_ms + (s.tau_max_ms - s.tau_min_ms) * torch.sigmoid(self.tau_m_raw)
 
     def decays(self, dt):
-        """(kappa_b, kappa_m [N, d_m], kappa_l [N, d_m], kappa_v) for a step of dt ms."""
+        """(kappa_b, kappa_m [N, d_m], kappa_l [N, d_m], kappa_v, kappa_u [N, d_m]) for a step of dt ms;
+        kappa_u m_{t-1} is the memory half of the MLP input."""
         s = self.spec
         if s.is_lif:
-            return None, None, None, math.exp(-dt / s.tau_v_ms)
+            return None, None, None, math.exp(-dt / s.tau_v_ms), None
         tau = self.tau_m()
         kappa_m = torch.exp(-dt / tau)
         kappa_l = torch.exp(-dt * s.lam / tau)
@@ -106,7 +107,18 @@ class ElmNetwork(torch.nn.Module):
             # dm held as a rate: 1 - kappa_l = (1 - kappa_m) G, G the clock step's steady-state gain
             gain = (1 - torch.exp(-s.dt_ms * s.lam / tau)) / (1 - torch.exp(-s.dt_ms / tau))
             kappa_l = 1 - (1 - kappa_m) * gain
-        return math.exp(-dt / s.tau_b_ms), kappa_m, kappa_l, None
+        # memory input "clock_decay": the MLP reads the memory with the clock step's decay on every schedule
+        kappa_u = torch.exp(-s.dt_ms / tau) if s.memory_input == "clock_decay" and dt != s.dt_ms else kappa_m
+        return math.exp(-dt / s.tau_b_ms), kappa_m, kappa_l, None, kappa_u
+
+    def drive_gain(self, dt):
+        """Factor on analog neuron outputs as presynaptic values for an update of dt ms (spec section 5):
+        under the rate rule g(dt) = (1 - kappa_b(dt)) / (1 - kappa_b(dt_ms)), 1 on the clock step and for
+        events (inputs, spike and LIF outputs)."""
+        s = self.spec
+        if s.output_mode != "analog" or s.drive != "rate" or dt == s.dt_ms:
+            return 1.0
+        return (1 - math.exp(-dt / s.tau_b_ms)) / (1 - math.exp(-s.dt_ms / s.tau_b_ms))
 
     def zero_state(self, batch):
         s, p = self.spec, self.w_syn
@@ -142,10 +154,11 @@ class ElmNetwork(torch.nn.Module):
 
     def _elm_step(self, z, st, dec, w_branch):
         s = self.spec
-        kb, km, kl, _ = dec
+        kb, km, kl, _, ku = dec
         b = kb * st.b + torch.bmm(w_branch, z)                        # [N, n_b, B]
         m_decayed = km.unsqueeze(2) * st.m                            # [N, d_m, B]
-        h = self._phi(torch.baddbmm(self.b1.unsqueeze(2), self.W1, torch.cat((b, m_decayed), dim=1)))
+        m_read = ku.unsqueeze(2) * st.m                               # the MLP's memory input
+        h = self._phi(torch.baddbmm(self.b1.unsqueeze(2), self.W1, torch.cat((b, m_read), dim=1)))
         for layer in range(s.l - 1):
             h = self._phi(torch.baddbmm(self.bh[:, layer].unsqueeze(2), self.Wh[:, layer], h))
         dm = DM_SCALE * torch.tanh(DM_SLOPE * torch.baddbmm(self.b2.unsqueeze(2), self.W2, h))
@@ -178,10 +191,12 @@ class ElmNetwork(torch.nn.Module):
         step = self._lif_step if self.spec.is_lif else self._elm_step
         w_branch = self.branch_weights()
         ys = []
+        gain = self.drive_gain(self.spec.dt_ms if dt is None or per_step_dt else float(dt))
         for t in range(T):
             if per_step_dt:
                 dec = self.decays(float(dt[t]))
-            z = torch.cat((x_cb[t], st.y), dim=0).index_select(0, self.src).view(N, k_c, batch)
+                gain = self.drive_gain(float(dt[t]))
+            z = torch.cat((x_cb[t], gain * st.y), dim=0).index_select(0, self.src).view(N, k_c, batch)
             st = step(z, st, dec, w_branch)
             ys.append(st.y)
         y = torch.stack(ys)                                           # [T, N, B]
@@ -211,7 +226,8 @@ def run_batch(model_path, batch_path, loss="last", last_k=1, dtype=torch.float64
     data = read_batch(batch_path, net.spec, loss)
     inputs = torch.from_numpy(data.tokens if data.tokens is not None else data.x)
     T = inputs.shape[0]
-    y, logits, _ = net(inputs, logit_steps=loss_steps(loss, T, last_k))
+    dt = None if data.dt is None else [float(v) for v in data.dt]
+    y, logits, _ = net(inputs, dt=dt, logit_steps=loss_steps(loss, T, last_k))
     value = cross_entropy_loss(logits, torch.from_numpy(data.targets), loss)
     value.backward()
     grads = {}

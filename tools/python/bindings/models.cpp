@@ -37,6 +37,7 @@ py::dict model_dict(const models::ModelConfig& c) {
     d["phi"] = models::to_string(c.phi);
     d["drive"] = models::to_string(c.drive);
     d["memory_gain"] = models::to_string(c.memory_gain);
+    d["memory_input"] = models::to_string(c.memory_input);
     d["dt_ms"] = c.dt_ms;
     d["seed"] = c.seed;
     return d;

@@ -60,7 +60,7 @@ void bind_simulation(py::module_& m) {
            std::optional<std::int64_t> first, std::optional<std::int64_t> end, int batch, const py::object& variables,
            const py::object& neurons, std::int64_t decimate, bool final_logits_only, const std::string& record,
            const std::string& trace, std::optional<std::int64_t> threads, const std::string& backend,
-           std::optional<std::string> memory_gain) {
+           std::optional<std::string> memory_gain, std::optional<std::string> memory_input) {
             workflow::SimulationRequest r;
             r.model_path = model;
             r.data_path = data;
@@ -68,6 +68,7 @@ void bind_simulation(py::module_& m) {
             r.resolution_ms = resolution_ms;
             r.max_dt_ms = max_dt_ms;
             if (memory_gain) r.memory_gain = models::memory_gain_from_string(*memory_gain);
+            if (memory_input) r.memory_input = models::memory_input_from_string(*memory_input);
             r.first = first;
             r.end = end;
             r.batch = batch;
@@ -109,7 +110,8 @@ void bind_simulation(py::module_& m) {
         py::arg("first") = py::none(), py::arg("end") = py::none(), py::arg("batch") = 16, py::arg("variables") = "y",
         py::arg("neurons") = py::none(), py::arg("decimate") = 1, py::arg("final_logits_only") = false,
         py::arg("record") = "memory", py::arg("trace") = "", py::arg("threads") = py::none(),
-        py::arg("backend") = "cpu", py::arg("memory_gain") = py::none());
+        py::arg("backend") = "cpu", py::arg("memory_gain") = py::none(),
+        py::arg("memory_input") = py::none());
 
     m.def(
         "generate",

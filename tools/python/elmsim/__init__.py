@@ -111,7 +111,7 @@ def evaluate(model, data=None, split="test", samples=None, labels=None, threads=
 
 def simulate(model, data="", samples=None, labels=None, mode=None, resolution_ms=None, max_dt_ms=None, first=None,
              end=None, batch=16, variables="y", neurons=None, decimate=1, final_logits_only=False, trace=None,
-             threads=None, backend="cpu", memory_gain=None):
+             threads=None, backend="cpu", memory_gain=None, memory_input=None):
     """Simulate a trained model (checkpoint path) sample by sample, as `elmsim simulate` does.
 
     data: an SHD-format file (or a byte file for a text model); or samples=[(times_ms, channels), ...]
@@ -120,6 +120,7 @@ def simulate(model, data="", samples=None, labels=None, mode=None, resolution_ms
     `decimate`-th update. With trace=PATH the recording is written as an HDF5 trace (what
     `simulate --trace` writes); without, it comes back as numpy arrays under "trace".
     memory_gain: None (the model's), "lambda_decay" or "rate" (`simulate --memory-gain`).
+    memory_input: None (the model's), "step_decay" or "clock_decay" (`simulate --memory-input`).
     Returns a dict: stats (loss, accuracy, bpc for text), samples, updates, mode, trace or trace_path.
     """
     if neurons is not None and not isinstance(neurons, (list, tuple)) and not hasattr(neurons, "dtype"):
@@ -130,7 +131,7 @@ def simulate(model, data="", samples=None, labels=None, mode=None, resolution_ms
                           variables=variables, neurons=neurons, decimate=decimate,
                           final_logits_only=final_logits_only, record=record,
                           trace=_os.fspath(trace) if trace is not None else "", threads=threads, backend=backend,
-                          memory_gain=memory_gain)
+                          memory_gain=memory_gain, memory_input=memory_input)
 
 
 def generate(model, prompt=b"", length=200, temperature=0.8, seed=1, threads=None, backend="cpu"):
