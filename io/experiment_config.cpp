@@ -135,15 +135,9 @@ void read_model(Section& s, models::ModelConfig& m) {
     s.read("beta", m.beta, "a number > 0", positive);
     s.read("tau_v_ms", m.tau_v_ms, "a time constant > 0 ms", positive);
     s.read("learn_tau_m", m.learn_tau_m);
-    s.read_enum("drive", m.drive, std::array<std::pair<const char*, models::DriveRule>, 2>{
-                                      {{"rate", models::DriveRule::rate}, {"per_update", models::DriveRule::per_update}}});
-    s.read_enum("memory_gain", m.memory_gain,
-                std::array<std::pair<const char*, models::MemoryGain>, 2>{
-                    {{"lambda_decay", models::MemoryGain::lambda_decay}, {"rate", models::MemoryGain::rate}}});
-    s.read_enum("memory_input", m.memory_input,
-                std::array<std::pair<const char*, models::MemoryInput>, 2>{
-                    {{"step_decay", models::MemoryInput::step_decay},
-                     {"clock_decay", models::MemoryInput::clock_decay}}});
+    s.read_enum("drive", m.drive, models::kDriveRuleNames);
+    s.read_enum("memory_gain", m.memory_gain, models::kMemoryGainNames);
+    s.read_enum("memory_input", m.memory_input, models::kMemoryInputNames);
     s.read("self_synapse", m.self_synapse);
     s.read("seed", m.seed);
 }

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "elmsim/models/enum_names.hpp"
 #include "elmsim/models/error.hpp"
 
 namespace elm::models {
@@ -19,29 +20,14 @@ std::string to_string(OutputMode m) {
 
 std::string to_string(Phi p) { return p == Phi::relu ? "relu" : "silu"; }
 
-std::string to_string(DriveRule d) { return d == DriveRule::rate ? "rate" : "per_update"; }
+std::string to_string(DriveRule d) { return name_in(kDriveRuleNames, d); }
+DriveRule drive_rule_from_string(const std::string& s) { return value_in(kDriveRuleNames, s, "drive"); }
 
-DriveRule drive_rule_from_string(const std::string& s) {
-    if (s == "rate") return DriveRule::rate;
-    if (s == "per_update") return DriveRule::per_update;
-    throw ParameterError("drive", fmt::format("expected \"rate\" or \"per_update\", got \"{}\"", s));
-}
+std::string to_string(MemoryGain g) { return name_in(kMemoryGainNames, g); }
+MemoryGain memory_gain_from_string(const std::string& s) { return value_in(kMemoryGainNames, s, "memory_gain"); }
 
-std::string to_string(MemoryGain g) { return g == MemoryGain::rate ? "rate" : "lambda_decay"; }
-
-MemoryGain memory_gain_from_string(const std::string& s) {
-    if (s == "lambda_decay") return MemoryGain::lambda_decay;
-    if (s == "rate") return MemoryGain::rate;
-    throw ParameterError("memory_gain", fmt::format("expected \"lambda_decay\" or \"rate\", got \"{}\"", s));
-}
-
-std::string to_string(MemoryInput m) { return m == MemoryInput::clock_decay ? "clock_decay" : "step_decay"; }
-
-MemoryInput memory_input_from_string(const std::string& s) {
-    if (s == "step_decay") return MemoryInput::step_decay;
-    if (s == "clock_decay") return MemoryInput::clock_decay;
-    throw ParameterError("memory_input", fmt::format("expected \"step_decay\" or \"clock_decay\", got \"{}\"", s));
-}
+std::string to_string(MemoryInput m) { return name_in(kMemoryInputNames, m); }
+MemoryInput memory_input_from_string(const std::string& s) { return value_in(kMemoryInputNames, s, "memory_input"); }
 
 OutputMode output_mode_from_string(const std::string& s) {
     if (s == "analog") return OutputMode::analog;

@@ -3,8 +3,10 @@
 // config, checkpoint, tests) rejects impossible structures with the same messages.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
+#include <utility>
 
 namespace elm::models {
 
@@ -28,6 +30,13 @@ enum class MemoryGain { lambda_decay, rate };
 // length: identical on the clock, and the same read of the same state on every schedule (the rule of
 // new models).
 enum class MemoryInput { step_decay, clock_decay };
+
+inline constexpr std::array<std::pair<const char*, DriveRule>, 2> kDriveRuleNames{
+    {{"rate", DriveRule::rate}, {"per_update", DriveRule::per_update}}};
+inline constexpr std::array<std::pair<const char*, MemoryGain>, 2> kMemoryGainNames{
+    {{"lambda_decay", MemoryGain::lambda_decay}, {"rate", MemoryGain::rate}}};
+inline constexpr std::array<std::pair<const char*, MemoryInput>, 2> kMemoryInputNames{
+    {{"step_decay", MemoryInput::step_decay}, {"clock_decay", MemoryInput::clock_decay}}};
 
 std::string to_string(OutputMode m);
 std::string to_string(Phi p);

@@ -3,16 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
-namespace elm::models {
+#include "elmsim/models/enum_names.hpp"
 
-namespace {
-template <class Table, class E>
-std::string name_in(const Table& table, E value) {
-    for (const auto& [name, v] : table)
-        if (v == value) return name;
-    return "?";
-}
-}  // namespace
+namespace elm::models {
 
 std::string to_string(OptimizerKind k) { return name_in(kOptimizerNames, k); }
 std::string to_string(Schedule s) { return name_in(kScheduleNames, s); }

@@ -122,7 +122,7 @@ std::int64_t tiny_params(const std::string& config) {
 
 }  // namespace
 
-TEST_CASE("cli bench-text: the elmsim row of a tiny byte model, LSTM skipped with --no-torch", "[cli][bench]") {
+TEST_CASE("cli bench-text: the elmsim row of a tiny byte model, no LSTM row with --no-torch", "[cli][bench]") {
     const TinyTask task;
     const std::string json = task.dir.file("out.json");
     const auto r = run_elmsim(fmt::format("bench-text --no-torch --config {} --seconds 1 --gen-bytes 500 --json {}",

@@ -171,45 +171,28 @@ def test_bad_simulate_arguments_raise_one_line(trained_model, data_dir, tmp_path
         assert "\n" not in str(e.value), kwargs
 
 
-def test_memory_gain_equals_the_command_line_and_is_identical_on_the_clock(trained_model, data_dir, tmp_path):
+@pytest.mark.parametrize("option, new_rule, old_rule, bad", [("memory_gain", "rate", "lambda_decay", "steady"),
+                                                               ("memory_input", "clock_decay", "step_decay", "fresh")])
+def test_memory_rules_equal_the_command_line_and_are_identical_on_the_clock(trained_model, data_dir, tmp_path,
+                                                                            option, new_rule, old_rule, bad):
     test = str(data_dir / "test.h5")
 
-    def memory(**kwargs):
-        out = elmsim.simulate(str(trained_model), data=test, variables="m", end=4, **kwargs)
-        return out, np.concatenate([s["m"].ravel() for s in out["trace"]["samples"]])
+    def run(**kwargs):  # the result and every recorded y and m, flat
+        out = elmsim.simulate(str(trained_model), data=test, variables="y,m", end=4, **kwargs)
+        return out, np.concatenate([s[v].ravel() for s in out["trace"]["samples"] for v in ("y", "m")])
 
-    assert np.array_equal(memory(mode="clock")[1], memory(mode="clock", memory_gain="lambda_decay")[1])
+    assert np.array_equal(run(mode="clock")[1], run(mode="clock", **{option: old_rule})[1])
     event = dict(mode="event", resolution_ms=5.0, max_dt_ms=10.0)
-    rate, m_rate = memory(memory_gain="rate", **event)
-    assert np.array_equal(m_rate, memory(**event)[1])  # the gain of new models
-    assert not np.array_equal(m_rate, memory(memory_gain="lambda_decay", **event)[1])
+    assert np.array_equal(run(**{option: new_rule}, **event)[1], run(**event)[1])  # the rule of new models
+    old, old_values = run(**{option: old_rule}, **event)
+    assert not np.array_equal(old_values, run(**event)[1])
+    assert elmsim.Model.load(str(trained_model)).info()[option] == new_rule
     _, line = cli("simulate", "--model", trained_model, "--data", test, "--mode", "event", "--resolution-ms", "5",
-                  "--max-dt-ms", "10", "--memory-gain", "rate", "--samples", "0:4", "--trace", tmp_path / "rate.h5")
-    assert f"accuracy {rate['stats']['accuracy']:.4f}, loss {rate['stats']['loss']:.4f}" in line
-    with pytest.raises(elmsim.ParameterError, match="memory_gain") as e:
-        elmsim.simulate(str(trained_model), data=test, memory_gain="steady")
-    assert "\n" not in str(e.value)
-
-
-def test_memory_input_equals_the_command_line_and_is_identical_on_the_clock(trained_model, data_dir, tmp_path):
-    test = str(data_dir / "test.h5")
-
-    def outputs(**kwargs):
-        out = elmsim.simulate(str(trained_model), data=test, variables="y", end=4, **kwargs)
-        return out, np.concatenate([s["y"].ravel() for s in out["trace"]["samples"]])
-
-    assert np.array_equal(outputs(mode="clock")[1], outputs(mode="clock", memory_input="step_decay")[1])
-    event = dict(mode="event", resolution_ms=5.0, max_dt_ms=10.0)
-    step, y_step = outputs(memory_input="step_decay", **event)
-    assert np.array_equal(outputs(memory_input="clock_decay", **event)[1], outputs(**event)[1])  # new models'
-    assert not np.array_equal(y_step, outputs(**event)[1])
-    assert elmsim.Model.load(str(trained_model)).info()["memory_input"] == "clock_decay"
-    _, line = cli("simulate", "--model", trained_model, "--data", test, "--mode", "event", "--resolution-ms", "5",
-                  "--max-dt-ms", "10", "--memory-input", "step_decay", "--samples", "0:4", "--trace",
-                  tmp_path / "step.h5")
-    assert f"accuracy {step['stats']['accuracy']:.4f}, loss {step['stats']['loss']:.4f}" in line
-    with pytest.raises(elmsim.ParameterError, match="memory_input") as e:
-        elmsim.simulate(str(trained_model), data=test, memory_input="fresh")
+                  "--max-dt-ms", "10", "--" + option.replace("_", "-"), old_rule, "--samples", "0:4", "--trace",
+                  tmp_path / "old.h5")
+    assert f"accuracy {old['stats']['accuracy']:.4f}, loss {old['stats']['loss']:.4f}" in line
+    with pytest.raises(elmsim.ParameterError, match=option) as e:
+        elmsim.simulate(str(trained_model), data=test, **{option: bad})
     assert "\n" not in str(e.value)
 
 
