@@ -12,9 +12,11 @@
 #include "elmsim/sim/cpu/backward.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include "elmsim/models/elm_math.hpp"
 #include "elmsim/sim/cpu/forward.hpp"
+#include "elmsim/sim/cpu/row_dots.hpp"
 #include "elmsim/sim/cpu/small_gemm.hpp"
 #include "elmsim/sim/cpu/vector_math.hpp"
 
@@ -191,13 +193,13 @@ void elm_neuron_backward(const models::Network<Real>& net, const StepTiming<Real
         }
     }
     // Synapses: g_w[k] += sum_b g_branch[b] z[src[k]][b] (b ascending).
-    for (int k = 0; k < kc; ++k) {
-        const Real* g = g_br + static_cast<std::size_t>(k / per_branch) * B;
-        const Real* z = presyn.row(src[k]);
-        Real acc = gw[k];
-        for (int b = 0; b < Ba; ++b) acc += g[b] * z[b];
-        gw[k] = acc;
-    }
+    ordered_row_dots(
+        kc, Ba,
+        [&](int k) {
+            return std::pair<const Real*, const Real*>{g_br + static_cast<std::size_t>(k / per_branch) * B,
+                                                       presyn.row(src[k])};
+        },
+        gw);
     if (cfg.learn_tau_m) {
         for (int r = 0; r < kappa_rows; ++r) {
             const StepDecays<Real>& dec = *timing.rows[r];
@@ -236,12 +238,8 @@ void lif_neuron_backward(const models::Network<Real>& net, const StepTiming<Real
         const Real kv_next = (next ? next->rows[b] : timing.rows[b])->kappa_v;  // no step t + 1: G is 0
         gv[b] = models::lif_backward(g_y_readout_t[nbi] + ws.g_yrec[nbi], gv[b], v, s, kv_next, beta);
     }
-    for (int k = 0; k < kc; ++k) {
-        const Real* z = presyn.row(src[k]);
-        Real acc = gw[k];
-        for (int b = 0; b < Ba; ++b) acc += gv[b] * z[b];
-        gw[k] = acc;
-    }
+    ordered_row_dots(
+        kc, Ba, [&](int k) { return std::pair<const Real*, const Real*>{gv, presyn.row(src[k])}; }, gw);
 }
 
 }  // namespace
@@ -317,10 +315,15 @@ void segment_backward(const models::Network<Real>& net, const BatchTiming<Real>&
         const Real* w = net.tensor(TensorId::w_syn);
         const Real* g_rows = lif ? ws.g_v.data() : ws.g_drive.data();  // [N][drives][B]
         auto gather_source = [&](int source, Real* acc) {
-            std::fill(acc, acc + Ba, Real(0));
-            for (int e = fo.start[source]; e < fo.start[source + 1]; ++e)
-                axpy(static_cast<std::size_t>(Ba), w[fo.synapse[e]], g_rows + static_cast<std::size_t>(ws.drive_row[e]) * B,
-                     acc);
+            const int e0 = fo.start[source];
+            weighted_row_sum(
+                static_cast<std::size_t>(Ba), fo.start[source + 1] - e0,
+                [&](int k) {
+                    const int e = e0 + k;
+                    return std::pair<Real, const Real*>{w[fo.synapse[e]],
+                                                        g_rows + static_cast<std::size_t>(ws.drive_row[e]) * B};
+                },
+                acc);
         };
         ex.parallel_for(N, [&](int begin, int end) {
             for (int j = begin; j < end; ++j) {

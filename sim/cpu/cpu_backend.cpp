@@ -85,7 +85,7 @@ public:
         s.b_stride = t.b_stride;
         s.m_stride = t.m_stride;
         s.y_stride = t.y_stride;
-        const auto slots = [&](const std::vector<float>& v, std::size_t stride) {
+        const auto slots = [&](const TapeArray<float>& v, std::size_t stride) {
             return std::vector<float>(v.begin(), v.begin() + static_cast<std::ptrdiff_t>((t.T + 1) * stride));
         };
         s.b = slots(t.b, t.b_stride);

@@ -13,6 +13,7 @@
 #include "elmsim/sim/cpu/forward.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include "elmsim/models/elm_math.hpp"
 #include "elmsim/sim/cpu/small_gemm.hpp"
@@ -78,10 +79,10 @@ inline void gather_drive(const models::Network<Real>& net, int i, int B, const P
     const std::int32_t* src = net.src.data() + static_cast<std::size_t>(i) * kc;
     const Real* w = net.tensor(TensorId::w_syn) + static_cast<std::size_t>(i) * kc;
     for (int j = 0; j < nb; ++j) {
-        std::fill(acc, acc + B, Real(0));
-        for (int k = j * per_branch; k < (j + 1) * per_branch; ++k) {
-            axpy(static_cast<std::size_t>(B), w[k], presyn.row(src[k]), acc);
-        }
+        const int k0 = j * per_branch;
+        weighted_row_sum(
+            static_cast<std::size_t>(B), per_branch,
+            [&](int e) { return std::pair<Real, const Real*>{w[k0 + e], presyn.row(src[k0 + e])}; }, acc);
         for (int b = 0; b < B; ++b) U[static_cast<std::size_t>(b) * ldu + j] = acc[b];
     }
 }

@@ -75,7 +75,7 @@ void Tape<Real>::load_state(const NetworkState<Real>& s) {
 
 template <class Real>
 void Tape<Real>::store_state(int slot, NetworkState<Real>& s) const {
-    const auto at = [slot](const std::vector<Real>& src, std::size_t stride) {
+    const auto at = [slot](const TapeArray<Real>& src, std::size_t stride) {
         return src.begin() + static_cast<std::ptrdiff_t>(slot * stride);
     };
     std::copy(at(b, b_stride), at(b, b_stride) + static_cast<std::ptrdiff_t>(b_stride), s.b.begin());

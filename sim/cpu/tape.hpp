@@ -11,6 +11,7 @@
 
 #include "elmsim/models/network.hpp"
 #include "elmsim/models/elm_math.hpp"
+#include "elmsim/sim/cpu/huge_page_allocator.hpp"
 #include "elmsim/sim/network_state.hpp"
 
 namespace elm::sim::cpu {
@@ -39,16 +40,21 @@ struct StepDecays {
 template <class Real>
 void compute_decays(const models::Network<Real>& net, double dt_ms, StepDecays<Real>& d);
 
+// The tape's arrays: large, read once per step in the backward; on huge pages where the system has
+// them (sim/cpu/huge_page_allocator.hpp).
+template <class Real>
+using TapeArray = std::vector<Real, HugePageAllocator<Real>>;
+
 template <class Real>
 struct Tape {
     int T = 0, B = 0;
     std::size_t b_stride = 0, m_stride = 0, y_stride = 0, a_stride = 0;  // per slot
-    std::vector<Real> b;   // [T+1][N][B][n_b]
-    std::vector<Real> m;   // [T+1][N][B][d_m]
-    std::vector<Real> v;   // [T+1][N][B]
-    std::vector<Real> y;   // [T+1][N][B]
-    std::vector<Real> a;   // [T][N][B][l][d_h] MLP pre-activations
-    std::vector<Real> dm;  // [T][N][B][d_m]   memory drive
+    TapeArray<Real> b;   // [T+1][N][B][n_b]
+    TapeArray<Real> m;   // [T+1][N][B][d_m]
+    TapeArray<Real> v;   // [T+1][N][B]
+    TapeArray<Real> y;   // [T+1][N][B]
+    TapeArray<Real> a;   // [T][N][B][l][d_h] MLP pre-activations
+    TapeArray<Real> dm;  // [T][N][B][d_m]   memory drive
 
     void resize(const models::ModelConfig& cfg, int steps, int batch);  // keeps capacity
     void load_state(const NetworkState<Real>& s);   // slot 0 := s

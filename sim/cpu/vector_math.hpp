@@ -9,6 +9,7 @@
 // double keeps std::tanh, so the float64 finite-difference checks see the exact function.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -131,6 +132,68 @@ inline void axpy(std::size_t n, float a, const float* __restrict x, float* __res
 
 inline void axpy(std::size_t n, double a, const double* __restrict x, double* __restrict y) {
     for (std::size_t k = 0; k < n; ++k) y[k] += a * x[k];
+}
+
+// out[b] = the sum over terms e = 0 .. count-1, in that order, of w_e row_e[b], from 0, each term
+// multiplied then added, for b < n: the floats of `out = 0` followed by one axpy per term. `term(e)`
+// gives {w_e, row_e}. The partial sums stay in registers over all the terms, where one axpy per term
+// would reload and store them (a chain through memory: the synapse gathers' cost).
+template <class Term>
+inline void weighted_row_sum(std::size_t n, int count, Term term, float* __restrict out) {
+    using namespace vector_math_detail;
+    constexpr std::size_t W = kWideLanes;
+    std::size_t b = 0;
+    for (; b + 2 * W <= n; b += 2 * W) {
+        FVW a0 = splat_wide(0.0f), a1 = a0;
+        for (int e = 0; e < count; ++e) {
+            const auto [w, row] = term(e);
+            const FVW wv = splat_wide(w);
+            FVW x0, x1;
+            std::memcpy(&x0, row + b, sizeof x0);
+            std::memcpy(&x1, row + b + W, sizeof x1);
+            a0 += wv * x0;
+            a1 += wv * x1;
+        }
+        std::memcpy(out + b, &a0, sizeof a0);
+        std::memcpy(out + b + W, &a1, sizeof a1);
+    }
+    for (; b + W <= n; b += W) {
+        FVW a = splat_wide(0.0f);
+        for (int e = 0; e < count; ++e) {
+            const auto [w, row] = term(e);
+            FVW x;
+            std::memcpy(&x, row + b, sizeof x);
+            a += splat_wide(w) * x;
+        }
+        std::memcpy(out + b, &a, sizeof a);
+    }
+    for (; b + kLanes <= n; b += kLanes) {
+        FV a = splat(0.0f);
+        for (int e = 0; e < count; ++e) {
+            const auto [w, row] = term(e);
+            FV x;
+            std::memcpy(&x, row + b, sizeof x);
+            a += splat(w) * x;
+        }
+        std::memcpy(out + b, &a, sizeof a);
+    }
+    for (; b < n; ++b) {
+        float a = 0.0f;
+        for (int e = 0; e < count; ++e) {
+            const auto [w, row] = term(e);
+            a += w * row[b];
+        }
+        out[b] = a;
+    }
+}
+
+template <class Term>
+inline void weighted_row_sum(std::size_t n, int count, Term term, double* __restrict out) {
+    std::fill(out, out + n, 0.0);
+    for (int e = 0; e < count; ++e) {
+        const auto [w, row] = term(e);
+        axpy(n, w, row, out);
+    }
 }
 
 // Single float through the same vector code (for callers that need one value with the array's rounding).
