@@ -39,9 +39,10 @@ inline __m256 madd(__m256 a, __m256 b, __m256 c) {
 
 // MR rows (1-4) x NV (1-2) 8-wide column vectors of C. The accumulators are named variables, not an
 // array: GCC 12 keeps an array of __m256 in registers but also stores it to the stack on every k,
-// one store per FMA, which made the kernel store-bound.
+// one store per FMA, which made the kernel store-bound. Not inlined into the panel loops, where GCC 12
+// runs short of general registers for the row offsets (as in the AVX-512 kernels).
 template <bool kFused, bool kTransA, int MR, int NV>
-void tile(int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc) {
+__attribute__((noinline)) void tile(int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc) {
     static_assert(MR >= 1 && MR <= 4 && NV >= 1 && NV <= 2);
     const long ldc_l = ldc;
     auto load_c = [&](int i, int v) {

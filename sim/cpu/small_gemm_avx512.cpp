@@ -37,8 +37,11 @@ inline __mmask16 lanes_mask(int n) { return static_cast<__mmask16>(n >= kLanes ?
 
 // MR rows (1-4) x NV (1-2) vectors; vector NV-1 uses mask `last`, the others are full. Named
 // accumulators, as in the AVX2 kernels (an array of vectors is stored to the stack on every k by GCC 12).
+// The tiles are not inlined: inside the panel loops GCC 12 runs out of general registers for the row
+// offsets and moves them in from vector registers on every FMA (2-3 % of a text training step).
 template <bool kFused, bool kTransA, int MR, int NV>
-void tile(int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc, __mmask16 last) {
+__attribute__((noinline)) void tile(int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc,
+                                    __mmask16 last) {
     static_assert(MR >= 1 && MR <= 4 && NV >= 1 && NV <= 2);
     const long ldc_l = ldc;
     const __mmask16 m0 = NV == 1 ? last : __mmask16(0xFFFF), m1 = last;
@@ -80,23 +83,53 @@ void tile(int K, const float* A, int lda, const float* B, int ldb, float* C, int
 
 // 8 rows x 1 vector: a panel of at most 16 columns (the packed operands' panels are 16 wide) would
 // otherwise keep only 4 accumulators, too few to cover the FMA latency on two ports.
+// The A operand of an 8-row tile, advanced one k at a time. Row-major A: two row pointers (rows 0 and
+// 4) and the offsets of rows +1, +2, +3 (base + index addressing), so the eight row reads need seven
+// registers; GCC 12 otherwise keeps eight row offsets in vector registers and moves one into a
+// general register for every FMA. Transposed A: one pointer to the k-th row of A^T.
+template <bool kTransA>
+struct EightRows {
+    const float* lo;
+    const float* hi;
+    long l1, l2, l3, step;
+    EightRows(const float* A, int lda)
+        : lo(A), hi(kTransA ? A + 4 : A + 4L * lda), l1(kTransA ? 1 : lda), l2(2 * l1), l3(3 * l1),
+          step(kTransA ? lda : 1) {}
+    float at(int i) const {
+        const float* base = i < 4 ? lo : hi;
+        switch (i & 3) {
+            case 0: return base[0];
+            case 1: return base[l1];
+            case 2: return base[l2];
+            default: return base[l3];
+        }
+    }
+    void next() {
+        lo += step;
+        hi += step;
+    }
+};
+
 template <bool kFused, bool kTransA>
-void tile8(int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc, __mmask16 mask) {
+__attribute__((noinline)) void tile8(int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc,
+                                     __mmask16 mask) {
     const long ldc_l = ldc;
     __m512 c0 = _mm512_maskz_loadu_ps(mask, C), c1 = _mm512_maskz_loadu_ps(mask, C + ldc_l);
     __m512 c2 = _mm512_maskz_loadu_ps(mask, C + 2 * ldc_l), c3 = _mm512_maskz_loadu_ps(mask, C + 3 * ldc_l);
     __m512 c4 = _mm512_maskz_loadu_ps(mask, C + 4 * ldc_l), c5 = _mm512_maskz_loadu_ps(mask, C + 5 * ldc_l);
     __m512 c6 = _mm512_maskz_loadu_ps(mask, C + 6 * ldc_l), c7 = _mm512_maskz_loadu_ps(mask, C + 7 * ldc_l);
-    for (int k = 0; k < K; ++k) {
-        const __m512 b = _mm512_maskz_loadu_ps(mask, B + static_cast<long>(k) * ldb);
-        c0 = madd<kFused>(_mm512_set1_ps(*a_at<kTransA>(A, lda, 0, k)), b, c0);
-        c1 = madd<kFused>(_mm512_set1_ps(*a_at<kTransA>(A, lda, 1, k)), b, c1);
-        c2 = madd<kFused>(_mm512_set1_ps(*a_at<kTransA>(A, lda, 2, k)), b, c2);
-        c3 = madd<kFused>(_mm512_set1_ps(*a_at<kTransA>(A, lda, 3, k)), b, c3);
-        c4 = madd<kFused>(_mm512_set1_ps(*a_at<kTransA>(A, lda, 4, k)), b, c4);
-        c5 = madd<kFused>(_mm512_set1_ps(*a_at<kTransA>(A, lda, 5, k)), b, c5);
-        c6 = madd<kFused>(_mm512_set1_ps(*a_at<kTransA>(A, lda, 6, k)), b, c6);
-        c7 = madd<kFused>(_mm512_set1_ps(*a_at<kTransA>(A, lda, 7, k)), b, c7);
+    EightRows<kTransA> a(A, lda);
+    const float* b_row = B;
+    for (int k = 0; k < K; ++k, a.next(), b_row += ldb) {
+        const __m512 b = _mm512_maskz_loadu_ps(mask, b_row);
+        c0 = madd<kFused>(_mm512_set1_ps(a.at(0)), b, c0);
+        c1 = madd<kFused>(_mm512_set1_ps(a.at(1)), b, c1);
+        c2 = madd<kFused>(_mm512_set1_ps(a.at(2)), b, c2);
+        c3 = madd<kFused>(_mm512_set1_ps(a.at(3)), b, c3);
+        c4 = madd<kFused>(_mm512_set1_ps(a.at(4)), b, c4);
+        c5 = madd<kFused>(_mm512_set1_ps(a.at(5)), b, c5);
+        c6 = madd<kFused>(_mm512_set1_ps(a.at(6)), b, c6);
+        c7 = madd<kFused>(_mm512_set1_ps(a.at(7)), b, c7);
     }
     _mm512_mask_storeu_ps(C, mask, c0), _mm512_mask_storeu_ps(C + ldc_l, mask, c1);
     _mm512_mask_storeu_ps(C + 2 * ldc_l, mask, c2), _mm512_mask_storeu_ps(C + 3 * ldc_l, mask, c3);
