@@ -140,7 +140,7 @@ void elm_neuron_backward(const models::Network<Real>& net, const StepTiming<Real
         *gc += gv;
         memory_update_backward_row(dmn, gv, wy, m_new, m_prev, dm, km, kl, gwy, gm, gkm, gkl, ga2, gb2);
         Real* u = U + static_cast<std::size_t>(b) * in;
-        std::copy(b_new, b_new + nb, u);
+        copy_short(b_new, nb, u);
         const Real* ku = dec.kappa_u.data() + I * dmn;
         for (int k = 0; k < dmn; ++k) u[nb + k] = models::decayed_memory(ku[k], m_prev[k]);
         const Real* a = A + static_cast<std::size_t>(b) * ah;

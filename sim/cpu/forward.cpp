@@ -167,7 +167,7 @@ void elm_neuron_forward(const models::Network<Real>& net, const ForwardWorkspace
         const Real* ku = dec.kappa_u.data() + I * dmn;
         const std::size_t nbi = IB + b;
         Real* u = U + static_cast<std::size_t>(b) * in;
-        if (scattered) std::copy(ws.drive.data() + nbi * nb, ws.drive.data() + (nbi + 1) * nb, u);
+        if (scattered) copy_short(ws.drive.data() + nbi * nb, nb, u);
         const Real* bp = s.b_prev + nbi * nb;
         Real* bo = s.b + nbi * nb;
         for (int j = 0; j < nb; ++j) {
@@ -176,7 +176,7 @@ void elm_neuron_forward(const models::Network<Real>& net, const ForwardWorkspace
         }
         const Real* mp = s.m_prev + nbi * dmn;
         for (int k = 0; k < dmn; ++k) u[nb + k] = models::decayed_memory(ku[k], mp[k]);
-        std::copy(b1, b1 + dh, A + static_cast<std::size_t>(b) * ah);
+        copy_short(b1, dh, A + static_cast<std::size_t>(b) * ah);
     }
     gemm_nn_acc_packed(Ba, dh, in, U, in, W1t, A, ah);
     for (int b = 0; b < Ba; ++b)
@@ -184,13 +184,13 @@ void elm_neuron_forward(const models::Network<Real>& net, const ForwardWorkspace
     for (int layer = 1; layer < nl; ++layer) {
         const std::size_t off = static_cast<std::size_t>(layer) * dh;
         for (int b = 0; b < Ba; ++b)
-            std::copy(bh + (layer - 1) * dh, bh + layer * dh, A + static_cast<std::size_t>(b) * ah + off);
+            copy_short(bh + (layer - 1) * dh, dh, A + static_cast<std::size_t>(b) * ah + off);
         gemm_nn_acc_packed(Ba, dh, dh, H + off - dh, ah, Wht + static_cast<std::size_t>(layer - 1) * dh * dh, A + off,
                            ah);
         for (int b = 0; b < Ba; ++b)
             for (int o = 0; o < dh; ++o) H[b * ah + off + o] = models::phi_forward(A[b * ah + off + o], silu);
     }
-    for (int b = 0; b < Ba; ++b) std::copy(b2, b2 + dmn, D + static_cast<std::size_t>(b) * dmn);
+    for (int b = 0; b < Ba; ++b) copy_short(b2, dmn, D + static_cast<std::size_t>(b) * dmn);
     gemm_nn_acc_packed(Ba, dmn, dh, H + static_cast<std::size_t>(nl - 1) * dh, ah, W2t, D, dmn);
     dm_activation_inplace(D, static_cast<std::size_t>(Ba) * dmn);
     for (int b = 0; b < Ba; ++b) {

@@ -134,6 +134,23 @@ inline void axpy(std::size_t n, double a, const double* __restrict x, double* __
     for (std::size_t k = 0; k < n; ++k) y[k] += a * x[k];
 }
 
+// dst[k] = src[k] for k < n, inline: the per-row copies of a step (a bias row into the products'
+// accumulators, a neuron's branch values) are 4-32 floats, and std::copy of a run-time length is a
+// call to memmove whose overhead is most of such a copy.
+template <class Real>
+inline void copy_short(const Real* __restrict src, std::size_t n, Real* __restrict dst) {
+    std::size_t k = 0;
+    for (; k + 16 <= n; k += 16) __builtin_memcpy(dst + k, src + k, 16 * sizeof(Real));
+    if (k + 8 <= n) __builtin_memcpy(dst + k, src + k, 8 * sizeof(Real)), k += 8;
+    if (k + 4 <= n) __builtin_memcpy(dst + k, src + k, 4 * sizeof(Real)), k += 4;
+    switch (n - k) {  // no loop: GCC would turn one back into a memmove call
+        case 3: dst[k + 2] = src[k + 2]; [[fallthrough]];
+        case 2: dst[k + 1] = src[k + 1]; [[fallthrough]];
+        case 1: dst[k] = src[k]; break;
+        default: break;
+    }
+}
+
 // out[b] = the sum over terms e = 0 .. count-1, in that order, of w_e row_e[b], from 0, each term
 // multiplied then added, for b < n: the floats of `out = 0` followed by one axpy per term. `term(e)`
 // gives {w_e, row_e}. The partial sums stay in registers over all the terms, where one axpy per term
