@@ -140,10 +140,13 @@ inline void axpy(std::size_t n, double a, const double* __restrict x, double* __
 template <class Real>
 inline void copy_short(const Real* __restrict src, std::size_t n, Real* __restrict dst) {
     std::size_t k = 0;
-    for (; k + 16 <= n; k += 16) __builtin_memcpy(dst + k, src + k, 16 * sizeof(Real));
+    for (; k + 16 <= n; k += 16) {
+        __builtin_memcpy(dst + k, src + k, 16 * sizeof(Real));
+        __asm__ volatile("");  // GCC would turn this loop back into a memmove call
+    }
     if (k + 8 <= n) __builtin_memcpy(dst + k, src + k, 8 * sizeof(Real)), k += 8;
     if (k + 4 <= n) __builtin_memcpy(dst + k, src + k, 4 * sizeof(Real)), k += 4;
-    switch (n - k) {  // no loop: GCC would turn one back into a memmove call
+    switch (n - k) {  // no loop, for the same reason
         case 3: dst[k + 2] = src[k + 2]; [[fallthrough]];
         case 2: dst[k + 1] = src[k + 1]; [[fallthrough]];
         case 1: dst[k] = src[k]; break;
