@@ -19,6 +19,7 @@
 #include "elmsim/io/experiment_config.hpp"
 #include "elmsim/models/param_count.hpp"
 #include "tests/cli_runner.hpp"
+#include "tools/bench/bench_support.hpp"
 #include "tests/temp_dir.hpp"
 #include "tests/system_python.hpp"
 
@@ -245,7 +246,26 @@ TEST_CASE("cli bench-text: elmsim and the LSTM side by side score the same test 
     CHECK(number(lstm[5]) > 0);
     const auto ratio = row_cells(r.output, "elmsim / LSTM");
     CHECK_THAT(ratio[2], Catch::EndsWith("x"));
+    // torch runs on a tuned BLAS (tools/setup.sh installs OpenBLAS), which the header names; on the
+    // reference BLAS the run would warn that its ratios mislead.
+    CHECK_THAT(r.output, Catch::Contains(" on BLAS /") && Catch::Contains("openblas"));
     CHECK_THAT(r.output, !Catch::Contains("WARNING"));
     const std::string j = read_all(json);
     CHECK_THAT(j, Catch::Contains("\"eval_bytes\": 512"));  // the LSTM's own count, as elmsim scored
+    CHECK_THAT(j, Catch::Contains("\"torch_blas\":\"/") && Catch::Contains("openblas"));
+}
+
+TEST_CASE("bench: the reference BLAS is told apart from tuned ones", "[bench]") {
+    using elm::bench::is_reference_blas;
+    CHECK(is_reference_blas("/usr/lib/x86_64-linux-gnu/blas/libblas.so.3.11.0"));
+    CHECK(is_reference_blas("/usr/lib/x86_64-linux-gnu/blas/libblas.so.3.11.0;/usr/lib/x86_64-linux-gnu/libcblas.so"));
+    CHECK_FALSE(is_reference_blas("/usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3"));
+    // OpenBLAS's LAPACK beside the reference BLAS: the products still run on the reference BLAS
+    CHECK(is_reference_blas("/usr/lib/x86_64-linux-gnu/blas/libblas.so.3.11.0;/usr/lib/x86_64-linux-gnu/"
+                            "openblas-openmp/liblapack.so.3;/usr/lib/x86_64-linux-gnu/openblas-openmp/libopenblasp-r0.3.21.so"));
+    CHECK_FALSE(is_reference_blas("/usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3;/usr/lib/x86_64-linux-gnu/"
+                                  "openblas-openmp/libopenblasp-r0.3.21.so"));
+    CHECK_FALSE(is_reference_blas("/usr/lib/x86_64-linux-gnu/blis-openmp/libblas.so.3"));
+    CHECK_FALSE(is_reference_blas("/opt/intel/oneapi/mkl/lib/libmkl_rt.so.2"));
+    CHECK_FALSE(is_reference_blas(""));  // torch built with its own kernels maps no BLAS library
 }

@@ -3,8 +3,9 @@
 # Debian's python3-torch (CPU build, for /usr/bin/python3) and the OpenMP OpenBLAS it runs its BLAS on
 # (the pthreads variant ignores torch.set_num_threads, which would spoil thread-count comparisons),
 # and BLIS, the second tuned BLAS `elmsim bench-gemm` compares elmsim's kernels with.
-# Installs only what is missing; needs root or sudo. The test suite never calls this script: the
-# [torch] test skips when torch is absent.
+# Installs only what is missing; needs root or sudo. `tools/setup.sh test` installs the same torch,
+# h5py and OpenBLAS for the test suite (whose [torch] tests fail without them); BLIS is only for
+# `elmsim bench-gemm`.
 set -euo pipefail
 
 packages=(python3-torch libopenblas0-openmp libblis4-openmp python3-h5py)

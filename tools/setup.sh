@@ -26,6 +26,9 @@ packages+=(pybind11-dev python3-dev python3-numpy)
 # What the tests run beside the engine: pytest for the module's tests, h5py as an independent reader
 # of the files, matplotlib for the plotting tools, PyTorch for the float64 reference and the LSTM.
 [ "$mode" = test ] && packages+=(python3-pytest python3-h5py python3-matplotlib python3-torch)
+# A tuned BLAS for PyTorch (its Debian package runs on the reference BLAS otherwise, several times
+# slower): the torch tests run faster, and the benchmarks' LSTM and PyTorch rows are what a user gets.
+[ "$mode" = test ] && packages+=(libopenblas0-openmp)
 # Open MPI: training on many processes (sim/parallel); its tests launch `mpirun` on this machine.
 [ "$mode" = demo ] || packages+=(libopenmpi-dev openmpi-bin)
 missing=()

@@ -86,6 +86,44 @@ std::optional<double> json_number(const std::string& out, const std::string& key
     return v;
 }
 
+TorchProbe probe_torch(const std::string& python, const std::string& modules) {
+    // One product makes sure the BLAS is loaded; /proc/self/maps then names the libraries mapped.
+    const std::string code =
+        "import " + modules +
+        "\nimport os\ntorch.ones(4, 4) @ torch.ones(4, 4)\n"
+        "libs = set()\n"
+        "for line in open('/proc/self/maps'):\n"
+        "    f = line.split()\n"
+        "    name = os.path.basename(f[-1]).lower() if len(f) >= 6 else ''\n"
+        "    if 'blas' in name or 'blis' in name or 'mkl' in name: libs.add(os.path.realpath(f[-1]))\n"
+        "print(torch.__version__)\nprint(';'.join(sorted(libs)))\n";
+    const ChildResult r = run_child({python, "-c", code}, {}, true);
+    TorchProbe p;
+    if (r.exit_code != 0) return p;
+    const std::size_t nl = r.out.find('\n');
+    p.version = r.out.substr(0, nl);
+    if (nl != std::string::npos) p.blas = r.out.substr(nl + 1, r.out.find('\n', nl + 1) - nl - 1);
+    p.reference_blas = is_reference_blas(p.blas);
+    return p;
+}
+
+bool is_reference_blas(const std::string& libs) {
+    // torch calls the BLAS through libblas.so.3, Debian's alternative: it resolves to .../blas/ for the
+    // reference BLAS and to openblas-*/ or blis-*/ for a tuned one. OpenBLAS's LAPACK may be mapped
+    // beside the reference BLAS (liblapack.so.3 is a separate alternative); the products still run on
+    // the reference BLAS then (8 GFLOP/s against 175 with OpenBLAS's libblas.so.3, measured).
+    return libs.find("/blas/libblas.so") != std::string::npos;
+}
+
+std::string reference_blas_warning(const TorchProbe& probe) {
+    if (!probe.reference_blas) return "";
+    return fmt::format("WARNING: torch runs on the reference BLAS ({}), without tuned kernels: its model trains several "
+                       "times slower than a user's would, so the ratios flatter elmsim. Install a tuned BLAS "
+                       "(tools/install_bench_deps.sh installs libopenblas0-openmp; update-alternatives --config "
+                       "libblas.so.3-x86_64-linux-gnu chooses among those installed) and run again.",
+                       probe.blas);
+}
+
 std::string first_line_of(const std::string& cmd) {
     std::string s;
     if (FILE* p = popen(cmd.c_str(), "r")) {

@@ -44,6 +44,21 @@ ChildResult run_child(const std::vector<std::string>& argv, const std::vector<st
 // A number field of the last JSON object line in `out` (the children print flat objects).
 std::optional<double> json_number(const std::string& out, const std::string& key);
 
+// What the PyTorch side of a benchmark runs on: `python` importing `modules` (e.g. "torch, h5py").
+// `version` is empty when the import fails. `blas` lists the BLAS libraries the process mapped
+// (resolved paths); `reference_blas` is true when its products run on Debian's reference BLAS (netlib,
+// no tuned kernels: a PyTorch model runs several times slower on it, so a comparison would mislead).
+struct TorchProbe {
+    std::string version, blas;
+    bool reference_blas = false;
+};
+TorchProbe probe_torch(const std::string& python, const std::string& modules);
+// Whether `libs` (a probe's ';'-separated resolved library paths) shows torch's products running on
+// Debian's reference BLAS.
+bool is_reference_blas(const std::string& libs);
+// The warning a benchmark prints when probe.reference_blas ("" otherwise).
+std::string reference_blas_warning(const TorchProbe& probe);
+
 // First line of a shell command's output, trailing blanks removed ("" when it fails).
 std::string first_line_of(const std::string& cmd);
 std::string cpu_model();     // /proc/cpuinfo "model name"

@@ -183,17 +183,18 @@ void run_bench(const BenchArgs& a) {
 
     const std::string reference = a.no_torch ? std::string() : find_reference_script(a.reference);
     std::string torch_note, torch_version;
+    TorchProbe probe;
     if (a.no_torch) {
         torch_note = "skipped (--no-torch)";
     } else if (reference.empty()) {
         torch_note = "skipped: tools/reference/elm_reference.py not found (give --reference)";
     } else {
-        const auto probe = run_child({a.python, "-c", "import torch, h5py; print(torch.__version__)"}, {}, true);
-        if (probe.exit_code != 0)
+        probe = probe_torch(a.python, "torch, h5py");
+        if (probe.version.empty())
             torch_note = fmt::format("skipped: {} cannot import torch and h5py; install them with "
                                      "tools/install_bench_deps.sh", a.python);
         else
-            torch_version = probe.out.substr(0, probe.out.find('\n'));
+            torch_version = probe.version;
     }
     const bool torch = !torch_version.empty();
 
@@ -219,11 +220,14 @@ void run_bench(const BenchArgs& a) {
     fmt::print("peak float ({}): {:.1f} GFLOP/s on 1 thread, {:.1f} on {} | baseline build ISA ({}): {:.1f} on {} | "
                "elmsim GEMM kernels: {}\n",
                peak.isa, peak1.gflops, peak.gflops, a.threads, base.isa, base.gflops, a.threads, sim::cpu::gemm_kernels());
-    fmt::print("torch: {}\n\n", torch ? fmt::format("{} ({} {}, OMP_NUM_THREADS={}, OMP_WAIT_POLICY={})", torch_version,
-                                                    a.python, reference, a.threads,
-                                                    std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY")
-                                                                                   : "PASSIVE")
-                                      : torch_note);
+    fmt::print("torch: {}\n", torch ? fmt::format("{} on BLAS {} ({} {}, OMP_NUM_THREADS={}, OMP_WAIT_POLICY={})",
+                                                  torch_version, probe.blas.empty() ? "(none mapped)" : probe.blas,
+                                                  a.python, reference, a.threads,
+                                                  std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY")
+                                                                                 : "PASSIVE")
+                                    : torch_note);
+    if (torch && probe.reference_blas) fmt::print("{}\n", reference_blas_warning(probe));
+    fmt::print("\n");
     std::fflush(stdout);
 
     std::vector<Row> rows;
@@ -310,6 +314,7 @@ void run_bench(const BenchArgs& a) {
                verdict(train_ok, compared), verdict(infer_ok, compared), verdict(mem_ok, compared),
                a.recompute > 0 ? verdict(rec_ok, static_cast<int>(rows.size())) : "n/a", a.threads,
                std::isnan(speedup) ? "n/a" : fmt::format("{:.2f}x", speedup));
+    if (torch && probe.reference_blas) fmt::print("{}\n", reference_blas_warning(probe));
 
     if (a.json.empty()) return;
     io::AtomicOutput out(a.json);

@@ -311,18 +311,18 @@ void run_bench_text(const TextArgs& a) {
     const std::int64_t P = models::count_params(cfg.model).P;
 
     const std::string script = a.reference.empty() ? find_in_tree("tools/reference/lstm_reference.py") : a.reference;
-    std::string torch_note, torch_version;
+    std::string torch_note;
+    TorchProbe probe;
     if (a.no_torch) {
         torch_note = "skipped (--no-torch)";
     } else if (!fs::is_regular_file(script)) {
         torch_note = fmt::format("skipped: {} not found (give --reference)", script);
     } else {
-        const auto probe = run_child({a.python, "-c", "import torch; print(torch.__version__)"}, {}, true);
-        if (probe.exit_code != 0)
+        probe = probe_torch(a.python, "torch");
+        if (probe.version.empty())
             torch_note = fmt::format("skipped: {} cannot import torch; install it with tools/install_bench_deps.sh", a.python);
-        else
-            torch_version = probe.out.substr(0, probe.out.find('\n'));
     }
+    const std::string& torch_version = probe.version;
     const bool torch = !torch_version.empty();
 
     const ScratchDir scratch("elmsim-bench-text");
@@ -345,7 +345,10 @@ void run_bench_text(const TextArgs& a) {
                a.gen_bytes);
     std::string env;
     for (const auto& e : lstm_environment(a.threads)) env += " " + e;
-    fmt::print("torch: {}\n", torch ? fmt::format("{} ({} {},{})", torch_version, a.python, script, env) : torch_note);
+    fmt::print("torch: {}\n", torch ? fmt::format("{} on BLAS {} ({} {},{})", torch_version,
+                                                  probe.blas.empty() ? "(none mapped)" : probe.blas, a.python, script, env)
+                                    : torch_note);
+    if (torch && probe.reference_blas) fmt::print("{}\n", reference_blas_warning(probe));
     std::fflush(stdout);
 
     const Side ours = run_elmsim(cfg, eval_cfg, a, scratch.path());
@@ -373,6 +376,7 @@ void run_bench_text(const TextArgs& a) {
     if (!std::isnan(lstm.params) && std::fabs(lstm.params - ours.params) > unit)
         fmt::print("WARNING: no LSTM with embedding {} has about {} parameters (the embedding alone has {}); "
                    "compare with care or lower --lstm-embed\n", a.lstm_embed, P, 256 * a.lstm_embed);
+    if (torch && probe.reference_blas) fmt::print("{}\n", reference_blas_warning(probe));
     if (torch && !std::isnan(lstm.eval_bytes) && lstm.eval_bytes != ours.eval_bytes)
         fmt::print("WARNING: the two sides scored different test bytes (elmsim {:.0f}, LSTM {:.0f})\n", ours.eval_bytes,
                    lstm.eval_bytes);
@@ -382,10 +386,11 @@ void run_bench_text(const TextArgs& a) {
     {
         std::ofstream f(out.tmp_path());
         f << fmt::format("{{\"config\":{},\"data\":{},\"seconds\":{},\"threads\":{},\"window\":{},\"batch\":{},"
-                         "\"lr\":{},\"eval_bytes\":{},\"gen_bytes\":{},\"elmsim\":{},\"lstm\":{},\"machine\":{},"
+                         "\"lr\":{},\"eval_bytes\":{},\"gen_bytes\":{},\"elmsim\":{},\"lstm\":{},\"torch_blas\":{},\"machine\":{},"
                          "\"commit\":\"{}\",\"date\":\"{}\",\"load\":\"{}\"}}\n",
                          jstr(config_path), jstr(cfg.task.bytes_path), jnum(a.seconds), a.threads, T, t.batch_size, jnum(t.lr),
-                         eval_bytes, a.gen_bytes, side_json(ours), lstm_raw.empty() ? "null" : lstm_raw, jstr(cpu_model()),
+                         eval_bytes, a.gen_bytes, side_json(ours), lstm_raw.empty() ? "null" : lstm_raw,
+                         torch ? jstr(probe.blas) : "null", jstr(cpu_model()),
                          commit, date, load);
         if (!f.flush()) throw InputError(fmt::format("{}: could not write the results", a.json));
     }
