@@ -274,6 +274,8 @@ inline void pack_panels(int N, int K, const Real* src, Real* dst) {
 // C[M][N] += A[M][K] B[K][N] with B packed by pack_panels.
 template <class Real>
 inline void gemm_nn_acc_packed(int M, int N, int K, const Real* A, int lda, const Real* Bp, Real* C, int ldc) {
+    if constexpr (std::is_same_v<Real, float>)
+        if (gemm_isa() == GemmIsa::avx512) return avx512::nn_acc_packed(M, N, K, A, lda, Bp, kGemmPanel, C, ldc);
     for (int p0 = 0; p0 < N; p0 += kGemmPanel) {
         const int w = std::min(kGemmPanel, N - p0);
         gemm_nn_acc(M, w, K, A, lda, Bp + static_cast<long>(p0) * K, w, C + p0, ldc);

@@ -13,6 +13,9 @@ bool supported();
 // C[M][N] += A[M][K] B[K][N]; every element summed as fma(a_k, b_k, c) for k ascending: the same floats
 // as the AVX2 kernels (avx2::nn_acc), 16 lanes wide.
 void nn_acc(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc);
+// nn_acc with B in column panels of `panel_width` columns, each [K][w] contiguous (pack_panels in
+// sim/cpu/small_gemm.hpp); the same floats.
+void nn_acc_packed(int M, int N, int K, const float* A, int lda, const float* Bp, int panel_width, float* C, int ldc);
 // C[M][N] += A[K][M]^T B[K][N]; same summation rule.
 void tn_acc(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc);
 // The same products with every term rounded as c + a_k b_k (multiply, then add): the portable floats.
