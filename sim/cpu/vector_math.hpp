@@ -177,26 +177,21 @@ inline void weighted_row_sum(std::size_t n, int count, Term term, float* __restr
         std::memcpy(out + b, &a0, sizeof a0);
         std::memcpy(out + b + W, &a1, sizeof a1);
     }
-    for (; b + W <= n; b += W) {
-        FVW a = splat_wide(0.0f);
+    // One vector of lanes [b, b + lanes) at a time: 16 (AVX-512), then 8, then single floats.
+    auto one_vector = [&](auto zero) {
+        using V = decltype(zero);
+        V a = zero;
         for (int e = 0; e < count; ++e) {
             const auto [w, row] = term(e);
-            FVW x;
+            V x;
             std::memcpy(&x, row + b, sizeof x);
-            a += splat_wide(w) * x;
+            a += (V{} + w) * x;
         }
         std::memcpy(out + b, &a, sizeof a);
-    }
-    for (; b + kLanes <= n; b += kLanes) {
-        FV a = splat(0.0f);
-        for (int e = 0; e < count; ++e) {
-            const auto [w, row] = term(e);
-            FV x;
-            std::memcpy(&x, row + b, sizeof x);
-            a += splat(w) * x;
-        }
-        std::memcpy(out + b, &a, sizeof a);
-    }
+        b += sizeof(V) / sizeof(float);
+    };
+    while (b + W <= n) one_vector(splat_wide(0.0f));
+    while (b + kLanes <= n) one_vector(splat(0.0f));
     for (; b < n; ++b) {
         float a = 0.0f;
         for (int e = 0; e < count; ++e) {
