@@ -2,8 +2,8 @@
 // -mavx512f -mfma (CMakeLists.txt) and is called only after the run-time check of gemm_isa(), so one
 // binary runs everywhere. As in the AVX2 kernel file, nothing from other headers is instantiated here.
 //
-// Tiles are up to 8 rows x 2 vectors of 16 columns; the last vector of a tile is
-// masked (lanes past the matrix are neither read nor written), so any width runs through the same code. Every output element
+// Tiles are up to 8 rows x 2 vectors of 16 columns; the last vector of a tile is masked (lanes past the
+// matrix are neither read nor written), so any width runs through the same code. Every output element
 // is c = fma(a_k, b_k, c) for k ascending from its initial value — the AVX2 kernels' rule, so the two
 // give the same floats — or, unfused, c + a_k b_k rounded twice (the portable rule).
 #include "elmsim/sim/cpu/small_gemm_avx512.hpp"
@@ -81,8 +81,6 @@ __attribute__((noinline)) void tile(int K, const float* A, int lda, const float*
     store_c(2, 0, c20), store_c(2, 1, c21), store_c(3, 0, c30), store_c(3, 1, c31);
 }
 
-// 8 rows x 1 vector: a panel of at most 16 columns (the packed operands' panels are 16 wide) would
-// otherwise keep only 4 accumulators, too few to cover the FMA latency on two ports.
 // The A operand of an 8-row tile, advanced one k at a time. Row-major A: two row pointers (rows 0 and
 // 4) and the offsets of rows +1, +2, +3 (base + index addressing), so the eight row reads need seven
 // registers; GCC 12 otherwise keeps eight row offsets in vector registers and moves one into a
