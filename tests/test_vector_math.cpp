@@ -89,3 +89,14 @@ TEST_CASE("the scalar float tanh of elm_math and the CPU's vector tanh give the 
     for (std::size_t k = 0; k < v.size(); ++k) REQUIRE(out[k] == models::dm_activation(v[k]));
     CHECK(compared > 400000);
 }
+
+TEST_CASE("copy_short copies exactly n values, for every n around the block sizes", "[vector_math]") {
+    for (std::size_t n = 0; n <= 40; ++n) {
+        std::vector<float> src(n), dst(n + 8, -1.0f);
+        for (std::size_t k = 0; k < n; ++k) src[k] = static_cast<float>(k) + 0.5f;
+        sim::cpu::copy_short(src.data(), n, dst.data());
+        INFO("n = " << n);
+        for (std::size_t k = 0; k < n; ++k) REQUIRE(dst[k] == src[k]);
+        for (std::size_t k = n; k < n + 8; ++k) REQUIRE(dst[k] == -1.0f);  // nothing past n
+    }
+}
