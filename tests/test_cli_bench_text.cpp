@@ -262,7 +262,8 @@ TEST_CASE("bench: the reference BLAS is told apart from tuned ones", "[bench]") 
     CHECK_FALSE(is_reference_blas("/usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3"));
     // OpenBLAS's LAPACK beside the reference BLAS: the products still run on the reference BLAS
     CHECK(is_reference_blas("/usr/lib/x86_64-linux-gnu/blas/libblas.so.3.11.0;/usr/lib/x86_64-linux-gnu/"
-                            "openblas-openmp/liblapack.so.3;/usr/lib/x86_64-linux-gnu/openblas-openmp/libopenblasp-r0.3.21.so"));
+                            "openblas-openmp/liblapack.so.3;/usr/lib/x86_64-linux-gnu/openblas-openmp/"
+                            "libopenblasp-r0.3.21.so"));
     CHECK_FALSE(is_reference_blas("/usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3;/usr/lib/x86_64-linux-gnu/"
                                   "openblas-openmp/libopenblasp-r0.3.21.so"));
     CHECK_FALSE(is_reference_blas("/usr/lib/x86_64-linux-gnu/blis-openmp/libblas.so.3"));

@@ -117,8 +117,8 @@ bool is_reference_blas(const std::string& libs) {
 
 std::string reference_blas_warning(const TorchProbe& probe) {
     if (!probe.reference_blas) return "";
-    return fmt::format("WARNING: torch runs on the reference BLAS ({}), without tuned kernels: its model trains several "
-                       "times slower than a user's would, so the ratios flatter elmsim. Install a tuned BLAS "
+    return fmt::format("WARNING: torch runs on the reference BLAS ({}), without tuned kernels: its model trains "
+                       "several times slower than a user's would, so the ratios flatter elmsim. Install a tuned BLAS "
                        "(tools/install_bench_deps.sh installs libopenblas0-openmp; update-alternatives --config "
                        "libblas.so.3-x86_64-linux-gnu chooses among those installed) and run again.",
                        probe.blas);

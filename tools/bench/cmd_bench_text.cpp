@@ -345,9 +345,9 @@ void run_bench_text(const TextArgs& a) {
                a.gen_bytes);
     std::string env;
     for (const auto& e : lstm_environment(a.threads)) env += " " + e;
-    fmt::print("torch: {}\n", torch ? fmt::format("{} on BLAS {} ({} {},{})", torch_version,
-                                                  probe.blas.empty() ? "(none mapped)" : probe.blas, a.python, script, env)
-                                    : torch_note);
+    const std::string blas = probe.blas.empty() ? "(none mapped)" : probe.blas;
+    fmt::print("torch: {}\n",
+               torch ? fmt::format("{} on BLAS {} ({} {},{})", torch_version, blas, a.python, script, env) : torch_note);
     if (torch && probe.reference_blas) fmt::print("{}\n", reference_blas_warning(probe));
     std::fflush(stdout);
 
@@ -386,7 +386,8 @@ void run_bench_text(const TextArgs& a) {
     {
         std::ofstream f(out.tmp_path());
         f << fmt::format("{{\"config\":{},\"data\":{},\"seconds\":{},\"threads\":{},\"window\":{},\"batch\":{},"
-                         "\"lr\":{},\"eval_bytes\":{},\"gen_bytes\":{},\"elmsim\":{},\"lstm\":{},\"torch_blas\":{},\"machine\":{},"
+                         "\"lr\":{},\"eval_bytes\":{},\"gen_bytes\":{},\"elmsim\":{},\"lstm\":{},\"torch_blas\":{},"
+                         "\"machine\":{},"
                          "\"commit\":\"{}\",\"date\":\"{}\",\"load\":\"{}\"}}\n",
                          jstr(config_path), jstr(cfg.task.bytes_path), jnum(a.seconds), a.threads, T, t.batch_size, jnum(t.lr),
                          eval_bytes, a.gen_bytes, side_json(ours), lstm_raw.empty() ? "null" : lstm_raw,
