@@ -77,7 +77,7 @@ TEST_CASE("ordered row dots: special values pass through as in the scalar loop",
     CHECK(acc[0] == 9.0f);
 }
 
-TEST_CASE("weighted row sums equal one axpy per term bit for bit", "[row_sums]") {
+TEST_CASE("weighted row sums equal one multiply-add pass per term bit for bit", "[row_sums]") {
     for (int count : {0, 1, 5, 12, 24}) {
         for (std::size_t n : {1u, 3u, 8u, 9u, 16u, 17u, 31u, 32u, 33u, 48u, 70u}) {
             const std::vector<float> rows = spread_values(count * n + 1, 13u * count + static_cast<unsigned>(n));
@@ -96,7 +96,7 @@ TEST_CASE("weighted row sums equal one axpy per term bit for bit", "[row_sums]")
     }
 }
 
-TEST_CASE("weighted row sums in double are the axpy loop", "[row_sums]") {
+TEST_CASE("weighted row sums in double are the plain loop, in order", "[row_sums]") {
     const std::vector<double> rows = {1e16, 2.0, -1e16, 3.0, 1.0, 1.0};
     const std::vector<double> w = {1.0, 1.0, 1.0};
     std::vector<double> out(2, 7.0);

@@ -113,27 +113,6 @@ inline void dm_activation_inplace(double* v, std::size_t n) {
     for (std::size_t k = 0; k < n; ++k) v[k] = models::dm_activation(v[k]);
 }
 
-// y[k] += a x[k] for k < n, multiply then add (no fusion), so every element rounds as the scalar
-// expression would; vectors for float (GCC 12 keeps the plain loop scalar when it sits inside the
-// synapse loop of the gather).
-inline void axpy(std::size_t n, float a, const float* __restrict x, float* __restrict y) {
-    using namespace vector_math_detail;
-    const FV av = splat(a);
-    std::size_t k = 0;
-    for (; k + kLanes <= n; k += kLanes) {
-        FV xv, yv;
-        std::memcpy(&xv, x + k, sizeof xv);
-        std::memcpy(&yv, y + k, sizeof yv);
-        yv += av * xv;
-        std::memcpy(y + k, &yv, sizeof yv);
-    }
-    for (; k < n; ++k) y[k] += a * x[k];
-}
-
-inline void axpy(std::size_t n, double a, const double* __restrict x, double* __restrict y) {
-    for (std::size_t k = 0; k < n; ++k) y[k] += a * x[k];
-}
-
 // dst[k] = src[k] for k < n, inline: the per-row copies of a step (a bias row into the products'
 // accumulators, a neuron's branch values) are 4-32 floats, and std::copy of a run-time length is a
 // call to memmove whose overhead is most of such a copy.
@@ -155,9 +134,9 @@ inline void copy_short(const Real* __restrict src, std::size_t n, Real* __restri
 }
 
 // out[b] = the sum over terms e = 0 .. count-1, in that order, of w_e row_e[b], from 0, each term
-// multiplied then added, for b < n: the floats of `out = 0` followed by one axpy per term. `term(e)`
-// gives {w_e, row_e}. The partial sums stay in registers over all the terms, where one axpy per term
-// would reload and store them (a chain through memory: the synapse gathers' cost).
+// multiplied then added, for b < n: the floats of `out = 0` followed by `out[b] += w_e row_e[b]` for each
+// term. `term(e)` gives {w_e, row_e}. The partial sums stay in registers over all the terms, where a
+// pass over `out` per term would reload and store them (a chain through memory: the gathers' old cost).
 template <class Term>
 inline void weighted_row_sum(std::size_t n, int count, Term term, float* __restrict out) {
     using namespace vector_math_detail;
@@ -207,7 +186,7 @@ inline void weighted_row_sum(std::size_t n, int count, Term term, double* __rest
     std::fill(out, out + n, 0.0);
     for (int e = 0; e < count; ++e) {
         const auto [w, row] = term(e);
-        axpy(n, w, row, out);
+        for (std::size_t b = 0; b < n; ++b) out[b] += w * row[b];
     }
 }
 
